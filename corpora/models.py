@@ -1,0 +1,149 @@
+"""The data of a corpus: the corpus itself and one record per stored image."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import PurePosixPath
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+
+class Visibility(models.TextChoices):
+    PRIVATE = "private", "Private"
+    PUBLIC = "public", "Public"
+
+
+class CorpusStatus(models.TextChoices):
+    EMPTY = "empty", "Empty"
+    INDEXING = "indexing", "Indexing"
+    READY = "ready", "Ready"
+    FAILED = "failed", "Failed"
+
+
+class ImageStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    ENCODED = "encoded", "Encoded"
+    FAILED = "failed", "Failed"
+
+
+class CorpusQuerySet(models.QuerySet["Corpus"]):
+    def visible_to(self, user) -> CorpusQuerySet:
+        """Corpora ``user`` may read: their own plus every public one."""
+        public = models.Q(visibility=Visibility.PUBLIC)
+        if user is not None and user.is_authenticated:
+            return self.filter(public | models.Q(owner=user))
+        return self.filter(public)
+
+    def owned_by(self, user) -> CorpusQuerySet:
+        if user is None or not user.is_authenticated:
+            return self.none()
+        return self.filter(owner=user)
+
+    def expired(self, now=None) -> CorpusQuerySet:
+        return self.filter(expires_at__isnull=False, expires_at__lte=now or timezone.now())
+
+    def with_counts(self) -> CorpusQuerySet:
+        count = models.Count
+        return self.annotate(
+            image_count=count("images"),
+            encoded_count=count("images", filter=models.Q(images__status=ImageStatus.ENCODED)),
+            pending_count=count("images", filter=models.Q(images__status=ImageStatus.PENDING)),
+            failed_count=count("images", filter=models.Q(images__status=ImageStatus.FAILED)),
+        )
+
+
+class Corpus(models.Model):
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="corpora"
+    )
+    name = models.CharField(max_length=100)
+    description = models.TextField(blank=True)
+    visibility = models.CharField(
+        max_length=10, choices=Visibility.choices, default=Visibility.PRIVATE
+    )
+    encoder = models.CharField(
+        max_length=100, help_text="Name of the encoder whose vectors this corpus holds."
+    )
+    status = models.CharField(
+        max_length=10, choices=CorpusStatus.choices, default=CorpusStatus.EMPTY, db_index=True
+    )
+    status_message = models.TextField(blank=True, help_text="Why the last indexing failed.")
+    index_version = models.CharField(
+        max_length=40, blank=True, help_text="Directory name of the live index; empty if none."
+    )
+    indexed_count = models.PositiveIntegerField(default=0, help_text="Vectors in the live index.")
+    index_stale = models.BooleanField(
+        default=False, help_text="Images were removed or added since the live index was built."
+    )
+    # A lease instead of a long DB lock: the worker holding it is the only one encoding and
+    # building this corpus's index; a crashed worker's lease simply runs out.
+    indexing_lease_token = models.CharField(max_length=32, blank=True, editable=False)
+    indexing_lease_until = models.DateTimeField(null=True, blank=True, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    expires_at = models.DateTimeField(null=True, blank=True, db_index=True)
+
+    objects = CorpusQuerySet.as_manager()
+
+    class Meta:
+        verbose_name_plural = "corpora"
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["owner", "name"], name="unique_corpus_name_per_owner")
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def is_public(self) -> bool:
+        return self.visibility == Visibility.PUBLIC
+
+    @property
+    def is_expired(self) -> bool:
+        return self.expires_at is not None and self.expires_at <= timezone.now()
+
+
+def image_upload_to(record: ImageRecord, filename: str) -> str:
+    """Store under a generated name; only the (sanitised, lower-case) extension is kept."""
+    suffix = PurePosixPath(filename).suffix.lower()
+    if not suffix[1:].isalnum() or len(suffix) > 6:
+        suffix = ""
+    return f"corpora/{record.corpus_id}/{uuid.uuid4().hex}{suffix}"
+
+
+class ImageRecord(models.Model):
+    corpus = models.ForeignKey(Corpus, on_delete=models.CASCADE, related_name="images")
+    file = models.FileField(upload_to=image_upload_to, max_length=255)
+    original_filename = models.CharField(max_length=255)
+    sha256 = models.CharField(max_length=64)
+    width = models.PositiveIntegerField()
+    height = models.PositiveIntegerField()
+    format = models.CharField(max_length=16, help_text="Pillow's format name, e.g. JPEG.")
+    byte_size = models.PositiveBigIntegerField()
+    status = models.CharField(
+        max_length=10, choices=ImageStatus.choices, default=ImageStatus.PENDING, db_index=True
+    )
+    error = models.TextField(blank=True)
+    embedding = models.BinaryField(null=True, blank=True, editable=False)
+    encoder_fingerprint = models.CharField(max_length=64, blank=True)
+    metadata = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["corpus", "sha256"], name="unique_image_bytes_per_corpus")
+        ]
+        indexes = [models.Index(fields=["corpus", "status"])]
+
+    def __str__(self) -> str:
+        return self.original_filename
+
+    @property
+    def content_type(self) -> str:
+        from PIL import Image
+
+        return Image.MIME.get(self.format.upper(), "application/octet-stream")

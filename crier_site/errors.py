@@ -1,0 +1,44 @@
+"""The few domain exceptions that services raise. One DRF exception handler
+(crier_site/api.py) and the page views turn them into HTTP answers, so every endpoint answers
+bad input the same way. Apps subclass these; they never build HTTP responses themselves."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class CrierError(Exception):
+    """Base class. ``status_code`` is the HTTP status an endpoint answers with."""
+
+    status_code = 400
+    code = "error"
+
+    def __init__(self, message: str, **details: Any) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = details
+
+
+class InvalidInput(CrierError):
+    status_code = 400
+    code = "invalid"
+
+
+class NotFound(CrierError):
+    status_code = 404
+    code = "not_found"
+
+
+class Conflict(CrierError):
+    status_code = 409
+    code = "conflict"
+
+
+class PayloadTooLarge(CrierError):
+    status_code = 413
+    code = "too_large"
+
+
+class ServiceUnavailable(CrierError):
+    status_code = 503
+    code = "unavailable"

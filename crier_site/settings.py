@@ -1,0 +1,169 @@
+"""Django settings for CRIER. Every knob comes from the environment; see README "Settings"."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from crier_site.env import (
+    env_bool,
+    env_int,
+    env_list,
+    load_or_create_secret_key,
+    parse_database_url,
+    q_cluster_config,
+)
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+# --- storage -------------------------------------------------------------------------------------
+DATA_DIR = Path(os.environ.get("CRIER_DATA_DIR") or BASE_DIR / "var").resolve()
+DATA_DIR.mkdir(parents=True, exist_ok=True)
+# Uploaded image files. Never served as plain media: every byte goes through a view that checks
+# the corpus's permissions, so there is deliberately no MEDIA_URL route.
+MEDIA_ROOT = DATA_DIR / "media"
+MEDIA_URL = "/media-not-served/"
+CRIER_INDEX_DIR = Path(os.environ.get("CRIER_INDEX_DIR") or DATA_DIR / "indices").resolve()
+CRIER_MODEL_DIR = Path(os.environ.get("CRIER_MODEL_DIR") or DATA_DIR / "models").resolve()
+
+# --- core ----------------------------------------------------------------------------------------
+SECRET_KEY = load_or_create_secret_key(DATA_DIR)
+DEBUG = env_bool("DEBUG", False)
+ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"])
+CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "whitenoise.runserver_nostatic",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "rest_framework.authtoken",
+    "drf_spectacular",
+    "django_q",
+    "corpora",
+    "search",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "crier_site.urls"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+WSGI_APPLICATION = "crier_site.wsgi.application"
+ASGI_APPLICATION = "crier_site.asgi.application"
+
+DATABASES = {"default": parse_database_url(os.environ.get("DATABASE_URL"), DATA_DIR)}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "corpora:list"
+LOGOUT_REDIRECT_URL = "home"
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = os.environ.get("TIME_ZONE", "UTC")
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STATIC_ROOT = DATA_DIR / "staticfiles"
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": (
+            "django.contrib.staticfiles.storage.StaticFilesStorage"
+            if DEBUG
+            else "whitenoise.storage.CompressedStaticFilesStorage"
+        )
+    },
+}
+WHITENOISE_USE_FINDERS = True
+
+# --- uploads -------------------------------------------------------------------------------------
+CRIER_MAX_UPLOAD_BYTES = env_int("CRIER_MAX_UPLOAD_BYTES", 20 * 1024 * 1024)  # one image file
+CRIER_MAX_IMAGE_PIXELS = env_int("CRIER_MAX_IMAGE_PIXELS", 50_000_000)  # width × height
+CRIER_MAX_FILES_PER_UPLOAD = env_int("CRIER_MAX_FILES_PER_UPLOAD", 500)
+# A whole multipart request may carry many images.
+DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("CRIER_MAX_REQUEST_BYTES", 200 * 1024 * 1024)
+DATA_UPLOAD_MAX_NUMBER_FILES = CRIER_MAX_FILES_PER_UPLOAD
+FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
+FILE_UPLOAD_PERMISSIONS = 0o640
+
+# --- encoders and indices ------------------------------------------------------------------------
+CRIER_ENCODER = os.environ.get("CRIER_ENCODER", "efficientnet-lite0")
+CRIER_ENCODE_BATCH_SIZE = env_int("CRIER_ENCODE_BATCH_SIZE", 32)
+# Corpora with at least this many vectors get the tree + asymmetric hashing ScaNN configuration;
+# smaller ones are searched by ScaNN's exact brute force.
+CRIER_ANN_THRESHOLD = env_int("CRIER_ANN_THRESHOLD", 20_000)
+CRIER_TEMP_CORPUS_MAX_MINUTES = env_int("CRIER_TEMP_CORPUS_MAX_MINUTES", 60 * 24 * 30)
+
+# --- background tasks (django-q2) ----------------------------------------------------------------
+Q_CLUSTER = q_cluster_config(
+    os.environ.get("CRIER_REDIS_URL"),
+    workers=env_int("CRIER_WORKERS", 1),
+    timeout=env_int("CRIER_TASK_TIMEOUT", 3600),
+)
+if env_bool("CRIER_TASKS_SYNC", False):
+    Q_CLUSTER["sync"] = True
+
+# --- REST API ------------------------------------------------------------------------------------
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticatedOrReadOnly"],
+    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
+    "PAGE_SIZE": 50,
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_THROTTLE_RATES": {
+        "anon_search": os.environ.get("CRIER_ANON_SEARCH_RATE", "30/minute"),
+    },
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "CRIER API",
+    "DESCRIPTION": "Custom Reverse Image Extractions Ranked: build and search your own image corpora.",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+}
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
+    "loggers": {"django": {"handlers": ["console"], "level": "INFO", "propagate": False}},
+}
