@@ -1,0 +1,55 @@
+# CRIER — the two commands a newcomer needs: `make run` and `make test`.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+HOST ?= 127.0.0.1
+PORT ?= 8000
+INSTALLED := $(VENV)/.installed
+
+.PHONY: help install prepare run serve test test-fast lint migrate superuser clean-data
+
+help:
+	@echo "make run        set everything up and serve CRIER on http://$(HOST):$(PORT) with a worker"
+	@echo "make test       run the whole test suite (SQLite unless DATABASE_URL is set)"
+	@echo "make test-fast  the suite without the browser (e2e) tests"
+	@echo "make lint       ruff"
+	@echo "make superuser  create an admin account"
+
+$(INSTALLED): requirements.txt requirements-dev.txt
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	@touch $(INSTALLED)
+
+install: $(INSTALLED)
+
+migrate: install
+	$(PY) manage.py migrate --noinput
+
+# Everything the app needs before it serves: schema, the offline encoder, the example corpus.
+prepare: migrate
+	$(PY) manage.py encoder prepare
+	$(PY) manage.py seed_example_corpus
+
+# Serves the app and a django-q worker together; Ctrl-C stops both.
+run: prepare serve
+
+serve:
+	@echo "CRIER on http://$(HOST):$(PORT)/ — Ctrl-C stops the server and the worker."
+	@trap 'kill 0' INT TERM EXIT; \
+	$(PY) manage.py qcluster & \
+	$(PY) manage.py runserver --noreload $(HOST):$(PORT) & \
+	wait
+
+test: install
+	$(VENV)/bin/pytest
+
+test-fast: install
+	$(VENV)/bin/pytest -m "not e2e"
+
+lint: install
+	$(VENV)/bin/ruff check .
+
+superuser: migrate
+	$(PY) manage.py createsuperuser

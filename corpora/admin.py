@@ -1,0 +1,67 @@
+from __future__ import annotations
+
+from django.contrib import admin
+from django.urls import reverse
+from django.utils.html import format_html
+
+from corpora.models import Corpus, ImageRecord
+
+
+@admin.register(Corpus)
+class CorpusAdmin(admin.ModelAdmin):
+    list_display = (
+        "name", "owner", "visibility", "status", "image_count", "encoded_count",
+        "failed_count", "index_version", "expires_at", "created_at",
+    )
+    list_filter = ("status", "visibility", "encoder", ("expires_at", admin.EmptyFieldListFilter))
+    search_fields = ("name", "description", "owner__username")
+    readonly_fields = ("index_version", "indexed_count", "status_message", "created_at", "updated_at")
+    raw_id_fields = ("owner",)
+    date_hierarchy = "created_at"
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("owner").with_counts()
+
+    @admin.display(ordering="image_count", description="images")
+    def image_count(self, obj: Corpus) -> int:
+        return obj.image_count
+
+    @admin.display(ordering="encoded_count", description="encoded")
+    def encoded_count(self, obj: Corpus) -> int:
+        return obj.encoded_count
+
+    @admin.display(ordering="failed_count", description="failed")
+    def failed_count(self, obj: Corpus) -> int:
+        return obj.failed_count
+
+
+@admin.register(ImageRecord)
+class ImageRecordAdmin(admin.ModelAdmin):
+    list_display = (
+        "thumbnail", "original_filename", "corpus", "status", "short_error", "format",
+        "width", "height", "byte_size", "created_at",
+    )
+    list_display_links = ("thumbnail", "original_filename")
+    list_filter = ("status", "format", "corpus__visibility")
+    search_fields = ("original_filename", "sha256", "corpus__name", "corpus__owner__username")
+    readonly_fields = (
+        "thumbnail", "file", "sha256", "width", "height", "format", "byte_size",
+        "encoder_fingerprint", "created_at",
+    )
+    raw_id_fields = ("corpus",)
+    list_select_related = ("corpus",)
+
+    @admin.display(description="image")
+    def thumbnail(self, obj: ImageRecord) -> str:
+        if not obj.pk:
+            return "-"
+        url = reverse("corpora:image_file", args=[obj.corpus_id, obj.pk])
+        return format_html(
+            '<img src="{}" alt="{}" loading="lazy" style="height:64px;width:64px;object-fit:cover">',
+            url,
+            obj.original_filename,
+        )
+
+    @admin.display(description="error")
+    def short_error(self, obj: ImageRecord) -> str:
+        return (obj.error[:80] + "…") if len(obj.error) > 80 else obj.error

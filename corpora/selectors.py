@@ -1,0 +1,67 @@
+"""Reads of corpora and images, with the permission rules in one place.
+
+Private corpora of other users are reported as "not found", never "forbidden", so their
+existence does not leak.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.db.models import Count, Q
+
+from corpora.models import Corpus, CorpusQuerySet, ImageRecord, ImageStatus
+from crier_site.errors import NotFound
+
+
+def corpora_visible_to(user, *, include_public: bool = True) -> CorpusQuerySet:
+    if include_public:
+        return Corpus.objects.visible_to(user)
+    return Corpus.objects.owned_by(user)
+
+
+def get_readable_corpus(*, user, corpus_id: int) -> Corpus:
+    """A corpus ``user`` may search and look at: their own, any public one; staff see all."""
+    queryset = Corpus.objects.all() if _is_staff(user) else Corpus.objects.visible_to(user)
+    return _get(queryset, corpus_id)
+
+
+def get_writable_corpus(*, user, corpus_id: int) -> Corpus:
+    """A corpus ``user`` may change: only their own. Anything else is "not found"."""
+    return _get(Corpus.objects.owned_by(user), corpus_id)
+
+
+def get_image(*, corpus: Corpus, image_id: int) -> ImageRecord:
+    try:
+        return corpus.images.get(pk=image_id)
+    except (ImageRecord.DoesNotExist, ValueError, TypeError):
+        raise NotFound(f"Image {image_id} not found in this corpus.") from None
+
+
+@dataclass(frozen=True)
+class CorpusCounts:
+    total: int
+    encoded: int
+    pending: int
+    failed: int
+
+
+def corpus_counts(*, corpus: Corpus) -> CorpusCounts:
+    counts = ImageRecord.objects.filter(corpus=corpus).aggregate(
+        total=Count("id"),
+        encoded=Count("id", filter=Q(status=ImageStatus.ENCODED)),
+        pending=Count("id", filter=Q(status=ImageStatus.PENDING)),
+        failed=Count("id", filter=Q(status=ImageStatus.FAILED)),
+    )
+    return CorpusCounts(**counts)
+
+
+def _get(queryset: CorpusQuerySet, corpus_id: int) -> Corpus:
+    try:
+        return queryset.get(pk=corpus_id)
+    except (Corpus.DoesNotExist, ValueError, TypeError):
+        raise NotFound(f"Corpus {corpus_id} not found.") from None
+
+
+def _is_staff(user) -> bool:
+    return bool(user is not None and user.is_authenticated and user.is_staff)
