@@ -10,12 +10,26 @@ from corpora.models import Corpus, ImageRecord
 @admin.register(Corpus)
 class CorpusAdmin(admin.ModelAdmin):
     list_display = (
-        "name", "owner", "visibility", "status", "image_count", "encoded_count",
-        "failed_count", "index_version", "expires_at", "created_at",
+        "name",
+        "owner",
+        "visibility",
+        "status",
+        "image_count",
+        "encoded_count",
+        "failed_count",
+        "index_version",
+        "expires_at",
+        "created_at",
     )
     list_filter = ("status", "visibility", "encoder", ("expires_at", admin.EmptyFieldListFilter))
     search_fields = ("name", "description", "owner__username")
-    readonly_fields = ("index_version", "indexed_count", "status_message", "created_at", "updated_at")
+    readonly_fields = (
+        "index_version",
+        "indexed_count",
+        "status_message",
+        "created_at",
+        "updated_at",
+    )
     raw_id_fields = ("owner",)
     date_hierarchy = "created_at"
 
@@ -38,15 +52,30 @@ class CorpusAdmin(admin.ModelAdmin):
 @admin.register(ImageRecord)
 class ImageRecordAdmin(admin.ModelAdmin):
     list_display = (
-        "thumbnail", "original_filename", "corpus", "status", "short_error", "format",
-        "width", "height", "byte_size", "created_at",
+        "thumbnail",
+        "original_filename",
+        "corpus",
+        "status",
+        "short_error",
+        "format",
+        "width",
+        "height",
+        "byte_size",
+        "created_at",
     )
     list_display_links = ("thumbnail", "original_filename")
     list_filter = ("status", "format", "corpus__visibility")
     search_fields = ("original_filename", "sha256", "corpus__name", "corpus__owner__username")
     readonly_fields = (
-        "thumbnail", "file", "sha256", "width", "height", "format", "byte_size",
-        "encoder_fingerprint", "created_at",
+        "thumbnail",
+        "file",
+        "sha256",
+        "width",
+        "height",
+        "format",
+        "byte_size",
+        "encoder_fingerprint",
+        "created_at",
     )
     raw_id_fields = ("corpus",)
     list_select_related = ("corpus",)
@@ -57,7 +86,8 @@ class ImageRecordAdmin(admin.ModelAdmin):
             return "-"
         url = reverse("corpora:image_file", args=[obj.corpus_id, obj.pk])
         return format_html(
-            '<img src="{}" alt="{}" loading="lazy" style="height:64px;width:64px;object-fit:cover">',
+            '<img src="{}" alt="{}" loading="lazy" width="64" height="64"'
+            ' style="object-fit:cover">',
             url,
             obj.original_filename,
         )

@@ -135,7 +135,9 @@ class ImageRecord(models.Model):
     class Meta:
         ordering = ["-created_at", "-id"]
         constraints = [
-            models.UniqueConstraint(fields=["corpus", "sha256"], name="unique_image_bytes_per_corpus")
+            models.UniqueConstraint(
+                fields=["corpus", "sha256"], name="unique_image_bytes_per_corpus"
+            )
         ]
         indexes = [models.Index(fields=["corpus", "status"])]
 

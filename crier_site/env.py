@@ -64,7 +64,9 @@ def parse_database_url(url: str | None, data_dir: Path) -> dict[str, Any]:
             "CONN_MAX_AGE": 60,
             "CONN_HEALTH_CHECKS": True,
         }
-    raise ValueError(f"DATABASE_URL scheme {scheme!r} is not supported (use sqlite:// or postgres://)")
+    raise ValueError(
+        f"DATABASE_URL scheme {scheme!r} is not supported (use sqlite:// or postgres://)"
+    )
 
 
 def _sqlite_config(path: Path | str) -> dict[str, Any]:

@@ -156,7 +156,7 @@ REST_FRAMEWORK = {
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "CRIER API",
-    "DESCRIPTION": "Custom Reverse Image Extractions Ranked: build and search your own image corpora.",
+    "DESCRIPTION": "Custom Reverse Image Extractions Ranked: build and search image corpora.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
 }

@@ -34,7 +34,9 @@ def make_corpus(owner, name: str = "holiday", **fields) -> Corpus:
     return Corpus.objects.create(owner=owner, name=name, **fields)
 
 
-def make_record(corpus: Corpus, data: bytes | None = None, name: str = "a.png", **fields) -> ImageRecord:
+def make_record(
+    corpus: Corpus, data: bytes | None = None, name: str = "a.png", **fields
+) -> ImageRecord:
     import hashlib
 
     data = data if data is not None else image_bytes(seed=len(name) + corpus.pk)
@@ -51,3 +53,65 @@ def make_record(corpus: Corpus, data: bytes | None = None, name: str = "a.png", 
     record.file.save(name, ContentFile(data), save=False)
     record.save()
     return record
+
+
+def truncated_jpeg() -> bytes:
+    full = image_bytes(fmt="JPEG", size=(320, 240), seed=7)
+    return full[: len(full) // 2]
+
+
+def decompression_bomb_png(side: int = 30_000) -> bytes:
+    """A real, valid 1-bit PNG of ``side``² pixels that compresses to a few hundred KB."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, payload: bytes) -> bytes:
+        body = kind + payload
+        return struct.pack(">I", len(payload)) + body + struct.pack(">I", zlib.crc32(body))
+
+    row = b"\x00" + b"\x00" * ((side + 7) // 8)  # filter byte + packed bits
+    compressor = zlib.compressobj(9)
+    idat = b"".join(compressor.compress(row) for _ in range(side)) + compressor.flush()
+    header = struct.pack(">IIBBBBB", side, side, 1, 0, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", idat) + chunk(b"IEND", b"")
+    )
+
+
+def photo_bytes(name: str, fmt: str = "JPEG", size: tuple[int, int] | None = None) -> bytes:
+    """One of scikit-image's sample photos, re-encoded (optionally resized)."""
+    from pathlib import Path
+
+    import skimage
+
+    with Image.open(Path(skimage.__file__).parent / "data" / name) as image:
+        image = image.convert("RGB")
+        if size:
+            image = image.resize(size)
+        buffer = io.BytesIO()
+        image.save(buffer, format=fmt)
+    return buffer.getvalue()
+
+
+class CountingEncoder:
+    """Wraps a real encoder, counts the rows it encodes, and can fail after ``fail_after`` rows."""
+
+    def __init__(self, inner, *, batch_size: int = 2, fail_after: int | None = None) -> None:
+        self.inner = inner
+        self.batch_size = batch_size
+        self.fail_after = fail_after
+        self.rows = 0
+        self.name, self.dim, self.fingerprint = inner.name, inner.dim, inner.fingerprint
+
+    def preprocess(self, image):
+        return self.inner.preprocess(image)
+
+    def encode_batch(self, batch):
+        if self.fail_after is not None and self.rows + len(batch) > self.fail_after:
+            raise RuntimeError("simulated crash")
+        self.rows += len(batch)
+        return self.inner.encode_batch(batch)
+
+    def encode(self, images):
+        self.rows += len(images)
+        return self.inner.encode(images)

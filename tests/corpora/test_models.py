@@ -37,7 +37,9 @@ def test_file_is_stored_under_a_generated_name(user):
 
 def test_deleting_a_corpus_removes_records_and_files(user):
     corpus = make_corpus(user)
-    paths = [Path(make_record(corpus, image_bytes(seed=i), name=f"{i}.png").file.path) for i in range(3)]
+    paths = [
+        Path(make_record(corpus, image_bytes(seed=i), name=f"{i}.png").file.path) for i in range(3)
+    ]
     assert all(path.exists() for path in paths)
     keep = make_record(make_corpus(user, "other"), image_bytes(seed=99))
 

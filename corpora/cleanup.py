@@ -1,0 +1,66 @@
+"""Expiry of temporary corpora and the sweep of files left behind by crashes."""
+
+from __future__ import annotations
+
+import logging
+import time
+from datetime import datetime
+from pathlib import Path
+
+from django.conf import settings
+from django.db import transaction
+
+from corpora.models import Corpus, ImageRecord
+
+logger = logging.getLogger(__name__)
+
+# A file is written a moment before its row is committed; younger files are never orphans.
+ORPHAN_GRACE_SECONDS = 3600
+
+
+def delete_expired_corpora(*, now: datetime | None = None) -> list[int]:
+    """Delete every corpus whose ``expires_at`` has passed, with its rows, files and index."""
+    deleted: list[int] = []
+    for corpus in Corpus.objects.expired(now).only("pk", "name"):
+        with transaction.atomic():
+            corpus.delete()
+        deleted.append(corpus.pk or 0)
+        logger.info("Deleted expired corpus %s", corpus.name)
+    return deleted
+
+
+def sweep_orphans(*, grace_seconds: int = ORPHAN_GRACE_SECONDS) -> list[Path]:
+    """Remove image files and index directories that no row refers to any more."""
+    from search.indexing import sweep_orphan_index_dirs
+
+    return sweep_orphan_files(grace_seconds=grace_seconds) + sweep_orphan_index_dirs()
+
+
+def sweep_orphan_files(*, grace_seconds: int = ORPHAN_GRACE_SECONDS) -> list[Path]:
+    root = Path(settings.MEDIA_ROOT) / "corpora"
+    if not root.is_dir():
+        return []
+    media_root = Path(settings.MEDIA_ROOT)
+    live_corpora = set(Corpus.objects.values_list("pk", flat=True))
+    cutoff = time.time() - grace_seconds
+    removed: list[Path] = []
+    for corpus_dir in root.iterdir():
+        if not corpus_dir.is_dir() or corpus_dir.is_symlink():
+            continue
+        corpus_id = int(corpus_dir.name) if corpus_dir.name.isdigit() else None
+        known = set()
+        if corpus_id in live_corpora:
+            known = set(
+                ImageRecord.objects.filter(corpus_id=corpus_id).values_list("file", flat=True)
+            )
+        for path in corpus_dir.iterdir():
+            name = path.relative_to(media_root).as_posix()
+            if path.is_file() and name not in known and path.stat().st_mtime < cutoff:
+                path.unlink(missing_ok=True)
+                removed.append(path)
+        if corpus_id not in live_corpora and not any(corpus_dir.iterdir()):
+            corpus_dir.rmdir()
+            removed.append(corpus_dir)
+    for path in removed:
+        logger.info("Removed orphan %s", path)
+    return removed

@@ -1,0 +1,93 @@
+"""The public example corpus: real photos shipped with scikit-image, owned by a system user."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from django.contrib.auth import get_user_model
+from django.db import transaction
+
+from corpora import encoding, services
+from corpora.encoding import EncodeOutcome
+from corpora.models import Corpus, Visibility
+from corpora.services import IngestReport
+
+EXAMPLE_OWNER = "crier-examples"
+EXAMPLE_NAME = "Example photos"
+EXAMPLE_DESCRIPTION = (
+    "Sample photographs that ship with scikit-image: an astronaut, a cat, a cup of coffee, "
+    "a rocket, coins, a horse, textures and microscope images. Search it with any picture."
+)
+# Real photographs and scans only; scikit-image also ships tiny synthetic test patterns.
+EXAMPLE_FILES = (
+    "astronaut.png",
+    "brick.png",
+    "camera.png",
+    "cell.png",
+    "chelsea.png",
+    "clock_motion.png",
+    "coffee.png",
+    "coins.png",
+    "color.png",
+    "grass.png",
+    "gravel.png",
+    "horse.png",
+    "hubble_deep_field.jpg",
+    "ihc.png",
+    "logo.png",
+    "moon.png",
+    "motorcycle_left.png",
+    "page.png",
+    "retina.jpg",
+    "rocket.jpg",
+    "text.png",
+)
+
+
+def example_photo_paths() -> list[Path]:
+    import skimage
+
+    data_dir = Path(skimage.__file__).parent / "data"
+    return [data_dir / name for name in EXAMPLE_FILES if (data_dir / name).is_file()]
+
+
+def get_example_corpus() -> Corpus | None:
+    return Corpus.objects.filter(owner__username=EXAMPLE_OWNER, name=EXAMPLE_NAME).first()
+
+
+def seed_example_corpus(*, index: bool = True) -> tuple[Corpus, IngestReport, EncodeOutcome | None]:
+    owner = _example_owner()
+    corpus = Corpus.objects.filter(owner=owner, name=EXAMPLE_NAME).first()
+    if corpus is None:
+        corpus = services.create_corpus(
+            owner=owner,
+            name=EXAMPLE_NAME,
+            description=EXAMPLE_DESCRIPTION,
+            visibility=Visibility.PUBLIC,
+        )
+    handles = [path.open("rb") for path in example_photo_paths()]
+    try:
+        with transaction.atomic():
+            report = services.ingest_files(
+                corpus=corpus,
+                files=[(Path(handle.name).name, handle) for handle in handles],
+                metadata={"source": "scikit-image sample data"},
+                enqueue=not index,
+            )
+    finally:
+        for handle in handles:
+            handle.close()
+    outcome = encoding.encode_corpus(corpus_id=corpus.pk) if index else None
+    corpus.refresh_from_db()
+    return corpus, report, outcome
+
+
+def _example_owner():
+    user_model = get_user_model()
+    owner, created = user_model.objects.get_or_create(
+        username=EXAMPLE_OWNER, defaults={"is_active": False}
+    )
+    if created:
+        owner.set_unusable_password()
+        owner.save(update_fields=["password"])
+    return owner

@@ -1,0 +1,98 @@
+"""Reading images for a bulk import from a directory tree or a ZIP archive, safely.
+
+Nothing is extracted to disk: ZIP members are read in memory, so a member named
+``../../etc/x`` cannot write anywhere; such names are still refused and reported. In a
+directory, symbolic links that lead outside the tree are refused.
+"""
+
+from __future__ import annotations
+
+import os
+import zipfile
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+
+IMAGE_SUFFIXES = frozenset(
+    {".jpg", ".jpeg", ".png", ".webp", ".gif", ".bmp", ".tif", ".tiff", ".jfif", ".mpo"}
+)
+
+
+@dataclass(frozen=True)
+class ImportItem:
+    """One candidate file: its path relative to the import root and a way to read it."""
+
+    relative_path: str
+    read: Callable[[], bytes]  # raises OSError/ValueError with the reason
+    refused: str = ""  # non-empty: not read at all, with the reason
+
+
+def iter_import_items(source: Path, *, max_bytes: int) -> Iterator[ImportItem]:
+    if source.is_dir():
+        yield from _iter_directory(source, max_bytes)
+    elif zipfile.is_zipfile(source):
+        yield from _iter_zip(source, max_bytes)
+    else:
+        raise ValueError(f"{source} is neither a directory nor a ZIP archive.")
+
+
+def _iter_directory(root: Path, max_bytes: int) -> Iterator[ImportItem]:
+    root = root.resolve()
+    for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
+        dirnames.sort()
+        for filename in sorted(filenames):
+            path = Path(dirpath) / filename
+            relative = path.relative_to(root).as_posix()
+            if path.suffix.lower() not in IMAGE_SUFFIXES:
+                continue
+            if path.is_symlink() and not path.resolve().is_relative_to(root):
+                yield ImportItem(relative, _refuse, refused="A link to a file outside the folder.")
+                continue
+            yield ImportItem(relative, _file_reader(path, max_bytes))
+
+
+def _iter_zip(archive: Path, max_bytes: int) -> Iterator[ImportItem]:
+    with zipfile.ZipFile(archive) as zf:
+        for info in sorted(zf.infolist(), key=lambda i: i.filename):
+            if info.is_dir():
+                continue
+            name = PurePosixPath(info.filename.replace("\\", "/"))
+            if name.suffix.lower() not in IMAGE_SUFFIXES:
+                continue
+            if name.is_absolute() or ".." in name.parts:
+                yield ImportItem(
+                    info.filename, _refuse, refused="Unsafe path in the archive (outside it)."
+                )
+                continue
+            if _is_zip_symlink(info):
+                yield ImportItem(info.filename, _refuse, refused="A link, not a file.")
+                continue
+            if info.file_size > max_bytes:
+                # Read no more than the limit + 1 so the validator reports the size.
+                yield ImportItem(name.as_posix(), _zip_reader(archive, info, max_bytes + 1))
+                continue
+            yield ImportItem(name.as_posix(), _zip_reader(archive, info, info.file_size))
+
+
+def _file_reader(path: Path, max_bytes: int):
+    def read() -> bytes:
+        with path.open("rb") as handle:
+            return handle.read(max_bytes + 1)
+
+    return read
+
+
+def _zip_reader(archive: Path, info: zipfile.ZipInfo, limit: int):
+    def read() -> bytes:
+        with zipfile.ZipFile(archive) as zf, zf.open(info) as handle:
+            return handle.read(limit)
+
+    return read
+
+
+def _refuse() -> bytes:
+    raise ValueError("refused")
+
+
+def _is_zip_symlink(info: zipfile.ZipInfo) -> bool:
+    return (info.external_attr >> 16) & 0o170000 == 0o120000

@@ -1,0 +1,111 @@
+"""python manage.py import_images <dir-or-zip> --corpus NAME --owner USER [--create] [--public]"""
+
+from __future__ import annotations
+
+import io
+from itertools import islice
+from pathlib import Path
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+from tqdm import tqdm
+
+from corpora import encoding, services
+from corpora.importing import iter_import_items
+from corpora.models import Corpus, Visibility
+from corpora.services import IngestReport, RejectedFile
+
+CHUNK = 64
+
+
+class Command(BaseCommand):
+    help = "Import every image under a folder (recursively) or in a ZIP archive into a corpus."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("source", type=Path, help="A folder or a .zip file.")
+        parser.add_argument("--corpus", required=True, help="Name of the corpus.")
+        parser.add_argument("--owner", required=True, help="Username of the corpus owner.")
+        parser.add_argument("--create", action="store_true", help="Create the corpus if missing.")
+        parser.add_argument("--public", action="store_true", help="Make a new corpus public.")
+        parser.add_argument("--encoder", help="Encoder of a new corpus (default: CRIER_ENCODER).")
+        parser.add_argument(
+            "--sync", action="store_true", help="Encode and index now instead of in the worker."
+        )
+        parser.add_argument("--no-progress", action="store_true", help="No progress bar.")
+
+    def handle(self, *args, **options) -> None:
+        source: Path = options["source"]
+        if not source.exists():
+            raise CommandError(f"{source} does not exist.")
+        corpus = self._corpus(options)
+        report = IngestReport()
+        try:
+            items = list(iter_import_items(source, max_bytes=settings.CRIER_MAX_UPLOAD_BYTES))
+        except ValueError as exc:
+            raise CommandError(str(exc)) from None
+        progress = tqdm(
+            total=len(items),
+            unit="img",
+            desc="Importing",
+            disable=options["no_progress"],
+            file=self.stderr,
+        )
+        iterator = iter(items)
+        while chunk := list(islice(iterator, CHUNK)):
+            uploads = []
+            for item in chunk:
+                if item.refused:
+                    report.rejected.append(RejectedFile(item.relative_path, item.refused))
+                    continue
+                try:
+                    uploads.append((item.relative_path, io.BytesIO(item.read())))
+                except (OSError, ValueError) as exc:
+                    report.rejected.append(RejectedFile(item.relative_path, f"Unreadable: {exc}"))
+            part = services.ingest_files(
+                corpus=corpus, files=uploads, enqueue=False, metadata={"source": "import"}
+            )
+            report.extend(part)
+            progress.update(len(chunk))
+        progress.close()
+        self._print_report(report)
+        if options["sync"]:
+            outcome = encoding.encode_corpus(corpus_id=corpus.pk)
+            self.stdout.write(outcome.summary)
+        elif report.accepted:
+            services.request_indexing(corpus_id=corpus.pk)
+            self.stdout.write("Indexing was queued; a running worker (qcluster) will do it.")
+
+    def _corpus(self, options) -> Corpus:
+        user_model = get_user_model()
+        try:
+            owner = user_model.objects.get(username=options["owner"])
+        except user_model.DoesNotExist:
+            raise CommandError(f"No user named {options['owner']!r}.") from None
+        corpus = Corpus.objects.filter(owner=owner, name=options["corpus"]).first()
+        if corpus is not None:
+            return corpus
+        if not options["create"]:
+            raise CommandError(
+                f"{owner} has no corpus named {options['corpus']!r}; add --create to make it."
+            )
+        return services.create_corpus(
+            owner=owner,
+            name=options["corpus"],
+            visibility=Visibility.PUBLIC if options["public"] else Visibility.PRIVATE,
+            encoder=options["encoder"],
+        )
+
+    def _print_report(self, report: IngestReport) -> None:
+        self.stdout.write(
+            f"accepted: {len(report.accepted)}, duplicates: {len(report.duplicates)}, "
+            f"rejected: {len(report.rejected)}"
+        )
+        for duplicate in report.duplicates:
+            self.stdout.write(
+                f"  duplicate {duplicate.filename} (same bytes as #{duplicate.existing_id})"
+            )
+        for rejected in report.rejected:
+            self.stdout.write(
+                self.style.WARNING(f"  rejected {rejected.filename}: {rejected.error}")
+            )

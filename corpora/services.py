@@ -1,0 +1,279 @@
+"""Writes to corpora: their life cycle and the ingestion of uploaded files.
+
+Views, the API, management commands and tasks call these functions; they never touch models
+directly for writes. Encoding and indexing live in ``corpora.encoding`` (run by a task).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import IO
+
+from django.conf import settings
+from django.core.files.base import ContentFile
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from corpora.models import Corpus, CorpusStatus, ImageRecord, ImageStatus, Visibility
+from corpora.validation import validate_image_bytes
+from crier_site.errors import CrierError, InvalidInput
+
+logger = logging.getLogger(__name__)
+
+ENCODE_TASK = "corpora.tasks.encode_corpus"
+UNSET = object()
+
+
+# --- corpus life cycle ---------------------------------------------------------------------------
+
+
+def create_corpus(
+    *,
+    owner,
+    name: str,
+    description: str = "",
+    visibility: str = Visibility.PRIVATE,
+    expires_in_minutes: int | None = None,
+    encoder: str | None = None,
+) -> Corpus:
+    corpus = Corpus(
+        owner=owner,
+        name=_clean_name(name),
+        description=description.strip(),
+        visibility=_clean_visibility(visibility),
+        encoder=_clean_encoder(encoder or settings.CRIER_ENCODER),
+        expires_at=_expiry(expires_in_minutes),
+    )
+    _ensure_name_free(corpus)
+    try:
+        with transaction.atomic():
+            corpus.save()
+    except IntegrityError:
+        raise InvalidInput(
+            f"You already have a corpus named {corpus.name!r}.", field="name"
+        ) from None
+    return corpus
+
+
+def update_corpus(
+    *,
+    corpus: Corpus,
+    name: str | None = None,
+    description: str | None = None,
+    visibility: str | None = None,
+    expires_in_minutes: int | object | None = UNSET,
+) -> Corpus:
+    """Change the editable fields given; ``expires_in_minutes=None`` makes a corpus permanent."""
+    changed: list[str] = []
+    if name is not None:
+        corpus.name = _clean_name(name)
+        _ensure_name_free(corpus)
+        changed.append("name")
+    if description is not None:
+        corpus.description = description.strip()
+        changed.append("description")
+    if visibility is not None:
+        corpus.visibility = _clean_visibility(visibility)
+        changed.append("visibility")
+    if expires_in_minutes is not UNSET:
+        corpus.expires_at = _expiry(expires_in_minutes)  # type: ignore[arg-type]
+        changed.append("expires_at")
+    if changed:
+        try:
+            with transaction.atomic():
+                corpus.save(update_fields=[*changed, "updated_at"])
+        except IntegrityError:
+            raise InvalidInput(
+                f"You already have a corpus named {corpus.name!r}.", field="name"
+            ) from None
+    return corpus
+
+
+def delete_corpus(*, corpus: Corpus) -> None:
+    """Delete a corpus with its records; files and the index directory go once this commits."""
+    corpus.delete()
+
+
+# --- ingestion -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DuplicateFile:
+    filename: str
+    existing_id: int
+
+
+@dataclass(frozen=True)
+class RejectedFile:
+    filename: str
+    error: str
+
+
+@dataclass
+class IngestReport:
+    accepted: list[ImageRecord] = field(default_factory=list)
+    duplicates: list[DuplicateFile] = field(default_factory=list)
+    rejected: list[RejectedFile] = field(default_factory=list)
+
+    def extend(self, other: IngestReport) -> None:
+        self.accepted += other.accepted
+        self.duplicates += other.duplicates
+        self.rejected += other.rejected
+
+
+def ingest_files(
+    *,
+    corpus: Corpus,
+    files: Iterable[tuple[str, IO[bytes]]],
+    metadata: dict | None = None,
+    enqueue: bool = True,
+) -> IngestReport:
+    """Validate and store each ``(filename, file)``; one bad file never stops the others.
+
+    Accepted files become pending records; once the surrounding transaction commits, ONE
+    encoding task is enqueued for the corpus (unless ``enqueue=False``, e.g. for a caller
+    that runs the encoding inline).
+    """
+    report = IngestReport()
+    max_bytes = settings.CRIER_MAX_UPLOAD_BYTES
+    for given_name, handle in files:
+        filename = _display_name(given_name)
+        file_metadata = dict(metadata or {})
+        if filename != given_name and "/" in given_name.replace("\\", "/"):
+            file_metadata["path"] = given_name  # where it was in the uploaded folder or archive
+        try:
+            data = handle.read(max_bytes + 1)
+            info = validate_image_bytes(data)
+        except CrierError as exc:
+            report.rejected.append(RejectedFile(filename, exc.message))
+            continue
+        except OSError as exc:
+            report.rejected.append(RejectedFile(filename, f"The file could not be read: {exc}"))
+            continue
+        existing = corpus.images.filter(sha256=info.sha256).values_list("pk", flat=True).first()
+        if existing is not None:
+            report.duplicates.append(DuplicateFile(filename, existing))
+            continue
+        record = _store(corpus, filename, data, info, file_metadata)
+        if isinstance(record, DuplicateFile):
+            report.duplicates.append(record)
+        else:
+            report.accepted.append(record)
+    if report.accepted:
+        Corpus.objects.filter(pk=corpus.pk).update(
+            status=CorpusStatus.INDEXING, status_message="", updated_at=timezone.now()
+        )
+        corpus.status = CorpusStatus.INDEXING
+        if enqueue:
+            request_indexing(corpus_id=corpus.pk)
+    return report
+
+
+def delete_images(*, corpus: Corpus, image_ids: Iterable[int]) -> int:
+    """Delete some of a corpus's images; the index is rebuilt from the remaining vectors."""
+    ids = list(image_ids)
+    with transaction.atomic():
+        deleted, _ = ImageRecord.objects.filter(corpus=corpus, pk__in=ids).delete()
+        if deleted:
+            Corpus.objects.filter(pk=corpus.pk).update(
+                index_stale=True, status=CorpusStatus.INDEXING, updated_at=timezone.now()
+            )
+    if deleted:
+        corpus.status = CorpusStatus.INDEXING
+        request_indexing(corpus_id=corpus.pk)
+    return deleted
+
+
+def request_indexing(*, corpus_id: int) -> None:
+    """Enqueue the corpus's encoding/indexing task once the current transaction commits."""
+    from django_q.tasks import async_task
+
+    transaction.on_commit(
+        lambda: async_task(ENCODE_TASK, corpus_id, task_name=f"encode-corpus-{corpus_id}")
+    )
+
+
+def _store(
+    corpus: Corpus, filename: str, data: bytes, info, metadata: dict
+) -> ImageRecord | DuplicateFile:
+    record = ImageRecord(
+        corpus=corpus,
+        original_filename=filename,
+        sha256=info.sha256,
+        width=info.width,
+        height=info.height,
+        format=info.format,
+        byte_size=info.byte_size,
+        status=ImageStatus.PENDING,
+        metadata=metadata,
+    )
+    record.file.save(filename, ContentFile(data), save=False)
+    try:
+        with transaction.atomic():
+            record.save()
+    except IntegrityError:
+        # Another upload stored the same bytes between our check and our insert.
+        record.file.storage.delete(record.file.name)
+        existing = corpus.images.filter(sha256=info.sha256).values_list("pk", flat=True).first()
+        return DuplicateFile(filename, existing or 0)
+    return record
+
+
+# --- validation helpers --------------------------------------------------------------------------
+
+
+def _clean_name(name: str) -> str:
+    name = (name or "").strip()
+    if not name:
+        raise InvalidInput("A corpus needs a name.", field="name")
+    if len(name) > Corpus._meta.get_field("name").max_length:
+        raise InvalidInput("The name is too long (100 characters at most).", field="name")
+    return name
+
+
+def _ensure_name_free(corpus: Corpus) -> None:
+    clash = Corpus.objects.filter(owner=corpus.owner, name=corpus.name).exclude(pk=corpus.pk)
+    if clash.exists():
+        raise InvalidInput(f"You already have a corpus named {corpus.name!r}.", field="name")
+
+
+def _clean_visibility(visibility: str) -> str:
+    if visibility not in Visibility.values:
+        raise InvalidInput(
+            f"Visibility must be one of {', '.join(Visibility.values)}.", field="visibility"
+        )
+    return visibility
+
+
+def _clean_encoder(name: str) -> str:
+    from search.encoders import encoder_names
+
+    is_handle = name.startswith(("https://", "http://")) or os.path.isdir(name)
+    if name not in encoder_names() and not is_handle:
+        raise InvalidInput(
+            f"Unknown encoder {name!r}; known: {', '.join(encoder_names())}.", field="encoder"
+        )
+    return name
+
+
+def _expiry(minutes: int | None) -> timezone.datetime | None:
+    if minutes is None:
+        return None
+    limit = settings.CRIER_TEMP_CORPUS_MAX_MINUTES
+    if not isinstance(minutes, int) or isinstance(minutes, bool) or not 1 <= minutes <= limit:
+        raise InvalidInput(
+            f"expires_in_minutes must be a whole number from 1 to {limit}.",
+            field="expires_in_minutes",
+        )
+    return timezone.now() + timedelta(minutes=minutes)
+
+
+def _display_name(filename: str) -> str:
+    """The name shown to people: the last path part, without control characters, bounded."""
+    name = (filename or "").replace("\\", "/").rsplit("/", 1)[-1]
+    name = "".join(ch for ch in name if ch.isprintable()).strip() or "unnamed"
+    return name[:255]

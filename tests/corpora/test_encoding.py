@@ -1,0 +1,174 @@
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pytest
+from django_q.models import Task
+
+from corpora import encoding, services
+from corpora.models import Corpus, CorpusStatus, ImageStatus
+from search.encoders import get_encoder
+from search.indexing import index_root
+from search.services import search_vectors
+from tests.factories import image_bytes, make_corpus
+
+pytestmark = pytest.mark.django_db
+
+
+def add_images(corpus, seeds, **kwargs):
+    files = [(f"img-{seed}.png", io.BytesIO(image_bytes(seed=seed))) for seed in seeds]
+    return services.ingest_files(corpus=corpus, files=files, enqueue=False, **kwargs).accepted
+
+
+def test_the_task_runs_through_django_q(user, django_capture_on_commit_callbacks):
+    corpus = make_corpus(user)
+    with django_capture_on_commit_callbacks(execute=True):
+        services.ingest_files(corpus=corpus, files=[("a.png", io.BytesIO(image_bytes(seed=1)))])
+    task = Task.objects.get(func="corpora.tasks.encode_corpus")
+    assert task.success and task.args == (corpus.pk,)
+    assert "1 encoded" in task.result
+    corpus.refresh_from_db()
+    assert corpus.status == CorpusStatus.READY and corpus.index_version
+
+
+def test_an_interrupted_run_resumes_and_encodes_every_record_exactly_once(user, counting_encoder):
+    corpus = make_corpus(user)
+    records = add_images(corpus, range(7))
+    counting_encoder.fail_after = 4  # batches of 2: the third batch crashes
+
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        encoding.encode_corpus(corpus_id=corpus.pk)
+    corpus.refresh_from_db()
+    assert corpus.status == CorpusStatus.FAILED and "simulated crash" in corpus.status_message
+    assert corpus.images.filter(status=ImageStatus.ENCODED).count() == 4
+    assert corpus.indexing_lease_token == ""  # the crash released the lease
+
+    counting_encoder.fail_after = None
+    outcome = encoding.encode_corpus(corpus_id=corpus.pk)
+
+    assert counting_encoder.rows == len(records)  # 4 before the crash + 3 after, none twice
+    assert outcome.encoded == 3
+    corpus.refresh_from_db()
+    assert corpus.status == CorpusStatus.READY
+    assert corpus.indexed_count == len(records)
+    assert corpus.images.filter(status=ImageStatus.ENCODED).count() == len(records)
+
+
+def test_adding_images_encodes_only_the_new_ones(user, counting_encoder):
+    corpus = make_corpus(user)
+    add_images(corpus, range(5))
+    encoding.encode_corpus(corpus_id=corpus.pk)
+    first_version = Corpus.objects.get(pk=corpus.pk).index_version
+    assert counting_encoder.rows == 5
+
+    (new,) = add_images(corpus, [99])
+    encoding.encode_corpus(corpus_id=corpus.pk)
+
+    assert counting_encoder.rows == 6
+    corpus.refresh_from_db()
+    assert corpus.indexed_count == 6 and corpus.index_version != first_version
+    query = np.frombuffer(new.__class__.objects.get(pk=new.pk).embedding, dtype=np.float32)
+    assert search_vectors(corpus=corpus, query=query, k=1).hits[0].record_id == new.pk
+
+
+def test_removing_images_rebuilds_the_index_without_the_encoder(
+    user, counting_encoder, django_capture_on_commit_callbacks
+):
+    corpus = make_corpus(user)
+    records = add_images(corpus, range(4))
+    encoding.encode_corpus(corpus_id=corpus.pk)
+    rows_before = counting_encoder.rows
+
+    with django_capture_on_commit_callbacks(execute=True):
+        assert services.delete_images(corpus=corpus, image_ids=[records[0].pk, records[1].pk]) == 2
+
+    assert counting_encoder.rows == rows_before
+    corpus.refresh_from_db()
+    assert corpus.status == CorpusStatus.READY and corpus.indexed_count == 2
+    query = np.zeros(get_encoder("histogram").dim, dtype=np.float32)
+    query[0] = 1
+    hits = {hit.record_id for hit in search_vectors(corpus=corpus, query=query, k=10).hits}
+    assert hits == {records[2].pk, records[3].pk}
+
+
+def test_removing_every_image_leaves_an_empty_corpus_without_index(
+    user, django_capture_on_commit_callbacks
+):
+    corpus = make_corpus(user)
+    records = add_images(corpus, range(2))
+    encoding.encode_corpus(corpus_id=corpus.pk)
+    with django_capture_on_commit_callbacks(execute=True):
+        services.delete_images(corpus=corpus, image_ids=[r.pk for r in records])
+    corpus.refresh_from_db()
+    assert corpus.status == CorpusStatus.EMPTY
+    assert corpus.index_version == "" and corpus.indexed_count == 0
+    assert not any(index_root(corpus.pk).glob("v*"))
+
+
+def test_a_failed_index_build_keeps_the_previous_version_serving(user, monkeypatch):
+    corpus = make_corpus(user)
+    (first,) = add_images(corpus, [1])
+    encoding.encode_corpus(corpus_id=corpus.pk)
+    corpus.refresh_from_db()
+    live = corpus.index_version
+
+    import search.scann_index
+
+    def broken_build(*args, **kwargs):
+        raise MemoryError("disk on fire")
+
+    monkeypatch.setattr(search.scann_index, "build_searcher", broken_build)
+    add_images(corpus, [2])
+    with pytest.raises(MemoryError):
+        encoding.encode_corpus(corpus_id=corpus.pk)
+
+    corpus.refresh_from_db()
+    assert corpus.status == CorpusStatus.FAILED and "disk on fire" in corpus.status_message
+    assert corpus.index_version == live and (index_root(corpus.pk) / live).is_dir()
+    query = np.frombuffer(first.__class__.objects.get(pk=first.pk).embedding, dtype=np.float32)
+    assert search_vectors(corpus=corpus, query=query, k=5).hits[0].record_id == first.pk
+
+
+def test_an_image_that_cannot_be_decoded_any_more_is_marked_failed(user):
+    corpus = make_corpus(user)
+    good, broken = add_images(corpus, [1, 2])
+    with open(broken.file.path, "wb") as handle:
+        handle.write(b"bit rot")
+    outcome = encoding.encode_corpus(corpus_id=corpus.pk)
+    assert (outcome.encoded, outcome.failed) == (1, 1)
+    broken.refresh_from_db()
+    assert broken.status == ImageStatus.FAILED and "Could not be encoded" in broken.error
+    corpus.refresh_from_db()
+    assert corpus.status == CorpusStatus.READY and corpus.indexed_count == 1
+
+
+def test_a_second_worker_does_not_build_while_the_first_holds_the_lease(user, counting_encoder):
+    corpus = make_corpus(user)
+    add_images(corpus, range(3))
+    token = encoding._acquire_lease(corpus.pk)
+    assert token is not None
+
+    outcome = encoding.encode_corpus(corpus_id=corpus.pk)
+    assert outcome.busy and counting_encoder.rows == 0
+
+    encoding._release_lease(corpus.pk, token)
+    assert encoding.encode_corpus(corpus_id=corpus.pk).encoded == 3
+
+
+def test_an_expired_lease_of_a_crashed_worker_is_taken_over(user):
+    corpus = make_corpus(user)
+    add_images(corpus, range(2))
+    encoding._acquire_lease(corpus.pk)
+    Corpus.objects.filter(pk=corpus.pk).update(indexing_lease_until="2000-01-01T00:00:00Z")
+    assert encoding.encode_corpus(corpus_id=corpus.pk).encoded == 2
+
+
+def test_running_the_task_again_changes_nothing(user, counting_encoder):
+    corpus = make_corpus(user)
+    add_images(corpus, range(3))
+    encoding.encode_corpus(corpus_id=corpus.pk)
+    version = Corpus.objects.get(pk=corpus.pk).index_version
+    outcome = encoding.encode_corpus(corpus_id=corpus.pk)
+    assert outcome.encoded == 0 and counting_encoder.rows == 3
+    assert Corpus.objects.get(pk=corpus.pk).index_version == version
