@@ -22,9 +22,10 @@ def delete_expired_corpora(*, now: datetime | None = None) -> list[int]:
     """Delete every corpus whose ``expires_at`` has passed, with its rows, files and index."""
     deleted: list[int] = []
     for corpus in Corpus.objects.expired(now).only("pk", "name"):
+        corpus_id = corpus.pk
         with transaction.atomic():
             corpus.delete()
-        deleted.append(corpus.pk or 0)
+        deleted.append(corpus_id)
         logger.info("Deleted expired corpus %s", corpus.name)
     return deleted
 

@@ -132,7 +132,7 @@ def test_a_failed_index_build_keeps_the_previous_version_serving(user, monkeypat
 
 def test_an_image_that_cannot_be_decoded_any_more_is_marked_failed(user):
     corpus = make_corpus(user)
-    good, broken = add_images(corpus, [1, 2])
+    _good, broken = add_images(corpus, [1, 2])
     with open(broken.file.path, "wb") as handle:
         handle.write(b"bit rot")
     outcome = encoding.encode_corpus(corpus_id=corpus.pk)
