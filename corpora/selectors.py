@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from django.db.models import Count, Q
 
 from corpora.models import Corpus, CorpusQuerySet, ImageRecord, ImageStatus
-from crier_site.errors import NotFound
+from crier_site.errors import Forbidden, NotFound
 
 
 def corpora_visible_to(user, *, include_public: bool = True) -> CorpusQuerySet:
@@ -27,8 +27,17 @@ def get_readable_corpus(*, user, corpus_id: int) -> Corpus:
 
 
 def get_writable_corpus(*, user, corpus_id: int) -> Corpus:
-    """A corpus ``user`` may change: only their own. Anything else is "not found"."""
-    return _get(Corpus.objects.owned_by(user), corpus_id)
+    """A corpus ``user`` may change: only their own.
+
+    Someone else's public corpus is "forbidden" (its existence is no secret); a private one, or
+    one that does not exist, is "not found".
+    """
+    corpus = get_readable_corpus(user=user, corpus_id=corpus_id)
+    if user is None or not user.is_authenticated or corpus.owner_id != user.pk:
+        if corpus.is_public:
+            raise Forbidden("Only the owner of this corpus can change it.")
+        raise NotFound(f"Corpus {corpus_id} not found.")
+    return corpus
 
 
 def get_image(*, corpus: Corpus, image_id: int) -> ImageRecord:

@@ -24,6 +24,11 @@ class InvalidInput(CrierError):
     code = "invalid"
 
 
+class Forbidden(CrierError):
+    status_code = 403
+    code = "forbidden"
+
+
 class NotFound(CrierError):
     status_code = 404
     code = "not_found"

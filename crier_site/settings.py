@@ -43,6 +43,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "rest_framework.authtoken",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
     "django_q",
     "corpora",
     "search",
@@ -150,6 +151,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "crier_site.api.api_exception_handler",
     "DEFAULT_THROTTLE_RATES": {
         "anon_search": os.environ.get("CRIER_ANON_SEARCH_RATE", "30/minute"),
     },
@@ -159,6 +161,9 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Custom Reverse Image Extractions Ranked: build and search image corpora.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
 }
 
 LOGGING = {

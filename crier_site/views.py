@@ -1,15 +1,48 @@
-"""Site-wide pages that belong to no app: the home page and sign-up."""
+"""Site-wide pages that belong to no app (home, sign-up, API token) and the one place where
+page views turn domain errors into HTTP answers."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import wraps
+
+from django.contrib import messages
 from django.contrib.auth import login
+from django.contrib.auth.decorators import login_required
 from django.contrib.auth.forms import UserCreationForm
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.views.decorators.http import require_http_methods
+from rest_framework.authtoken.models import Token
+
+from corpora.examples import get_example_corpus
+from corpora.models import ImageStatus
+from crier_site.errors import CrierError, NotFound
+
+EXAMPLE_TILES = 8
+
+
+def page_errors(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """NotFound becomes the 404 page; any other CrierError a page with its message and status."""
+
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        try:
+            return view(request, *args, **kwargs)
+        except NotFound as exc:
+            raise Http404(exc.message) from None
+        except CrierError as exc:
+            return render(request, "error.html", {"error": exc}, status=exc.status_code)
+
+    return wrapper
 
 
 def home(request: HttpRequest) -> HttpResponse:
-    return render(request, "home.html")
+    corpus = get_example_corpus()
+    examples = []
+    if corpus is not None:
+        examples = list(corpus.images.filter(status=ImageStatus.ENCODED)[:EXAMPLE_TILES])
+    return render(request, "home.html", {"corpus": corpus, "examples": examples})
 
 
 def signup(request: HttpRequest) -> HttpResponse:
@@ -21,3 +54,21 @@ def signup(request: HttpRequest) -> HttpResponse:
         login(request, user)
         return redirect("home")
     return render(request, "registration/signup.html", {"form": form})
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def api_token(request: HttpRequest) -> HttpResponse:
+    """See, create (or replace) and revoke the user's REST API token."""
+    if request.method == "POST":
+        action = request.POST.get("action")
+        if action == "create":
+            Token.objects.filter(user=request.user).delete()
+            Token.objects.create(user=request.user)
+            messages.success(request, "A new API token was created. Keep it secret.")
+        elif action == "revoke":
+            Token.objects.filter(user=request.user).delete()
+            messages.success(request, "Your API token was revoked; it no longer works.")
+        return redirect("token")
+    token = Token.objects.filter(user=request.user).first()
+    return render(request, "token.html", {"token": token})

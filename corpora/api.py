@@ -1,0 +1,165 @@
+"""REST endpoints of corpora and their images (/api/v1/corpora/...). Thin: parse, check
+permissions through selectors, call one service, shape the answer with a serializer."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.http import FileResponse
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from rest_framework import serializers, status
+from rest_framework.pagination import PageNumberPagination
+from rest_framework.parsers import FormParser, MultiPartParser
+from rest_framework.permissions import IsAuthenticated, IsAuthenticatedOrReadOnly
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from corpora import selectors, services
+from corpora.files import image_file_response
+from corpora.serializers import (
+    CorpusCreateSerializer,
+    CorpusSerializer,
+    CorpusUpdateSerializer,
+    ImageSerializer,
+    IngestReportSerializer,
+)
+from crier_site.errors import InvalidInput, PayloadTooLarge
+
+
+class CorpusListApi(APIView):
+    permission_classes = [IsAuthenticatedOrReadOnly]
+
+    @extend_schema(
+        parameters=[OpenApiParameter("public", bool, description="Also list public corpora.")],
+        responses=CorpusSerializer(many=True),
+    )
+    def get(self, request: Request) -> Response:
+        include_public = request.query_params.get("public") in {"1", "true", "yes"}
+        corpora = (
+            selectors.corpora_visible_to(request.user, include_public=include_public)
+            .select_related("owner")
+            .with_counts()
+        )
+        return Response(CorpusSerializer(corpora, many=True, context={"request": request}).data)
+
+    @extend_schema(request=CorpusCreateSerializer, responses={201: CorpusSerializer})
+    def post(self, request: Request) -> Response:
+        data = _valid(CorpusCreateSerializer, request.data)
+        corpus = services.create_corpus(owner=request.user, **data)
+        body = CorpusSerializer(corpus, context={"request": request}).data
+        return Response(body, status=status.HTTP_201_CREATED)
+
+
+class CorpusDetailApi(APIView):
+    permission_classes = [IsAuthenticatedOrReadOnly]
+
+    @extend_schema(responses=CorpusSerializer)
+    def get(self, request: Request, corpus_id: int) -> Response:
+        corpus = selectors.get_readable_corpus(user=request.user, corpus_id=corpus_id)
+        return Response(CorpusSerializer(corpus, context={"request": request}).data)
+
+    @extend_schema(request=CorpusUpdateSerializer, responses=CorpusSerializer)
+    def patch(self, request: Request, corpus_id: int) -> Response:
+        corpus = selectors.get_writable_corpus(user=request.user, corpus_id=corpus_id)
+        data = _valid(CorpusUpdateSerializer, request.data, partial=True)
+        corpus = services.update_corpus(corpus=corpus, **data)
+        return Response(CorpusSerializer(corpus, context={"request": request}).data)
+
+    @extend_schema(responses={204: None})
+    def delete(self, request: Request, corpus_id: int) -> Response:
+        corpus = selectors.get_writable_corpus(user=request.user, corpus_id=corpus_id)
+        services.delete_corpus(corpus=corpus)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class ImagePagination(PageNumberPagination):
+    page_size = 50
+    page_size_query_param = "page_size"
+    max_page_size = 500
+
+
+class ImageListApi(APIView):
+    permission_classes = [IsAuthenticatedOrReadOnly]
+    parser_classes = [MultiPartParser, FormParser]
+
+    @extend_schema(responses=ImageSerializer(many=True))
+    def get(self, request: Request, corpus_id: int) -> Response:
+        corpus = selectors.get_readable_corpus(user=request.user, corpus_id=corpus_id)
+        paginator = ImagePagination()
+        page = paginator.paginate_queryset(corpus.images.order_by("-id"), request, view=self)
+        data = ImageSerializer(page, many=True, context={"request": request}).data
+        return paginator.get_paginated_response(data)
+
+    @extend_schema(
+        request={
+            "multipart/form-data": inline_serializer(
+                "ImageUpload", {"images": serializers.ListField(child=serializers.FileField())}
+            )
+        },
+        responses={202: IngestReportSerializer},
+    )
+    def post(self, request: Request, corpus_id: int) -> Response:
+        corpus = selectors.get_writable_corpus(user=request.user, corpus_id=corpus_id)
+        check_request_size(request)
+        uploads = request.FILES.getlist("images")
+        if not uploads:
+            raise InvalidInput("Send one or more image files in the multipart field 'images'.")
+        report = services.ingest_files(corpus=corpus, files=[(f.name, f) for f in uploads])
+        body = IngestReportSerializer(report, context={"request": request}).data
+        return Response(body, status=status.HTTP_202_ACCEPTED)
+
+
+class ImageDetailApi(APIView):
+    permission_classes = [IsAuthenticatedOrReadOnly]
+
+    @extend_schema(responses=ImageSerializer)
+    def get(self, request: Request, corpus_id: int, image_id: int) -> Response:
+        corpus = selectors.get_readable_corpus(user=request.user, corpus_id=corpus_id)
+        record = selectors.get_image(corpus=corpus, image_id=image_id)
+        return Response(ImageSerializer(record, context={"request": request}).data)
+
+    @extend_schema(responses={204: None})
+    def delete(self, request: Request, corpus_id: int, image_id: int) -> Response:
+        corpus = selectors.get_writable_corpus(user=request.user, corpus_id=corpus_id)
+        record = selectors.get_image(corpus=corpus, image_id=image_id)
+        services.delete_images(corpus=corpus, image_ids=[record.pk])
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class ImageFileApi(APIView):
+    permission_classes = [IsAuthenticatedOrReadOnly]
+
+    @extend_schema(responses={(200, "image/*"): bytes})
+    def get(self, request: Request, corpus_id: int, image_id: int) -> FileResponse:
+        corpus = selectors.get_readable_corpus(user=request.user, corpus_id=corpus_id)
+        record = selectors.get_image(corpus=corpus, image_id=image_id)
+        return image_file_response(corpus, record)
+
+
+class TokenRevokeApi(APIView):
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(request=None, responses={204: None})
+    def delete(self, request: Request) -> Response:
+        from rest_framework.authtoken.models import Token
+
+        Token.objects.filter(user=request.user).delete()
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+def check_request_size(request: Request) -> None:
+    try:
+        length = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        length = 0
+    limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+    if length > limit:
+        raise PayloadTooLarge(
+            f"The request is {length / 2**20:.1f} MiB; the limit is {limit / 2**20:.0f} MiB."
+        )
+
+
+def _valid(serializer_class, data, **kwargs) -> dict:
+    serializer = serializer_class(data=data, **kwargs)
+    serializer.is_valid(raise_exception=True)
+    return dict(serializer.validated_data)

@@ -1,0 +1,29 @@
+"""Serving stored image bytes. Callers check permissions first (see corpora.selectors)."""
+
+from __future__ import annotations
+
+from django.http import FileResponse
+
+from corpora.models import Corpus, ImageRecord
+from crier_site.errors import NotFound
+
+
+def image_file_response(corpus: Corpus, record: ImageRecord) -> FileResponse:
+    try:
+        handle = record.file.open("rb")
+    except FileNotFoundError:
+        raise NotFound("The image file is missing.") from None
+    response = FileResponse(handle, content_type=record.content_type)
+    # Private images must not sit in shared caches.
+    response["Cache-Control"] = (
+        "public, max-age=3600" if corpus.is_public else "private, max-age=3600"
+    )
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Content-Disposition"] = f'inline; filename="{_ascii(record.original_filename)}"'
+    return response
+
+
+def _ascii(name: str) -> str:
+    return "".join(
+        ch if ch.isascii() and ch.isprintable() and ch not in '"\\' else "_" for ch in name
+    )

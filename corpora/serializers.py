@@ -1,0 +1,159 @@
+"""Shapes of corpora and images in the API. Input serializers only validate; services write."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.urls import reverse
+from rest_framework import serializers
+
+from corpora.models import Corpus, ImageRecord, Visibility
+from corpora.selectors import corpus_counts
+
+
+class CorpusSerializer(serializers.ModelSerializer):
+    owner = serializers.CharField(source="owner.get_username", read_only=True)
+    image_count = serializers.SerializerMethodField()
+    encoded_count = serializers.SerializerMethodField()
+    pending_count = serializers.SerializerMethodField()
+    failed_count = serializers.SerializerMethodField()
+    url = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Corpus
+        fields = [
+            "id",
+            "name",
+            "description",
+            "visibility",
+            "owner",
+            "status",
+            "status_message",
+            "image_count",
+            "encoded_count",
+            "pending_count",
+            "failed_count",
+            "indexed_count",
+            "index_version",
+            "encoder",
+            "created_at",
+            "updated_at",
+            "expires_at",
+            "url",
+        ]
+        read_only_fields = fields
+
+    def _counts(self, corpus: Corpus) -> dict[str, int]:
+        # The list endpoint annotates counts (one query); a single corpus counts on demand.
+        if hasattr(corpus, "image_count"):
+            return {
+                "image_count": corpus.image_count,
+                "encoded_count": corpus.encoded_count,
+                "pending_count": corpus.pending_count,
+                "failed_count": corpus.failed_count,
+            }
+        cache = self.context.setdefault("_counts", {})
+        if corpus.pk not in cache:
+            counts = corpus_counts(corpus=corpus)
+            cache[corpus.pk] = {
+                "image_count": counts.total,
+                "encoded_count": counts.encoded,
+                "pending_count": counts.pending,
+                "failed_count": counts.failed,
+            }
+        return cache[corpus.pk]
+
+    def get_image_count(self, corpus: Corpus) -> int:
+        return self._counts(corpus)["image_count"]
+
+    def get_encoded_count(self, corpus: Corpus) -> int:
+        return self._counts(corpus)["encoded_count"]
+
+    def get_pending_count(self, corpus: Corpus) -> int:
+        return self._counts(corpus)["pending_count"]
+
+    def get_failed_count(self, corpus: Corpus) -> int:
+        return self._counts(corpus)["failed_count"]
+
+    def get_url(self, corpus: Corpus) -> str:
+        return _absolute(self.context, reverse("api:corpus-detail", args=[corpus.pk]))
+
+
+class CorpusCreateSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=100)
+    description = serializers.CharField(required=False, allow_blank=True, default="")
+    visibility = serializers.ChoiceField(choices=Visibility.choices, default=Visibility.PRIVATE)
+    expires_in_minutes = serializers.IntegerField(
+        required=False,
+        allow_null=True,
+        default=None,
+        min_value=1,
+        max_value=settings.CRIER_TEMP_CORPUS_MAX_MINUTES,
+        help_text="Make the corpus temporary: it and its images are deleted after this long.",
+    )
+
+
+class CorpusUpdateSerializer(CorpusCreateSerializer):
+    """PATCH (partial): only the fields sent change; ``expires_in_minutes: null`` makes the
+    corpus permanent."""
+
+
+class ImageSerializer(serializers.ModelSerializer):
+    filename = serializers.CharField(source="original_filename", read_only=True)
+    url = serializers.SerializerMethodField()
+    file_url = serializers.SerializerMethodField()
+
+    class Meta:
+        model = ImageRecord
+        fields = [
+            "id",
+            "filename",
+            "status",
+            "error",
+            "width",
+            "height",
+            "format",
+            "byte_size",
+            "sha256",
+            "metadata",
+            "created_at",
+            "url",
+            "file_url",
+        ]
+        read_only_fields = fields
+
+    def get_url(self, record: ImageRecord) -> str:
+        return image_url(self.context, record)
+
+    def get_file_url(self, record: ImageRecord) -> str:
+        return image_file_url(self.context, record)
+
+
+class IngestReportSerializer(serializers.Serializer):
+    accepted = serializers.SerializerMethodField()
+    duplicates = serializers.SerializerMethodField()
+    rejected = serializers.SerializerMethodField()
+
+    def get_accepted(self, report) -> list[dict]:
+        return [
+            {"id": r.pk, "filename": r.original_filename, "url": image_url(self.context, r)}
+            for r in report.accepted
+        ]
+
+    def get_duplicates(self, report) -> list[dict]:
+        return [{"filename": d.filename, "existing_id": d.existing_id} for d in report.duplicates]
+
+    def get_rejected(self, report) -> list[dict]:
+        return [{"filename": r.filename, "error": r.error} for r in report.rejected]
+
+
+def image_url(context: dict, record: ImageRecord) -> str:
+    return _absolute(context, reverse("api:image-detail", args=[record.corpus_id, record.pk]))
+
+
+def image_file_url(context: dict, record: ImageRecord) -> str:
+    return _absolute(context, reverse("api:image-file", args=[record.corpus_id, record.pk]))
+
+
+def _absolute(context: dict, path: str) -> str:
+    request = context.get("request")
+    return request.build_absolute_uri(path) if request is not None else path

@@ -1,0 +1,70 @@
+"""The API's one error format: ``{"error": {"code": ..., "message": ..., ...details}}``.
+
+Domain errors from services (``crier_site.errors``) and DRF's own errors (validation,
+authentication, throttling, 404) all leave through this handler.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.exceptions import PermissionDenied, RequestDataTooBig, TooManyFilesSent
+from django.http import Http404
+from rest_framework import exceptions, status
+from rest_framework.response import Response
+from rest_framework.views import exception_handler
+
+from crier_site.errors import CrierError
+
+
+def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    if isinstance(exc, CrierError):
+        return _error(exc.status_code, exc.code, exc.message, **exc.details)
+    if isinstance(exc, RequestDataTooBig):
+        return _error(413, "too_large", "The request is too large.")
+    if isinstance(exc, TooManyFilesSent):
+        return _error(413, "too_many_files", "Too many files in one request.")
+    if isinstance(exc, Http404):
+        return _error(404, "not_found", "Not found.")
+    if isinstance(exc, PermissionDenied):
+        exc = exceptions.PermissionDenied()
+    response = exception_handler(exc, context)
+    if response is None:
+        return None
+    if isinstance(exc, exceptions.ValidationError):
+        response.data = {
+            "error": {
+                "code": "invalid",
+                "message": _first_message(exc.detail),
+                "fields": exc.detail,
+            }
+        }
+    elif isinstance(exc, exceptions.APIException):
+        codes = exc.get_codes()
+        response.data = {
+            "error": {
+                "code": codes if isinstance(codes, str) else "error",
+                "message": str(exc.detail),
+            }
+        }
+        if isinstance(exc, exceptions.Throttled) and exc.wait is not None:
+            response.data["error"]["retry_after_seconds"] = int(exc.wait)
+    return response
+
+
+def _error(status_code: int, code: str, message: str, **details: Any) -> Response:
+    body = {"error": {"code": code, "message": message, **details}}
+    return Response(body, status=status_code)
+
+
+def _first_message(detail: Any) -> str:
+    if isinstance(detail, dict):
+        for field, value in detail.items():
+            message = _first_message(value)
+            return message if field == "non_field_errors" else f"{field}: {message}"
+    if isinstance(detail, list) and detail:
+        return _first_message(detail[0])
+    return str(detail)
+
+
+__all__ = ["api_exception_handler", "status"]

@@ -1,0 +1,28 @@
+"""/api/v1/ — every REST endpoint, named under the "api" namespace."""
+
+from django.urls import path
+from rest_framework.authtoken.views import ObtainAuthToken
+
+from corpora import api as corpora_api
+from search import api as search_api
+
+app_name = "api"
+
+urlpatterns = [
+    path("auth/token/", ObtainAuthToken.as_view(), name="token"),
+    path("auth/token/revoke/", corpora_api.TokenRevokeApi.as_view(), name="token-revoke"),
+    path("corpora/", corpora_api.CorpusListApi.as_view(), name="corpus-list"),
+    path("corpora/<int:corpus_id>/", corpora_api.CorpusDetailApi.as_view(), name="corpus-detail"),
+    path("corpora/<int:corpus_id>/images/", corpora_api.ImageListApi.as_view(), name="image-list"),
+    path(
+        "corpora/<int:corpus_id>/images/<int:image_id>/",
+        corpora_api.ImageDetailApi.as_view(),
+        name="image-detail",
+    ),
+    path(
+        "corpora/<int:corpus_id>/images/<int:image_id>/file/",
+        corpora_api.ImageFileApi.as_view(),
+        name="image-file",
+    ),
+    path("corpora/<int:corpus_id>/search/", search_api.SearchApi.as_view(), name="search"),
+]

@@ -1,0 +1,49 @@
+"""POST /api/v1/corpora/{id}/search/ — by a query image or by an image of the corpus."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from drf_spectacular.utils import extend_schema
+from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.permissions import AllowAny
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.throttling import AnonRateThrottle
+from rest_framework.views import APIView
+
+from corpora.api import check_request_size
+from corpora.selectors import get_readable_corpus
+from crier_site.errors import PayloadTooLarge
+from search import services
+from search.serializers import SearchRequestSerializer, SearchResponseSerializer, search_response
+
+
+class AnonymousSearchThrottle(AnonRateThrottle):
+    scope = "anon_search"
+
+
+class SearchApi(APIView):
+    permission_classes = [AllowAny]  # public corpora are searchable by anyone
+    throttle_classes = [AnonymousSearchThrottle]
+    parser_classes = [JSONParser, MultiPartParser, FormParser]
+
+    @extend_schema(request=SearchRequestSerializer, responses=SearchResponseSerializer)
+    def post(self, request: Request, corpus_id: int) -> Response:
+        corpus = get_readable_corpus(user=request.user, corpus_id=corpus_id)
+        check_request_size(request)
+        serializer = SearchRequestSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        params = serializer.validated_data
+        if "image_id" in params:
+            result = services.search_similar(
+                corpus=corpus, record_id=params["image_id"], k=params["k"]
+            )
+        else:
+            upload = params["image"]
+            if upload.size > settings.CRIER_MAX_UPLOAD_BYTES:
+                raise PayloadTooLarge(
+                    f"The query image is over the {settings.CRIER_MAX_UPLOAD_BYTES // 2**20} MiB "
+                    "limit."
+                )
+            result = services.search_image(corpus=corpus, image=upload, k=params["k"])
+        return Response(search_response(result, context={"request": request}))
