@@ -78,7 +78,11 @@ def _run_once(corpus_id: int, token: str, outcome: EncodeOutcome) -> None:
 
     corpus = Corpus.objects.get(pk=corpus_id)
     encoder = get_encoder(corpus.encoder)
-    changed = False
+    # Vectors of another encoder version cannot share an index with ours: encode them again.
+    stale_vectors = ImageRecord.objects.filter(corpus=corpus, status=ImageStatus.ENCODED).exclude(
+        encoder_fingerprint=encoder.fingerprint
+    )
+    changed = stale_vectors.update(status=ImageStatus.PENDING) > 0
     for records, vectors, errors in _encoded_batches(corpus, encoder):
         _store_vectors(records, vectors, errors, encoder.fingerprint)
         outcome.encoded += len(records) - len(errors)

@@ -172,3 +172,19 @@ def test_running_the_task_again_changes_nothing(user, counting_encoder):
     outcome = encoding.encode_corpus(corpus_id=corpus.pk)
     assert outcome.encoded == 0 and counting_encoder.rows == 3
     assert Corpus.objects.get(pk=corpus.pk).index_version == version
+
+
+def test_vectors_of_another_encoder_version_are_encoded_again(user, counting_encoder):
+    corpus = make_corpus(user)
+    add_images(corpus, range(3))
+    encoding.encode_corpus(corpus_id=corpus.pk)
+    corpus.images.filter(pk=corpus.images.first().pk).update(encoder_fingerprint="old-weights")
+
+    outcome = encoding.encode_corpus(corpus_id=corpus.pk)
+
+    assert outcome.encoded == 1 and counting_encoder.rows == 4
+    corpus.refresh_from_db()
+    assert corpus.indexed_count == 3
+    assert set(corpus.images.values_list("encoder_fingerprint", flat=True)) == {
+        counting_encoder.fingerprint
+    }
