@@ -1,11 +1,86 @@
-"""Pages of the corpora app."""
+"""Pages of the corpora app: my corpora, one corpus with its images, uploads and deletions."""
 
 from __future__ import annotations
 
-from django.http import FileResponse, Http404, HttpRequest
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_http_methods, require_POST
 
-from corpora import selectors
-from crier_site.errors import NotFound
+from corpora import selectors, services
+from corpora.forms import CorpusForm, UploadForm
+from corpora.models import Corpus
+from corpora.services import IngestReport
+from crier_site.errors import InvalidInput, NotFound
+from crier_site.views import page_errors
+
+IMAGES_PER_PAGE = 48
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def corpus_list(request: HttpRequest) -> HttpResponse:
+    form = CorpusForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            corpus = services.create_corpus(owner=request.user, **form.cleaned_data)
+        except InvalidInput as exc:
+            form.add_error(exc.details.get("field"), exc.message)
+        else:
+            messages.success(request, f"Corpus “{corpus.name}” created. Add some images.")
+            return redirect("corpora:detail", corpus_id=corpus.pk)
+    corpora = selectors.corpora_visible_to(request.user, include_public=False).with_counts()
+    status = 400 if form.errors else 200
+    return render(request, "corpora/list.html", {"corpora": corpora, "form": form}, status=status)
+
+
+@page_errors
+def corpus_detail(request: HttpRequest, corpus_id: int) -> HttpResponse:
+    corpus = selectors.get_readable_corpus(user=request.user, corpus_id=corpus_id)
+    return _render_detail(request, corpus)
+
+
+@login_required
+@require_POST
+@page_errors
+def corpus_upload(request: HttpRequest, corpus_id: int) -> HttpResponse:
+    """The no-JavaScript upload: the same page, with per-file feedback."""
+    corpus = selectors.get_writable_corpus(user=request.user, corpus_id=corpus_id)
+    form = UploadForm(request.POST, request.FILES)
+    if not form.is_valid():
+        return _render_detail(request, corpus, upload_form=form, status=400)
+    files = [(upload.name, upload) for upload in form.cleaned_data["images"]]
+    report = services.ingest_files(corpus=corpus, files=files)
+    return _render_detail(request, corpus, report=report)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+@page_errors
+def corpus_delete(request: HttpRequest, corpus_id: int) -> HttpResponse:
+    corpus = selectors.get_writable_corpus(user=request.user, corpus_id=corpus_id)
+    if request.method == "POST":
+        name = corpus.name
+        services.delete_corpus(corpus=corpus)
+        messages.success(request, f"Corpus “{name}” and its images were deleted.")
+        return redirect("corpora:list")
+    counts = selectors.corpus_counts(corpus=corpus)
+    return render(request, "corpora/confirm_delete.html", {"corpus": corpus, "counts": counts})
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+@page_errors
+def image_delete(request: HttpRequest, corpus_id: int, image_id: int) -> HttpResponse:
+    corpus = selectors.get_writable_corpus(user=request.user, corpus_id=corpus_id)
+    record = selectors.get_image(corpus=corpus, image_id=image_id)
+    if request.method == "POST":
+        services.delete_images(corpus=corpus, image_ids=[record.pk])
+        messages.success(request, f"Image “{record.original_filename}” was deleted.")
+        return redirect("corpora:detail", corpus_id=corpus.pk)
+    return render(request, "corpora/confirm_image_delete.html", {"corpus": corpus, "image": record})
 
 
 def image_file(request: HttpRequest, corpus_id: int, image_id: int) -> FileResponse:
@@ -23,3 +98,24 @@ def image_file(request: HttpRequest, corpus_id: int, image_id: int) -> FileRespo
     response["Cache-Control"] = "private, max-age=3600" if not corpus.is_public else "max-age=3600"
     response["X-Content-Type-Options"] = "nosniff"
     return response
+
+
+def _render_detail(
+    request: HttpRequest,
+    corpus: Corpus,
+    *,
+    upload_form: UploadForm | None = None,
+    report: IngestReport | None = None,
+    status: int = 200,
+) -> HttpResponse:
+    is_owner = request.user.is_authenticated and corpus.owner_id == request.user.pk
+    page = Paginator(corpus.images.all(), IMAGES_PER_PAGE).get_page(request.GET.get("page"))
+    context = {
+        "corpus": corpus,
+        "counts": selectors.corpus_counts(corpus=corpus),
+        "page": page,
+        "is_owner": is_owner,
+        "upload_form": (upload_form or UploadForm()) if is_owner else None,
+        "report": report,
+    }
+    return render(request, "corpora/detail.html", context, status=status)

@@ -3,8 +3,10 @@
 The e2e tests start a real server and worker with ``crier_site.settings`` instead.
 """
 
+import os
+
 from crier_site.settings import *  # noqa: F403
-from crier_site.settings import Q_CLUSTER
+from crier_site.settings import DATA_DIR, DATABASES, Q_CLUSTER
 
 Q_CLUSTER = {**Q_CLUSTER, "sync": True}
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
@@ -12,3 +14,9 @@ STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
+
+# SQLite's default test database lives in memory, where the e2e tests' server and worker
+# (subprocesses) cannot see it: use a file instead, one per test run so that concurrent runs in
+# the same checkout do not clobber each other. pytest-django deletes it at the end of the run.
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    DATABASES["default"]["TEST"] = {"NAME": str(DATA_DIR / f"test-crier-{os.getpid()}.sqlite3")}

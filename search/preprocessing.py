@@ -104,7 +104,7 @@ def open_image(source: ImageSource) -> Image.Image:
         width, height = image.size
         if width * height > _max_pixels():
             raise PayloadTooLarge(
-                f"{what} has {width}×{height} pixels, more than the {_max_pixels()} allowed."
+                f"{what} has {width}x{height} pixels, more than the {_max_pixels()} allowed."
             )
         if getattr(image, "n_frames", 1) > 1:
             image.seek(0)
@@ -113,8 +113,14 @@ def open_image(source: ImageSource) -> Image.Image:
         rgb = to_rgb(image)
         if rgb is image:
             rgb = image.copy()  # never hand back (or later mutate) the caller's object
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError,
-            Image.DecompressionBombError) as exc:
+    except (
+        UnidentifiedImageError,
+        OSError,
+        SyntaxError,
+        ValueError,
+        EOFError,
+        Image.DecompressionBombError,
+    ) as exc:
         raise InvalidInput(f"{what} is not a readable image ({exc}).") from exc
     if orientation in _ORIENTATION_OPS:
         rgb = rgb.transpose(_ORIENTATION_OPS[orientation])
@@ -122,8 +128,8 @@ def open_image(source: ImageSource) -> Image.Image:
 
 
 def resize_for_model(image: Image.Image, size: int, crop_fraction: float | None) -> Image.Image:
-    """Bilinear resize to ``size``×``size``. With ``crop_fraction`` the short side is scaled to
-    ``size / crop_fraction`` and the centre ``size``×``size`` kept (the ImageNet eval recipe);
+    """Bilinear resize to ``size``x``size``. With ``crop_fraction`` the short side is scaled to
+    ``size / crop_fraction`` and the centre ``size``x``size`` kept (the ImageNet eval recipe);
     without it the whole image is squashed to a square."""
     if crop_fraction is None:
         return image.resize((size, size), Image.Resampling.BILINEAR)

@@ -67,8 +67,9 @@ class _TensorRef:
         return np.array(view, copy=True)
 
 
-def _rebuild_tensor_v2(storage, storage_offset, size, stride, requires_grad=False, hooks=None,
-                       metadata=None):
+def _rebuild_tensor_v2(
+    storage, storage_offset, size, stride, requires_grad=False, hooks=None, metadata=None
+):
     return _TensorRef(storage, int(storage_offset), tuple(size), tuple(stride))
 
 
@@ -94,7 +95,7 @@ class _Unpickler(pickle.Unpickler):
 
     def persistent_load(self, pid: Any) -> _Storage:
         kind, storage_type, key, _location, numel = pid[:5]
-        if kind != "storage" or len(pid) > 5 and pid[5] is not None:
+        if kind != "storage" or (len(pid) > 5 and pid[5] is not None):
             raise TorchPickleError(f"unsupported persistent id {pid!r}")
         if key not in self.storages:
             self.storages[key] = _Storage(storage_type.dtype, int(numel))
@@ -114,11 +115,11 @@ def _resolve(obj: Any) -> Any:
 def load_legacy_torch_file(path: str | Path) -> dict[str, np.ndarray]:
     """Return the state dict stored in ``path`` as ``{name: numpy array}`` (C-contiguous copies)."""
     with open(path, "rb") as f:
-        if pickle.load(f) != MAGIC_NUMBER:  # noqa: S301 - plain ints, no globals
+        if pickle.load(f) != MAGIC_NUMBER:
             raise TorchPickleError(f"{path} is not a legacy torch file (bad magic number)")
-        if pickle.load(f) != PROTOCOL_VERSION:  # noqa: S301
+        if pickle.load(f) != PROTOCOL_VERSION:
             raise TorchPickleError(f"{path}: unsupported torch protocol version")
-        sys_info = pickle.load(f)  # noqa: S301
+        sys_info = pickle.load(f)
         if not sys_info.get("little_endian", True):
             raise TorchPickleError(f"{path}: big-endian torch files are not supported")
         unpickler = _Unpickler(f)

@@ -1,0 +1,6 @@
+"""Image encoders: images in, L2-normalised float32 vectors out. See docs/encoders.md."""
+
+from .base import Encoder, EncoderError
+from .registry import encoder_names, get_encoder, prepare_encoder
+
+__all__ = ["Encoder", "EncoderError", "encoder_names", "get_encoder", "prepare_encoder"]

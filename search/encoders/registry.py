@@ -1,0 +1,97 @@
+"""Encoders by name, built once per process."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from pathlib import Path
+
+from django.conf import settings
+
+from .base import Encoder, EncoderError
+from .efficientnet_lite import build as lite_build
+from .histogram import HistogramEncoder
+from .tfhub import HubSpec, TFHubEncoder, is_url, spec_for_directory
+
+_V2 = "https://tfhub.dev/google/imagenet/efficientnet_v2_imagenet1k_{}/feature_vector/2"
+# TF Hub EfficientNetV2 feature vectors: the whole image at the training size, inputs in [0, 1].
+HUB_MODELS: dict[str, HubSpec] = {
+    f"efficientnet-v2-{variant}": HubSpec(handle=_V2.format(variant), input_size=size)
+    for variant, size in {
+        "b0": 224,
+        "b1": 240,
+        "b2": 260,
+        "b3": 300,
+        "s": 384,
+        "m": 480,
+        "l": 480,
+    }.items()
+}
+
+_cache: dict[str, Encoder] = {}
+_lock = threading.RLock()
+
+
+def _lite(name: str) -> Encoder:
+    # Cheap when already built: it only compares the manifest's fingerprint.
+    directory = lite_build.build(name, Path(settings.CRIER_MODEL_DIR))
+    return TFHubEncoder(spec_for_directory(directory), name=name)
+
+
+def _factories() -> dict[str, Callable[[], Encoder]]:
+    factories: dict[str, Callable[[], Encoder]] = {
+        "histogram": HistogramEncoder,
+    }
+    for name in lite_build.VARIANTS:
+        factories[name] = lambda name=name: _lite(name)
+    for name, spec in HUB_MODELS.items():
+        factories[name] = lambda name=name, spec=spec: TFHubEncoder(spec, name=name)
+    return factories
+
+
+def encoder_names() -> list[str]:
+    return list(_factories())
+
+
+def _create(name: str) -> Encoder:
+    factories = _factories()
+    if name in factories:
+        return factories[name]()
+    if is_url(name):
+        return TFHubEncoder(HubSpec(handle=name))
+    if Path(name).is_dir():
+        return TFHubEncoder(spec_for_directory(name))
+    raise EncoderError(
+        f"Unknown encoder {name!r}. Known encoders: {', '.join(factories)}; "
+        "or give a local SavedModel directory or a TF Hub URL."
+    )
+
+
+def _key(name: str) -> str:
+    if name in _factories() or is_url(name):
+        return name
+    return str(Path(name).resolve())
+
+
+def get_encoder(name: str | None = None) -> Encoder:
+    """The encoder called ``name`` (default ``settings.CRIER_ENCODER``), cached per process.
+    Also accepts a local SavedModel directory or an http(s) TF Hub handle."""
+    name = name or settings.CRIER_ENCODER
+    key = _key(name)
+    encoder = _cache.get(key)
+    if encoder is None:
+        with _lock:
+            encoder = _cache.get(key)
+            if encoder is None:
+                encoder = _cache[key] = _create(name)
+    return encoder
+
+
+def prepare_encoder(name: str | None = None) -> Encoder:
+    """Build or fetch whatever ``name`` needs, then load it (what ``encoder prepare`` runs)."""
+    return get_encoder(name)
+
+
+def clear_cache() -> None:
+    with _lock:
+        _cache.clear()

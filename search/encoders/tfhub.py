@@ -1,0 +1,203 @@
+"""Neural encoders loaded through ``tensorflow_hub.KerasLayer``: a TF Hub URL or a local
+TF2 SavedModel directory. A directory may carry a ``crier-encoder.json`` manifest (written by
+our own builds) that states its preprocessing, classifier signature and fingerprint."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import socket
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+import numpy as np
+from PIL import Image
+
+from search.preprocessing import resize_for_model, scale_pixels
+
+from .base import Encoder, EncoderError, l2_normalise, make_fingerprint
+
+MANIFEST_NAME = "crier-encoder.json"
+CONNECT_TIMEOUT_S = 3.0
+# Measured on the 2-core CPU: per-image speed falls as batches grow past a few images (the
+# activations of early layers stop fitting in cache), so big batches run in slices of this size.
+INFERENCE_SLICE = 4
+
+
+@dataclass(frozen=True)
+class HubSpec:
+    """How to feed and read one model. Pixels become ``(x - offset) / scale``."""
+
+    handle: str
+    input_size: int | None = None  # None: the model's fixed input size, else 224
+    offset: float = 0.0
+    scale: float = 255.0
+    crop_fraction: float | None = None  # None: squash the whole image to a square
+    logits_signature: str | None = None  # classifier head, if the model has one
+    logits_output_key: str | None = None
+    label_offset: int = 0  # 1 for 1001-class heads whose class 0 is "background"
+    fingerprint: str | None = None  # given by a manifest; otherwise derived
+
+
+def is_url(handle: str) -> bool:
+    return urlparse(str(handle)).scheme in {"http", "https", "gs"}
+
+
+def read_manifest(directory: Path) -> dict[str, Any] | None:
+    try:
+        return json.loads((directory / MANIFEST_NAME).read_text())
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError) as exc:
+        raise EncoderError(f"{directory / MANIFEST_NAME} is unreadable: {exc}") from exc
+
+
+def spec_for_directory(directory: str | Path, **overrides: Any) -> HubSpec:
+    directory = Path(directory).resolve()
+    manifest = read_manifest(directory) or {}
+    fields = {k: v for k, v in manifest.items() if k in HubSpec.__dataclass_fields__}
+    return replace(HubSpec(handle=str(directory), **fields), **overrides)
+
+
+def _directory_digest(directory: Path) -> str:
+    """Graph plus variable index; the index holds a checksum of every tensor."""
+    digest = hashlib.sha256()
+    for name in ("saved_model.pb", "variables/variables.index"):
+        path = directory / name
+        if path.exists():
+            digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def _offline_message(handle: str, reason: object) -> str:
+    return (
+        f"Cannot load the TF Hub model {handle}: this machine cannot download it ({reason}). "
+        "Use the offline default encoder 'efficientnet-lite0' (python manage.py encoder prepare "
+        "efficientnet-lite0), or download the model elsewhere and pass its local SavedModel "
+        "directory instead of the URL."
+    )
+
+
+def _cached_by_hub(handle: str) -> bool:
+    try:
+        from tensorflow_hub import compressed_module_resolver
+
+        return Path(compressed_module_resolver._module_dir(handle)).is_dir()
+    except Exception:
+        return False
+
+
+def _check_reachable(handle: str) -> None:
+    """Fail in seconds rather than hang in urlopen (which has no timeout) when offline."""
+    if _cached_by_hub(handle) or os.environ.get("HTTPS_PROXY") or os.environ.get("https_proxy"):
+        return
+    parsed = urlparse(handle)
+    host = parsed.hostname or ""
+    port = parsed.port or (80 if parsed.scheme == "http" else 443)
+    if parsed.scheme == "gs":
+        host, port = "storage.googleapis.com", 443
+    try:
+        socket.create_connection((host, port), timeout=CONNECT_TIMEOUT_S).close()
+    except OSError as exc:
+        raise EncoderError(_offline_message(handle, exc)) from exc
+
+
+def _fixed_input_size(layer: Any) -> int | None:
+    """The square input size a SavedModel's ``__call__`` was traced for, if it fixes one."""
+    try:
+        for concrete in layer.resolved_object.__call__.concrete_functions:
+            (spec, *_), _ = concrete.structured_input_signature
+            height, width = spec.shape[1], spec.shape[2]
+            if spec.shape.rank == 4 and height and height == width:
+                return int(height)
+    except Exception:  # not a traced tf.function; fall back to the default size
+        pass
+    return None
+
+
+def _load_layer(handle: str, **kwargs: Any):
+    import tensorflow_hub as hub
+
+    if is_url(handle):
+        _check_reachable(handle)
+    elif not Path(handle).is_dir():
+        raise EncoderError(f"No SavedModel directory at {handle}.")
+    try:
+        return hub.KerasLayer(handle, trainable=False, **kwargs)
+    except Exception as exc:
+        if is_url(handle):
+            raise EncoderError(_offline_message(handle, exc)) from exc
+        raise EncoderError(f"Cannot load the SavedModel at {handle}: {exc}") from exc
+
+
+class TFHubEncoder(Encoder):
+    def __init__(
+        self, spec: HubSpec, name: str | None = None, batch_size: int | None = None
+    ) -> None:
+        import tensorflow as tf
+
+        super().__init__(batch_size)
+        self.name = name or spec.handle
+        self.source = spec.handle
+        self._features_layer = _load_layer(spec.handle)
+        if spec.input_size is None:
+            spec = replace(spec, input_size=_fixed_input_size(self._features_layer) or 224)
+        self.spec = spec
+        self.input_size = size = int(spec.input_size)
+        signature = [tf.TensorSpec([None, size, size, 3], tf.float32)]
+        self._features = tf.function(self._features_layer, input_signature=signature)
+        self._logits = None
+        if spec.logits_signature:
+            self._logits_layer = _load_layer(
+                spec.handle, signature=spec.logits_signature, output_key=spec.logits_output_key
+            )
+            self._logits = tf.function(self._logits_layer, input_signature=signature)
+        probe = self._features(tf.zeros([1, size, size, 3], tf.float32)).numpy()
+        if probe.ndim != 2:
+            raise EncoderError(f"{spec.handle} returns shape {probe.shape}, not a feature vector.")
+        self.dim = int(probe.shape[1])
+        self.fingerprint = spec.fingerprint or self._derive_fingerprint()
+
+    def _derive_fingerprint(self) -> str:
+        preprocessing = asdict(self.spec)
+        preprocessing.pop("fingerprint")
+        handle = self.spec.handle
+        weights = handle if is_url(handle) else _directory_digest(Path(handle))
+        return make_fingerprint(kind="tfhub", weights=weights, **preprocessing)
+
+    def preprocess(self, image: Image.Image) -> np.ndarray:
+        resized = resize_for_model(image, self.spec.input_size, self.spec.crop_fraction)
+        return scale_pixels(resized, self.spec.offset, self.spec.scale)
+
+    def encode_batch(self, batch: np.ndarray) -> np.ndarray:
+        batch = np.asarray(batch, dtype=np.float32)
+        features = [
+            self._features(batch[start : start + INFERENCE_SLICE]).numpy()
+            for start in range(0, len(batch), INFERENCE_SLICE)
+        ]
+        if not features:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        return l2_normalise(np.concatenate(features))
+
+    def has_classifier(self) -> bool:
+        return self._logits is not None
+
+    def classify_batch(self, batch: np.ndarray, top: int = 5) -> list[list[tuple[str, float]]]:
+        if self._logits is None:
+            return super().classify_batch(batch, top)
+        from .labels import imagenet_label
+
+        logits = self._logits(np.asarray(batch, dtype=np.float32)).numpy().astype(np.float64)
+        logits -= logits.max(axis=1, keepdims=True)
+        probs = np.exp(logits)
+        probs /= probs.sum(axis=1, keepdims=True)
+        results = []
+        for row in probs:
+            best = np.argsort(-row)[:top]
+            results.append(
+                [(imagenet_label(int(i) - self.spec.label_offset), float(row[i])) for i in best]
+            )
+        return results

@@ -1,0 +1,226 @@
+"""A corpus's ScaNN index on disk: built from stored vectors, swapped in atomically.
+
+Layout: ``<CRIER_INDEX_DIR>/<corpus id>/<version>/`` (ScaNN assets, record_ids.npy, meta.json).
+A build writes ``.tmp-<uuid>/`` beside the live version, renames it to a new version, records the
+version on the corpus with a conditional UPDATE, then removes the older versions. See
+docs/indexing.md.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import time
+import uuid
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+from django.conf import settings
+
+from corpora.models import Corpus, ImageRecord, ImageStatus
+from search import scann_index
+
+logger = logging.getLogger(__name__)
+
+TMP_PREFIX = ".tmp-"
+# Directories younger than this are left alone by the sweep: a build may be writing them.
+SWEEP_GRACE_SECONDS = 10 * 60
+READ_CHUNK = 2_000
+
+
+def index_root(corpus_id: int) -> Path:
+    return Path(settings.CRIER_INDEX_DIR) / str(corpus_id)
+
+
+def new_version() -> str:
+    """Sortable by creation time (microseconds), unique thanks to the random suffix; ≤ 40 chars."""
+    return f"v{time.time_ns() // 1_000:016d}-{uuid.uuid4().hex[:8]}"
+
+
+def current_fingerprint(corpus: Corpus) -> str:
+    """The fingerprint whose vectors make up the index: the most common one among encoded records.
+
+    Vectors from different encoders (or encoder versions) are not comparable, so an index holds
+    one fingerprint only. After an encoder change the majority flips once most records are
+    re-encoded; until then the old majority keeps serving. Ties go to the fingerprint of the most
+    recently created record.
+    """
+    rows = (
+        ImageRecord.objects.filter(corpus=corpus, status=ImageStatus.ENCODED)
+        .exclude(embedding=None)
+        .order_by("-created_at", "-id")
+        .values_list("encoder_fingerprint", flat=True)
+    )
+    counts = Counter(rows.iterator(chunk_size=10_000))
+    if not counts:
+        return ""
+    # Counter keeps first-seen order, i.e. newest first, and max() keeps the first maximum.
+    return max(counts, key=counts.__getitem__)
+
+
+def read_vectors(
+    corpus: Corpus, *, fingerprint: str | None = None
+) -> tuple[np.ndarray, np.ndarray, str]:
+    """(record ids int64 (n,), vectors float32 (n, dim), fingerprint) of the encoded records.
+
+    Only records with ``fingerprint`` (default: :func:`current_fingerprint`) are read. Records
+    whose vector has the wrong size are skipped with a warning.
+    """
+    if fingerprint is None:
+        fingerprint = current_fingerprint(corpus)
+    qs = ImageRecord.objects.filter(
+        corpus=corpus, status=ImageStatus.ENCODED, encoder_fingerprint=fingerprint
+    ).exclude(embedding=None)
+    n = qs.count()
+    ids = np.empty(n, dtype=np.int64)
+    vectors: np.ndarray | None = None
+    i = 0
+    rows = qs.order_by("id").values_list("id", "embedding")
+    for record_id, blob in rows.iterator(chunk_size=READ_CHUNK):
+        if i == n:  # records added since count(): they belong to the next build
+            break
+        vector = np.frombuffer(blob, dtype=np.float32)
+        if vectors is None:
+            vectors = np.empty((n, vector.size), dtype=np.float32)
+        if vector.size != vectors.shape[1] or vector.size == 0:
+            logger.warning("record %s: embedding of %s floats skipped", record_id, vector.size)
+            continue
+        ids[i] = record_id
+        vectors[i] = vector
+        i += 1
+    if vectors is None:
+        return ids[:0], np.empty((0, 0), dtype=np.float32), fingerprint
+    return ids[:i], vectors[:i], fingerprint
+
+
+def _remove(path: Path) -> None:
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _remove_others(root: Path, keep: str) -> None:
+    """After a swap: remove the other versions, and tmp dirs too old to be a running build's."""
+    for child in root.iterdir():
+        if child.name == keep or not child.is_dir():
+            continue
+        if not child.name.startswith(TMP_PREFIX) or _older_than(child, SWEEP_GRACE_SECONDS):
+            _remove(child)
+
+
+def rebuild_index(*, corpus: Corpus) -> str:
+    """Build the corpus's index from its stored vectors and make it live; return the version.
+
+    Never encodes. With no encoded vectors the corpus gets version "" and its index dir is
+    removed. If anything fails before the swap, the previous version stays live and on disk.
+    """
+    ids, vectors, fingerprint = read_vectors(corpus)
+    root = index_root(corpus.pk)
+    if len(ids) == 0:
+        Corpus.objects.filter(pk=corpus.pk).update(index_version="", indexed_count=0)
+        corpus.index_version, corpus.indexed_count = "", 0
+        _remove(root)
+        return ""
+
+    threshold = settings.CRIER_ANN_THRESHOLD
+    started = time.perf_counter()
+    searcher = scann_index.build_searcher(vectors, ann_threshold=threshold)
+    meta = {
+        "n": len(ids),
+        "dim": vectors.shape[1],
+        "kind": scann_index.config_kind(len(ids), ann_threshold=threshold),
+        "encoder": corpus.encoder,
+        "encoder_fingerprint": fingerprint,
+        "built_at": time.time(),
+    }
+    if meta["kind"] == scann_index.TREE_AH:
+        meta["tree"] = scann_index.tree_params(len(ids))
+    root.mkdir(parents=True, exist_ok=True)
+    tmp = root / f"{TMP_PREFIX}{uuid.uuid4().hex}"
+    try:
+        scann_index.save_index(tmp, searcher, ids, meta)
+        version = new_version()
+        os.rename(tmp, root / version)
+        _fsync_dir(root)
+    except BaseException:
+        _remove(tmp)
+        raise
+
+    # Conditional: a concurrent build that swapped in a newer version wins, whichever ends last.
+    updated = Corpus.objects.filter(pk=corpus.pk, index_version__lt=version).update(
+        index_version=version, indexed_count=len(ids)
+    )
+    if not updated:
+        _remove(root / version)
+        live = Corpus.objects.filter(pk=corpus.pk).values_list("index_version", flat=True).first()
+        if live is None:  # the corpus was deleted meanwhile
+            drop_index(corpus_id=corpus.pk)
+            return ""
+        corpus.refresh_from_db(fields=["index_version", "indexed_count"])
+        return corpus.index_version
+    corpus.index_version, corpus.indexed_count = version, len(ids)
+    logger.info(
+        "corpus %s: index %s (%s vectors, %s) in %.1fs",
+        corpus.pk,
+        version,
+        len(ids),
+        meta["kind"],
+        time.perf_counter() - started,
+    )
+    _remove_others(root, keep=version)
+    return version
+
+
+def drop_index(*, corpus_id: int) -> None:
+    _remove(index_root(corpus_id))
+
+
+def _older_than(path: Path, seconds: float) -> bool:
+    try:
+        return time.time() - path.stat().st_mtime > seconds
+    except FileNotFoundError:
+        return False
+
+
+def sweep_orphan_index_dirs(*, grace_seconds: float = SWEEP_GRACE_SECONDS) -> list[Path]:
+    """Remove index dirs nothing points to; return them. A live version is never touched.
+
+    Orphans: the dir of a corpus that no longer exists, a version that is not its corpus's live
+    one and a leftover ``.tmp-*`` (both only once older than ``grace_seconds``, so a running
+    build is not raced), and stray files.
+    """
+    base = Path(settings.CRIER_INDEX_DIR)
+    if not base.is_dir():
+        return []
+    live = dict(Corpus.objects.values_list("pk", "index_version"))
+    removed: list[Path] = []
+    for root in base.iterdir():
+        corpus_id = int(root.name) if root.name.isdigit() else None
+        if corpus_id not in live:
+            # Not a corpus (any more). A corpus created after `live` was read has no dir old
+            # enough to matter, but check the DB once more before deleting a numeric dir.
+            if corpus_id is not None and Corpus.objects.filter(pk=corpus_id).exists():
+                continue
+            if _older_than(root, grace_seconds) or corpus_id is not None:
+                _remove(root) if root.is_dir() else root.unlink(missing_ok=True)
+                removed.append(root)
+            continue
+        if not root.is_dir():
+            continue
+        for child in root.iterdir():
+            if child.name == live[corpus_id] or not _older_than(child, grace_seconds):
+                continue
+            # Re-read: a build may have swapped this version in after `live` was read.
+            if Corpus.objects.filter(pk=corpus_id, index_version=child.name).exists():
+                continue
+            _remove(child) if child.is_dir() else child.unlink(missing_ok=True)
+            removed.append(child)
+    return removed

@@ -1,0 +1,157 @@
+"""Queries against a corpus's live index: by vector, by image, or by a record already stored."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Collection
+from dataclasses import dataclass
+
+import numpy as np
+
+from corpora.models import Corpus, ImageRecord, ImageStatus
+from crier_site.errors import Conflict, InvalidInput, NotFound
+from search.cache import searchers
+from search.indexing import index_root, read_vectors
+from search.scann_index import LoadedIndex
+
+MAX_K = 100
+
+
+class IndexNotReady(Conflict):
+    code = "index_not_ready"
+
+
+@dataclass(frozen=True)
+class Hit:
+    record_id: int
+    score: float
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    hits: list[Hit]
+    took_ms: float
+    index_version: str
+    exact: bool
+
+
+def _validate_k(k: int) -> int:
+    if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= MAX_K:
+        raise InvalidInput(f"k must be an integer from 1 to {MAX_K}.", k=k)
+    return k
+
+
+def _as_query(query: np.ndarray, dim: int) -> np.ndarray:
+    query = np.asarray(query, dtype=np.float32).reshape(-1)
+    if query.size != dim or not np.all(np.isfinite(query)):
+        raise InvalidInput(f"The query must be {dim} finite numbers.", dim=dim)
+    return query
+
+
+def _exact(corpus: Corpus, query: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray, int]:
+    ids, vectors, _ = read_vectors(corpus)
+    if len(ids) == 0:
+        return ids, np.empty(0, dtype=np.float32), query.size
+    scores = vectors @ _as_query(query, vectors.shape[1])
+    n = min(n, len(ids))
+    top = np.argpartition(-scores, n - 1)[:n]
+    top = top[np.argsort(-scores[top], kind="stable")]
+    return ids[top], scores[top], vectors.shape[1]
+
+
+def _load(corpus: Corpus) -> LoadedIndex:
+    version = corpus.index_version
+    try:
+        return searchers.get(corpus.pk, version, index_root(corpus.pk) / version)
+    except (FileNotFoundError, ValueError) as exc:  # swapped out and removed under us
+        raise IndexNotReady(
+            "This corpus's search index is being replaced; try again.",
+            status=corpus.status,
+            corpus_id=corpus.pk,
+        ) from exc
+
+
+def _alive_hits(
+    corpus: Corpus, ids: np.ndarray, scores: np.ndarray, exclude: set[int]
+) -> list[Hit]:
+    candidates = [(int(i), float(s)) for i, s in zip(ids, scores, strict=True) if i not in exclude]
+    alive = set(
+        ImageRecord.objects.filter(corpus=corpus, pk__in=[i for i, _ in candidates]).values_list(
+            "pk", flat=True
+        )
+    )
+    return [Hit(record_id=i, score=s) for i, s in candidates if i in alive]
+
+
+def search_vectors(
+    *,
+    corpus: Corpus,
+    query: np.ndarray,
+    k: int = 10,
+    exact: bool = False,
+    exclude_ids: Collection[int] = (),
+) -> SearchResult:
+    """Top-``k`` records of ``corpus`` by dot product with ``query`` (an L2-normalised vector).
+
+    Records deleted since the index was built never show up. ``exact=True`` scans the stored
+    vectors with numpy instead of the index (for checks and evaluation).
+    """
+    k = _validate_k(k)
+    version = corpus.index_version
+    if not version and not exact:
+        raise IndexNotReady(
+            "This corpus has no search index yet.", status=corpus.status, corpus_id=corpus.pk
+        )
+    started = time.perf_counter()
+    exclude = {int(i) for i in exclude_ids}
+    if exact:
+        query_fn = lambda n: _exact(corpus, query, n)[:2]  # noqa: E731
+    else:
+        index = _load(corpus)
+        vector = _as_query(query, index.meta["dim"])
+        query_fn = lambda n: index.search(vector, n)  # noqa: E731
+    wanted = k + len(exclude)
+    while True:
+        ids, scores = query_fn(wanted)
+        hits = _alive_hits(corpus, ids, scores, exclude)[:k]
+        # Records deleted since the build eat into the top-k: ask for more, up to everything.
+        if len(hits) == k or len(ids) < wanted:
+            break
+        wanted *= 4
+    return SearchResult(
+        hits=hits,
+        took_ms=(time.perf_counter() - started) * 1000,
+        index_version=version,
+        exact=exact,
+    )
+
+
+def search_image(*, corpus: Corpus, image, k: int = 10) -> SearchResult:
+    """Encode ``image`` (anything ``open_image`` accepts) with the corpus's encoder and search."""
+    from search.encoders import get_encoder
+    from search.preprocessing import open_image
+
+    k = _validate_k(k)
+    if not corpus.index_version:
+        raise IndexNotReady(
+            "This corpus has no search index yet.", status=corpus.status, corpus_id=corpus.pk
+        )
+    vector = get_encoder(corpus.encoder).encode([open_image(image)])[0]
+    return search_vectors(corpus=corpus, query=vector, k=k)
+
+
+def search_similar(*, corpus: Corpus, record_id: int, k: int = 10) -> SearchResult:
+    """Records most similar to one already in the corpus (itself excluded)."""
+    k = _validate_k(k)
+    row = (
+        ImageRecord.objects.filter(corpus=corpus, pk=record_id)
+        .values_list("status", "embedding")
+        .first()
+    )
+    if row is None:
+        raise NotFound("No such image in this corpus.", record_id=record_id)
+    status, embedding = row
+    if status != ImageStatus.ENCODED or embedding is None:
+        raise Conflict("This image is not encoded yet.", record_id=record_id, status=status)
+    query = np.frombuffer(embedding, dtype=np.float32)
+    return search_vectors(corpus=corpus, query=query, k=k, exclude_ids=[record_id])

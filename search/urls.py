@@ -1,0 +1,10 @@
+from django.urls import path
+
+from search import views
+
+app_name = "search"
+
+urlpatterns = [
+    path("<int:corpus_id>/", views.results, name="results"),
+    path("<int:corpus_id>/similar/<int:image_id>/", views.similar, name="similar"),
+]

@@ -1,0 +1,129 @@
+"""Search pages: results for an uploaded query image and "more like this" for a stored one."""
+
+from __future__ import annotations
+
+import base64
+import io
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.views.decorators.http import require_GET, require_http_methods
+from PIL import Image
+
+from corpora import selectors
+from corpora.models import Corpus, ImageRecord
+from corpora.validation import validate_image_bytes
+from crier_site.errors import CrierError, InvalidInput, NotFound, PayloadTooLarge
+from crier_site.views import page_errors
+from search.services import SearchResult, search_image, search_similar
+
+DEFAULT_K = 24
+PREVIEW_SIDE = 320
+
+
+@dataclass(frozen=True)
+class Row:
+    rank: int
+    record: ImageRecord
+    score: float
+
+
+@require_http_methods(["GET", "POST"])
+@page_errors
+def results(request: HttpRequest, corpus_id: int) -> HttpResponse:
+    """GET shows the search form; POST searches with the uploaded ``image``."""
+    corpus = selectors.get_readable_corpus(user=request.user, corpus_id=corpus_id)
+    if request.method == "GET":
+        return _render(request, corpus)
+    try:
+        k = _parse_k(request.POST.get("k"))
+        data = _read_upload(request)
+        result = search_image(corpus=corpus, image=io.BytesIO(data), k=k)
+    except NotFound:
+        raise
+    except CrierError as exc:
+        return _render(request, corpus, error=exc, status=exc.status_code)
+    return _render(request, corpus, result=result, query_src=_preview_data_url(data))
+
+
+@require_GET
+@page_errors
+def similar(request: HttpRequest, corpus_id: int, image_id: int) -> HttpResponse:
+    """Images most like one of the corpus's own, itself left out."""
+    corpus = selectors.get_readable_corpus(user=request.user, corpus_id=corpus_id)
+    record = selectors.get_image(corpus=corpus, image_id=image_id)
+    try:
+        k = _parse_k(request.GET.get("k"))
+        result = search_similar(corpus=corpus, record_id=record.pk, k=k)
+    except NotFound:
+        raise
+    except CrierError as exc:
+        return _render(request, corpus, query_record=record, error=exc, status=exc.status_code)
+    return _render(request, corpus, query_record=record, result=result)
+
+
+def _render(
+    request: HttpRequest,
+    corpus: Corpus,
+    *,
+    result: SearchResult | None = None,
+    query_src: str | None = None,
+    query_record: ImageRecord | None = None,
+    error: CrierError | None = None,
+    status: int = 200,
+) -> HttpResponse:
+    rows: list[Row] = []
+    if result is not None:
+        records = corpus.images.in_bulk([hit.record_id for hit in result.hits])
+        rows = [
+            Row(rank, records[hit.record_id], hit.score)
+            for rank, hit in enumerate(result.hits, start=1)
+            if hit.record_id in records
+        ]
+    context = {
+        "corpus": corpus,
+        "result": result,
+        "rows": rows,
+        "query_src": query_src,
+        "query_record": query_record,
+        "error": error,
+        "counts": selectors.corpus_counts(corpus=corpus) if error else None,
+    }
+    return render(request, "search/results.html", context, status=status)
+
+
+def _parse_k(raw: str | None) -> int:
+    if raw in (None, ""):
+        return DEFAULT_K
+    try:
+        return int(raw)
+    except ValueError:
+        raise InvalidInput("The number of results must be a whole number.") from None
+
+
+def _read_upload(request: HttpRequest) -> bytes:
+    upload = request.FILES.get("image")
+    if upload is None:
+        raise InvalidInput("Choose an image to search with.")
+    limit = settings.CRIER_MAX_UPLOAD_BYTES
+    if upload.size > limit:
+        raise PayloadTooLarge(f"The image is larger than the {limit // 2**20} MiB allowed.")
+    data = upload.read()
+    validate_image_bytes(data)  # the same checks and messages as for images added to a corpus
+    return data
+
+
+def _preview_data_url(data: bytes) -> str | None:
+    """A small re-encoded copy of the query for the page; never the uploaded bytes themselves."""
+    from search.preprocessing import open_image
+
+    try:
+        image = open_image(data)
+    except CrierError:
+        return None
+    image.thumbnail((PREVIEW_SIDE, PREVIEW_SIDE), Image.Resampling.LANCZOS)
+    buffer = io.BytesIO()
+    image.save(buffer, format="JPEG", quality=85)
+    return "data:image/jpeg;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")

@@ -1,0 +1,194 @@
+"""Index: building, swapping, dropping and sweeping a corpus's index dirs."""
+
+from __future__ import annotations
+
+import os
+import time
+
+import numpy as np
+import pytest
+
+from corpora.models import Corpus, ImageRecord, ImageStatus
+from search import indexing, scann_index
+
+pytestmark = pytest.mark.django_db
+
+DIM = 16
+
+
+def unit_vectors(n: int, seed: int = 0, dim: int = DIM) -> np.ndarray:
+    x = np.random.default_rng(seed).standard_normal((n, dim), dtype=np.float32)
+    return x / np.linalg.norm(x, axis=1, keepdims=True)
+
+
+def make_corpus(owner, name: str = "c", **kwargs) -> Corpus:
+    return Corpus.objects.create(owner=owner, name=name, encoder="histogram", **kwargs)
+
+
+def add_records(
+    corpus: Corpus,
+    vectors: np.ndarray | None,
+    *,
+    n: int | None = None,
+    status: str = ImageStatus.ENCODED,
+    fingerprint: str = "fp-1",
+) -> list[ImageRecord]:
+    count = len(vectors) if vectors is not None else n
+    start = ImageRecord.objects.count()
+    records = [
+        ImageRecord(
+            corpus=corpus,
+            file=f"corpora/{corpus.pk}/{start + i}.png",
+            original_filename=f"{start + i}.png",
+            sha256=f"{start + i:064x}",
+            width=1,
+            height=1,
+            format="PNG",
+            byte_size=1,
+            status=status,
+            embedding=None if vectors is None else vectors[i].astype(np.float32).tobytes(),
+            encoder_fingerprint=fingerprint if vectors is not None else "",
+        )
+        for i in range(count)
+    ]
+    return ImageRecord.objects.bulk_create(records)
+
+
+def version_dirs(corpus: Corpus) -> list[str]:
+    root = indexing.index_root(corpus.pk)
+    return sorted(p.name for p in root.iterdir()) if root.exists() else []
+
+
+def test_rebuild_reads_stored_vectors_and_swaps(user):
+    corpus = make_corpus(user)
+    records = add_records(corpus, unit_vectors(30))
+    add_records(corpus, None, n=2, status=ImageStatus.PENDING)
+    version = indexing.rebuild_index(corpus=corpus)
+
+    corpus.refresh_from_db()
+    assert version and corpus.index_version == version and corpus.indexed_count == 30
+    assert version_dirs(corpus) == [version]
+    index = scann_index.LoadedIndex.load(indexing.index_root(corpus.pk) / version)
+    assert index.meta["n"] == 30 and index.meta["encoder_fingerprint"] == "fp-1"
+    ids, _ = index.search(unit_vectors(30)[4], 1)
+    assert ids[0] == records[4].pk
+
+
+def test_old_versions_removed_after_swap(user):
+    corpus = make_corpus(user)
+    add_records(corpus, unit_vectors(10))
+    first = indexing.rebuild_index(corpus=corpus)
+    add_records(corpus, unit_vectors(5, seed=1))
+    second = indexing.rebuild_index(corpus=corpus)
+    assert second > first
+    assert version_dirs(corpus) == [second]
+    assert Corpus.objects.get(pk=corpus.pk).indexed_count == 15
+
+
+def test_empty_corpus_has_no_index(user):
+    corpus = make_corpus(user)
+    add_records(corpus, unit_vectors(3))
+    indexing.rebuild_index(corpus=corpus)
+    ImageRecord.objects.filter(corpus=corpus).delete()
+    add_records(corpus, None, n=1, status=ImageStatus.FAILED)
+
+    assert indexing.rebuild_index(corpus=corpus) == ""
+    corpus.refresh_from_db()
+    assert (corpus.index_version, corpus.indexed_count) == ("", 0)
+    assert not indexing.index_root(corpus.pk).exists()
+
+
+def test_failed_build_keeps_previous_version(user, monkeypatch):
+    corpus = make_corpus(user)
+    add_records(corpus, unit_vectors(10))
+    live = indexing.rebuild_index(corpus=corpus)
+    add_records(corpus, unit_vectors(5, seed=1))
+
+    def boom(*args, **kwargs):
+        raise RuntimeError("build failed")
+
+    monkeypatch.setattr(scann_index, "build_searcher", boom)
+    with pytest.raises(RuntimeError):
+        indexing.rebuild_index(corpus=corpus)
+    corpus.refresh_from_db()
+    assert corpus.index_version == live and corpus.indexed_count == 10
+    assert version_dirs(corpus) == [live]
+    assert scann_index.LoadedIndex.load(indexing.index_root(corpus.pk) / live).size == 10
+
+
+def test_failed_save_leaves_no_tmp_dir(user, monkeypatch):
+    corpus = make_corpus(user)
+    add_records(corpus, unit_vectors(10))
+    live = indexing.rebuild_index(corpus=corpus)
+
+    def half_written(directory, *args, **kwargs):
+        directory.mkdir(parents=True)
+        (directory / "partial").write_bytes(b"x")
+        raise OSError("disk full")
+
+    monkeypatch.setattr(scann_index, "save_index", half_written)
+    with pytest.raises(OSError):
+        indexing.rebuild_index(corpus=corpus)
+    assert version_dirs(corpus) == [live]
+
+
+def test_only_the_majority_fingerprint_is_indexed(user):
+    corpus = make_corpus(user)
+    add_records(corpus, unit_vectors(6), fingerprint="new")
+    add_records(corpus, unit_vectors(2, seed=3, dim=8), fingerprint="old")
+    ids, vectors, fingerprint = indexing.read_vectors(corpus)
+    assert fingerprint == "new" and vectors.shape == (6, DIM) and len(ids) == 6
+    indexing.rebuild_index(corpus=corpus)
+    assert Corpus.objects.get(pk=corpus.pk).indexed_count == 6
+
+
+def test_drop_index(user):
+    corpus = make_corpus(user)
+    add_records(corpus, unit_vectors(3))
+    indexing.rebuild_index(corpus=corpus)
+    indexing.drop_index(corpus_id=corpus.pk)
+    assert not indexing.index_root(corpus.pk).exists()
+    indexing.drop_index(corpus_id=corpus.pk)  # idempotent
+
+
+def test_corpus_delete_drops_index_on_commit(user, django_capture_on_commit_callbacks):
+    corpus = make_corpus(user)
+    add_records(corpus, unit_vectors(3))
+    indexing.rebuild_index(corpus=corpus)
+    root = indexing.index_root(corpus.pk)
+    with django_capture_on_commit_callbacks(execute=True):
+        corpus.delete()
+    assert not root.exists()
+
+
+def age(path, seconds: float = 3600) -> None:
+    old = time.time() - seconds
+    os.utime(path, (old, old))
+
+
+def test_sweep_removes_only_orphans(user, settings):
+    live_corpus = make_corpus(user, "live")
+    add_records(live_corpus, unit_vectors(5))
+    live = indexing.rebuild_index(corpus=live_corpus)
+    root = indexing.index_root(live_corpus.pk)
+    age(root / live)  # old, but live: never touched
+    stale = root / "v0000000000000001-deadbeef"
+    stale.mkdir()
+    age(stale)
+    fresh_stale = root / "v0000000000000002-cafebabe"  # maybe a build about to swap: kept
+    fresh_stale.mkdir()
+    old_tmp = root / ".tmp-old"
+    old_tmp.mkdir()
+    age(old_tmp)
+    fresh_tmp = root / ".tmp-fresh"
+    fresh_tmp.mkdir()
+    gone = indexing.index_root(live_corpus.pk + 1000)  # a corpus that no longer exists
+    (gone / "v1").mkdir(parents=True)
+
+    removed = indexing.sweep_orphan_index_dirs()
+
+    assert set(removed) == {stale, old_tmp, gone}
+    assert (root / live).is_dir() and fresh_stale.is_dir() and fresh_tmp.is_dir()
+    assert not gone.exists()
+    assert scann_index.LoadedIndex.load(root / live).size == 5
+    assert indexing.sweep_orphan_index_dirs() == []

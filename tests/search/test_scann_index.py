@@ -1,0 +1,122 @@
+"""Index: ScaNN build / save / load, pure numpy (no database)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from search import scann_index
+
+
+def clustered(n: int, dim: int, seed: int, centres: int = 100, noise: float = 0.5) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    c = np.random.default_rng(12345).standard_normal((centres, dim), dtype=np.float32)
+    c /= np.linalg.norm(c, axis=1, keepdims=True)
+    x = c[rng.integers(0, centres, n)] + rng.standard_normal((n, dim), dtype=np.float32) * (
+        noise / np.sqrt(dim)
+    )
+    return x / np.linalg.norm(x, axis=1, keepdims=True)
+
+
+def exact_top(db: np.ndarray, queries: np.ndarray, k: int) -> np.ndarray:
+    return np.argsort(-(queries @ db.T), axis=1, kind="stable")[:, :k]
+
+
+def loaded(vectors, ids, *, ann_threshold):
+    kind = scann_index.config_kind(len(vectors), ann_threshold=ann_threshold)
+    searcher = scann_index.build_searcher(vectors, ann_threshold=ann_threshold)
+    return scann_index.LoadedIndex(
+        searcher, np.asarray(ids), {"dim": vectors.shape[1], "kind": kind}
+    )
+
+
+@pytest.fixture(scope="module")
+def big():
+    db = clustered(5000, 64, seed=1)
+    queries = clustered(200, 64, seed=2)
+    return db, queries
+
+
+def test_tree_ah_agrees_with_exact(big):
+    db, queries = big
+    assert scann_index.config_kind(len(db), ann_threshold=100) == scann_index.TREE_AH
+    index = loaded(db, np.arange(len(db)) + 1000, ann_threshold=100)
+    found, scores = index.search(queries, 10)
+    truth = exact_top(db, queries, 10) + 1000
+    recall = np.mean([len(set(a) & set(b)) / 10 for a, b in zip(found, truth, strict=True)])
+    assert recall >= 0.95
+    assert found.dtype == np.int64 and scores.dtype == np.float32
+    assert np.all(np.diff(scores, axis=1) <= 1e-6)  # best first
+
+
+def test_brute_force_is_exact(big):
+    db, queries = big
+    index = loaded(db, np.arange(len(db)), ann_threshold=10_000)
+    assert scann_index.config_kind(len(db), ann_threshold=10_000) == scann_index.BRUTE_FORCE
+    found, _ = index.search(queries[:20], 10)
+    truth = exact_top(db, queries[:20], 10)
+    assert np.mean([len(set(a) & set(b)) / 10 for a, b in zip(found, truth, strict=True)]) >= 0.99
+
+
+@pytest.mark.parametrize("n", [1, 2, 9, 10, 11])
+def test_tiny_corpora_and_k_larger_than_n(n):
+    db = clustered(n, 16, seed=n)
+    index = loaded(db, np.arange(n) * 7, ann_threshold=0)  # tiny: brute force anyway
+    ids, scores = index.search(db[0], 10)
+    assert len(ids) == min(n, 10) == len(scores)
+    assert ids[0] == 0 and scores[0] == pytest.approx(1.0, abs=1e-5)
+    assert set(ids) <= set(np.arange(n) * 7)
+
+
+def test_query_shape_checked(big):
+    db, _ = big
+    index = loaded(db[:50], np.arange(50), ann_threshold=100)
+    with pytest.raises(ValueError):
+        index.search(np.ones(63, dtype=np.float32), 5)
+
+
+def test_tree_params_scale_with_n():
+    small, large = scann_index.tree_params(5_000), scann_index.tree_params(1_000_000)
+    assert small["num_leaves"] < large["num_leaves"] <= 2_000
+    assert large["training_sample_size"] == 100_000
+
+
+def test_build_rejects_empty():
+    with pytest.raises(ValueError):
+        scann_index.build_searcher(np.empty((0, 8), dtype=np.float32), ann_threshold=10)
+
+
+def test_serialized_index_survives_rename_and_fresh_process(big, tmp_path: Path):
+    db, queries = big
+    ids = np.arange(len(db), dtype=np.int64) * 3 + 5
+    searcher = scann_index.build_searcher(db, ann_threshold=100)
+    meta = {"dim": 64, "kind": scann_index.TREE_AH, "n": len(db)}
+    scann_index.save_index(tmp_path / ".tmp-build", searcher, ids, meta)
+    (tmp_path / ".tmp-build").rename(tmp_path / "v1")
+    before = scann_index.LoadedIndex(searcher, ids, meta).search(queries[:20], 10)
+    np.save(tmp_path / "queries.npy", queries[:20])
+
+    script = textwrap.dedent(
+        f"""
+        import numpy as np
+        from search.scann_index import LoadedIndex
+        index = LoadedIndex.load({str(tmp_path / "v1")!r})
+        ids, scores = index.search(np.load({str(tmp_path / "queries.npy")!r}), 10)
+        np.save({str(tmp_path / "ids.npy")!r}, ids)
+        np.save({str(tmp_path / "scores.npy")!r}, scores)
+        print(index.meta["n"])
+        """
+    )
+    root = Path(__file__).resolve().parents[2]
+    done = subprocess.run(
+        [sys.executable, "-c", script], cwd=root, capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip().splitlines()[-1] == "5000"
+    np.testing.assert_array_equal(np.load(tmp_path / "ids.npy"), before[0])
+    np.testing.assert_allclose(np.load(tmp_path / "scores.npy"), before[1], rtol=1e-5)

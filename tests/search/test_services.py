@@ -1,0 +1,166 @@
+"""Index: the search services and the per-process searcher cache."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from corpora.models import ImageRecord, ImageStatus
+from crier_site.errors import Conflict, InvalidInput, NotFound
+from search import indexing, services
+from search.cache import SearcherCache, searchers
+from tests.search.test_indexing import add_records, make_corpus, unit_vectors
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def empty_cache():
+    searchers.clear()
+    yield
+    searchers.clear()
+
+
+@pytest.fixture
+def indexed(user):
+    corpus = make_corpus(user)
+    vectors = unit_vectors(40)
+    records = add_records(corpus, vectors)
+    indexing.rebuild_index(corpus=corpus)
+    return corpus, vectors, records
+
+
+def test_search_vectors_finds_nearest(indexed):
+    corpus, vectors, records = indexed
+    result = services.search_vectors(corpus=corpus, query=vectors[7], k=5)
+    assert result.hits[0] == services.Hit(record_id=records[7].pk, score=pytest.approx(1.0))
+    assert len(result.hits) == 5 and not result.exact
+    assert result.index_version == corpus.index_version and result.took_ms >= 0
+    scores = [hit.score for hit in result.hits]
+    assert scores == sorted(scores, reverse=True)
+
+
+def test_exact_mode_matches_index(indexed):
+    corpus, vectors, _ = indexed
+    approx = services.search_vectors(corpus=corpus, query=vectors[3], k=10)
+    exact = services.search_vectors(corpus=corpus, query=vectors[3], k=10, exact=True)
+    assert exact.exact
+    assert [h.record_id for h in exact.hits] == [h.record_id for h in approx.hits]
+
+
+@pytest.mark.parametrize("k", [0, 101, -1, 2.5, True])
+def test_k_is_validated(indexed, k):
+    corpus, vectors, _ = indexed
+    with pytest.raises(InvalidInput):
+        services.search_vectors(corpus=corpus, query=vectors[0], k=k)
+
+
+def test_query_dimension_is_validated(indexed):
+    corpus, _, _ = indexed
+    with pytest.raises(InvalidInput):
+        services.search_vectors(corpus=corpus, query=np.ones(3, dtype=np.float32))
+
+
+def test_k_larger_than_corpus(indexed):
+    corpus, vectors, _ = indexed
+    assert len(services.search_vectors(corpus=corpus, query=vectors[0], k=100).hits) == 40
+
+
+def test_no_index_is_not_ready(user):
+    corpus = make_corpus(user)
+    with pytest.raises(services.IndexNotReady) as caught:
+        services.search_vectors(corpus=corpus, query=unit_vectors(1)[0])
+    assert isinstance(caught.value, Conflict)
+    assert caught.value.details["status"] == corpus.status
+
+
+def test_deleted_records_never_show_up(indexed):
+    corpus, vectors, records = indexed
+    # Delete the 12 nearest neighbours of the query after the index was built.
+    nearest = np.argsort(-(vectors @ vectors[0]))[:12]
+    ImageRecord.objects.filter(pk__in=[records[i].pk for i in nearest]).delete()
+    result = services.search_vectors(corpus=corpus, query=vectors[0], k=10)
+    deleted = {records[i].pk for i in nearest}
+    assert len(result.hits) == 10
+    assert not deleted & {h.record_id for h in result.hits}
+
+
+def test_exclude_ids(indexed):
+    corpus, vectors, records = indexed
+    result = services.search_vectors(
+        corpus=corpus, query=vectors[0], k=3, exclude_ids=[records[0].pk]
+    )
+    assert len(result.hits) == 3 and records[0].pk not in {h.record_id for h in result.hits}
+
+
+def test_search_similar_excludes_self(indexed):
+    corpus, vectors, records = indexed
+    result = services.search_similar(corpus=corpus, record_id=records[5].pk, k=4)
+    ids = [h.record_id for h in result.hits]
+    assert len(ids) == 4 and records[5].pk not in ids
+    nearest = np.argsort(-(vectors @ vectors[5]))[1:5]
+    assert ids == [records[i].pk for i in nearest]
+
+
+def test_search_similar_errors(indexed, other_user):
+    corpus, _, _ = indexed
+    other = make_corpus(other_user, "other")
+    foreign = add_records(other, unit_vectors(1, seed=9))[0]
+    with pytest.raises(NotFound):
+        services.search_similar(corpus=corpus, record_id=foreign.pk)
+    pending = add_records(corpus, None, n=1, status=ImageStatus.PENDING)[0]
+    with pytest.raises(Conflict):
+        services.search_similar(corpus=corpus, record_id=pending.pk)
+
+
+def test_cache_reloads_only_on_version_change(indexed):
+    corpus, vectors, _ = indexed
+    loads = searchers.loads
+    for _ in range(3):
+        services.search_vectors(corpus=corpus, query=vectors[0])
+    assert searchers.loads == loads + 1
+    add_records(corpus, unit_vectors(3, seed=4))
+    indexing.rebuild_index(corpus=corpus)
+    for _ in range(2):
+        result = services.search_vectors(corpus=corpus, query=vectors[0], k=100)
+    assert searchers.loads == loads + 2 and len(result.hits) == 43
+
+
+def test_cache_is_a_small_lru(tmp_path):
+    loaded = []
+    cache = SearcherCache(loader=lambda d: loaded.append(d) or d.name, max_size=2)
+    assert cache.get(1, "a", tmp_path / "1a") == "1a"
+    cache.get(2, "a", tmp_path / "2a")
+    cache.get(1, "a", tmp_path / "1a")  # hit; 2 is now least recently used
+    cache.get(3, "a", tmp_path / "3a")  # evicts 2
+    cache.get(1, "b", tmp_path / "1b")  # new version replaces 1's entry
+    cache.get(2, "a", tmp_path / "2a")
+    assert [d.name for d in loaded] == ["1a", "2a", "3a", "1b", "2a"]
+
+
+def test_missing_version_dir_is_not_ready(indexed):
+    corpus, vectors, _ = indexed
+    indexing.drop_index(corpus_id=corpus.pk)
+    with pytest.raises(services.IndexNotReady):
+        services.search_vectors(corpus=corpus, query=vectors[0])
+
+
+def png_bytes(colour) -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", (32, 32), colour).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def test_search_image_with_histogram_encoder(user):
+    encoders = pytest.importorskip("search.encoders")
+    encoder = encoders.get_encoder("histogram")
+    corpus = make_corpus(user)
+    colours = [(255, 0, 0), (0, 255, 0), (0, 0, 255), (250, 10, 10)]
+    vectors = encoder.encode([png_bytes(c) for c in colours])
+    records = add_records(corpus, vectors, fingerprint=encoder.fingerprint)
+    indexing.rebuild_index(corpus=corpus)
+    result = services.search_image(corpus=corpus, image=png_bytes((255, 0, 0)), k=2)
+    assert [h.record_id for h in result.hits] == [records[0].pk, records[3].pk]

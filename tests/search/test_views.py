@@ -1,0 +1,121 @@
+"""The search pages: results for an uploaded image, more like this, and their error cases."""
+
+from __future__ import annotations
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.urls import reverse
+
+from corpora import encoding
+from corpora.examples import seed_example_corpus
+from corpora.models import Visibility
+from tests.factories import image_bytes, make_corpus, make_record, photo_bytes
+
+pytestmark = pytest.mark.django_db
+
+PHOTOS = ("chelsea.png", "coffee.png", "astronaut.png", "rocket.jpg")
+
+
+@pytest.fixture(autouse=True)
+def histogram_encoder(settings):
+    settings.CRIER_ENCODER = "histogram"
+
+
+@pytest.fixture
+def indexed(user):
+    """A private corpus of four photos, encoded and indexed."""
+    corpus = make_corpus(user)
+    for name in PHOTOS:
+        make_record(corpus, data=photo_bytes(name, size=(96, 96)), name=name)
+    encoding.encode_corpus(corpus_id=corpus.pk)
+    corpus.refresh_from_db()
+    assert corpus.index_version
+    return corpus
+
+
+def upload(name: str, data: bytes) -> SimpleUploadedFile:
+    return SimpleUploadedFile(name, data, content_type="image/jpeg")
+
+
+def test_search_with_an_image_ranks_its_twin_first(client, user, indexed):
+    client.force_login(user)
+    query = upload("q.jpg", photo_bytes("coffee.png", size=(96, 96)))
+    response = client.post(reverse("search:results", args=[indexed.pk]), {"image": query})
+    html = response.content.decode()
+    assert response.status_code == 200
+    rows = response.context["rows"]
+    assert [row.rank for row in rows] == [1, 2, 3, 4]
+    assert rows[0].record.original_filename == "coffee.png"
+    assert rows[0].score > 0.99 and f"{rows[0].score:.3f}" in html
+    assert 'src="data:image/jpeg;base64,' in html  # the query, shown back without storing it
+    assert reverse("corpora:image_file", args=[indexed.pk, rows[0].record.pk]) in html
+
+
+def test_more_like_this_leaves_the_image_itself_out(client, user, indexed):
+    client.force_login(user)
+    record = indexed.images.get(original_filename="chelsea.png")
+    response = client.get(reverse("search:similar", args=[indexed.pk, record.pk]))
+    assert response.status_code == 200
+    ids = [row.record.pk for row in response.context["rows"]]
+    assert len(ids) == 3 and record.pk not in ids
+    assert 'alt="Query image: chelsea.png"' in response.content.decode()
+
+
+def test_search_before_indexing_says_it_is_still_indexing(client, user):
+    corpus = make_corpus(user)
+    record = make_record(corpus)
+    client.force_login(user)
+    response = client.post(
+        reverse("search:results", args=[corpus.pk]), {"image": upload("q.png", image_bytes())}
+    )
+    assert response.status_code == 409
+    assert "Still indexing" in response.content.decode()
+    similar = client.get(reverse("search:similar", args=[corpus.pk, record.pk]))
+    assert similar.status_code == 409 and "not encoded yet" in similar.content.decode()
+
+
+def test_a_file_that_is_not_an_image_shows_why(client, user, indexed):
+    client.force_login(user)
+    url = reverse("search:results", args=[indexed.pk])
+    response = client.post(url, {"image": upload("notes.jpg", b"plain text")})
+    assert response.status_code == 400
+    assert "Not an image file" in response.content.decode()
+    assert client.post(url, {}).status_code == 400
+    assert client.post(url, {"image": upload("q.png", image_bytes()), "k": "x"}).status_code == 400
+
+
+def test_get_shows_the_search_form(client, user, indexed):
+    client.force_login(user)
+    response = client.get(reverse("search:results", args=[indexed.pk]))
+    assert response.status_code == 200
+    assert '<label for="query-image">' in response.content.decode()
+
+
+def test_private_corpora_are_404_for_others_and_anonymous(client, other_user, indexed):
+    record = indexed.images.first()
+    for viewer in (None, other_user):
+        client.logout()
+        if viewer:
+            client.force_login(viewer)
+        query = upload("q.png", image_bytes())
+        results = reverse("search:results", args=[indexed.pk])
+        assert client.post(results, {"image": query}).status_code == 404
+        similar = reverse("search:similar", args=[indexed.pk, record.pk])
+        assert client.get(similar).status_code == 404
+
+
+def test_anyone_may_search_a_public_corpus(client, indexed):
+    indexed.visibility = Visibility.PUBLIC
+    indexed.save()
+    record = indexed.images.first()
+    assert client.get(reverse("search:similar", args=[indexed.pk, record.pk])).status_code == 200
+
+
+def test_home_page_search_of_the_example_corpus_shows_scores(client):
+    corpus, _, _ = seed_example_corpus()
+    query = upload("cat.jpg", photo_bytes("chelsea.png", size=(200, 150)))
+    response = client.post(reverse("search:results", args=[corpus.pk]), {"image": query})
+    assert response.status_code == 200
+    rows = response.context["rows"]
+    assert rows and rows[0].record.original_filename == "chelsea.png"
+    assert f"{rows[0].score:.3f}" in response.content.decode()
