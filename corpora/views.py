@@ -5,15 +5,16 @@ from __future__ import annotations
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.http import FileResponse, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
 from corpora import selectors, services
+from corpora.files import image_file_response
 from corpora.forms import CorpusForm, UploadForm
 from corpora.models import Corpus
 from corpora.services import IngestReport
-from crier_site.errors import InvalidInput, NotFound
+from crier_site.errors import InvalidInput
 from crier_site.views import page_errors
 
 IMAGES_PER_PAGE = 48
@@ -83,21 +84,12 @@ def image_delete(request: HttpRequest, corpus_id: int, image_id: int) -> HttpRes
     return render(request, "corpora/confirm_image_delete.html", {"corpus": corpus, "image": record})
 
 
+@page_errors
 def image_file(request: HttpRequest, corpus_id: int, image_id: int) -> FileResponse:
     """The bytes of one image, only for those who may read its corpus."""
-    try:
-        corpus = selectors.get_readable_corpus(user=request.user, corpus_id=corpus_id)
-        record = selectors.get_image(corpus=corpus, image_id=image_id)
-    except NotFound as exc:
-        raise Http404(exc.message) from None
-    try:
-        handle = record.file.open("rb")
-    except FileNotFoundError:
-        raise Http404("The image file is missing.") from None
-    response = FileResponse(handle, content_type=record.content_type)
-    response["Cache-Control"] = "private, max-age=3600" if not corpus.is_public else "max-age=3600"
-    response["X-Content-Type-Options"] = "nosniff"
-    return response
+    corpus = selectors.get_readable_corpus(user=request.user, corpus_id=corpus_id)
+    record = selectors.get_image(corpus=corpus, image_id=image_id)
+    return image_file_response(corpus, record)
 
 
 def _render_detail(
