@@ -1,0 +1,112 @@
+"""``manage.py evaluate``: mAP@k / mAR@k of encoders and index types on a labelled image set."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from search.evaluation import indices, postprocess
+from search.evaluation.datasets import DatasetError, load_dataset
+from search.evaluation.report import markdown_table, write_report
+from search.evaluation.runner import run_evaluation
+
+
+def _csv(value: str) -> list[str]:
+    return [part.strip() for part in value.split(",") if part.strip()]
+
+
+class Command(BaseCommand):
+    help = (
+        "Evaluate encoders and index types on a labelled image set: writes results.json, "
+        "results.md and mAP@k / mAR@k plots. See docs/evaluation.md."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument(
+            "--dataset", required=True,
+            help="fashion-mnist, near-duplicates, or a folder with one subfolder per class",
+        )  # fmt: skip
+        parser.add_argument("--limit-per-class", type=int, default=None,
+                            help="use the first N images of each class (near-duplicates: "
+                                 "the first N versions of each photo)")  # fmt: skip
+        parser.add_argument("--seed", type=int, default=0, help="seed of the query/index split")
+        parser.add_argument(
+            "--repeats",
+            type=int,
+            default=1,
+            help="average over this many class splits (seeds seed, seed+1, ...)",
+        )
+        parser.add_argument("--encoders", default="efficientnet-lite0,histogram")
+        parser.add_argument("--index", default="scann,exact", help="scann and/or exact")
+        parser.add_argument(
+            "--postprocess", default=postprocess.NONE,
+            help="comma-separated variants, each steps joined by '+': "
+                 + ", ".join(postprocess.names()),
+        )  # fmt: skip
+        parser.add_argument("--k", type=int, default=25, help="largest k to score")
+        parser.add_argument(
+            "--out",
+            type=Path,
+            default=None,
+            help="output folder (default DATA_DIR/evaluation/<dataset>)",
+        )
+        parser.add_argument(
+            "--cache-dir",
+            type=Path,
+            default=None,
+            help="vector cache (default DATA_DIR/eval-cache)",
+        )
+        parser.add_argument(
+            "--ann-threshold",
+            type=int,
+            default=0,
+            help="ScaNN partitions at or above this many vectors (min 1000)",
+        )
+        parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+
+    def handle(self, *args, **options) -> None:
+        from search.encoders import get_encoder
+        from search.encoders.base import EncoderError
+
+        encoders, index_kinds = _csv(options["encoders"]), _csv(options["index"])
+        variants = _csv(options["postprocess"]) or [postprocess.NONE]
+        if unknown := [i for i in index_kinds if i not in indices.INDEX_KINDS]:
+            raise CommandError(f"unknown index type(s) {unknown}; choose from scann, exact")
+        if not encoders or not index_kinds:
+            raise CommandError("name at least one encoder and one index type")
+        for variant in variants:
+            if not postprocess.is_valid(variant):
+                raise CommandError(f"bad --postprocess {variant!r}: {postprocess.names()}")
+        if options["k"] < 1 or options["repeats"] < 1:
+            raise CommandError("--k and --repeats must be at least 1")
+        for name in encoders:
+            try:
+                get_encoder(name)  # loads it once, now, so a bad name fails before any work
+            except EncoderError as exc:
+                raise CommandError(str(exc)) from exc
+        try:
+            dataset = load_dataset(options["dataset"], limit_per_class=options["limit_per_class"])
+        except DatasetError as exc:
+            raise CommandError(str(exc)) from exc
+
+        data_dir = Path(settings.DATA_DIR)
+        slug = re.sub(r"[^A-Za-z0-9_.-]+", "_", dataset.name)
+        out_dir = options["out"] or data_dir / "evaluation" / slug
+        results = run_evaluation(
+            dataset,
+            encoders=encoders,
+            index_kinds=index_kinds,
+            k=options["k"],
+            seed=options["seed"],
+            repeats=options["repeats"],
+            cache_dir=options["cache_dir"] or data_dir / "eval-cache",
+            postprocessing=variants,
+            ann_threshold=options["ann_threshold"],
+            progress=not options["no_progress"],
+        )
+        paths = write_report(results, out_dir)
+        self.stdout.write(markdown_table(results))
+        self.stdout.write(f"Wrote {', '.join(str(p) for p in paths.values())}")
