@@ -19,7 +19,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from search import scann_index  # noqa: E402
+from search import scann_index
 
 
 def clustered(n: int, dim: int, centres: np.ndarray, rng: np.random.Generator, noise: float):
@@ -77,7 +77,7 @@ def bench_size(n: int, dim: int, n_queries: int, n_single: int, k: int, noise: f
     exact_batched = n_queries / (time.perf_counter() - start)
     exact_q = qps(lambda q: exact_single(db, q, k), queries[:n_single])
     lines = [
-        f"\n### {n:,} × {dim} (k={k}, {n_queries} queries, {n_single} in the single loop)\n",
+        f"\n### {n:,} x {dim} (k={k}, {n_queries} queries, {n_single} in the single loop)\n",
         "| method | build s | single q/s | batched q/s | recall@10 |",
         "|---|---|---|---|---|",
         row("exact numpy", 0.0, exact_q, exact_batched, 1.0),
@@ -118,7 +118,9 @@ def bench_add_one(db: np.ndarray, queries, centres, rng, noise: float, k: int) -
         index = scann_index.LoadedIndex.load(base / "rebuilt")
         found = index.search(new[0], k)[0][0] == n
         rebuild_s = time.perf_counter() - start
-        lines.append(f"- rebuild from stored vectors + save + load: {rebuild_s:.1f} s (found: {found})")
+        lines.append(
+            f"- rebuild from stored vectors + save + load: {rebuild_s:.1f} s (found: {found})"
+        )
         print(lines[-1], flush=True)
 
         # Incremental: ScaNN's own upsert on a loaded index, then serialize.
@@ -159,6 +161,7 @@ def main() -> None:
     parser.add_argument("--no-add", action="store_true", help="skip the add-one measurement")
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
+    scann_index.build_searcher(np.eye(4, dtype=np.float32), ann_threshold=10)  # import ScaNN/TF
     report = []
     last = None
     for n in sizes:
