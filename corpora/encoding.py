@@ -74,7 +74,7 @@ def encode_corpus(*, corpus_id: int) -> EncodeOutcome:
 
 def _run_once(corpus_id: int, token: str, outcome: EncodeOutcome) -> None:
     from search.encoders import get_encoder
-    from search.indexing import rebuild_index
+    from search.indexing import update_index
 
     corpus = Corpus.objects.get(pk=corpus_id)
     encoder = get_encoder(corpus.encoder)
@@ -92,7 +92,7 @@ def _run_once(corpus_id: int, token: str, outcome: EncodeOutcome) -> None:
     corpus.refresh_from_db()
     if changed or corpus.index_stale or _index_missing(corpus):
         Corpus.objects.filter(pk=corpus_id).update(index_stale=False)
-        outcome.index_version = rebuild_index(corpus=corpus)
+        outcome.index_version = update_index(corpus=corpus)
     _set_final_status(corpus_id)
 
 

@@ -67,13 +67,22 @@ def config_kind(n: int, *, ann_threshold: int) -> str:
     return TREE_AH if n >= max(ann_threshold, MIN_TREE_SIZE) else BRUTE_FORCE
 
 
+def _docids(start: int, count: int) -> list[str]:
+    return [str(position) for position in range(start, start + count)]
+
+
 def build_searcher(vectors: np.ndarray, *, ann_threshold: int) -> Any:
-    """A ScaNN searcher over ``vectors`` (n, dim), L2-normalised; row i is ScaNN position i."""
+    """A ScaNN searcher over ``vectors`` (n, dim), L2-normalised; row i is ScaNN position i.
+
+    Positions are also ScaNN's doc ids, which is what lets :func:`append_vectors` add rows
+    later without rebuilding.
+    """
     vectors = _as_matrix(vectors)
     n = vectors.shape[0]
     builder = _scann_ops().builder(vectors, DEFAULT_NUM_NEIGHBORS, "dot_product")
+    docids = _docids(0, n)
     if config_kind(n, ann_threshold=ann_threshold) == BRUTE_FORCE:
-        return builder.score_brute_force().build()
+        return builder.score_brute_force().build(docids=docids)
     params = tree_params(n)
     return (
         builder.tree(
@@ -87,8 +96,18 @@ def build_searcher(vectors: np.ndarray, *, ann_threshold: int) -> Any:
             training_sample_size=params["training_sample_size"],
         )
         .reorder(max(MIN_REORDER, REORDER_PER_K * DEFAULT_NUM_NEIGHBORS))
-        .build()
+        .build(docids=docids)
     )
+
+
+def append_vectors(searcher: Any, vectors: np.ndarray) -> None:
+    """Add rows at the next positions of a searcher made by :func:`build_searcher`.
+
+    The partitions and codebooks are not retrained: fine for a small share of new rows, which
+    is why ``search.indexing`` rebuilds from scratch once too much has changed.
+    """
+    vectors = _as_matrix(vectors)
+    searcher.upsert(docids=_docids(searcher.size(), len(vectors)), database=vectors)
 
 
 def _fsync_tree(directory: Path) -> None:
@@ -161,6 +180,7 @@ class LoadedIndex:
             else (self.searcher.search_batched)
         )
         idx, scores = search(queries, final_num_neighbors=k, pre_reorder_num_neighbors=pre_reorder)
-        ids = self.record_ids[np.asarray(idx, dtype=np.int64)]
+        # Doc ids are positions as strings; a position maps to its record id (-1: removed).
+        ids = self.record_ids[np.asarray(idx).astype(np.int64)]
         scores = np.asarray(scores, dtype=np.float32)
         return (ids[0], scores[0]) if single else (ids, scores)

@@ -192,3 +192,67 @@ def test_sweep_removes_only_orphans(user, settings):
     assert not gone.exists()
     assert scann_index.LoadedIndex.load(root / live).size == 5
     assert indexing.sweep_orphan_index_dirs() == []
+
+
+def _count_builds(monkeypatch) -> dict[str, int]:
+    calls = {"builds": 0}
+    real = scann_index.build_searcher
+
+    def counting(*args, **kwargs):
+        calls["builds"] += 1
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(scann_index, "build_searcher", counting)
+    return calls
+
+
+def test_a_large_index_is_updated_in_place_for_small_changes(user, settings, monkeypatch):
+    settings.CRIER_ANN_THRESHOLD = 0  # tree + AH from MIN_TREE_SIZE vectors on
+    corpus = make_corpus(user)
+    base = add_records(corpus, unit_vectors(1200, seed=1))
+    first = indexing.update_index(corpus=corpus)
+    builds = _count_builds(monkeypatch)
+
+    new_vectors = unit_vectors(5, seed=2)
+    new = add_records(corpus, new_vectors)
+    ImageRecord.objects.filter(pk__in=[r.pk for r in base[:3]]).delete()
+    version = indexing.update_index(corpus=corpus)
+
+    assert builds["builds"] == 0 and version != first
+    corpus.refresh_from_db()
+    assert corpus.index_version == version and corpus.indexed_count == 1202
+    assert version_dirs(corpus) == [version]
+    index = scann_index.LoadedIndex.load(indexing.index_root(corpus.pk) / version)
+    assert index.meta["changes_since_build"] == 8 and index.meta["n"] == 1202
+    ids, _ = index.search(new_vectors, 1)
+    assert list(ids[:, 0]) == [r.pk for r in new]
+    removed = {r.pk for r in base[:3]}
+    found, _ = index.search(unit_vectors(1200, seed=1)[:3], 5)
+    assert removed.isdisjoint(set(found.ravel().tolist()))
+
+
+def test_too_many_changes_trigger_a_full_rebuild(user, settings, monkeypatch):
+    settings.CRIER_ANN_THRESHOLD = 0
+    corpus = make_corpus(user)
+    add_records(corpus, unit_vectors(1000, seed=1))
+    indexing.update_index(corpus=corpus)
+    builds = _count_builds(monkeypatch)
+
+    add_records(corpus, unit_vectors(int(1000 * indexing.INCREMENTAL_SHARE) + 1, seed=3))
+    version = indexing.update_index(corpus=corpus)
+
+    assert builds["builds"] == 1
+    meta = scann_index.LoadedIndex.load(indexing.index_root(corpus.pk) / version).meta
+    assert meta["changes_since_build"] == 0 and meta["built_n"] == meta["n"] == 1201
+
+
+def test_small_indices_are_simply_rebuilt(user, monkeypatch):
+    corpus = make_corpus(user)
+    add_records(corpus, unit_vectors(20, seed=1))
+    indexing.update_index(corpus=corpus)
+    builds = _count_builds(monkeypatch)
+    add_records(corpus, unit_vectors(1, seed=2))
+    indexing.update_index(corpus=corpus)
+    assert builds["builds"] == 1
+    assert indexing.update_index(corpus=corpus) == corpus.index_version  # nothing changed
+    assert builds["builds"] == 1
