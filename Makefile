@@ -7,12 +7,13 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 INSTALLED := $(VENV)/.installed
 
-.PHONY: help install prepare run serve test test-fast lint migrate superuser clean-data
+.PHONY: help install prepare run serve test test-fast browser lint migrate superuser clean-data
 
 help:
 	@echo "make run        set everything up and serve CRIER on http://$(HOST):$(PORT) with a worker"
 	@echo "make test       run the whole test suite (SQLite unless DATABASE_URL is set)"
 	@echo "make test-fast  the suite without the browser (e2e) tests"
+	@echo "make browser    install Chromium for the e2e tests (apt-get, as root)"
 	@echo "make lint       ruff"
 	@echo "make superuser  create an admin account"
 
@@ -42,11 +43,21 @@ serve:
 	$(PY) manage.py runserver --noreload $(HOST):$(PORT) & \
 	wait
 
-test: install
+test: install browser
 	$(VENV)/bin/pytest
 
 test-fast: install
 	$(VENV)/bin/pytest -m "not e2e"
+
+# The e2e tests drive Debian's Chromium through Playwright (Playwright's own download is not used).
+browser:
+	@if [ -x /usr/bin/chromium ]; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  apt-get update -q && DEBIAN_FRONTEND=noninteractive \
+	  apt-get install -y -q --no-install-recommends chromium; \
+	else \
+	  echo "The browser (e2e) tests need Chromium: sudo apt-get install -y chromium" >&2; \
+	fi
 
 lint: install
 	$(VENV)/bin/ruff check .

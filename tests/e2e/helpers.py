@@ -1,0 +1,134 @@
+"""What a person does on CRIER's pages, as small steps the scenarios share, plus the test images.
+
+Elements are found the way a person (or a screen reader) finds them: by label, role and text.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from PIL import Image, ImageEnhance, ImageOps
+from playwright.sync_api import Locator, Page, expect
+
+PASSWORD = "e2e-Correct-horse-battery-9"
+# Indexing runs in the worker, which loads TensorFlow on its first task.
+INDEXING_TIMEOUT_MS = 120_000
+
+
+def sample_photo(name: str) -> Path:
+    import skimage
+
+    path = Path(skimage.__file__).parent / "data" / name
+    assert path.is_file(), f"scikit-image does not ship {name}"
+    return path
+
+
+def resized_jpeg_copy(name: str, target: Path, *, scale: float = 0.5, quality: int = 60) -> Path:
+    """A smaller, JPEG-recompressed copy of a sample photo: what a person might search with."""
+    with Image.open(sample_photo(name)) as image:
+        image = image.convert("RGB")
+        size = (max(1, int(image.width * scale)), max(1, int(image.height * scale)))
+        image.resize(size, Image.Resampling.LANCZOS).save(target, "JPEG", quality=quality)
+    return target
+
+
+def edited_copy(name: str, target: Path) -> Path:
+    """Cropped, mirrored, brightened and recompressed: clearly edited, clearly the same photo."""
+    with Image.open(sample_photo(name)) as image:
+        image = image.convert("RGB")
+        w, h = image.size
+        image = image.crop((int(w * 0.08), int(h * 0.06), int(w * 0.94), int(h * 0.9)))
+        image = ImageOps.mirror(image)
+        image = ImageEnhance.Brightness(image).enhance(1.15)
+        image.thumbnail((360, 360))
+        image.save(target, "JPEG", quality=70)
+    return target
+
+
+def broken_image(target: Path) -> Path:
+    """A file named like a JPEG whose bytes are not one (the header is cut short)."""
+    with Image.open(sample_photo("coffee.png")) as image:
+        image.convert("RGB").save(target, "JPEG", quality=80)
+    target.write_bytes(target.read_bytes()[:300])
+    return target
+
+
+# --- steps -------------------------------------------------------------------------------------
+
+
+def sign_up(page: Page, username: str) -> None:
+    page.goto("/")
+    page.get_by_role("link", name="Sign up").first.click()
+    expect(page.get_by_role("heading", name="Create an account")).to_be_visible()
+    page.get_by_label("Username", exact=True).fill(username)
+    page.get_by_label("Password", exact=True).fill(PASSWORD)
+    page.get_by_label("Password confirmation").fill(PASSWORD)
+    page.get_by_role("button", name="Sign up").click()
+    expect(page.get_by_role("button", name=f"Log out {username}")).to_be_visible()
+
+
+def create_private_corpus(page: Page, name: str, description: str = "") -> str:
+    """Creates a corpus from "My corpora" and returns the path of its page."""
+    page.goto("/")
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="My corpora").click()
+    expect(page.get_by_role("heading", name="My corpora", level=1)).to_be_visible()
+    page.get_by_label("Name", exact=True).fill(name)
+    if description:
+        page.get_by_label("Description").fill(description)
+    page.get_by_label("Visibility").select_option(label="Private")
+    page.get_by_role("button", name="Create").click()
+    expect(page.get_by_role("heading", name=name, level=1)).to_be_visible()
+    expect(page).to_have_url(re.compile(r"/corpora/\d+/$"))
+    return re.sub(r"^https?://[^/]+", "", page.url)
+
+
+def upload_results(page: Page) -> Locator:
+    return page.get_by_role("region", name="Upload results")
+
+
+def upload_images(page: Page, files: list[Path]) -> None:
+    """Chooses the files in the corpus page's upload box and sends them."""
+    page.get_by_label("Images to add").set_input_files(files)
+    expect(page.get_by_text(f"{len(files)} files chosen.")).to_be_visible()
+    page.get_by_role("button", name="Upload").click()
+
+
+def corpus_status(page: Page) -> Locator:
+    """The corpus page's live status line ("Ready 5 images: 5 searchable, 0 waiting, …")."""
+    return page.get_by_role("status").filter(has_text="searchable")
+
+
+def wait_until_ready(page: Page, image_count: int) -> None:
+    status = corpus_status(page)
+    expect(status).to_contain_text(re.compile(r"^\s*Ready\b"), timeout=INDEXING_TIMEOUT_MS)
+    expect(status).to_contain_text(f"{image_count} images: {image_count} searchable, 0 waiting")
+
+
+def search_with(page: Page, query: Path) -> Locator:
+    """Searches the corpus of the current page and returns the ranked results list."""
+    page.get_by_label("Image to search with").set_input_files(query)
+    page.get_by_role("button", name="Search", exact=True).click()
+    return results_list(page)
+
+
+def results_list(page: Page) -> Locator:
+    region = page.get_by_role("region", name=re.compile(r"most similar image"))
+    expect(region).to_be_visible()
+    return region.get_by_role("list")
+
+
+def action_name(action: str, subject: str) -> re.Pattern[str]:
+    """The accessible name of a link like "More like this<hidden>: rocket.jpg</hidden>".
+
+    Chromium puts a space around the visually hidden (absolutely positioned) part, so the name
+    reads "More like this : rocket.jpg"; match it with or without that space.
+    """
+    return re.compile(rf"^{re.escape(action)}\s*:?\s*{re.escape(subject)}$")
+
+
+def filenames_in(results: Locator) -> list[str]:
+    return [
+        tile.get_by_role("img").get_attribute("alt") or ""
+        for tile in results.get_by_role("listitem").all()
+    ]

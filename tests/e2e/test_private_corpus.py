@@ -1,0 +1,187 @@
+"""Scenarios 2–5: a person's own private corpus, from sign-up to deletion.
+
+Scenario 2 builds the corpus through the pages; the later scenarios reuse it (they build their
+own the same way when run alone, e.g. with ``-k more_like_this``). They run in file order.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import BrowserContext, Page, expect
+
+from tests.e2e.conftest import ContextFactory
+from tests.e2e.helpers import (
+    action_name,
+    broken_image,
+    corpus_status,
+    create_private_corpus,
+    edited_copy,
+    filenames_in,
+    results_list,
+    sample_photo,
+    search_with,
+    sign_up,
+    upload_images,
+    upload_results,
+    wait_until_ready,
+)
+
+pytestmark = pytest.mark.e2e
+
+PHOTOS = ["astronaut.png", "chelsea.png", "coffee.png", "rocket.jpg", "motorcycle_left.png"]
+BROKEN = "broken.jpg"
+
+
+@dataclass
+class Owner:
+    """Alice, logged in in her own browser context, and the corpus she made (once she has)."""
+
+    context: BrowserContext
+    page: Page
+    username: str
+    corpus_path: str | None = None
+    corpus_name: str = ""
+    image_paths: list[str] = field(default_factory=list)
+
+
+@pytest.fixture(scope="module")
+def alice(new_context: ContextFactory) -> Iterator[Owner]:
+    context = new_context()
+    page = context.new_page()
+    sign_up(page, "alice-e2e")
+    yield Owner(context=context, page=page, username="alice-e2e")
+
+
+_corpus_names = (f"Holiday photos {n}" for n in itertools.count(1))
+
+
+def upload_and_index(page: Page, folder: Path) -> None:
+    """Uploads the photos plus one broken file on the corpus page; waits until indexed."""
+    broken = broken_image(folder / BROKEN)
+    upload_images(page, [*(sample_photo(name) for name in PHOTOS), broken])
+    feedback = upload_results(page)
+    expect(feedback.get_by_role("status")).to_have_text(
+        f"{len(PHOTOS)} added, 0 already there, 1 rejected."
+    )
+    wait_until_ready(page, len(PHOTOS))
+
+
+def remember_corpus(owner: Owner, path: str, name: str) -> None:
+    owner.corpus_path = path
+    owner.corpus_name = name
+    owner.page.goto(path)  # the grid shows the new images after a reload
+    grid = owner.page.get_by_role("region", name="Images")
+    expect(grid.get_by_role("img")).to_have_count(len(PHOTOS))
+    owner.image_paths = [img.get_attribute("src") or "" for img in grid.get_by_role("img").all()]
+
+
+@pytest.fixture
+def alice_corpus(alice: Owner, tmp_path: Path) -> Owner:
+    """Alice's indexed private corpus: scenario 2's, or a new one when it is not there."""
+    if alice.corpus_path is None:
+        name = next(_corpus_names)
+        path = create_private_corpus(alice.page, name)
+        upload_and_index(alice.page, tmp_path)
+        remember_corpus(alice, path, name)
+    return alice
+
+
+def test_sign_up_upload_wait_for_indexing_and_search_a_private_corpus(
+    alice: Owner, tmp_path: Path, e2e_output_dir: Path
+) -> None:
+    page = alice.page
+    name = next(_corpus_names)
+    path = create_private_corpus(page, name, "Pictures from the trip.")
+    expect(page.get_by_role("status").filter(has_text="created")).to_be_visible()
+    expect(corpus_status(page)).to_contain_text("Empty")
+
+    broken = broken_image(tmp_path / BROKEN)
+    upload_images(page, [*(sample_photo(name) for name in PHOTOS), broken])
+
+    feedback = upload_results(page)
+    expect(feedback.get_by_role("status")).to_have_text(
+        f"{len(PHOTOS)} added, 0 already there, 1 rejected."
+    )
+    lines = feedback.get_by_role("listitem")
+    expect(lines).to_have_count(len(PHOTOS) + 1)
+    expect(lines.filter(has_text=BROKEN)).to_contain_text(re.compile(r"^\s*rejected"))
+    for photo in PHOTOS:
+        expect(lines.filter(has_text=photo)).to_contain_text(re.compile(r"^\s*added"))
+
+    # No reload: the page polls the status by itself until the worker has indexed everything.
+    wait_until_ready(page, len(PHOTOS))
+    expect(corpus_status(page)).to_contain_text("0 failed")
+    page.screenshot(path=e2e_output_dir / "2a-uploaded-and-ready.png", full_page=True)
+    remember_corpus(alice, path, name)
+
+    query = edited_copy("coffee.png", tmp_path / "my-coffee-edited.jpg")
+    results = search_with(page, query)
+    expect(results.get_by_role("listitem")).to_have_count(len(PHOTOS))
+    assert filenames_in(results)[0] == "coffee.png"
+    page.screenshot(path=e2e_output_dir / "2-private-corpus-search.png", full_page=True)
+
+
+def test_more_like_this_leaves_the_image_itself_out(
+    alice_corpus: Owner, e2e_output_dir: Path
+) -> None:
+    page = alice_corpus.page
+    page.goto(alice_corpus.corpus_path or "")
+    grid = page.get_by_role("region", name="Images")
+    grid.get_by_role("link", name=action_name("More like this", "rocket.jpg")).click()
+
+    expect(page.get_by_role("heading", name="More like “rocket.jpg”", level=1)).to_be_visible()
+    expect(page.get_by_role("img", name="Query image: rocket.jpg")).to_be_visible()
+    results = results_list(page)
+    expect(results.get_by_role("listitem")).to_have_count(len(PHOTOS) - 1)
+    found = filenames_in(results)
+    assert "rocket.jpg" not in found
+    assert sorted(found) == sorted(set(PHOTOS) - {"rocket.jpg"})
+    page.screenshot(path=e2e_output_dir / "3-more-like-this.png", full_page=True)
+
+
+def test_another_user_cannot_open_the_private_corpus(
+    alice_corpus: Owner, new_context: ContextFactory, e2e_output_dir: Path
+) -> None:
+    context = new_context()
+    page = context.new_page()
+    sign_up(page, "bob-e2e")
+
+    response = page.goto(alice_corpus.corpus_path or "")
+    assert response is not None and response.status == 404
+    expect(page.get_by_role("heading", name="Page not found")).to_be_visible()
+    expect(page.get_by_text(alice_corpus.corpus_name)).to_have_count(0)
+    for image_path in alice_corpus.image_paths:
+        assert context.request.get(image_path).status == 404, image_path
+    corpus_id = re.search(r"/corpora/(\d+)/", alice_corpus.corpus_path or "")
+    assert corpus_id
+    assert context.request.get(f"/search/{corpus_id[1]}/").status == 404
+    page.screenshot(path=e2e_output_dir / "4-other-user-404.png", full_page=True)
+
+
+def test_deleting_the_corpus_removes_it_and_its_images(
+    alice_corpus: Owner, e2e_output_dir: Path
+) -> None:
+    page, name = alice_corpus.page, alice_corpus.corpus_name
+    assert alice_corpus.image_paths
+    for image_path in alice_corpus.image_paths:  # the owner can see them before
+        assert alice_corpus.context.request.get(image_path).status == 200, image_path
+
+    page.goto("/corpora/")
+    page.get_by_role("link", name=action_name("Delete", name)).click()
+    expect(page.get_by_role("heading", name=f"Delete “{name}”?")).to_be_visible()
+    page.get_by_role("button", name="Delete the corpus").click()
+
+    expect(page.get_by_role("heading", name="My corpora", level=1)).to_be_visible()
+    expect(page.get_by_role("status").filter(has_text="deleted")).to_contain_text(name)
+    expect(page.get_by_role("link", name=name, exact=True)).to_have_count(0)
+    path, alice_corpus.corpus_path = alice_corpus.corpus_path or "", None
+    for image_path in alice_corpus.image_paths:
+        assert alice_corpus.context.request.get(image_path).status == 404, image_path
+    assert alice_corpus.context.request.get(path).status == 404
+    page.screenshot(path=e2e_output_dir / "5-corpus-deleted.png", full_page=True)
