@@ -130,6 +130,8 @@ CRIER_ENCODE_BATCH_SIZE = env_int("CRIER_ENCODE_BATCH_SIZE", 32)
 # Corpora with at least this many vectors get the tree + asymmetric hashing ScaNN configuration;
 # smaller ones are searched by ScaNN's exact brute force.
 CRIER_ANN_THRESHOLD = env_int("CRIER_ANN_THRESHOLD", 20_000)
+# α-query expansion: re-search with the query averaged with its top N hits (0 = off).
+CRIER_QUERY_EXPANSION = env_int("CRIER_QUERY_EXPANSION", 0)
 CRIER_TEMP_CORPUS_MAX_MINUTES = env_int("CRIER_TEMP_CORPUS_MAX_MINUTES", 60 * 24 * 30)
 
 # --- background tasks (django-q2) ----------------------------------------------------------------

@@ -7,6 +7,7 @@ from collections.abc import Collection
 from dataclasses import dataclass
 
 import numpy as np
+from django.conf import settings
 
 from corpora.models import Corpus, ImageRecord, ImageStatus
 from crier_site.errors import Conflict, InvalidInput, NotFound
@@ -90,11 +91,15 @@ def search_vectors(
     k: int = 10,
     exact: bool = False,
     exclude_ids: Collection[int] = (),
+    expansion: int | None = None,
 ) -> SearchResult:
     """Top-``k`` records of ``corpus`` by dot product with ``query`` (an L2-normalised vector).
 
     Records deleted since the index was built never show up. ``exact=True`` scans the stored
-    vectors with numpy instead of the index (for checks and evaluation).
+    vectors with numpy instead of the index (for checks and evaluation). ``expansion`` (default
+    ``settings.CRIER_QUERY_EXPANSION``; 0 = off) is α-query expansion: the query is averaged
+    with its top ``expansion`` hits (weighted by similarity³) and searched again; scores are
+    then similarities to the expanded query (docs/evaluation.md has the before/after figures).
     """
     k = _validate_k(k)
     version = corpus.index_version
@@ -104,26 +109,58 @@ def search_vectors(
         )
     started = time.perf_counter()
     exclude = {int(i) for i in exclude_ids}
-    if exact:
-        query_fn = lambda n: _exact(corpus, query, n)[:2]  # noqa: E731
-    else:
-        index = _load(corpus)
-        vector = _as_query(query, index.meta["dim"])
-        query_fn = lambda n: index.search(vector, n)  # noqa: E731
-    wanted = k + len(exclude)
-    while True:
-        ids, scores = query_fn(wanted)
-        hits = _alive_hits(corpus, ids, scores, exclude)[:k]
-        # Records deleted since the build eat into the top-k: ask for more, up to everything.
-        if len(hits) == k or len(ids) < wanted:
-            break
-        wanted *= 4
+    search = _exact_searcher(corpus) if exact else _index_searcher(corpus)
+    hits = _top_hits(corpus, search, query, k, exclude)
+    if expansion is None:
+        expansion = settings.CRIER_QUERY_EXPANSION
+    if expansion > 0 and hits:
+        query = _expanded_query(query, hits[:expansion])
+        hits = _top_hits(corpus, search, query, k, exclude)
     return SearchResult(
         hits=hits,
         took_ms=(time.perf_counter() - started) * 1000,
         index_version=version,
         exact=exact,
     )
+
+
+def _exact_searcher(corpus: Corpus):
+    return lambda query, n: _exact(corpus, query, n)[:2]
+
+
+def _index_searcher(corpus: Corpus):
+    index = _load(corpus)
+    return lambda query, n: index.search(_as_query(query, index.meta["dim"]), n)
+
+
+def _top_hits(corpus: Corpus, search, query: np.ndarray, k: int, exclude: set[int]) -> list[Hit]:
+    wanted = k + len(exclude)
+    while True:
+        ids, scores = search(query, wanted)
+        hits = _alive_hits(corpus, ids, scores, exclude)[:k]
+        # Records deleted since the build eat into the top-k: ask for more, up to everything.
+        if len(hits) == k or len(ids) < wanted:
+            return hits
+        wanted *= 4
+
+
+EXPANSION_ALPHA = 3.0
+
+
+def _expanded_query(query: np.ndarray, hits: list[Hit]) -> np.ndarray:
+    rows = dict(
+        ImageRecord.objects.filter(pk__in=[hit.record_id for hit in hits]).values_list(
+            "pk", "embedding"
+        )
+    )
+    expanded = np.asarray(query, dtype=np.float32).reshape(-1).copy()
+    for hit in hits:
+        blob = rows.get(hit.record_id)
+        if blob is not None:
+            vector = np.frombuffer(blob, dtype=np.float32)
+            if vector.shape == expanded.shape:
+                expanded += max(hit.score, 0.0) ** EXPANSION_ALPHA * vector
+    return expanded / max(float(np.linalg.norm(expanded)), 1e-12)
 
 
 def search_image(*, corpus: Corpus, image, k: int = 10) -> SearchResult:

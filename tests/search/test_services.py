@@ -164,3 +164,27 @@ def test_search_image_with_histogram_encoder(user):
     indexing.rebuild_index(corpus=corpus)
     result = services.search_image(corpus=corpus, image=png_bytes((255, 0, 0)), k=2)
     assert [h.record_id for h in result.hits] == [records[0].pk, records[3].pk]
+
+
+@pytest.mark.parametrize("exact", [False, True])
+def test_query_expansion_re_searches_with_the_top_hits(user, settings, exact):
+    corpus = make_corpus(user)
+    a, b, c, d = (
+        np.array(v, dtype=np.float32)
+        for v in ([0.9, 0.436, 0], [0.85, 0, 0.527], [0.5, 0.866, 0], [0.6, 0, 0.8])
+    )
+    records = add_records(corpus, np.stack([v / np.linalg.norm(v) for v in (a, b, c, d)]))
+    indexing.rebuild_index(corpus=corpus)
+    query = np.array([1, 0, 0], dtype=np.float32)
+    names = {r.pk: name for r, name in zip(records, "abcd", strict=True)}
+
+    def order(**kwargs) -> str:
+        result = services.search_vectors(corpus=corpus, query=query, k=4, exact=exact, **kwargs)
+        return "".join(names[hit.record_id] for hit in result.hits)
+
+    settings.CRIER_QUERY_EXPANSION = 0
+    assert order() == "abdc"
+    # Averaging the query with its best hit pulls it towards a's direction, where c lies.
+    assert order(expansion=1) == "abcd"
+    settings.CRIER_QUERY_EXPANSION = 1
+    assert order() == "abcd"
