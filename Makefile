@@ -38,10 +38,11 @@ run: prepare serve
 
 serve:
 	@echo "CRIER on http://$(HOST):$(PORT)/ — Ctrl-C stops the server and the worker."
-	@trap 'kill 0' INT TERM EXIT; \
-	$(PY) manage.py qcluster & \
-	$(PY) manage.py runserver --noreload $(HOST):$(PORT) & \
-	wait
+	@$(PY) manage.py qcluster & worker=$$!; \
+	$(PY) manage.py runserver --noreload $(HOST):$(PORT) & server=$$!; \
+	trap 'kill -TERM $$server $$worker 2>/dev/null; wait $$server $$worker' INT TERM; \
+	wait -n $$server $$worker; \
+	kill -TERM $$server $$worker 2>/dev/null; wait $$server $$worker
 
 test: install browser
 	$(VENV)/bin/pytest
