@@ -190,11 +190,12 @@ def time_add_one(n: int, photo: Path, encoder_name: str) -> tuple[float, int]:
             corpus=corpus, files=[("new.jpg", io.BytesIO(handle.read()))], enqueue=False
         )
     encoding.encode_corpus(corpus_id=corpus.pk)
+    encoded_rows = calls["rows"]  # the query below is encoded too; it is not part of the add
     corpus.refresh_from_db()
     hit = search_image(corpus=corpus, image=photo, k=1).hits[0]
     seconds = time.perf_counter() - started
     assert ImageRecord.objects.get(pk=hit.record_id).original_filename == "new.jpg"
-    return seconds, calls["rows"]
+    return seconds, encoded_rows
 
 
 if __name__ == "__main__":
