@@ -4,6 +4,7 @@ from django.contrib import admin
 from django.urls import reverse
 from django.utils.html import format_html
 
+from corpora import services
 from corpora.models import Corpus, ImageRecord
 
 
@@ -32,6 +33,13 @@ class CorpusAdmin(admin.ModelAdmin):
     )
     raw_id_fields = ("owner",)
     date_hierarchy = "created_at"
+    actions = ["rebuild_index"]
+
+    @admin.action(description="Rebuild the search index of the selected corpora")
+    def rebuild_index(self, request, queryset) -> None:
+        for corpus in queryset:
+            services.reindex_corpus(corpus=corpus)
+        self.message_user(request, f"Re-indexing {queryset.count()} corpora in the background.")
 
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("owner").with_counts()

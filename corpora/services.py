@@ -188,6 +188,14 @@ def delete_images(*, corpus: Corpus, image_ids: Iterable[int]) -> int:
     return deleted
 
 
+def reindex_corpus(*, corpus: Corpus) -> None:
+    """Rebuild the corpus's index from its stored vectors (e.g. after its directory was lost)."""
+    Corpus.objects.filter(pk=corpus.pk).update(
+        index_stale=True, status=CorpusStatus.INDEXING, status_message=""
+    )
+    request_indexing(corpus_id=corpus.pk)
+
+
 def request_indexing(*, corpus_id: int) -> None:
     """Enqueue the corpus's encoding/indexing task once the current transaction commits."""
     from django_q.tasks import async_task

@@ -66,7 +66,8 @@ def _load(corpus: Corpus) -> LoadedIndex:
         return searchers.get(corpus.pk, version, index_root(corpus.pk) / version)
     except (FileNotFoundError, ValueError) as exc:  # swapped out and removed under us
         raise IndexNotReady(
-            "This corpus's search index is being replaced; try again.",
+            "This corpus's search index is not available right now (being replaced, or missing "
+            "on disk); try again shortly. Staff can rebuild it from the admin.",
             status=corpus.status,
             corpus_id=corpus.pk,
         ) from exc

@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 from django.urls import reverse
 
-from tests.factories import make_corpus, make_record
+from tests.factories import image_bytes, make_corpus, make_record
 
 pytestmark = pytest.mark.django_db
 
@@ -34,3 +34,33 @@ def test_admin_redirects_non_staff(client, user):
     assert response.status_code == 302
     assert reverse("admin:login") in response["Location"]
     assert client.get(reverse("admin:index")).status_code == 302
+
+
+def test_staff_can_rebuild_a_lost_index(
+    client, django_user_model, user, settings, django_capture_on_commit_callbacks
+):
+    import io
+    import shutil
+
+    from corpora import services
+    from corpora.models import Corpus
+    from search.indexing import index_root
+
+    settings.CRIER_ENCODER = "histogram"
+    corpus = make_corpus(user)
+    with django_capture_on_commit_callbacks(execute=True):
+        services.ingest_files(corpus=corpus, files=[("a.png", io.BytesIO(image_bytes(seed=1)))])
+    shutil.rmtree(index_root(corpus.pk))  # the index directory is lost
+
+    admin = django_user_model.objects.create_superuser("root", "root@example.com", "pw-root-123")
+    client.force_login(admin)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(
+            reverse("admin:corpora_corpus_changelist"),
+            {"action": "rebuild_index", "_selected_action": [corpus.pk]},
+            follow=True,
+        )
+    assert response.status_code == 200
+    corpus = Corpus.objects.get(pk=corpus.pk)
+    assert corpus.status == "ready"
+    assert (index_root(corpus.pk) / corpus.index_version).is_dir()
