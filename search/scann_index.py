@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import math
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +29,8 @@ REORDER_PER_K = 10
 MIN_REORDER = 200
 
 RECORD_IDS_FILE = "record_ids.npy"
+DELTA_IDS_FILE = "delta_ids.npy"
+DELTA_VECTORS_FILE = "delta_vectors.npy"
 META_FILE = "meta.json"
 
 
@@ -72,11 +74,8 @@ def _docids(start: int, count: int) -> list[str]:
 
 
 def build_searcher(vectors: np.ndarray, *, ann_threshold: int) -> Any:
-    """A ScaNN searcher over ``vectors`` (n, dim), L2-normalised; row i is ScaNN position i.
-
-    Positions are also ScaNN's doc ids, which is what lets :func:`append_vectors` add rows
-    later without rebuilding.
-    """
+    """A ScaNN searcher over ``vectors`` (n, dim), L2-normalised; row i is ScaNN position i
+    (also its doc id)."""
     vectors = _as_matrix(vectors)
     n = vectors.shape[0]
     builder = _scann_ops().builder(vectors, DEFAULT_NUM_NEIGHBORS, "dot_product")
@@ -100,16 +99,6 @@ def build_searcher(vectors: np.ndarray, *, ann_threshold: int) -> Any:
     )
 
 
-def append_vectors(searcher: Any, vectors: np.ndarray) -> None:
-    """Add rows at the next positions of a searcher made by :func:`build_searcher`.
-
-    The partitions and codebooks are not retrained: fine for a small share of new rows, which
-    is why ``search.indexing`` rebuilds from scratch once too much has changed.
-    """
-    vectors = _as_matrix(vectors)
-    searcher.upsert(docids=_docids(searcher.size(), len(vectors)), database=vectors)
-
-
 def _fsync_tree(directory: Path) -> None:
     for path in directory.rglob("*"):
         if path.is_file():
@@ -125,8 +114,15 @@ def _fsync_tree(directory: Path) -> None:
         os.close(fd)
 
 
-def save_index(directory: Path, searcher: Any, record_ids: np.ndarray, meta: dict) -> None:
-    """Write the searcher (relocatable asset paths), the id mapping and ``meta``; fsync all."""
+def save_index(
+    directory: Path,
+    searcher: Any,
+    record_ids: np.ndarray,
+    meta: dict,
+    delta: tuple[np.ndarray, np.ndarray] | None = None,
+) -> None:
+    """Write the searcher (relocatable asset paths), the id mapping, ``meta`` and the optional
+    delta segment ``(record ids, vectors)`` searched exactly beside it; fsync all."""
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     record_ids = np.asarray(record_ids, dtype=np.int64)
@@ -135,15 +131,26 @@ def save_index(directory: Path, searcher: Any, record_ids: np.ndarray, meta: dic
     # relative_path=True: absolute paths in scann_assets.pbtxt would break after the rename.
     searcher.serialize(str(directory), relative_path=True)
     np.save(directory / RECORD_IDS_FILE, record_ids)
+    if delta is not None and len(delta[0]):
+        np.save(directory / DELTA_IDS_FILE, np.asarray(delta[0], dtype=np.int64))
+        np.save(directory / DELTA_VECTORS_FILE, np.asarray(delta[1], dtype=np.float32))
     (directory / META_FILE).write_text(json.dumps(meta, indent=2, sort_keys=True))
     _fsync_tree(directory)
 
 
+_NO_IDS = np.empty(0, dtype=np.int64)
+
+
 @dataclass
 class LoadedIndex:
+    """A ScaNN searcher over the vectors of the last full build (``record_ids``: position →
+    record id, -1 once removed) plus a small *delta* of records added since, scored exactly."""
+
     searcher: Any
     record_ids: np.ndarray
     meta: dict
+    delta_ids: np.ndarray = field(default_factory=lambda: _NO_IDS)
+    delta_vectors: np.ndarray | None = None
 
     @classmethod
     def load(cls, directory: Path) -> LoadedIndex:
@@ -151,11 +158,15 @@ class LoadedIndex:
         meta = json.loads((directory / META_FILE).read_text())
         record_ids = np.load(directory / RECORD_IDS_FILE)
         searcher = _scann_ops().load_searcher(str(directory))
-        return cls(searcher=searcher, record_ids=record_ids, meta=meta)
+        delta_ids, delta_vectors = _NO_IDS, None
+        if (directory / DELTA_IDS_FILE).exists():
+            delta_ids = np.load(directory / DELTA_IDS_FILE)
+            delta_vectors = np.load(directory / DELTA_VECTORS_FILE)
+        return cls(searcher, record_ids, meta, delta_ids, delta_vectors)
 
     @property
     def size(self) -> int:
-        return len(self.record_ids)
+        return len(self.record_ids) + len(self.delta_ids)
 
     def search(self, query: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         """Top-``k`` (record ids int64, scores float32), best first; fewer if the index is smaller.
@@ -170,9 +181,24 @@ class LoadedIndex:
         k = min(int(k), self.size)
         if k < 1:
             raise ValueError("k must be at least 1")
+        ids, scores = self._search_base(queries, min(k, len(self.record_ids)))
+        if len(self.delta_ids):
+            ids, scores = self._merge_delta(queries, ids, scores, k)
+        return (ids[0], scores[0]) if single else (ids, scores)
+
+    def _merge_delta(
+        self, queries: np.ndarray, ids: np.ndarray, scores: np.ndarray, k: int
+    ) -> tuple[np.ndarray, np.ndarray]:
+        delta_scores = queries @ self.delta_vectors.T
+        all_scores = np.concatenate([scores, delta_scores], axis=1)
+        all_ids = np.concatenate([ids, np.broadcast_to(self.delta_ids, delta_scores.shape)], axis=1)
+        order = np.argsort(-all_scores, axis=1, kind="stable")[:, :k]
+        return np.take_along_axis(all_ids, order, 1), np.take_along_axis(all_scores, order, 1)
+
+    def _search_base(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         pre_reorder = None
         if self.meta.get("kind") == TREE_AH:
-            pre_reorder = min(self.size, max(MIN_REORDER, REORDER_PER_K * k))
+            pre_reorder = min(len(self.record_ids), max(MIN_REORDER, REORDER_PER_K * k))
         # Threads only pay off for a batch; a single query stays on the caller's thread.
         search = (
             self.searcher.search_batched_parallel
@@ -181,6 +207,5 @@ class LoadedIndex:
         )
         idx, scores = search(queries, final_num_neighbors=k, pre_reorder_num_neighbors=pre_reorder)
         # Doc ids are positions as strings; a position maps to its record id (-1: removed).
-        ids = self.record_ids[np.asarray(idx).astype(np.int64)]
-        scores = np.asarray(scores, dtype=np.float32)
-        return (ids[0], scores[0]) if single else (ids, scores)
+        ids = self.record_ids[np.asarray(idx).astype(np.int64).reshape(len(queries), -1)]
+        return ids, np.asarray(scores, dtype=np.float32).reshape(len(queries), -1)

@@ -209,11 +209,11 @@ def _count_builds(monkeypatch) -> dict[str, int]:
 def test_a_large_index_is_updated_in_place_for_small_changes(user, settings, monkeypatch):
     settings.CRIER_ANN_THRESHOLD = 0  # tree + AH from MIN_TREE_SIZE vectors on
     corpus = make_corpus(user)
-    base = add_records(corpus, unit_vectors(1200, seed=1))
+    base = add_records(corpus, unit_vectors(1200, seed=1, dim=64))
     first = indexing.update_index(corpus=corpus)
     builds = _count_builds(monkeypatch)
 
-    new_vectors = unit_vectors(5, seed=2)
+    new_vectors = unit_vectors(5, seed=2, dim=64)
     new = add_records(corpus, new_vectors)
     ImageRecord.objects.filter(pk__in=[r.pk for r in base[:3]]).delete()
     version = indexing.update_index(corpus=corpus)
@@ -224,10 +224,12 @@ def test_a_large_index_is_updated_in_place_for_small_changes(user, settings, mon
     assert version_dirs(corpus) == [version]
     index = scann_index.LoadedIndex.load(indexing.index_root(corpus.pk) / version)
     assert index.meta["changes_since_build"] == 8 and index.meta["n"] == 1202
-    ids, _ = index.search(new_vectors, 1)
+    assert index.meta["delta_n"] == 5
+    ids, scores = index.search(new_vectors, 1)  # the delta is scored exactly: always rank 1
     assert list(ids[:, 0]) == [r.pk for r in new]
+    assert scores[:, 0] == pytest.approx(1.0, abs=1e-5)
     removed = {r.pk for r in base[:3]}
-    found, _ = index.search(unit_vectors(1200, seed=1)[:3], 5)
+    found, _ = index.search(unit_vectors(1200, seed=1, dim=64)[:3], 5)
     assert removed.isdisjoint(set(found.ravel().tolist()))
 
 
@@ -256,3 +258,23 @@ def test_small_indices_are_simply_rebuilt(user, monkeypatch):
     assert builds["builds"] == 1
     assert indexing.update_index(corpus=corpus) == corpus.index_version  # nothing changed
     assert builds["builds"] == 1
+
+
+def test_the_delta_carries_over_and_loses_removed_records(user, settings, monkeypatch):
+    settings.CRIER_ANN_THRESHOLD = 0
+    corpus = make_corpus(user)
+    add_records(corpus, unit_vectors(1000, seed=1, dim=32))
+    indexing.update_index(corpus=corpus)
+    builds = _count_builds(monkeypatch)
+    first_new = add_records(corpus, unit_vectors(3, seed=5, dim=32))
+    indexing.update_index(corpus=corpus)
+    later = add_records(corpus, unit_vectors(2, seed=6, dim=32))
+    ImageRecord.objects.filter(pk=first_new[0].pk).delete()
+    version = indexing.update_index(corpus=corpus)
+
+    assert builds["builds"] == 0
+    index = scann_index.LoadedIndex.load(indexing.index_root(corpus.pk) / version)
+    assert sorted(index.delta_ids.tolist()) == sorted(r.pk for r in [*first_new[1:], *later])
+    assert index.meta["n"] == 1004 and index.meta["changes_since_build"] == 6
+    ids, _ = index.search(unit_vectors(3, seed=5, dim=32), 1)
+    assert ids[0, 0] != first_new[0].pk and list(ids[1:, 0]) == [r.pk for r in first_new[1:]]
