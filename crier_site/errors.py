@@ -44,6 +44,11 @@ class PayloadTooLarge(CrierError):
     code = "too_large"
 
 
+class TooManyRequests(CrierError):
+    status_code = 429
+    code = "throttled"
+
+
 class ServiceUnavailable(CrierError):
     status_code = 503
     code = "unavailable"

@@ -15,7 +15,13 @@ from PIL import Image
 from corpora import selectors
 from corpora.models import Corpus, ImageRecord
 from corpora.validation import validate_image_bytes
-from crier_site.errors import CrierError, InvalidInput, NotFound, PayloadTooLarge
+from crier_site.errors import (
+    CrierError,
+    InvalidInput,
+    NotFound,
+    PayloadTooLarge,
+    TooManyRequests,
+)
 from crier_site.views import page_errors
 from search.services import SearchResult, search_image, search_similar
 
@@ -38,6 +44,7 @@ def results(request: HttpRequest, corpus_id: int) -> HttpResponse:
     if request.method == "GET":
         return _render(request, corpus)
     try:
+        _check_rate(request)
         k = _parse_k(request.POST.get("k"))
         data = _read_upload(request)
         result = search_image(corpus=corpus, image=io.BytesIO(data), k=k)
@@ -92,6 +99,19 @@ def _render(
         "counts": selectors.corpus_counts(corpus=corpus) if error else None,
     }
     return render(request, "search/results.html", context, status=status)
+
+
+def _check_rate(request: HttpRequest) -> None:
+    """Anonymous searches share the API's budget (CRIER_ANON_SEARCH_RATE) per client address."""
+    from search.api import AnonymousSearchThrottle
+
+    throttle = AnonymousSearchThrottle()
+    if not throttle.allow_request(request, None):
+        wait = throttle.wait()
+        raise TooManyRequests(
+            "Too many searches from your address; try again in "
+            f"{int(wait or 60)} seconds, or log in."
+        )
 
 
 def _parse_k(raw: str | None) -> int:

@@ -119,3 +119,25 @@ def test_home_page_search_of_the_example_corpus_shows_scores(client):
     rows = response.context["rows"]
     assert rows and rows[0].record.original_filename == "chelsea.png"
     assert f"{rows[0].score:.3f}" in response.content.decode()
+
+
+def test_anonymous_page_searches_are_throttled(client, user, indexed, monkeypatch):
+    from django.core.cache import cache
+
+    from search.api import AnonymousSearchThrottle
+
+    cache.clear()
+    monkeypatch.setattr(AnonymousSearchThrottle, "rate", "2/minute", raising=False)
+    indexed.visibility = Visibility.PUBLIC
+    indexed.save(update_fields=["visibility"])
+    url = reverse("search:results", args=[indexed.pk])
+    data = photo_bytes("coffee.png", "JPEG", (96, 96))
+    try:
+        codes = [client.post(url, {"image": upload("q.jpg", data)}).status_code for _ in range(3)]
+        assert codes == [200, 200, 429]
+        response = client.post(url, {"image": upload("q.jpg", data)})
+        assert b"Too many searches" in response.content
+        client.force_login(user)  # signed-in people are not throttled
+        assert client.post(url, {"image": upload("q.jpg", data)}).status_code == 200
+    finally:
+        cache.clear()
