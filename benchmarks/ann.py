@@ -83,21 +83,33 @@ def bench_size(n: int, dim: int, n_queries: int, n_single: int, k: int, noise: f
         row("exact numpy", 0.0, exact_q, exact_batched, 1.0),
     ]
     print(lines[-1], flush=True)
-    for kind, threshold in ((scann_index.BRUTE_FORCE, n + 1), (scann_index.TREE_AH, 0)):
+    tree = scann_index.tree_params(n)
+    # The tree CRIER builds, and the one it built before (euclidean k-means from random starts).
+    variants = [
+        (scann_index.BRUTE_FORCE, n + 1, None, "ScaNN brute force"),
+        (
+            scann_index.TREE_AH,
+            0,
+            tree,
+            "ScaNN tree+AH ({num_leaves} leaves, search {leaves_to_search}, spherical k-means++)",
+        ),
+        (
+            scann_index.TREE_AH,
+            0,
+            {**tree, "spherical": False, "kmeans_plus_plus": False},
+            "ScaNN tree+AH (same, euclidean k-means, random starts)",
+        ),
+    ]
+    for kind, threshold, params, label in variants:
         start = time.perf_counter()
-        searcher = scann_index.build_searcher(db, ann_threshold=threshold)
+        searcher = scann_index.build_searcher(db, ann_threshold=threshold, tree=params)
         build_s = time.perf_counter() - start
         index = scann_index.LoadedIndex(searcher, ids, {"dim": dim, "kind": kind})
         single = qps(lambda q, index=index: index.search(q, k), queries[:n_single])
         start = time.perf_counter()
         found, _ = index.search(queries, k)
         batched = n_queries / (time.perf_counter() - start)
-        name = f"ScaNN {kind}"
-        if kind == scann_index.TREE_AH:
-            name += " ({num_leaves} leaves, search {leaves_to_search})".format(
-                **scann_index.tree_params(n)
-            )
-        lines.append(row(name, build_s, single, batched, recall(found, truth)))
+        lines.append(row(label.format(**tree), build_s, single, batched, recall(found, truth)))
         print(lines[-1], flush=True)
     return lines, db, queries, centres, rng
 
