@@ -1,7 +1,8 @@
-"""Encoder throughput on real photos: EfficientNet-Lite0 at batch 1 and batch 32, and the
+"""Encoder throughput on real photos: EfficientNet-Lite at batch 1 and batch 32, and the
 histogram baseline, in one run.
 
     .venv/bin/python benchmarks/encoder_throughput.py [--images 256] [--repeats 3]
+        [--encoders efficientnet-lite0,efficientnet-lite1] [--slices 4,16]
 
 "end to end" is ``encode()`` on decoded PIL images (resize + scale + inference); "inference" is
 ``encode_batch()`` on already preprocessed arrays. The best of ``--repeats`` runs is reported.
@@ -25,6 +26,7 @@ django.setup()
 
 import numpy as np  # noqa: E402
 import skimage  # noqa: E402
+from django.conf import settings  # noqa: E402
 from PIL import Image, ImageOps  # noqa: E402
 
 from search.encoders import Encoder, get_encoder  # noqa: E402
@@ -65,38 +67,51 @@ def with_batch_size(encoder: Encoder, batch_size: int, images: list) -> None:
         encoder.batch_size = previous
 
 
+def neural_rows(
+    name: str, images: list, repeats: int, slices: list[int]
+) -> list[tuple[str, float]]:
+    encoder = get_encoder(name)
+    arrays = np.stack([encoder.preprocess(image) for image in images])
+    n = len(images)
+
+    def inference(batch_size: int) -> None:
+        for start in range(0, n, batch_size):
+            encoder.encode_batch(arrays[start : start + batch_size])
+
+    rows = [(f"{name}, batch 1, inference", best_rate(lambda: inference(1), n, repeats))]
+    default_slice = encoder.inference_slice
+    try:
+        for size in slices:
+            encoder.inference_slice = size
+            label = f"{name}, batch 32, inference, slice {size}"
+            rows.append((label, best_rate(lambda: inference(32), n, repeats)))
+    finally:
+        encoder.inference_slice = default_slice
+    for batch_size in (1, 32):
+        rate = best_rate(lambda b=batch_size: with_batch_size(encoder, b, images), n, repeats)
+        rows.append((f"{name}, batch {batch_size}, end to end (slice {default_slice})", rate))
+    return rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--images", type=int, default=256)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--encoders", default="efficientnet-lite0", help="comma-separated")
+    parser.add_argument(
+        "--slices", default="", help="comma-separated CRIER_INFERENCE_SLICE values to compare"
+    )
     args = parser.parse_args()
     images = photos(args.images)
-    lite0, histogram = get_encoder("efficientnet-lite0"), get_encoder("histogram")
-    arrays = np.stack([lite0.preprocess(image) for image in images])
-    n, r = len(images), args.repeats
-
-    def inference(batch_size: int) -> None:
-        for start in range(0, n, batch_size):
-            lite0.encode_batch(arrays[start : start + batch_size])
-
-    rows = [
-        ("efficientnet-lite0, batch 1, inference", best_rate(lambda: inference(1), n, r)),
-        ("efficientnet-lite0, batch 32, inference", best_rate(lambda: inference(32), n, r)),
-        (
-            "efficientnet-lite0, batch 1, end to end",
-            best_rate(lambda: with_batch_size(lite0, 1, images), n, r),
-        ),
-        (
-            "efficientnet-lite0, batch 32, end to end",
-            best_rate(lambda: with_batch_size(lite0, 32, images), n, r),
-        ),
-        (
-            "histogram, batch 32, end to end",
-            best_rate(lambda: with_batch_size(histogram, 32, images), n, r),
-        ),
-    ]
-    print(f"{n} photos (scikit-image samples, {images[0].width}x{images[0].height} and similar), "
-          f"{os.cpu_count()} CPUs, best of {r}")  # fmt: skip
+    slices = [int(s) for s in args.slices.split(",") if s] or [settings.CRIER_INFERENCE_SLICE]
+    rows = []
+    for name in args.encoders.split(","):
+        rows += neural_rows(name, images, args.repeats, slices)
+    histogram = get_encoder("histogram")
+    rate = best_rate(lambda: with_batch_size(histogram, 32, images), len(images), args.repeats)
+    rows.append(("histogram, batch 32, end to end", rate))
+    print(f"{len(images)} photos (scikit-image samples, {images[0].width}x{images[0].height} and "
+          f"similar), {os.cpu_count()} CPUs, best of {args.repeats}")  # fmt: skip
     print("| encoder, batch, what | images/s |")
     print("|---|---:|")
     for label, rate in rows:

@@ -127,6 +127,9 @@ FILE_UPLOAD_PERMISSIONS = 0o640
 # --- encoders and indices ------------------------------------------------------------------------
 CRIER_ENCODER = os.environ.get("CRIER_ENCODER", "efficientnet-lite0")
 CRIER_ENCODE_BATCH_SIZE = env_int("CRIER_ENCODE_BATCH_SIZE", 32)
+# Images per network call inside a batch. 4 was fastest on one 2-core CPU, 16-32 on another
+# (benchmarks/encoder_throughput.py --slices measures it on yours).
+CRIER_INFERENCE_SLICE = env_int("CRIER_INFERENCE_SLICE", 4)
 # Corpora with at least this many vectors get the tree + asymmetric hashing ScaNN configuration;
 # smaller ones are searched by ScaNN's exact brute force.
 CRIER_ANN_THRESHOLD = env_int("CRIER_ANN_THRESHOLD", 20_000)

@@ -14,6 +14,7 @@ from typing import Any
 from urllib.parse import urlparse
 
 import numpy as np
+from django.conf import settings
 from PIL import Image
 
 from search.preprocessing import resize_for_model, scale_pixels
@@ -22,9 +23,6 @@ from .base import Encoder, EncoderError, l2_normalise, make_fingerprint
 
 MANIFEST_NAME = "crier-encoder.json"
 CONNECT_TIMEOUT_S = 3.0
-# Measured on the 2-core CPU: per-image speed falls as batches grow past a few images (the
-# activations of early layers stop fitting in cache), so big batches run in slices of this size.
-INFERENCE_SLICE = 4
 
 
 @dataclass(frozen=True)
@@ -140,6 +138,9 @@ class TFHubEncoder(Encoder):
         import tensorflow as tf
 
         super().__init__(batch_size)
+        # Big batches run through the network in slices: on some CPUs per-image speed falls
+        # once early-layer activations stop fitting in cache (docs/benchmarks.md).
+        self.inference_slice = max(1, int(settings.CRIER_INFERENCE_SLICE))
         self.name = name or spec.handle
         self.source = spec.handle
         self._features_layer = _load_layer(spec.handle)
@@ -175,8 +176,8 @@ class TFHubEncoder(Encoder):
     def encode_batch(self, batch: np.ndarray) -> np.ndarray:
         batch = np.asarray(batch, dtype=np.float32)
         features = [
-            self._features(batch[start : start + INFERENCE_SLICE]).numpy()
-            for start in range(0, len(batch), INFERENCE_SLICE)
+            self._features(batch[start : start + self.inference_slice]).numpy()
+            for start in range(0, len(batch), self.inference_slice)
         ]
         if not features:
             return np.zeros((0, self.dim), dtype=np.float32)

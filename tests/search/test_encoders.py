@@ -27,7 +27,7 @@ from search.encoders import (
     prepare_encoder,
 )
 from search.encoders.efficientnet_lite import build as lite_build
-from search.encoders.tfhub import TFHubEncoder
+from search.encoders.tfhub import TFHubEncoder, spec_for_directory
 
 PHOTOS = Path(skimage.__file__).parent / "data"
 EXPECTED = {  # photo -> acceptable ImageNet labels (any one in the top 5)
@@ -112,6 +112,20 @@ def test_classify_command_names_real_photos(capsys):
         assert labels & EXPECTED[name], f"{name}: top-5 {labels}"
 
 
+@pytest.mark.parametrize(
+    ("name", "size"), [("efficientnet-lite1", 240), ("efficientnet-lite2", 260)]
+)
+def test_larger_lite_variants_name_real_photos(name, size):
+    # Lite1/2 have more blocks (and Lite2 wider ones) than Lite0: a wrong layout would not load
+    # or would misname the photos.
+    encoder = get_encoder(name)
+    assert (encoder.dim, encoder.input_size) == (1280, size)
+    results = encoder.classify([photo(photo_name) for photo_name in EXPECTED], top=5)
+    for photo_name, top5 in zip(EXPECTED, results, strict=True):
+        assert {label for label, _ in top5} & EXPECTED[photo_name], f"{photo_name}: {top5}"
+    assert encoder.fingerprint != get_encoder("efficientnet-lite0").fingerprint
+
+
 def test_classify_top1_and_probabilities(lite0):
     (cat, coffee) = lite0.classify([photo("chelsea.png"), PHOTOS / "coffee.png"], top=3)
     assert cat[0][0] in EXPECTED["chelsea.png"]
@@ -130,6 +144,15 @@ def test_vectors_normalised_deterministic_and_batch_independent(lite0):
     np.testing.assert_allclose(together, one_by_one, atol=1e-4)
     np.testing.assert_array_equal(lite0.encode_batch(batch[:8]), lite0.encode_batch(batch[:8]))
     np.testing.assert_allclose(lite0.encode(images[:3]), together[:3], atol=1e-4)
+
+
+def test_inference_slice_setting_changes_speed_not_vectors(lite0, settings):
+    settings.CRIER_INFERENCE_SLICE = 16
+    sliced = TFHubEncoder(spec_for_directory(lite0.source), name="lite0-slice-16")
+    assert (sliced.inference_slice, lite0.inference_slice) == (16, 4)
+    assert sliced.fingerprint == lite0.fingerprint
+    batch = np.stack([lite0.preprocess(image) for image in augmented(20)])
+    np.testing.assert_allclose(sliced.encode_batch(batch), lite0.encode_batch(batch), atol=1e-4)
 
 
 def test_encode_empty_input(lite0, histogram):

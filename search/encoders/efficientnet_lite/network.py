@@ -13,28 +13,9 @@ from dataclasses import dataclass
 import numpy as np
 import tensorflow as tf
 
+from .stages import Stage
+
 BN_EPS = 1e-3
-
-
-@dataclass(frozen=True)
-class Stage:
-    repeats: int
-    kernel: int
-    stride: int
-    expand: int
-    channels_in: int
-    channels_out: int
-
-
-LITE0_STAGES = (
-    Stage(1, 3, 1, 1, 32, 16),
-    Stage(2, 3, 2, 6, 16, 24),
-    Stage(2, 5, 2, 6, 24, 40),
-    Stage(3, 3, 2, 6, 40, 80),
-    Stage(3, 5, 1, 6, 80, 112),
-    Stage(4, 5, 2, 6, 112, 192),
-    Stage(1, 3, 1, 6, 192, 320),
-)
 
 
 def _fold(state: dict[str, np.ndarray], conv: str, bn: str, depthwise: bool = False):
@@ -61,7 +42,7 @@ class EfficientNetLite(tf.Module):
     """``features(images)`` -> (n, 1280) pooled features; ``logits(features)`` -> (n, 1000).
     ``images`` are NHWC float32, already scaled to ``(x - 127) / 128``."""
 
-    def __init__(self, state: dict[str, np.ndarray], stages=LITE0_STAGES) -> None:
+    def __init__(self, state: dict[str, np.ndarray], stages: tuple[Stage, ...]) -> None:
         super().__init__(name="efficientnet_lite")
         self.blocks: list[_Block] = []
         weights: dict[str, tuple[np.ndarray, np.ndarray]] = {
