@@ -1,5 +1,6 @@
 // The corpus page: uploads through the API with a progress bar and per-file feedback, and an
-// indexing status that refreshes itself. Without this script the plain forms still work.
+// indexing status and image grid that refresh themselves. Without this script the plain forms
+// still work.
 (() => {
   "use strict";
 
@@ -26,6 +27,21 @@
     });
   };
 
+  // The grid is server-rendered: fetch this page again and swap in its grid, so new images
+  // appear (and their badges clear) without losing the upload feedback above.
+  const grid = document.querySelector("[data-image-grid]");
+  const refreshGrid = () => {
+    if (!grid) return;
+    fetch(window.location.href, { credentials: "same-origin", headers: { Accept: "text/html" } })
+      .then((response) => (response.ok ? response.text() : Promise.reject(response.status)))
+      .then((html) => {
+        const fresh = new DOMParser().parseFromString(html, "text/html").querySelector("[data-image-grid]");
+        if (fresh) grid.innerHTML = fresh.innerHTML;
+      })
+      .catch(() => {}); // the old grid stays; a reload shows the new one
+  };
+
+  let sawBusy = false;
   const poll = () => {
     timer = null;
     fetch(statusBox.dataset.apiUrl, {
@@ -35,7 +51,13 @@
       .then((response) => (response.ok ? response.json() : Promise.reject(response.status)))
       .then((data) => {
         showStatus(data);
-        if (isBusy(data)) schedulePoll();
+        if (isBusy(data)) {
+          sawBusy = true;
+          schedulePoll();
+        } else if (sawBusy) {
+          sawBusy = false;
+          refreshGrid();
+        }
       })
       .catch(() => {}); // the page still shows the last known status; a reload refreshes it
   };
@@ -176,7 +198,8 @@
     input.dispatchEvent(new Event("change", { bubbles: true }));
     summary.textContent = `${tally.accepted} added, ${tally.duplicates} already there, ${tally.rejected} rejected.`;
     if (tally.accepted) {
-      reload.hidden = false;
+      refreshGrid(); // the new images, still waiting to be indexed
+      sawBusy = true;
       if (statusBox) {
         statusBox.querySelector("[data-field=status]").textContent = "Indexing";
         statusBox.querySelector("[data-field=status]").className = "badge badge-indexing";

@@ -114,9 +114,14 @@ def test_sign_up_upload_wait_for_indexing_and_search_a_private_corpus(
     for photo in PHOTOS:
         expect(lines.filter(has_text=photo)).to_contain_text(re.compile(r"^\s*added"))
 
-    # No reload: the page polls the status by itself until the worker has indexed everything.
+    # No reload: the page polls the status by itself until the worker has indexed everything,
+    # then redraws the grid, so the new images show without their "Pending" badges.
     wait_until_ready(page, len(PHOTOS))
     expect(corpus_status(page)).to_contain_text("0 failed")
+    grid = page.get_by_role("region", name="Images")
+    expect(grid.get_by_role("img")).to_have_count(len(PHOTOS))
+    expect(grid.get_by_text("Pending")).to_have_count(0)
+    expect(feedback.get_by_role("status")).to_contain_text(f"{len(PHOTOS)} added")  # kept
     page.screenshot(path=e2e_output_dir / "2a-uploaded-and-ready.png", full_page=True)
     remember_corpus(alice, path, name)
 
