@@ -137,7 +137,7 @@ def time_end_to_end(files: list[Path], encoder_name: str) -> float:
 def time_add_one(n: int, photo: Path, encoder_name: str) -> tuple[float, int]:
     import numpy as np
     from django.contrib.auth import get_user_model
-    from django.db import transaction
+    from synthetic import store_encoded
 
     from corpora import encoding, services
     from corpora.models import ImageRecord
@@ -149,29 +149,9 @@ def time_add_one(n: int, photo: Path, encoder_name: str) -> tuple[float, int]:
     encoder = get_encoder(encoder_name)
     rng = np.random.default_rng(1)
     print(f"  inserting {n:,} synthetic vectors…", flush=True)
-    for start in range(0, n, 5000):
-        rows = []
-        vectors = rng.standard_normal((min(5000, n - start), encoder.dim)).astype(np.float32)
-        vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
-        for j, vector in enumerate(vectors):
-            i = start + j
-            rows.append(
-                ImageRecord(
-                    corpus=corpus,
-                    file=f"corpora/{corpus.pk}/synthetic-{i}.jpg",
-                    original_filename=f"synthetic-{i}.jpg",
-                    sha256=f"{i:064x}",
-                    width=1,
-                    height=1,
-                    format="JPEG",
-                    byte_size=1,
-                    status="encoded",
-                    embedding=vector.tobytes(),
-                    encoder_fingerprint=encoder.fingerprint,
-                )
-            )
-        with transaction.atomic():
-            ImageRecord.objects.bulk_create(rows, batch_size=1000)
+    vectors = rng.standard_normal((n, encoder.dim)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    store_encoded(corpus, vectors, encoder.fingerprint)
     started = time.perf_counter()
     encoding.encode_corpus(corpus_id=corpus.pk)
     print(f"  initial index of {n:,} vectors built in {time.perf_counter() - started:.1f} s")

@@ -7,6 +7,8 @@ from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import FileResponse, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_http_methods, require_POST
 
 from corpora import selectors, services
@@ -77,11 +79,23 @@ def corpus_delete(request: HttpRequest, corpus_id: int) -> HttpResponse:
 def image_delete(request: HttpRequest, corpus_id: int, image_id: int) -> HttpResponse:
     corpus = selectors.get_writable_corpus(user=request.user, corpus_id=corpus_id)
     record = selectors.get_image(corpus=corpus, image_id=image_id)
+    back = _safe_next(request)
     if request.method == "POST":
         services.delete_images(corpus=corpus, image_ids=[record.pk])
         messages.success(request, f"Image “{record.original_filename}” was deleted.")
-        return redirect("corpora:detail", corpus_id=corpus.pk)
-    return render(request, "corpora/confirm_image_delete.html", {"corpus": corpus, "image": record})
+        return redirect(back or reverse("corpora:detail", args=[corpus.pk]))
+    context = {"corpus": corpus, "image": record, "next": back}
+    return render(request, "corpora/confirm_image_delete.html", context)
+
+
+def _safe_next(request: HttpRequest) -> str | None:
+    """Where to go back to after an action (``next``), if it is a page of this site."""
+    target = request.POST.get("next") or request.GET.get("next")
+    if target and url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return target
+    return None
 
 
 @page_errors

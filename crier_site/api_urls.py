@@ -25,4 +25,9 @@ urlpatterns = [
         name="image-file",
     ),
     path("corpora/<int:corpus_id>/search/", search_api.SearchApi.as_view(), name="search"),
+    path(
+        "corpora/<int:corpus_id>/duplicates/",
+        search_api.DuplicatesApi.as_view(),
+        name="duplicates",
+    ),
 ]

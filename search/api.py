@@ -1,4 +1,5 @@
-"""POST /api/v1/corpora/{id}/search/ — by a query image or by an image of the corpus."""
+"""POST /api/v1/corpora/{id}/search/ — by a query image or by an image of the corpus;
+GET /api/v1/corpora/{id}/duplicates/ — groups of near-duplicate images."""
 
 from __future__ import annotations
 
@@ -15,7 +16,15 @@ from corpora.api import check_request_size
 from corpora.selectors import get_readable_corpus
 from crier_site.errors import PayloadTooLarge
 from search import services
-from search.serializers import SearchRequestSerializer, SearchResponseSerializer, search_response
+from search.duplicates import find_duplicates
+from search.serializers import (
+    DuplicatesRequestSerializer,
+    DuplicatesResponseSerializer,
+    SearchRequestSerializer,
+    SearchResponseSerializer,
+    duplicates_response,
+    search_response,
+)
 
 
 class AnonymousSearchThrottle(AnonRateThrottle):
@@ -47,3 +56,19 @@ class SearchApi(APIView):
                 )
             result = services.search_image(corpus=corpus, image=upload, k=params["k"])
         return Response(search_response(result, context={"request": request}))
+
+
+class DuplicatesApi(APIView):
+    permission_classes = [AllowAny]  # whoever may search a corpus may see its duplicates
+    throttle_classes = [AnonymousSearchThrottle]
+
+    @extend_schema(parameters=[DuplicatesRequestSerializer], responses=DuplicatesResponseSerializer)
+    def get(self, request: Request, corpus_id: int) -> Response:
+        corpus = get_readable_corpus(user=request.user, corpus_id=corpus_id)
+        serializer = DuplicatesRequestSerializer(data=request.query_params)
+        serializer.is_valid(raise_exception=True)
+        params = serializer.validated_data
+        report = find_duplicates(corpus=corpus, threshold=params["threshold"])
+        return Response(
+            duplicates_response(report, context={"request": request}, limit=params["limit"])
+        )

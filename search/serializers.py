@@ -6,6 +6,7 @@ from rest_framework import serializers
 
 from corpora.models import ImageRecord
 from corpora.serializers import image_file_url, image_url
+from search.duplicates import DEFAULT_THRESHOLD, MIN_THRESHOLD, DuplicateReport
 from search.services import MAX_K, SearchResult
 
 
@@ -61,4 +62,66 @@ def search_response(result: SearchResult, *, context: dict) -> dict:
         "results": results,
         "took_ms": round(result.took_ms, 2),
         "index_version": result.index_version,
+    }
+
+
+class DuplicatesRequestSerializer(serializers.Serializer):
+    threshold = serializers.FloatField(
+        required=False,
+        default=DEFAULT_THRESHOLD,
+        min_value=MIN_THRESHOLD,
+        max_value=1.0,
+        help_text="Cosine similarity two images need to count as near-duplicates.",
+    )
+    limit = serializers.IntegerField(
+        required=False, default=100, min_value=1, max_value=1000, help_text="Groups returned."
+    )
+
+
+class DuplicateImageSerializer(serializers.Serializer):
+    image_id = serializers.IntegerField()
+    filename = serializers.CharField()
+    url = serializers.CharField()
+    file_url = serializers.CharField()
+
+
+class DuplicateGroupSerializer(serializers.Serializer):
+    score = serializers.FloatField(help_text="The highest similarity between two members.")
+    images = DuplicateImageSerializer(many=True, help_text="Earliest upload first.")
+
+
+class DuplicatesResponseSerializer(serializers.Serializer):
+    threshold = serializers.FloatField()
+    compared = serializers.IntegerField(help_text="Images whose vectors were compared.")
+    group_count = serializers.IntegerField(help_text="All groups found, before the limit.")
+    groups = DuplicateGroupSerializer(many=True)
+    took_ms = serializers.FloatField()
+    index_version = serializers.CharField()
+
+
+def duplicates_response(report: DuplicateReport, *, context: dict, limit: int) -> dict:
+    """The first ``limit`` groups, most similar first, with each image's name and links."""
+    shown = report.groups[:limit]
+    records = ImageRecord.objects.in_bulk([pk for group in shown for pk in group.record_ids])
+    groups = []
+    for group in shown:
+        images = [
+            {
+                "image_id": record.pk,
+                "filename": record.original_filename,
+                "url": image_url(context, record),
+                "file_url": image_file_url(context, record),
+            }
+            for record in (records.get(pk) for pk in group.record_ids)
+            if record is not None  # deleted since the comparison
+        ]
+        if len(images) > 1:
+            groups.append({"score": round(group.score, 6), "images": images})
+    return {
+        "threshold": report.threshold,
+        "compared": report.compared,
+        "group_count": len(report.groups),
+        "groups": groups,
+        "took_ms": round(report.took_ms, 2),
+        "index_version": report.index_version,
     }

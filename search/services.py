@@ -60,6 +60,20 @@ def _exact(corpus: Corpus, query: np.ndarray, n: int) -> tuple[np.ndarray, np.nd
     return ids[top], scores[top], vectors.shape[1]
 
 
+def _no_index(corpus: Corpus) -> IndexNotReady:
+    return IndexNotReady(
+        "This corpus has no search index yet.", status=corpus.status, corpus_id=corpus.pk
+    )
+
+
+def require_index(corpus: Corpus) -> LoadedIndex:
+    """The corpus's live index; ``IndexNotReady`` (409) when it has none or it is being
+    swapped out."""
+    if not corpus.index_version:
+        raise _no_index(corpus)
+    return _load(corpus)
+
+
 def _load(corpus: Corpus) -> LoadedIndex:
     version = corpus.index_version
     try:
@@ -105,9 +119,7 @@ def search_vectors(
     k = _validate_k(k)
     version = corpus.index_version
     if not version and not exact:
-        raise IndexNotReady(
-            "This corpus has no search index yet.", status=corpus.status, corpus_id=corpus.pk
-        )
+        raise _no_index(corpus)
     started = time.perf_counter()
     exclude = {int(i) for i in exclude_ids}
     search = _exact_searcher(corpus) if exact else _index_searcher(corpus)
@@ -130,7 +142,7 @@ def _exact_searcher(corpus: Corpus):
 
 
 def _index_searcher(corpus: Corpus):
-    index = _load(corpus)
+    index = require_index(corpus)
     return lambda query, n: index.search(_as_query(query, index.meta["dim"]), n)
 
 
@@ -171,9 +183,7 @@ def search_image(*, corpus: Corpus, image, k: int = 10) -> SearchResult:
 
     k = _validate_k(k)
     if not corpus.index_version:
-        raise IndexNotReady(
-            "This corpus has no search index yet.", status=corpus.status, corpus_id=corpus.pk
-        )
+        raise _no_index(corpus)
     vector = get_encoder(corpus.encoder).encode([open_image(image)])[0]
     return search_vectors(corpus=corpus, query=vector, k=k)
 

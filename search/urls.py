@@ -7,4 +7,5 @@ app_name = "search"
 urlpatterns = [
     path("<int:corpus_id>/", views.results, name="results"),
     path("<int:corpus_id>/similar/<int:image_id>/", views.similar, name="similar"),
+    path("<int:corpus_id>/duplicates/", views.duplicates, name="duplicates"),
 ]

@@ -1,4 +1,5 @@
-"""Search pages: results for an uploaded query image and "more like this" for a stored one."""
+"""Search pages: results for an uploaded query image, "more like this" for a stored one, and a
+corpus's near-duplicate groups."""
 
 from __future__ import annotations
 
@@ -23,10 +24,12 @@ from crier_site.errors import (
     TooManyRequests,
 )
 from crier_site.views import page_errors
+from search.duplicates import DEFAULT_THRESHOLD, DuplicateReport, find_duplicates
 from search.services import SearchResult, search_image, search_similar
 
 DEFAULT_K = 24
 PREVIEW_SIDE = 320
+DUPLICATE_GROUPS_SHOWN = 60
 
 
 @dataclass(frozen=True)
@@ -69,6 +72,48 @@ def similar(request: HttpRequest, corpus_id: int, image_id: int) -> HttpResponse
     except CrierError as exc:
         return _render(request, corpus, query_record=record, error=exc, status=exc.status_code)
     return _render(request, corpus, query_record=record, result=result)
+
+
+@dataclass(frozen=True)
+class DuplicateRow:
+    score: float
+    records: list[ImageRecord]
+
+
+@require_GET
+@page_errors
+def duplicates(request: HttpRequest, corpus_id: int) -> HttpResponse:
+    """Groups of near-duplicate images in the corpus, at a threshold the visitor can change."""
+    corpus = selectors.get_readable_corpus(user=request.user, corpus_id=corpus_id)
+    raw = request.GET.get("threshold") or DEFAULT_THRESHOLD
+    report: DuplicateReport | None = None
+    error: CrierError | None = None
+    try:
+        _check_rate(request)
+        report = find_duplicates(corpus=corpus, threshold=raw)
+    except CrierError as exc:
+        error = exc
+    rows: list[DuplicateRow] = []
+    if report is not None:
+        shown = report.groups[:DUPLICATE_GROUPS_SHOWN]
+        records = corpus.images.in_bulk([pk for group in shown for pk in group.record_ids])
+        for group in shown:
+            members = [records[pk] for pk in group.record_ids if pk in records]
+            if len(members) > 1:
+                rows.append(DuplicateRow(group.score, members))
+    context = {
+        "corpus": corpus,
+        "report": report,
+        "rows": rows,
+        "hidden_groups": len(report.groups) - len(rows) if report else 0,
+        "threshold": report.threshold if report else raw,
+        "is_owner": corpus.owner_id == request.user.pk,
+        "error": error,
+        "counts": selectors.corpus_counts(corpus=corpus) if error else None,
+    }
+    return render(
+        request, "search/duplicates.html", context, status=error.status_code if error else 200
+    )
 
 
 def _render(

@@ -1,0 +1,118 @@
+"""Near-duplicate groups inside one corpus: images whose vectors reach a cosine similarity
+threshold with each other, joined into groups (connected components of those pairs).
+
+Every stored vector is used as a query against the corpus's live index, so the work is one
+batched search (exact below ``CRIER_ANN_THRESHOLD``, tree + AH above) rather than n² products.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from corpora.models import Corpus
+from crier_site.errors import InvalidInput
+from search.indexing import read_vectors
+from search.services import IndexNotReady, require_index
+
+DEFAULT_THRESHOLD = 0.9
+MIN_THRESHOLD = 0.5
+# Partners looked at per image: a group larger than this is still found whole, through chains.
+NEIGHBOURS = 10
+QUERY_CHUNK = 1024
+
+
+@dataclass(frozen=True)
+class DuplicateGroup:
+    record_ids: list[int]  # ascending: the earliest upload first
+    score: float  # the highest similarity between two members
+
+
+@dataclass(frozen=True)
+class DuplicateReport:
+    groups: list[DuplicateGroup]  # most similar first
+    threshold: float
+    compared: int  # images whose vectors were compared
+    index_version: str
+    took_ms: float
+
+
+def validate_threshold(threshold: float) -> float:
+    try:
+        threshold = float(threshold)
+    except (TypeError, ValueError):
+        raise InvalidInput("The threshold must be a number.") from None
+    if not MIN_THRESHOLD <= threshold <= 1.0:
+        raise InvalidInput(
+            f"The threshold must be between {MIN_THRESHOLD} and 1 (cosine similarity).",
+            threshold=threshold,
+        )
+    return threshold
+
+
+class _Groups:
+    """Union-find over record ids, remembering each group's best pair score."""
+
+    def __init__(self) -> None:
+        self.parent: dict[int, int] = {}
+        self.best: dict[int, float] = {}
+
+    def find(self, item: int) -> int:
+        root = self.parent.setdefault(item, item)
+        while root != self.parent[root]:
+            root = self.parent[root]
+        while item != root:  # path compression
+            self.parent[item], item = root, self.parent[item]
+        return root
+
+    def join(self, a: int, b: int, score: float) -> None:
+        root_a, root_b = self.find(a), self.find(b)
+        best = max(score, self.best.get(root_a, score), self.best.get(root_b, score))
+        if root_a != root_b:
+            self.parent[root_b] = root_a
+            self.best.pop(root_b, None)
+        self.best[root_a] = best
+
+    def groups(self) -> list[DuplicateGroup]:
+        members: dict[int, list[int]] = {}
+        for item in self.parent:
+            members.setdefault(self.find(item), []).append(item)
+        found = [
+            DuplicateGroup(record_ids=sorted(ids), score=self.best[root])
+            for root, ids in members.items()
+            if len(ids) > 1
+        ]
+        return sorted(found, key=lambda group: (-group.score, group.record_ids[0]))
+
+
+def find_duplicates(*, corpus: Corpus, threshold: float = DEFAULT_THRESHOLD) -> DuplicateReport:
+    """Groups of ``corpus``'s images that look alike at ``threshold`` or above."""
+    threshold = validate_threshold(threshold)
+    started = time.perf_counter()
+    index = require_index(corpus)
+    ids, vectors, _ = read_vectors(corpus)
+    if len(ids) and vectors.shape[1] != index.meta["dim"]:  # the encoder changed: rebuilding
+        raise IndexNotReady(
+            "This corpus is being re-encoded; try again when it is ready.",
+            status=corpus.status,
+            corpus_id=corpus.pk,
+        )
+    alive = set(ids.tolist())  # records deleted since the index was built drop out
+    groups = _Groups()
+    k = min(NEIGHBOURS + 1, index.size)
+    for start in range(0, len(ids), QUERY_CHUNK):
+        found, scores = index.search(vectors[start : start + QUERY_CHUNK], k)
+        rows, cols = np.nonzero(scores >= threshold)
+        for row, col in zip(rows.tolist(), cols.tolist(), strict=True):
+            query_id, partner = int(ids[start + row]), int(found[row, col])
+            if partner != query_id and partner in alive:
+                groups.join(query_id, partner, float(scores[row, col]))
+    return DuplicateReport(
+        groups=groups.groups(),
+        threshold=threshold,
+        compared=len(ids),
+        index_version=corpus.index_version,
+        took_ms=(time.perf_counter() - started) * 1000,
+    )
