@@ -30,7 +30,7 @@ migrate: install
 
 # Everything the app needs before it serves: schema, the offline encoder, the example corpus.
 prepare: migrate
-	$(PY) manage.py encoder prepare
+	$(PY) manage.py encoder prepare --selectable
 	$(PY) manage.py seed_example_corpus
 
 # Serves the app and a django-q worker together; Ctrl-C stops both.

@@ -23,8 +23,18 @@ class CorpusForm(forms.Form):
         help_text="Leave empty to keep the corpus until you delete it.",
     )
 
+    encoder = forms.ChoiceField(
+        required=False,  # empty: the site's default
+        label="Model",
+        help_text="What turns your images into vectors. It cannot change later.",
+    )
+
     def __init__(self, *args, **kwargs) -> None:
+        from search.encoders import encoder_choices
+
         super().__init__(*args, **kwargs)
+        self.fields["encoder"].choices = encoder_choices()
+        self.fields["encoder"].initial = settings.CRIER_ENCODER
         self.fields["expires_in_minutes"].max_value = settings.CRIER_TEMP_CORPUS_MAX_MINUTES
         self.fields["expires_in_minutes"].widget.attrs["max"] = (
             settings.CRIER_TEMP_CORPUS_MAX_MINUTES

@@ -90,11 +90,33 @@ class CorpusCreateSerializer(serializers.Serializer):
         max_value=settings.CRIER_TEMP_CORPUS_MAX_MINUTES,
         help_text="Make the corpus temporary: it and its images are deleted after this long.",
     )
+    encoder = serializers.ChoiceField(
+        choices=[],
+        required=False,
+        help_text="The model that turns its images into vectors (default: the site's). "
+        "Fixed for the life of the corpus.",
+    )
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        if "encoder" in self.fields:
+            from search.encoders import encoder_choices
+
+            self.fields["encoder"].choices = encoder_choices()
 
 
 class CorpusUpdateSerializer(CorpusCreateSerializer):
     """PATCH (partial): only the fields sent change; ``expires_in_minutes: null`` makes the
-    corpus permanent."""
+    corpus permanent. The encoder cannot change: the stored vectors and the index belong to it."""
+
+    encoder = None
+
+    def validate(self, attrs: dict) -> dict:
+        if "encoder" in self.initial_data:
+            raise serializers.ValidationError(
+                {"encoder": "A corpus keeps its encoder; create a new corpus to use another."}
+            )
+        return attrs
 
 
 class ImageSerializer(serializers.ModelSerializer):

@@ -1,6 +1,13 @@
 """Image encoders: images in, L2-normalised float32 vectors out. See docs/encoders.md."""
 
 from .base import Encoder, EncoderError
-from .registry import encoder_names, get_encoder, prepare_encoder
+from .registry import encoder_choices, encoder_names, get_encoder, prepare_encoder
 
-__all__ = ["Encoder", "EncoderError", "encoder_names", "get_encoder", "prepare_encoder"]
+__all__ = [
+    "Encoder",
+    "EncoderError",
+    "encoder_choices",
+    "encoder_names",
+    "get_encoder",
+    "prepare_encoder",
+]

@@ -28,6 +28,14 @@ HUB_MODELS: dict[str, HubSpec] = {
     }.items()
 }
 
+# What a user may pick for a new corpus: every one of these works offline.
+SELECTABLE = {
+    "efficientnet-lite0": "EfficientNet-Lite0: fastest, best on edited copies of a photo",
+    "efficientnet-lite1": "EfficientNet-Lite1: about 1.7x slower to index",
+    "efficientnet-lite2": "EfficientNet-Lite2: about 2.1x slower to index",
+    "histogram": "Colour histogram: colours only, a baseline",
+}
+
 _cache: dict[str, Encoder] = {}
 _lock = threading.RLock()
 
@@ -47,6 +55,13 @@ def _factories() -> dict[str, Callable[[], Encoder]]:
     for name, spec in HUB_MODELS.items():
         factories[name] = lambda name=name, spec=spec: TFHubEncoder(spec, name=name)
     return factories
+
+
+def encoder_choices() -> list[tuple[str, str]]:
+    """(name, description) of the encoders users may choose, the site's default first."""
+    default = settings.CRIER_ENCODER
+    label = SELECTABLE.get(default, f"{default}: this site's default")
+    return [(default, label), *((n, d) for n, d in SELECTABLE.items() if n != default)]
 
 
 def encoder_names() -> list[str]:

@@ -132,6 +132,21 @@ def test_create_rejects_bad_input(alice, payload, field):
     assert field in error_of(response)["message"]
 
 
+def test_the_encoder_is_chosen_at_creation_and_then_fixed(alice):
+    created = alice.post(
+        reverse("api:corpus-list"), {"name": "b", "encoder": "efficientnet-lite1"}, format="json"
+    )
+    assert created.status_code == 201 and created.json()["encoder"] == "efficientnet-lite1"
+    for unknown in ("no-such-model", "/etc", "https://tfhub.dev/google/x/1"):
+        refused = alice.post(
+            reverse("api:corpus-list"), {"name": "c", "encoder": unknown}, format="json"
+        )
+        assert refused.status_code == 400 and "encoder" in error_of(refused)["message"]
+    change = alice.patch(corpus_url(created.json()["id"]), {"encoder": "histogram"}, format="json")
+    assert change.status_code == 400 and "keeps its encoder" in error_of(change)["message"]
+    assert Corpus.objects.get(pk=created.json()["id"]).encoder == "efficientnet-lite1"
+
+
 def test_duplicate_corpus_name_is_a_400(alice, user):
     make_corpus(user, "Birds")
     response = alice.post(reverse("api:corpus-list"), {"name": "Birds"}, format="json")

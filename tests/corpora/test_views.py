@@ -52,6 +52,23 @@ def test_create_a_corpus_through_the_form(client, user):
     assert corpus.visibility == Visibility.PUBLIC and corpus.expires_at is not None
 
 
+def test_the_form_offers_the_offline_encoders(client, user, settings):
+    client.force_login(user)
+    html = client.get(reverse("corpora:list")).content.decode()
+    for name in ("efficientnet-lite0", "efficientnet-lite1", "efficientnet-lite2", "histogram"):
+        assert f'<option value="{name}"' in html
+    assert f'<option value="{settings.CRIER_ENCODER}" selected>' in html
+    client.post(
+        reverse("corpora:list"),
+        {"name": "big", "visibility": "private", "encoder": "efficientnet-lite2"},
+    )
+    assert Corpus.objects.get(owner=user, name="big").encoder == "efficientnet-lite2"
+    refused = client.post(
+        reverse("corpora:list"), {"name": "odd", "visibility": "private", "encoder": "/etc"}
+    )
+    assert refused.status_code == 400 and not Corpus.objects.filter(name="odd").exists()
+
+
 def test_creating_a_duplicate_name_shows_the_error(client, user):
     make_corpus(user, name="birds")
     client.force_login(user)

@@ -22,6 +22,7 @@ from PIL import Image, ImageOps
 from search.encoders import (
     Encoder,
     EncoderError,
+    encoder_choices,
     encoder_names,
     get_encoder,
     prepare_encoder,
@@ -367,3 +368,7 @@ def test_info_and_prepare_commands(capsys, lite0):
     call_command("encoder", "info")
     out = capsys.readouterr().out
     assert "1280" in out and "224" in out and lite0.source in out
+    call_command("encoder", "prepare", "--selectable")
+    ready = [line.split()[0] for line in capsys.readouterr().out.splitlines()]
+    assert ready == [name for name, _ in encoder_choices()]
+    assert {"efficientnet-lite0", "efficientnet-lite1", "efficientnet-lite2"} <= set(ready)

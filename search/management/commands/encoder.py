@@ -6,7 +6,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from crier_site.errors import CrierError
-from search.encoders import encoder_names, get_encoder, prepare_encoder
+from search.encoders import encoder_choices, encoder_names, get_encoder, prepare_encoder
 
 
 class Command(BaseCommand):
@@ -18,8 +18,13 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         actions = parser.add_subparsers(dest="action", required=True)
         name_help = f"encoder name ({', '.join(encoder_names())}), SavedModel directory or URL"
-        prepare = actions.add_parser("prepare", help="build or fetch the model once")
-        prepare.add_argument("name", nargs="?", help=name_help)
+        prepare = actions.add_parser("prepare", help="build or fetch models once")
+        prepare.add_argument("names", nargs="*", metavar="name", help=name_help)
+        prepare.add_argument(
+            "--selectable",
+            action="store_true",
+            help="every encoder users may pick for a corpus (what `make run` prepares)",
+        )
         info = actions.add_parser("info", help="name, dim, input size, fingerprint, source")
         info.add_argument("name", nargs="?", help=name_help)
         classify = actions.add_parser("classify", help="top ImageNet labels of images")
@@ -34,11 +39,15 @@ class Command(BaseCommand):
             raise CommandError(exc.message) from exc
 
     def _prepare(self, options: dict) -> None:
-        encoder = prepare_encoder(options["name"])
-        self.stdout.write(
-            f"{encoder.name} ready: dim {encoder.dim}, fingerprint {encoder.fingerprint}, "
-            f"from {encoder.source}"
-        )
+        names = list(options["names"])
+        if options["selectable"]:
+            names += [name for name, _ in encoder_choices() if name not in names]
+        for name in names or [None]:  # None: the site's default
+            encoder = prepare_encoder(name)
+            self.stdout.write(
+                f"{encoder.name} ready: dim {encoder.dim}, fingerprint {encoder.fingerprint}, "
+                f"from {encoder.source}"
+            )
 
     def _info(self, options: dict) -> None:
         encoder = get_encoder(options["name"])
