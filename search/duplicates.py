@@ -3,14 +3,17 @@ threshold with each other, joined into groups (connected components of those pai
 
 Every stored vector is used as a query against the corpus's live index, so the work is one
 batched search (exact below ``CRIER_ANN_THRESHOLD``, tree + AH above) rather than n² products.
+A report is cached per (corpus, index version, threshold): any change to the corpus's images
+publishes a new index version, and images deleted meanwhile are dropped when shown.
 """
 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
+from django.core.cache import cache
 
 from corpora.models import Corpus
 from crier_site.errors import InvalidInput
@@ -22,6 +25,7 @@ MIN_THRESHOLD = 0.5
 # Partners looked at per image: a group larger than this is still found whole, through chains.
 NEIGHBOURS = 10
 QUERY_CHUNK = 1024
+CACHE_SECONDS = 15 * 60
 
 
 @dataclass(frozen=True)
@@ -37,6 +41,7 @@ class DuplicateReport:
     compared: int  # images whose vectors were compared
     index_version: str
     took_ms: float
+    cached: bool = False
 
 
 def validate_threshold(threshold: float) -> float:
@@ -90,6 +95,23 @@ class _Groups:
 def find_duplicates(*, corpus: Corpus, threshold: float = DEFAULT_THRESHOLD) -> DuplicateReport:
     """Groups of ``corpus``'s images that look alike at ``threshold`` or above."""
     threshold = validate_threshold(threshold)
+    key = f"crier:duplicates:{corpus.pk}:{corpus.index_version}:{threshold:.6f}"
+    report = cache.get(key)
+    if report is not None:
+        return replace(report, groups=_without_deleted(corpus, report.groups), cached=True)
+    report = _compare_all(corpus, threshold)
+    cache.set(key, report, CACHE_SECONDS)
+    return report
+
+
+def _without_deleted(corpus: Corpus, groups: list[DuplicateGroup]) -> list[DuplicateGroup]:
+    members = [pk for group in groups for pk in group.record_ids]
+    alive = set(corpus.images.filter(pk__in=members).values_list("pk", flat=True))
+    kept = [replace(g, record_ids=[pk for pk in g.record_ids if pk in alive]) for g in groups]
+    return [group for group in kept if len(group.record_ids) > 1]
+
+
+def _compare_all(corpus: Corpus, threshold: float) -> DuplicateReport:
     started = time.perf_counter()
     index = require_index(corpus)
     ids, vectors, _ = read_vectors(corpus)

@@ -95,7 +95,8 @@ class DuplicatesResponseSerializer(serializers.Serializer):
     compared = serializers.IntegerField(help_text="Images whose vectors were compared.")
     group_count = serializers.IntegerField(help_text="All groups found, before the limit.")
     groups = DuplicateGroupSerializer(many=True)
-    took_ms = serializers.FloatField()
+    took_ms = serializers.FloatField(help_text="Time of the comparison (when it was made).")
+    cached = serializers.BooleanField(help_text="Reused from an earlier identical request.")
     index_version = serializers.CharField()
 
 
@@ -123,5 +124,6 @@ def duplicates_response(report: DuplicateReport, *, context: dict, limit: int) -
         "group_count": len(report.groups),
         "groups": groups,
         "took_ms": round(report.took_ms, 2),
+        "cached": report.cached,
         "index_version": report.index_version,
     }

@@ -7,6 +7,7 @@ from urllib.parse import quote
 
 import numpy as np
 import pytest
+from django.core.cache import cache
 from django.urls import reverse
 from PIL import Image, ImageOps
 from rest_framework.test import APIClient
@@ -29,10 +30,12 @@ DIM = 64
 
 
 @pytest.fixture(autouse=True)
-def empty_cache():
+def empty_caches():
     searchers.clear()
+    cache.clear()
     yield
     searchers.clear()
+    cache.clear()
 
 
 def nudged(vector: np.ndarray, amount: float, seed: int) -> np.ndarray:
@@ -100,9 +103,27 @@ def test_threshold_decides_and_deleted_images_drop_out(user):
     assert len(loose.groups) == 3 and strict.groups == []
 
     gone = records[rows["pair"][1]]
-    gone.delete()  # the index still holds it until the next build
-    groups = [g.record_ids for g in find_duplicates(corpus=corpus, threshold=0.9).groups]
+    gone.delete()  # the index still holds it until the next build; the report is cached
+    again = find_duplicates(corpus=corpus, threshold=0.9)
+    assert again.cached and again.took_ms == loose.took_ms
+    groups = [g.record_ids for g in again.groups]
     assert len(groups) == 2 and all(gone.pk not in ids for ids in groups)
+
+
+def test_reports_are_cached_until_the_index_changes(user):
+    vectors, _rows = planted(40)
+    corpus, records = indexed_corpus(user, vectors)
+    first = find_duplicates(corpus=corpus, threshold=0.9)
+    second = find_duplicates(corpus=corpus, threshold=0.9)
+    assert not first.cached and second.cached and second.groups == first.groups
+    assert not find_duplicates(corpus=corpus, threshold=0.95).cached  # another threshold
+
+    copy = add_records(corpus, nudged(vectors[20], 0.2, 5)[None, :])[0]
+    indexing.update_index(corpus=corpus)
+    corpus.refresh_from_db()
+    fresh = find_duplicates(corpus=corpus, threshold=0.9)
+    assert not fresh.cached and fresh.index_version != first.index_version
+    assert sorted([records[20].pk, copy.pk]) in [g.record_ids for g in fresh.groups]
 
 
 @pytest.mark.parametrize("threshold", [0.2, 1.5, "often", None])
@@ -154,6 +175,7 @@ def test_api_lists_groups_with_links(user, photos_corpus):
     assert response.status_code == 200
     body = response.json()
     assert body["threshold"] == 0.95 and body["compared"] == 4 and body["group_count"] == 1
+    assert body["cached"] is False
     (group,) = body["groups"]
     assert [image["filename"] for image in group["images"]] == ["coffee.png", "coffee-mirrored.png"]
     assert group["score"] > 0.99
