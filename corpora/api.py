@@ -4,7 +4,7 @@ permissions through selectors, call one service, shape the answer with a seriali
 from __future__ import annotations
 
 from django.conf import settings
-from django.http import FileResponse
+from django.http import FileResponse, StreamingHttpResponse
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.pagination import PageNumberPagination
@@ -15,7 +15,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from corpora import selectors, services
-from corpora.files import image_file_response
+from corpora.files import corpus_zip_response, image_file_response
 from corpora.serializers import (
     CorpusCreateSerializer,
     CorpusSerializer,
@@ -134,6 +134,18 @@ class ImageFileApi(APIView):
         corpus = selectors.get_readable_corpus(user=request.user, corpus_id=corpus_id)
         record = selectors.get_image(corpus=corpus, image_id=image_id)
         return image_file_response(corpus, record)
+
+
+class CorpusExportApi(APIView):
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(
+        responses={(200, "application/zip"): bytes},
+        description="Every image of the corpus and a manifest.json, as one ZIP (owner only).",
+    )
+    def get(self, request: Request, corpus_id: int) -> StreamingHttpResponse:
+        corpus = selectors.get_writable_corpus(user=request.user, corpus_id=corpus_id)
+        return corpus_zip_response(corpus)
 
 
 class TokenRevokeApi(APIView):

@@ -1,8 +1,9 @@
-"""Serving stored image bytes. Callers check permissions first (see corpora.selectors)."""
+"""Serving stored image bytes, one image or a whole corpus as a ZIP. Callers check permissions
+first (see corpora.selectors)."""
 
 from __future__ import annotations
 
-from django.http import FileResponse
+from django.http import FileResponse, StreamingHttpResponse
 
 from corpora.models import Corpus, ImageRecord
 from crier_site.errors import NotFound
@@ -20,6 +21,15 @@ def image_file_response(corpus: Corpus, record: ImageRecord) -> FileResponse:
     )
     response["X-Content-Type-Options"] = "nosniff"
     response["Content-Disposition"] = f'inline; filename="{_ascii(record.original_filename)}"'
+    return response
+
+
+def corpus_zip_response(corpus: Corpus) -> StreamingHttpResponse:
+    from corpora.export import archive_filename, stream_corpus_zip
+
+    response = StreamingHttpResponse(stream_corpus_zip(corpus), content_type="application/zip")
+    response["Content-Disposition"] = f'attachment; filename="{archive_filename(corpus)}"'
+    response["Cache-Control"] = "private, no-store"
     return response
 
 

@@ -5,14 +5,14 @@ from __future__ import annotations
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.http import FileResponse, HttpRequest, HttpResponse
+from django.http import FileResponse, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_http_methods, require_POST
 
 from corpora import selectors, services
-from corpora.files import image_file_response
+from corpora.files import corpus_zip_response, image_file_response
 from corpora.forms import CorpusForm, UploadForm
 from corpora.models import Corpus
 from corpora.services import IngestReport
@@ -96,6 +96,14 @@ def _safe_next(request: HttpRequest) -> str | None:
     ):
         return target
     return None
+
+
+@login_required
+@page_errors
+def corpus_export(request: HttpRequest, corpus_id: int) -> StreamingHttpResponse:
+    """All images of one's own corpus and a manifest, as a ZIP download."""
+    corpus = selectors.get_writable_corpus(user=request.user, corpus_id=corpus_id)
+    return corpus_zip_response(corpus)
 
 
 @page_errors

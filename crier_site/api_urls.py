@@ -13,6 +13,11 @@ urlpatterns = [
     path("auth/token/revoke/", corpora_api.TokenRevokeApi.as_view(), name="token-revoke"),
     path("corpora/", corpora_api.CorpusListApi.as_view(), name="corpus-list"),
     path("corpora/<int:corpus_id>/", corpora_api.CorpusDetailApi.as_view(), name="corpus-detail"),
+    path(
+        "corpora/<int:corpus_id>/export/",
+        corpora_api.CorpusExportApi.as_view(),
+        name="corpus-export",
+    ),
     path("corpora/<int:corpus_id>/images/", corpora_api.ImageListApi.as_view(), name="image-list"),
     path(
         "corpora/<int:corpus_id>/images/<int:image_id>/",
