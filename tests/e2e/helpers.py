@@ -90,7 +90,8 @@ def upload_results(page: Page) -> Locator:
 def upload_images(page: Page, files: list[Path]) -> None:
     """Chooses the files in the corpus page's upload box and sends them."""
     page.get_by_label("Images to add").set_input_files(files)
-    expect(page.get_by_text(f"{len(files)} files chosen.")).to_be_visible()
+    chosen = f"{len(files)} file{'' if len(files) == 1 else 's'} chosen."
+    expect(page.get_by_text(chosen)).to_be_visible()
     page.get_by_role("button", name="Upload").click()
 
 

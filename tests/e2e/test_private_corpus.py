@@ -23,6 +23,7 @@ from tests.e2e.helpers import (
     create_private_corpus,
     edited_copy,
     filenames_in,
+    resized_jpeg_copy,
     results_list,
     sample_photo,
     search_with,
@@ -148,6 +149,38 @@ def test_more_like_this_leaves_the_image_itself_out(
     assert "rocket.jpg" not in found
     assert sorted(found) == sorted(set(PHOTOS) - {"rocket.jpg"})
     page.screenshot(path=e2e_output_dir / "3-more-like-this.png", full_page=True)
+
+
+def test_near_duplicates_are_grouped_and_one_can_be_deleted(
+    alice_corpus: Owner, tmp_path: Path, e2e_output_dir: Path
+) -> None:
+    page = alice_corpus.page
+    page.goto(alice_corpus.corpus_path or "")
+    copy = resized_jpeg_copy("coffee.png", tmp_path / "coffee-again.jpg", scale=0.75, quality=90)
+    upload_images(page, [copy])
+    expect(upload_results(page).get_by_role("status")).to_have_text(
+        "1 added, 0 already there, 0 rejected."
+    )
+    wait_until_ready(page, len(PHOTOS) + 1)
+
+    page.get_by_role("link", name="Find near-duplicates").click()
+    expect(page.get_by_role("heading", name=re.compile("^Near-duplicates in"))).to_be_visible()
+    page.get_by_label("Similarity at least").fill("0.85")
+    page.get_by_role("button", name="Find near-duplicates").click()
+    expect(page.get_by_role("heading", name="1 group of near-duplicates")).to_be_visible()
+    group = page.get_by_role("region", name=re.compile(r"^Group 1, similarity up to 0\.9"))
+    expect(group.get_by_role("img")).to_have_count(2)
+    assert group.get_by_role("img").evaluate_all("els => els.map(e => e.alt)") == [
+        "coffee.png",
+        "coffee-again.jpg",
+    ]  # the earlier upload first
+    page.screenshot(path=e2e_output_dir / "3b-near-duplicates.png", full_page=True)
+
+    group.get_by_role("link", name=action_name("Delete", "coffee-again.jpg")).click()
+    page.get_by_role("button", name="Delete the image").click()
+    expect(page.get_by_role("heading", name=re.compile("^Near-duplicates in"))).to_be_visible()
+    expect(page.get_by_text("No near-duplicates at this threshold.")).to_be_visible()
+    expect(page.get_by_label("Similarity at least")).to_have_value("0.85")
 
 
 def test_another_user_cannot_open_the_private_corpus(
