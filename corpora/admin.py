@@ -1,15 +1,30 @@
 from __future__ import annotations
 
+from django import forms
 from django.contrib import admin
 from django.urls import reverse
 from django.utils.html import format_html
 
 from corpora import services
 from corpora.models import Corpus, ImageRecord
+from crier_site.errors import InvalidInput
+
+
+class CorpusAdminForm(forms.ModelForm):
+    class Meta:
+        model = Corpus
+        fields = "__all__"  # noqa: DJ007 - the admin shows every field
+
+    def clean_encoder(self) -> str:
+        try:
+            return services.validate_encoder(self.cleaned_data["encoder"])
+        except InvalidInput as exc:
+            raise forms.ValidationError(exc.message) from None
 
 
 @admin.register(Corpus)
 class CorpusAdmin(admin.ModelAdmin):
+    form = CorpusAdminForm
     list_display = (
         "name",
         "owner",
@@ -34,6 +49,16 @@ class CorpusAdmin(admin.ModelAdmin):
     raw_id_fields = ("owner",)
     date_hierarchy = "created_at"
     actions = ["rebuild_index"]
+
+    def save_model(self, request, obj: Corpus, form, change: bool) -> None:
+        if change and "encoder" in form.changed_data:
+            super().save_model(request, obj, form, change)
+            services.change_encoder(corpus=obj, encoder=obj.encoder)
+            self.message_user(
+                request, f"“{obj.name}” is being re-encoded with {obj.encoder} in the background."
+            )
+            return
+        super().save_model(request, obj, form, change)
 
     @admin.action(description="Rebuild the search index of the selected corpora")
     def rebuild_index(self, request, queryset) -> None:

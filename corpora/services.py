@@ -45,7 +45,7 @@ def create_corpus(
         name=_clean_name(name),
         description=description.strip(),
         visibility=_clean_visibility(visibility),
-        encoder=_clean_encoder(encoder or settings.CRIER_ENCODER),
+        encoder=validate_encoder(encoder or settings.CRIER_ENCODER),
         expires_at=_expiry(expires_in_minutes),
     )
     _ensure_name_free(corpus)
@@ -188,6 +188,16 @@ def delete_images(*, corpus: Corpus, image_ids: Iterable[int]) -> int:
     return deleted
 
 
+def change_encoder(*, corpus: Corpus, encoder: str) -> Corpus:
+    """Switch the corpus to another encoder: every image is encoded again in the background and
+    the index rebuilt. Until then the old index keeps answering "more like this" for images not
+    yet re-encoded, and searches by a new image get a 409 (their vector would not match it)."""
+    corpus.encoder = validate_encoder(encoder)
+    corpus.save(update_fields=["encoder", "updated_at"])
+    reindex_corpus(corpus=corpus)
+    return corpus
+
+
 def reindex_corpus(*, corpus: Corpus) -> None:
     """Rebuild the corpus's index from its stored vectors (e.g. after its directory was lost)."""
     Corpus.objects.filter(pk=corpus.pk).update(
@@ -257,7 +267,8 @@ def _clean_visibility(visibility: str) -> str:
     return visibility
 
 
-def _clean_encoder(name: str) -> str:
+def validate_encoder(name: str) -> str:
+    """``name`` if it names an encoder (registered, a TF Hub URL or a SavedModel directory)."""
     from search.encoders import encoder_names
 
     is_handle = name.startswith(("https://", "http://")) or os.path.isdir(name)

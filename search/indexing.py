@@ -133,17 +133,19 @@ def update_index(*, corpus: Corpus) -> str:
     if live is None:
         return rebuild_index(corpus=corpus)
     fingerprint = current_fingerprint(corpus)
+    meta = live.meta
+    if meta.get("encoder_fingerprint") != fingerprint:
+        # Re-encoded with another model: the same records, all of their vectors new.
+        return rebuild_index(corpus=corpus)
     stored = _stored_ids(corpus, fingerprint)
     indexed = np.concatenate([live.record_ids[live.record_ids >= 0], live.delta_ids])
     added = np.setdiff1d(stored, indexed, assume_unique=True)
     removed = np.setdiff1d(indexed, stored, assume_unique=True)
     if len(added) == 0 and len(removed) == 0:
         return corpus.index_version
-    meta = live.meta
     changes = int(meta.get("changes_since_build", 0)) + len(added) + len(removed)
     if (
         meta.get("kind") != scann_index.TREE_AH
-        or meta.get("encoder_fingerprint") != fingerprint
         or changes > INCREMENTAL_SHARE * int(meta.get("built_n", meta["n"]))
         or len(stored) == 0
     ):

@@ -74,6 +74,19 @@ def require_index(corpus: Corpus) -> LoadedIndex:
     return _load(corpus)
 
 
+def _require_same_encoder(corpus: Corpus, fingerprint: str) -> None:
+    """A query vector must come from the encoder whose vectors the live index holds: after the
+    corpus's encoder changed, the old index keeps serving until re-encoding is done."""
+    built_with = require_index(corpus).meta.get("encoder_fingerprint")
+    if built_with and built_with != fingerprint:
+        raise IndexNotReady(
+            "This corpus is being re-encoded with another model; search it again when its "
+            "status is ready.",
+            status=corpus.status,
+            corpus_id=corpus.pk,
+        )
+
+
 def _load(corpus: Corpus) -> LoadedIndex:
     version = corpus.index_version
     try:
@@ -184,7 +197,9 @@ def search_image(*, corpus: Corpus, image, k: int = 10) -> SearchResult:
     k = _validate_k(k)
     if not corpus.index_version:
         raise _no_index(corpus)
-    vector = get_encoder(corpus.encoder).encode([open_image(image)])[0]
+    encoder = get_encoder(corpus.encoder)
+    _require_same_encoder(corpus, encoder.fingerprint)
+    vector = encoder.encode([open_image(image)])[0]
     return search_vectors(corpus=corpus, query=vector, k=k)
 
 
@@ -193,13 +208,14 @@ def search_similar(*, corpus: Corpus, record_id: int, k: int = 10) -> SearchResu
     k = _validate_k(k)
     row = (
         ImageRecord.objects.filter(corpus=corpus, pk=record_id)
-        .values_list("status", "embedding")
+        .values_list("status", "embedding", "encoder_fingerprint")
         .first()
     )
     if row is None:
         raise NotFound("No such image in this corpus.", record_id=record_id)
-    status, embedding = row
+    status, embedding, fingerprint = row
     if status != ImageStatus.ENCODED or embedding is None:
         raise Conflict("This image is not encoded yet.", record_id=record_id, status=status)
+    _require_same_encoder(corpus, fingerprint)
     query = np.frombuffer(embedding, dtype=np.float32)
     return search_vectors(corpus=corpus, query=query, k=k, exclude_ids=[record_id])
