@@ -16,7 +16,6 @@ from corpora import services as corpus_services
 from corpora.models import Visibility
 from crier_site.errors import InvalidInput
 from search import indexing
-from search.cache import searchers
 from search.duplicates import find_duplicates
 from search.services import IndexNotReady
 from tests.api_helpers import error_of
@@ -30,11 +29,9 @@ DIM = 64
 
 
 @pytest.fixture(autouse=True)
-def empty_caches():
-    searchers.clear()
+def empty_report_cache():
     cache.clear()
     yield
-    searchers.clear()
     cache.clear()
 
 

@@ -12,20 +12,12 @@ from corpora import encoding
 from corpora import services as corpus_services
 from corpora.models import Corpus, ImageStatus
 from search import services
-from search.cache import searchers
 from search.encoders import get_encoder
 from tests.factories import make_corpus, photo_bytes
 
 pytestmark = pytest.mark.django_db
 
 PHOTOS = ["chelsea.png", "coffee.png", "rocket.jpg"]
-
-
-@pytest.fixture(autouse=True)
-def empty_cache():
-    searchers.clear()
-    yield
-    searchers.clear()
 
 
 @pytest.fixture

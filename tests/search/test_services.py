@@ -17,13 +17,6 @@ from tests.search.test_indexing import add_records, make_corpus, unit_vectors
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture(autouse=True)
-def empty_cache():
-    searchers.clear()
-    yield
-    searchers.clear()
-
-
 @pytest.fixture
 def indexed(user):
     corpus = make_corpus(user)
