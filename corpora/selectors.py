@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from django.db.models import Count, Q
 
-from corpora.models import Corpus, CorpusQuerySet, ImageRecord, ImageStatus
+from corpora.models import Corpus, CorpusQuerySet, ImageRecord, ImageStatus, Visibility
 from crier_site.errors import Forbidden, NotFound
 
 
@@ -18,6 +18,18 @@ def corpora_visible_to(user, *, include_public: bool = True) -> CorpusQuerySet:
     if include_public:
         return Corpus.objects.visible_to(user)
     return Corpus.objects.owned_by(user)
+
+
+def searchable_public_corpora(*, exclude_ids: tuple[int, ...] = (), limit: int = 12):
+    """Public corpora with at least one searchable image, newest first, with their counts."""
+    return (
+        Corpus.objects.filter(visibility=Visibility.PUBLIC)
+        .exclude(pk__in=exclude_ids)
+        .select_related("owner")
+        .with_counts()
+        .filter(encoded_count__gt=0)
+        .order_by("-created_at", "-pk")[:limit]
+    )
 
 
 def get_readable_corpus(*, user, corpus_id: int) -> Corpus:

@@ -15,6 +15,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 from rest_framework.authtoken.models import Token
 
+from corpora import selectors
 from corpora.examples import get_example_corpus
 from corpora.models import ImageStatus
 from crier_site.errors import CrierError, NotFound
@@ -42,7 +43,9 @@ def home(request: HttpRequest) -> HttpResponse:
     examples = []
     if corpus is not None:
         examples = list(corpus.images.filter(status=ImageStatus.ENCODED)[:EXAMPLE_TILES])
-    return render(request, "home.html", {"corpus": corpus, "examples": examples})
+    others = selectors.searchable_public_corpora(exclude_ids=(corpus.pk,) if corpus else ())
+    context = {"corpus": corpus, "examples": examples, "public_corpora": others}
+    return render(request, "home.html", context)
 
 
 def signup(request: HttpRequest) -> HttpResponse:

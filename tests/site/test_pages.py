@@ -37,6 +37,19 @@ def test_home_offers_a_search_of_the_example_corpus(client):
     assert f'alt="{image.original_filename}"' in html
 
 
+def test_home_lists_searchable_public_corpora(client, user, other_user):
+    birds = make_corpus(user, "Birds", visibility=Visibility.PUBLIC, description="garden birds")
+    make_record(birds, name="robin.png", status="encoded")
+    make_corpus(other_user, "Empty public", visibility=Visibility.PUBLIC)  # nothing to search
+    secret = make_corpus(other_user, "Secret", visibility=Visibility.PRIVATE)
+    make_record(secret, name="s.png", status="encoded")
+    html = client.get(reverse("home")).content.decode()
+    assert "Public corpora" in html
+    assert reverse("corpora:detail", args=[birds.pk]) in html and "garden birds" in html
+    assert "by alice · 1 searchable image" in html
+    assert "Empty public" not in html and "Secret" not in html
+
+
 def test_pages_render_for_anonymous_and_logged_in_users(client, user):
     corpus = make_corpus(user, visibility=Visibility.PUBLIC)
     record = make_record(corpus)
