@@ -10,6 +10,8 @@ from django.conf import settings
 
 from .base import Encoder, EncoderError
 from .efficientnet_lite import build as lite_build
+from .flip import SUFFIX as FLIP_SUFFIX
+from .flip import FlipAveragedEncoder
 from .histogram import HistogramEncoder
 from .tfhub import HubSpec, TFHubEncoder, is_url, spec_for_directory
 
@@ -72,6 +74,8 @@ def _create(name: str) -> Encoder:
     factories = _factories()
     if name in factories:
         return factories[name]()
+    if name.endswith(FLIP_SUFFIX) and len(name) > len(FLIP_SUFFIX):
+        return FlipAveragedEncoder(get_encoder(name.removesuffix(FLIP_SUFFIX)))
     if is_url(name):
         return TFHubEncoder(HubSpec(handle=name))
     if Path(name).is_dir():
@@ -83,6 +87,8 @@ def _create(name: str) -> Encoder:
 
 
 def _key(name: str) -> str:
+    if name.endswith(FLIP_SUFFIX):
+        return _key(name.removesuffix(FLIP_SUFFIX)) + FLIP_SUFFIX
     if name in _factories() or is_url(name):
         return name
     return str(Path(name).resolve())

@@ -156,6 +156,21 @@ def test_inference_slice_setting_changes_speed_not_vectors(lite0, settings):
     np.testing.assert_allclose(sliced.encode_batch(batch), lite0.encode_batch(batch), atol=1e-4)
 
 
+def test_flip_averaged_vectors_ignore_mirroring(lite0):
+    flip = get_encoder("efficientnet-lite0+flip")
+    assert get_encoder("efficientnet-lite0+flip") is flip
+    assert (flip.name, flip.dim, flip.base) == ("efficientnet-lite0+flip", 1280, lite0)
+    assert flip.fingerprint != lite0.fingerprint
+    cat = photo("chelsea.png")
+    plain, mirrored = lite0.encode([cat, ImageOps.mirror(cat)])
+    both = flip.encode([cat, ImageOps.mirror(cat)])
+    assert plain @ mirrored < 0.999  # the plain encoder tells them apart a little
+    np.testing.assert_allclose(both[0], both[1], atol=1e-4)
+    np.testing.assert_allclose(np.linalg.norm(both, axis=1), 1.0, atol=1e-5)
+    with pytest.raises(EncoderError):
+        get_encoder("no-such-model+flip")
+
+
 def test_encode_empty_input(lite0, histogram):
     assert lite0.encode([]).shape == (0, 1280)
     assert histogram.encode([]).shape == (0, 515)
