@@ -32,10 +32,10 @@ HUB_MODELS: dict[str, HubSpec] = {
 
 # What a user may pick for a new corpus: every one of these works offline.
 SELECTABLE = {
-    "efficientnet-lite0": "EfficientNet-Lite0: fastest, best on edited copies of a photo",
-    "efficientnet-lite1": "EfficientNet-Lite1: about 1.7x slower to index",
-    "efficientnet-lite2": "EfficientNet-Lite2: about 2.1x slower to index",
-    "histogram": "Colour histogram: colours only, a baseline",
+    "efficientnet-lite0": "EfficientNet-Lite0 (fastest)",
+    "efficientnet-lite1": "EfficientNet-Lite1 (1.7× slower)",
+    "efficientnet-lite2": "EfficientNet-Lite2 (2.1× slower)",
+    "histogram": "Colour histogram (colours only)",
 }
 
 _cache: dict[str, Encoder] = {}
