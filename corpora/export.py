@@ -48,7 +48,11 @@ def archive_filename(corpus: Corpus) -> str:
 
 
 def member_name(record: ImageRecord) -> str:
-    name = record.original_filename.replace("\\", "/").rsplit("/", 1)[-1] or f"{record.pk}"
+    """``images/<id>/<name>``: the name without folders or control characters, never ``..``."""
+    name = record.original_filename.replace("\\", "/").rsplit("/", 1)[-1]
+    name = "".join(ch for ch in name if ch.isprintable()).strip()
+    if name in ("", ".", ".."):
+        name = f"image-{record.pk}"
     return f"images/{record.pk}/{name}"
 
 

@@ -12,7 +12,8 @@ from django.core.management import call_command
 from django.urls import reverse
 from rest_framework.test import APIClient
 
-from corpora.models import Corpus, Visibility
+from corpora.export import member_name
+from corpora.models import Corpus, ImageRecord, Visibility
 from tests.factories import image_bytes, make_corpus, make_record
 
 pytestmark = pytest.mark.django_db
@@ -112,3 +113,17 @@ def test_the_corpus_page_offers_the_download(client, user, other_user, corpus_wi
     assert len([n for n in names if n.startswith("images/")]) == len(stored)
     client.force_login(other_user)
     assert client.get(export_url).status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("original", "expected"),
+    [
+        ("cat.jpg", "cat.jpg"),
+        ("a/b\\c.png", "c.png"),
+        ("..", "image-7"),
+        ("x\x00\ny.png", "xy.png"),
+    ],
+)
+def test_member_names_stay_inside_their_folder(original, expected):
+    record = ImageRecord(pk=7, original_filename=original)
+    assert member_name(record) == f"images/7/{expected}"
