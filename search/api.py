@@ -54,7 +54,9 @@ class SearchApi(APIView):
                     f"The query image is over the {settings.CRIER_MAX_UPLOAD_BYTES // 2**20} MiB "
                     "limit."
                 )
-            result = services.search_image(corpus=corpus, image=upload, k=params["k"])
+            result = services.search_image(
+                corpus=corpus, image=upload, k=params["k"], region=params.get("region")
+            )
         return Response(search_response(result, context={"request": request}))
 
 

@@ -7,6 +7,7 @@ from rest_framework import serializers
 from corpora.models import ImageRecord
 from corpora.serializers import image_file_url, image_url
 from search.duplicates import DEFAULT_THRESHOLD, MIN_THRESHOLD, DuplicateReport
+from search.regions import Region
 from search.services import MAX_K, SearchResult
 
 
@@ -16,12 +17,23 @@ class SearchRequestSerializer(serializers.Serializer):
         required=False, help_text="Search with an image of this corpus (more like this)."
     )
     k = serializers.IntegerField(required=False, default=10, min_value=1, max_value=MAX_K)
+    region = serializers.CharField(
+        required=False,
+        help_text="Search with this part of the query image only: left,top,right,bottom as "
+        "fractions of its width and height, e.g. 0.1,0.2,0.6,0.9.",
+    )
 
     def validate(self, attrs: dict) -> dict:
         if ("image" in attrs) == ("image_id" in attrs):
             raise serializers.ValidationError(
                 "Send either a query file in 'image' (multipart) or an 'image_id', not both."
             )
+        if "region" in attrs:
+            if "image_id" in attrs:
+                raise serializers.ValidationError(
+                    {"region": "A region applies to an uploaded query image, not to image_id."}
+                )
+            attrs["region"] = Region.parse(attrs["region"])
         return attrs
 
 

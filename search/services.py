@@ -13,6 +13,7 @@ from corpora.models import Corpus, ImageRecord, ImageStatus
 from crier_site.errors import Conflict, InvalidInput, NotFound
 from search.cache import searchers
 from search.indexing import index_root, read_vectors
+from search.regions import Region
 from search.scann_index import LoadedIndex
 
 MAX_K = 100
@@ -189,8 +190,11 @@ def _expanded_query(query: np.ndarray, hits: list[Hit]) -> np.ndarray:
     return expanded / max(float(np.linalg.norm(expanded)), 1e-12)
 
 
-def search_image(*, corpus: Corpus, image, k: int = 10) -> SearchResult:
-    """Encode ``image`` (anything ``open_image`` accepts) with the corpus's encoder and search."""
+def search_image(
+    *, corpus: Corpus, image, k: int = 10, region: Region | None = None
+) -> SearchResult:
+    """Encode ``image`` (anything ``open_image`` accepts), or only its ``region``, with the
+    corpus's encoder and search."""
     from search.encoders import get_encoder
     from search.preprocessing import open_image
 
@@ -199,7 +203,10 @@ def search_image(*, corpus: Corpus, image, k: int = 10) -> SearchResult:
         raise _no_index(corpus)
     encoder = get_encoder(corpus.encoder)
     _require_same_encoder(corpus, encoder.fingerprint)
-    vector = encoder.encode([open_image(image)])[0]
+    picture = open_image(image)
+    if region is not None:
+        picture = region.crop(picture)
+    vector = encoder.encode([picture])[0]
     return search_vectors(corpus=corpus, query=vector, k=k)
 
 

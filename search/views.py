@@ -25,6 +25,7 @@ from crier_site.errors import (
 )
 from crier_site.views import page_errors
 from search.duplicates import DEFAULT_THRESHOLD, DuplicateReport, find_duplicates
+from search.regions import Region
 from search.services import SearchResult, search_image, search_similar
 
 DEFAULT_K = 24
@@ -49,13 +50,15 @@ def results(request: HttpRequest, corpus_id: int) -> HttpResponse:
     try:
         _check_rate(request)
         k = _parse_k(request.POST.get("k"))
+        region = Region.parse(request.POST["region"]) if request.POST.get("region") else None
         data = _read_upload(request)
-        result = search_image(corpus=corpus, image=io.BytesIO(data), k=k)
+        result = search_image(corpus=corpus, image=io.BytesIO(data), k=k, region=region)
     except NotFound:
         raise
     except CrierError as exc:
         return _render(request, corpus, error=exc, status=exc.status_code)
-    return _render(request, corpus, result=result, query_src=_preview_data_url(data))
+    preview = _preview_data_url(data, region)
+    return _render(request, corpus, result=result, query_src=preview, region=region)
 
 
 @require_GET
@@ -123,6 +126,7 @@ def _render(
     result: SearchResult | None = None,
     query_src: str | None = None,
     query_record: ImageRecord | None = None,
+    region: Region | None = None,
     error: CrierError | None = None,
     status: int = 200,
 ) -> HttpResponse:
@@ -140,6 +144,7 @@ def _render(
         "rows": rows,
         "query_src": query_src,
         "query_record": query_record,
+        "region": region,
         "error": error,
         "counts": selectors.corpus_counts(corpus=corpus) if error else None,
     }
@@ -180,12 +185,15 @@ def _read_upload(request: HttpRequest) -> bytes:
     return data
 
 
-def _preview_data_url(data: bytes) -> str | None:
-    """A small re-encoded copy of the query for the page; never the uploaded bytes themselves."""
+def _preview_data_url(data: bytes, region: Region | None = None) -> str | None:
+    """A small re-encoded copy of the query (of its region, if one was searched) for the page;
+    never the uploaded bytes themselves."""
     from search.preprocessing import open_image
 
     try:
         image = open_image(data)
+        if region is not None:
+            image = region.crop(image)
     except CrierError:
         return None
     image.thumbnail((PREVIEW_SIDE, PREVIEW_SIDE), Image.Resampling.LANCZOS)

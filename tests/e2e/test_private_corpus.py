@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+from PIL import Image
 from playwright.sync_api import BrowserContext, Page, expect
 
 from tests.e2e.conftest import ContextFactory
@@ -149,6 +150,51 @@ def test_more_like_this_leaves_the_image_itself_out(
     assert "rocket.jpg" not in found
     assert sorted(found) == sorted(set(PHOTOS) - {"rocket.jpg"})
     page.screenshot(path=e2e_output_dir / "3-more-like-this.png", full_page=True)
+
+
+def two_photos(left: str, right: str, target: Path) -> Path:
+    """Two sample photos side by side in one JPEG, each squeezed to 300 x 300."""
+    canvas = Image.new("RGB", (600, 300))
+    for x, name in ((0, left), (300, right)):
+        with Image.open(sample_photo(name)) as photo:
+            canvas.paste(photo.convert("RGB").resize((300, 300)), (x, 0))
+    canvas.save(target, "JPEG", quality=90)
+    return target
+
+
+def test_dragging_over_the_preview_searches_that_part_only(
+    alice_corpus: Owner, tmp_path: Path, e2e_output_dir: Path
+) -> None:
+    page = alice_corpus.page
+    page.goto(alice_corpus.corpus_path or "")
+    page.get_by_label("Image to search with").set_input_files(
+        two_photos("coffee.png", "rocket.jpg", tmp_path / "coffee-and-rocket.jpg")
+    )
+    preview = page.get_by_role("img", name="Preview of coffee-and-rocket.jpg")
+    expect(preview).to_be_visible()
+    box = preview.bounding_box()
+    assert box is not None
+    # Drag from just right of the middle to the bottom right corner: the rocket's half.
+    page.mouse.move(box["x"] + box["width"] * 0.52, box["y"] + box["height"] * 0.02)
+    page.mouse.down()
+    page.mouse.move(box["x"] + box["width"] * 0.8, box["y"] + box["height"] * 0.5, steps=5)
+    page.mouse.move(box["x"] + box["width"] * 0.99, box["y"] + box["height"] * 0.98, steps=5)
+    page.mouse.up()
+    region = page.get_by_label("Part of the image")
+    expect(region).to_be_visible()  # the selection opened the details with its numbers
+    left, top, right, bottom = (float(v) for v in region.input_value().split(","))
+    assert 0.5 < left < 0.55 and top < 0.05 and right > 0.97 and bottom > 0.95
+    page.screenshot(path=e2e_output_dir / "3c-region-selected.png", full_page=True)
+
+    page.get_by_role("button", name="Search", exact=True).click()
+    expect(page.get_by_role("img", name="The part of the image you searched with")).to_be_visible()
+    assert filenames_in(results_list(page))[0] == "rocket.jpg"
+
+    # "Use the whole image" clears the selection.
+    page.get_by_text("Search with a part of the image").click()
+    page.get_by_label("Part of the image").fill("0.1,0.1,0.4,0.9")
+    page.get_by_role("button", name="Use the whole image").click()
+    expect(page.get_by_label("Part of the image")).to_have_value("")
 
 
 def test_near_duplicates_are_grouped_and_one_can_be_deleted(
