@@ -20,6 +20,8 @@ from corpora.serializers import (
     CorpusCreateSerializer,
     CorpusSerializer,
     CorpusUpdateSerializer,
+    ImageBulkDeleteResultSerializer,
+    ImageBulkDeleteSerializer,
     ImageSerializer,
     IngestReportSerializer,
 )
@@ -107,6 +109,23 @@ class ImageListApi(APIView):
         report = services.ingest_files(corpus=corpus, files=[(f.name, f) for f in uploads])
         body = IngestReportSerializer(report, context={"request": request}).data
         return Response(body, status=status.HTTP_202_ACCEPTED)
+
+
+class ImageBulkDeleteApi(APIView):
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(
+        request=ImageBulkDeleteSerializer,
+        responses=ImageBulkDeleteResultSerializer,
+        description="Delete many images of one's own corpus at once (the index follows).",
+    )
+    def post(self, request: Request, corpus_id: int) -> Response:
+        corpus = selectors.get_writable_corpus(user=request.user, corpus_id=corpus_id)
+        ids = _valid(ImageBulkDeleteSerializer, request.data)["ids"]
+        present = set(corpus.images.filter(pk__in=ids).values_list("pk", flat=True))
+        deleted = services.delete_images(corpus=corpus, image_ids=sorted(present))
+        not_found = sorted(set(ids) - present)
+        return Response({"deleted": deleted, "not_found": not_found})
 
 
 class ImageDetailApi(APIView):

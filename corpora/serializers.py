@@ -179,3 +179,19 @@ def image_file_url(context: dict, record: ImageRecord) -> str:
 def _absolute(context: dict, path: str) -> str:
     request = context.get("request")
     return request.build_absolute_uri(path) if request is not None else path
+
+
+class ImageBulkDeleteSerializer(serializers.Serializer):
+    ids = serializers.ListField(
+        child=serializers.IntegerField(min_value=1),
+        min_length=1,
+        max_length=1000,
+        help_text="Ids of images of this corpus to delete.",
+    )
+
+
+class ImageBulkDeleteResultSerializer(serializers.Serializer):
+    deleted = serializers.IntegerField()
+    not_found = serializers.ListField(
+        child=serializers.IntegerField(), help_text="Ids that are not images of this corpus."
+    )

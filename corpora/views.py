@@ -88,6 +88,26 @@ def image_delete(request: HttpRequest, corpus_id: int, image_id: int) -> HttpRes
     return render(request, "corpora/confirm_image_delete.html", context)
 
 
+@login_required
+@require_http_methods(["GET", "POST"])
+@page_errors
+def images_delete(request: HttpRequest, corpus_id: int) -> HttpResponse:
+    """Delete several images at once (``ids``), after a confirmation page listing them."""
+    corpus = selectors.get_writable_corpus(user=request.user, corpus_id=corpus_id)
+    raw = request.POST.getlist("ids") if request.method == "POST" else request.GET.getlist("ids")
+    ids = sorted({int(value) for value in raw if value.isdigit()})
+    images = list(corpus.images.filter(pk__in=ids).order_by("pk"))
+    back = _safe_next(request)
+    if not images:
+        raise InvalidInput("None of these images is in this corpus (any more).")
+    if request.method == "POST":
+        deleted = services.delete_images(corpus=corpus, image_ids=[image.pk for image in images])
+        messages.success(request, f"{deleted} image{'s' if deleted != 1 else ''} deleted.")
+        return redirect(back or reverse("corpora:detail", args=[corpus.pk]))
+    context = {"corpus": corpus, "images": images, "next": back}
+    return render(request, "corpora/confirm_images_delete.html", context)
+
+
 def _safe_next(request: HttpRequest) -> str | None:
     """Where to go back to after an action (``next``), if it is a page of this site."""
     target = request.POST.get("next") or request.GET.get("next")

@@ -20,6 +20,11 @@ urlpatterns = [
     ),
     path("corpora/<int:corpus_id>/images/", corpora_api.ImageListApi.as_view(), name="image-list"),
     path(
+        "corpora/<int:corpus_id>/images/delete/",
+        corpora_api.ImageBulkDeleteApi.as_view(),
+        name="image-bulk-delete",
+    ),
+    path(
         "corpora/<int:corpus_id>/images/<int:image_id>/",
         corpora_api.ImageDetailApi.as_view(),
         name="image-detail",

@@ -384,3 +384,25 @@ def test_openapi_schema_and_docs(client):
     docs = client.get("/api/docs/")
     assert docs.status_code == 200
     assert b"cdn." not in docs.content and b"jsdelivr" not in docs.content
+
+
+def test_bulk_delete_images(alice, user, other_user):
+    corpus = make_corpus(user)
+    records = [make_record(corpus, image_bytes(seed=i), name=f"{i}.png") for i in range(4)]
+    theirs = make_record(make_corpus(other_user, "theirs"), image_bytes(seed=9), name="t.png")
+    url = reverse("api:image-bulk-delete", args=[corpus.pk])
+
+    response = alice.post(
+        url, {"ids": [records[0].pk, records[2].pk, theirs.pk, 999999]}, format="json"
+    )
+    assert response.status_code == 200
+    assert response.json() == {"deleted": 2, "not_found": sorted([theirs.pk, 999999])}
+    left = set(corpus.images.values_list("pk", flat=True))
+    assert left == {records[1].pk, records[3].pk}
+    assert ImageRecord.objects.filter(pk=theirs.pk).exists()  # never someone else's
+
+    for bad in ({}, {"ids": []}, {"ids": ["x"]}):
+        refused = alice.post(url, bad, format="json")
+        assert refused.status_code == 400 and "ids" in error_of(refused)["message"]
+    other = reverse("api:image-bulk-delete", args=[theirs.corpus_id])
+    assert alice.post(other, {"ids": [theirs.pk]}, format="json").status_code == 404

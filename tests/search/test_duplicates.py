@@ -224,3 +224,24 @@ def test_page_ignores_an_outside_next_and_reports_bad_thresholds(client, user, p
     assert done.url == reverse("corpora:detail", args=[corpus.pk])
     bad = client.get(reverse("search:duplicates", args=[corpus.pk]), {"threshold": "0.1"})
     assert bad.status_code == 400 and "between 0.5 and 1" in bad.content.decode()
+
+
+def test_keep_the_first_and_delete_the_rest_of_a_group(client, user, photos_corpus):
+    corpus, ids = photos_corpus
+    client.force_login(user)
+    page_url = reverse("search:duplicates", args=[corpus.pk]) + "?threshold=0.95"
+    html = client.get(page_url).content.decode()
+    assert "Keep “coffee.png”, delete the other 1" in html
+
+    confirm_url = reverse("corpora:images_delete", args=[corpus.pk])
+    confirm = client.get(confirm_url, {"ids": [ids["coffee-mirrored.png"]], "next": page_url})
+    assert confirm.status_code == 200 and "Delete 1 image from" in confirm.content.decode()
+    done = client.post(confirm_url, {"ids": [ids["coffee-mirrored.png"]], "next": page_url})
+    assert done.status_code == 302 and done.url == page_url
+    assert set(corpus.images.values_list("original_filename", flat=True)) == {
+        "coffee.png",
+        "rocket.jpg",
+        "moon.png",
+    }
+    gone = client.post(confirm_url, {"ids": [ids["coffee-mirrored.png"]]})
+    assert gone.status_code == 400 and "None of these images" in gone.content.decode()
