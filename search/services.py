@@ -75,10 +75,10 @@ def require_index(corpus: Corpus) -> LoadedIndex:
     return _load(corpus)
 
 
-def _require_same_encoder(corpus: Corpus, fingerprint: str) -> None:
+def _require_same_encoder(corpus: Corpus, index: LoadedIndex, fingerprint: str) -> None:
     """A query vector must come from the encoder whose vectors the live index holds: after the
     corpus's encoder changed, the old index keeps serving until re-encoding is done."""
-    built_with = require_index(corpus).meta.get("encoder_fingerprint")
+    built_with = index.meta.get("encoder_fingerprint")
     if built_with and built_with != fingerprint:
         raise IndexNotReady(
             "This corpus is being re-encoded with another model; search it again when its "
@@ -199,10 +199,9 @@ def search_image(
     from search.preprocessing import open_image
 
     k = _validate_k(k)
-    if not corpus.index_version:
-        raise _no_index(corpus)
+    index = require_index(corpus)  # before the encoder: no model is loaded for a 409
     encoder = get_encoder(corpus.encoder)
-    _require_same_encoder(corpus, encoder.fingerprint)
+    _require_same_encoder(corpus, index, encoder.fingerprint)
     picture = open_image(image)
     if region is not None:
         picture = region.crop(picture)
@@ -223,6 +222,6 @@ def search_similar(*, corpus: Corpus, record_id: int, k: int = 10) -> SearchResu
     status, embedding, fingerprint = row
     if status != ImageStatus.ENCODED or embedding is None:
         raise Conflict("This image is not encoded yet.", record_id=record_id, status=status)
-    _require_same_encoder(corpus, fingerprint)
+    _require_same_encoder(corpus, require_index(corpus), fingerprint)
     query = np.frombuffer(embedding, dtype=np.float32)
     return search_vectors(corpus=corpus, query=query, k=k, exclude_ids=[record_id])
