@@ -16,6 +16,7 @@ from rest_framework.views import APIView
 
 from corpora import selectors, services
 from corpora.files import corpus_zip_response, image_file_response
+from corpora.metadata import parse_metadata_field
 from corpora.serializers import (
     CorpusCreateSerializer,
     CorpusSerializer,
@@ -23,6 +24,7 @@ from corpora.serializers import (
     ImageBulkDeleteResultSerializer,
     ImageBulkDeleteSerializer,
     ImageSerializer,
+    ImageUpdateSerializer,
     IngestReportSerializer,
 )
 from crier_site.errors import InvalidInput, PayloadTooLarge
@@ -89,13 +91,22 @@ class ImageListApi(APIView):
         corpus = selectors.get_readable_corpus(user=request.user, corpus_id=corpus_id)
         paginator = ImagePagination()
         page = paginator.paginate_queryset(corpus.images.order_by("-id"), request, view=self)
-        data = ImageSerializer(page, many=True, context={"request": request}).data
+        data = ImageSerializer(page, many=True, context=_image_context(request, corpus)).data
         return paginator.get_paginated_response(data)
 
     @extend_schema(
         request={
             "multipart/form-data": inline_serializer(
-                "ImageUpload", {"images": serializers.ListField(child=serializers.FileField())}
+                "ImageUpload",
+                {
+                    "images": serializers.ListField(child=serializers.FileField()),
+                    "metadata": serializers.CharField(
+                        required=False,
+                        help_text='JSON text: {"<filename>": {"tags": ["..."], "caption": '
+                        '"...", "metadata": {...}}}. A file whose entry is invalid, and a '
+                        "name that matches no file, are listed in 'rejected'.",
+                    ),
+                },
             )
         },
         responses={202: IngestReportSerializer},
@@ -106,7 +117,11 @@ class ImageListApi(APIView):
         uploads = request.FILES.getlist("images")
         if not uploads:
             raise InvalidInput("Send one or more image files in the multipart field 'images'.")
-        report = services.ingest_files(corpus=corpus, files=[(f.name, f) for f in uploads])
+        raw_metadata = request.data.get("metadata")
+        annotations = parse_metadata_field(raw_metadata) if raw_metadata else None
+        report = services.ingest_files(
+            corpus=corpus, files=[(f.name, f) for f in uploads], annotations=annotations
+        )
         body = IngestReportSerializer(report, context={"request": request}).data
         return Response(body, status=status.HTTP_202_ACCEPTED)
 
@@ -135,7 +150,19 @@ class ImageDetailApi(APIView):
     def get(self, request: Request, corpus_id: int, image_id: int) -> Response:
         corpus = selectors.get_readable_corpus(user=request.user, corpus_id=corpus_id)
         record = selectors.get_image(corpus=corpus, image_id=image_id)
-        return Response(ImageSerializer(record, context={"request": request}).data)
+        return Response(ImageSerializer(record, context=_image_context(request, corpus)).data)
+
+    @extend_schema(
+        request=ImageUpdateSerializer,
+        responses=ImageSerializer,
+        description="Change an image's tags, caption or free metadata (owner only).",
+    )
+    def patch(self, request: Request, corpus_id: int, image_id: int) -> Response:
+        corpus = selectors.get_writable_corpus(user=request.user, corpus_id=corpus_id)
+        record = selectors.get_image(corpus=corpus, image_id=image_id)
+        data = _valid(ImageUpdateSerializer, request.data, partial=True)
+        record = services.update_image(record=record, **data)
+        return Response(ImageSerializer(record, context=_image_context(request, corpus)).data)
 
     @extend_schema(responses={204: None})
     def delete(self, request: Request, corpus_id: int, image_id: int) -> Response:
@@ -188,6 +215,13 @@ def check_request_size(request: Request) -> None:
         raise PayloadTooLarge(
             f"The request is {length / 2**20:.1f} MiB; the limit is {limit / 2**20:.0f} MiB."
         )
+
+
+def _image_context(request: Request, corpus) -> dict:
+    return {
+        "request": request,
+        "show_location": selectors.may_see_location(user=request.user, corpus=corpus),
+    }
 
 
 def _valid(serializer_class, data, **kwargs) -> dict:

@@ -1,7 +1,8 @@
 """A corpus as one ZIP archive, streamed: every stored image plus a manifest of its records.
 
 Layout: ``images/<record id>/<original filename>`` (the id keeps equal names apart) and
-``manifest.json`` (the corpus, and per image its file, name, SHA-256, size, status, metadata).
+``manifest.json`` (the corpus, and per image its file, name, SHA-256, size, status, tags, caption,
+metadata, predicted labels and EXIF facts).
 ``manage.py import_images corpus.zip`` reads the archive back: same files, same names.
 The archive is written as it is sent, so memory stays flat whatever the corpus's size; image
 files are stored uncompressed (they are compressed already).
@@ -104,6 +105,14 @@ def _describe(record: ImageRecord) -> dict[str, Any]:
         "byte_size": record.byte_size,
         "status": record.status,
         "error": record.error,
+        "tags": record.tags,
+        "caption": record.caption,
         "metadata": record.metadata,
+        "labels": record.labels,
+        "taken_at": record.taken_at.isoformat() if record.taken_at else None,
+        "camera_make": record.camera_make,
+        "camera_model": record.camera_model,
+        "latitude": record.latitude,
+        "longitude": record.longitude,
         "created_at": record.created_at.isoformat(),
     }

@@ -14,7 +14,9 @@ class CorpusForm(forms.Form):
     visibility = forms.ChoiceField(
         choices=Visibility.choices,
         initial=Visibility.PRIVATE,
-        help_text="Anyone can search a public corpus; only you can change it.",
+        help_text="Anyone can search a public corpus and see its photos' details, including "
+        "the GPS position a camera stored in them; only you can change it. In a private "
+        "corpus the position is shown to you alone.",
     )
     expires_in_minutes = forms.IntegerField(
         required=False,

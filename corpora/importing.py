@@ -10,8 +10,12 @@ from __future__ import annotations
 import os
 import zipfile
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
+from typing import Any
+
+from corpora.export import MANIFEST_NAME
+from corpora.metadata import SIDECAR_NAMES, annotations_from_manifest, read_sidecar
 
 IMAGE_SUFFIXES = frozenset(
     {".jpg", ".jpeg", ".png", ".webp", ".gif", ".bmp", ".tif", ".tiff", ".jfif", ".mpo"}
@@ -72,6 +76,45 @@ def _iter_zip(archive: Path, max_bytes: int) -> Iterator[ImportItem]:
                 yield ImportItem(name.as_posix(), _zip_reader(archive, info, max_bytes + 1))
                 continue
             yield ImportItem(name.as_posix(), _zip_reader(archive, info, info.file_size))
+
+
+@dataclass(frozen=True)
+class ImportAnnotations:
+    """Uploader metadata found beside the images: a sidecar file at the root, or the
+    ``manifest.json`` of a CRIER export (whose member paths are not the user's folders)."""
+
+    by_name: dict[str, Any] = field(default_factory=dict)
+    source: str = ""  # the file they came from; "" when none
+
+    @property
+    def from_export(self) -> bool:
+        return self.source == MANIFEST_NAME
+
+
+def read_import_annotations(source: Path) -> ImportAnnotations:
+    """Annotations from ``metadata.json``/``metadata.csv`` (or an export's ``manifest.json``) at
+    the root of the folder or archive; ``InvalidInput`` if such a file cannot be read."""
+    names = (*SIDECAR_NAMES, MANIFEST_NAME)
+    found: tuple[str, bytes] | None = None
+    if source.is_dir():
+        for name in names:
+            path = source / name
+            if path.is_file() and path.resolve().is_relative_to(source.resolve()):
+                found = (name, path.read_bytes())
+                break
+    elif zipfile.is_zipfile(source):
+        with zipfile.ZipFile(source) as zf:
+            members = set(zf.namelist())
+            for name in names:
+                if name in members:
+                    found = (name, zf.read(name))
+                    break
+    if found is None:
+        return ImportAnnotations()
+    name, data = found
+    if name == MANIFEST_NAME:
+        return ImportAnnotations(annotations_from_manifest(data), name)
+    return ImportAnnotations(read_sidecar(name, data), name)
 
 
 def _file_reader(path: Path, max_bytes: int):

@@ -129,7 +129,24 @@ class ImageRecord(models.Model):
     error = models.TextField(blank=True)
     embedding = models.BinaryField(null=True, blank=True, editable=False)
     encoder_fingerprint = models.CharField(max_length=64, blank=True)
-    metadata = models.JSONField(default=dict, blank=True)
+    metadata = models.JSONField(
+        default=dict, blank=True, help_text="Free JSON object from the uploader (4 KB at most)."
+    )
+    # From the file's EXIF, read at ingest (docs/metadata.md); empty when absent or unreadable.
+    taken_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    camera_make = models.CharField(max_length=100, blank=True)
+    camera_model = models.CharField(max_length=100, blank=True)
+    latitude = models.FloatField(null=True, blank=True)
+    longitude = models.FloatField(null=True, blank=True)
+    # From the uploader.
+    tags = models.JSONField(default=list, blank=True)
+    caption = models.TextField(blank=True)
+    # Top-5 ImageNet labels predicted at encoding: [{"label", "synonyms", "probability"}].
+    labels = models.JSONField(default=list, blank=True)
+    # "|a|b|" lower-case copies of tags and label names (with synonyms), kept in step by the
+    # services that write them: exact-word filters on both databases and text search read them.
+    tag_text = models.TextField(blank=True, editable=False)
+    label_text = models.TextField(blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -143,6 +160,18 @@ class ImageRecord(models.Model):
 
     def __str__(self) -> str:
         return self.original_filename
+
+    @property
+    def has_location(self) -> bool:
+        return self.latitude is not None and self.longitude is not None
+
+    @property
+    def camera(self) -> str:
+        make, model = self.camera_make.strip(), self.camera_model.strip()
+        # Many cameras repeat the make in the model name ("Canon" + "Canon EOS 5D").
+        if make and model.lower().startswith(make.lower()):
+            return model
+        return " ".join(part for part in (make, model) if part)
 
     @property
     def content_type(self) -> str:

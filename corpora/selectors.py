@@ -52,6 +52,13 @@ def get_writable_corpus(*, user, corpus_id: int) -> Corpus:
     return corpus
 
 
+def may_see_location(*, user, corpus: Corpus) -> bool:
+    """GPS positions are the owner's to see, unless the owner made the corpus public."""
+    if corpus.is_public:
+        return True
+    return bool(user is not None and user.is_authenticated and corpus.owner_id == user.pk)
+
+
 def get_image(*, corpus: Corpus, image_id: int) -> ImageRecord:
     try:
         return corpus.images.get(pk=image_id)

@@ -6,6 +6,7 @@ from django.conf import settings
 from django.urls import reverse
 from rest_framework import serializers
 
+from corpora.metadata import MAX_CAPTION_LENGTH, MAX_DATA_BYTES, MAX_TAG_LENGTH, MAX_TAGS
 from corpora.models import Corpus, ImageRecord, Visibility
 from corpora.selectors import corpus_counts
 
@@ -119,8 +120,22 @@ class CorpusUpdateSerializer(CorpusCreateSerializer):
         return attrs
 
 
+class LabelSerializer(serializers.Serializer):
+    label = serializers.CharField(help_text="ImageNet class name, e.g. 'tabby'.")
+    synonyms = serializers.ListField(child=serializers.CharField())
+    probability = serializers.FloatField(min_value=0, max_value=1)
+
+
 class ImageSerializer(serializers.ModelSerializer):
+    """One image. ``latitude``/``longitude`` are null unless the reader owns the corpus or it
+    is public (the view says which through ``context["show_location"]``)."""
+
     filename = serializers.CharField(source="original_filename", read_only=True)
+    labels = LabelSerializer(many=True, read_only=True, help_text="Predicted, best first.")
+    tags = serializers.ListField(child=serializers.CharField(), read_only=True)
+    camera = serializers.CharField(read_only=True, help_text="Make and model, from EXIF.")
+    latitude = serializers.SerializerMethodField()
+    longitude = serializers.SerializerMethodField()
     url = serializers.SerializerMethodField()
     file_url = serializers.SerializerMethodField()
 
@@ -136,18 +151,50 @@ class ImageSerializer(serializers.ModelSerializer):
             "format",
             "byte_size",
             "sha256",
+            "tags",
+            "caption",
             "metadata",
+            "labels",
+            "taken_at",
+            "camera",
+            "camera_make",
+            "camera_model",
+            "latitude",
+            "longitude",
             "created_at",
             "url",
             "file_url",
         ]
         read_only_fields = fields
 
+    def get_latitude(self, record: ImageRecord) -> float | None:
+        return record.latitude if self.context.get("show_location") else None
+
+    def get_longitude(self, record: ImageRecord) -> float | None:
+        return record.longitude if self.context.get("show_location") else None
+
     def get_url(self, record: ImageRecord) -> str:
         return image_url(self.context, record)
 
     def get_file_url(self, record: ImageRecord) -> str:
         return image_file_url(self.context, record)
+
+
+class ImageUpdateSerializer(serializers.Serializer):
+    """PATCH an image: only the fields sent change (the service checks the limits)."""
+
+    tags = serializers.ListField(
+        child=serializers.CharField(max_length=MAX_TAG_LENGTH, allow_blank=True),
+        max_length=MAX_TAGS,
+        required=False,
+        help_text=f"Replaces the tags: at most {MAX_TAGS}, each {MAX_TAG_LENGTH} characters.",
+    )
+    caption = serializers.CharField(
+        max_length=MAX_CAPTION_LENGTH, allow_blank=True, required=False, trim_whitespace=True
+    )
+    metadata = serializers.DictField(
+        required=False, help_text=f"Replaces the free JSON object ({MAX_DATA_BYTES} bytes at most)."
+    )
 
 
 class IngestReportSerializer(serializers.Serializer):

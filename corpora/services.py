@@ -8,18 +8,26 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import IO
+from typing import IO, Any
 
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from corpora.metadata import (
+    Annotation,
+    clean_caption,
+    clean_data,
+    clean_tags,
+    parse_annotation,
+    tag_text,
+)
 from corpora.models import Corpus, CorpusStatus, ImageRecord, ImageStatus, Visibility
-from corpora.validation import validate_image_bytes
+from corpora.validation import ImageInfo, validate_image_bytes
 from crier_site.errors import CrierError, InvalidInput
 
 logger = logging.getLogger(__name__)
@@ -130,9 +138,18 @@ def ingest_files(
     corpus: Corpus,
     files: Iterable[tuple[str, IO[bytes]]],
     metadata: dict | None = None,
+    annotations: Mapping[str, Any] | None = None,
+    report_unmatched: bool = True,
+    keep_paths: bool = True,
     enqueue: bool = True,
 ) -> IngestReport:
     """Validate and store each ``(filename, file)``; one bad file never stops the others.
+
+    ``annotations`` maps a filename (as given, or its last part) to what the uploader says
+    about it (``{"tags", "caption", "metadata"}``, checked by ``corpora.metadata``): a file
+    with bad metadata is rejected alone, and names that match no file are reported as
+    rejected too (unless ``report_unmatched=False``, for callers that ingest in chunks).
+    EXIF facts (time, camera, position) are read from the bytes already being validated.
 
     Accepted files become pending records; once the surrounding transaction commits, ONE
     encoding task is enqueued for the corpus (unless ``enqueue=False``, e.g. for a caller
@@ -140,12 +157,19 @@ def ingest_files(
     """
     report = IngestReport()
     max_bytes = settings.CRIER_MAX_UPLOAD_BYTES
+    annotations = annotations or {}
+    matched: set[str] = set()
     for given_name, handle in files:
         filename = _display_name(given_name)
         file_metadata = dict(metadata or {})
-        if filename != given_name and "/" in given_name.replace("\\", "/"):
+        if keep_paths and filename != given_name and "/" in given_name.replace("\\", "/"):
             file_metadata["path"] = given_name  # where it was in the uploaded folder or archive
+        key = next((name for name in (given_name, filename) if name in annotations), None)
         try:
+            annotation = Annotation()
+            if key is not None:
+                matched.add(key)
+                annotation = _file_annotation(annotations[key])
             data = handle.read(max_bytes + 1)
             info = validate_image_bytes(data)
         except CrierError as exc:
@@ -158,11 +182,14 @@ def ingest_files(
         if existing is not None:
             report.duplicates.append(DuplicateFile(filename, existing))
             continue
-        record = _store(corpus, filename, data, info, file_metadata)
+        record = _store(corpus, filename, data, info, file_metadata, annotation)
         if isinstance(record, DuplicateFile):
             report.duplicates.append(record)
         else:
             report.accepted.append(record)
+    if report_unmatched:
+        for name in sorted(set(annotations) - matched):
+            report.rejected.append(RejectedFile(str(name), UNMATCHED_METADATA))
     if report.accepted:
         Corpus.objects.filter(pk=corpus.pk).update(
             status=CorpusStatus.INDEXING, status_message="", updated_at=timezone.now()
@@ -171,6 +198,40 @@ def ingest_files(
         if enqueue:
             request_indexing(corpus_id=corpus.pk)
     return report
+
+
+UNMATCHED_METADATA = "Metadata was given for this name, but no file of that name was sent."
+
+
+def _file_annotation(raw: Any) -> Annotation:
+    try:
+        return parse_annotation(raw)
+    except InvalidInput as exc:
+        raise InvalidInput(f"Bad metadata: {exc.message}") from None
+
+
+def update_image(
+    *,
+    record: ImageRecord,
+    tags: list[str] | object = UNSET,
+    caption: str | object = UNSET,
+    metadata: dict | object = UNSET,
+) -> ImageRecord:
+    """Change what the owner says about an image; only the arguments given change."""
+    changed: list[str] = []
+    if tags is not UNSET:
+        record.tags = clean_tags(tags)
+        record.tag_text = tag_text(record.tags)
+        changed += ["tags", "tag_text"]
+    if caption is not UNSET:
+        record.caption = clean_caption(caption)
+        changed.append("caption")
+    if metadata is not UNSET:
+        record.metadata = clean_data(metadata)
+        changed.append("metadata")
+    if changed:
+        record.save(update_fields=changed)
+    return record
 
 
 def delete_images(*, corpus: Corpus, image_ids: Iterable[int]) -> int:
@@ -216,8 +277,14 @@ def request_indexing(*, corpus_id: int) -> None:
 
 
 def _store(
-    corpus: Corpus, filename: str, data: bytes, info, metadata: dict
+    corpus: Corpus,
+    filename: str,
+    data: bytes,
+    info: ImageInfo,
+    metadata: dict,
+    annotation: Annotation,
 ) -> ImageRecord | DuplicateFile:
+    tags = annotation.tags or []
     record = ImageRecord(
         corpus=corpus,
         original_filename=filename,
@@ -227,7 +294,15 @@ def _store(
         format=info.format,
         byte_size=info.byte_size,
         status=ImageStatus.PENDING,
-        metadata=metadata,
+        metadata={**metadata, **(annotation.data or {})},
+        tags=tags,
+        tag_text=tag_text(tags),
+        caption=annotation.caption or "",
+        taken_at=info.exif.taken_at,
+        camera_make=info.exif.camera_make,
+        camera_model=info.exif.camera_model,
+        latitude=info.exif.latitude,
+        longitude=info.exif.longitude,
     )
     record.file.save(filename, ContentFile(data), save=False)
     try:

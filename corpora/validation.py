@@ -5,11 +5,12 @@ from __future__ import annotations
 import hashlib
 import io
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from django.conf import settings
 from PIL import Image, UnidentifiedImageError
 
+from corpora.exif import ExifFacts, read_exif
 from crier_site.errors import InvalidInput, PayloadTooLarge
 
 SUPPORTED_FORMATS = frozenset({"JPEG", "MPO", "PNG", "WEBP", "GIF", "BMP", "TIFF"})
@@ -24,6 +25,7 @@ class ImageInfo:
     height: int
     format: str
     byte_size: int
+    exif: ExifFacts = field(default_factory=ExifFacts)
 
 
 def validate_image_bytes(data: bytes) -> ImageInfo:
@@ -38,7 +40,7 @@ def validate_image_bytes(data: bytes) -> ImageInfo:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            width, height, fmt = _decode_fully(data)
+            width, height, fmt, exif = _decode_fully(data)
     except Image.DecompressionBombError as exc:
         raise InvalidInput(f"Refused as a decompression bomb: {exc}") from None
     except Image.DecompressionBombWarning as exc:
@@ -55,10 +57,11 @@ def validate_image_bytes(data: bytes) -> ImageInfo:
         height=height,
         format=fmt,
         byte_size=len(data),
+        exif=exif,
     )
 
 
-def _decode_fully(data: bytes) -> tuple[int, int, str]:
+def _decode_fully(data: bytes) -> tuple[int, int, str, ExifFacts]:
     max_pixels = settings.CRIER_MAX_IMAGE_PIXELS
     with Image.open(io.BytesIO(data)) as image:
         fmt = (image.format or "").upper()
@@ -78,7 +81,8 @@ def _decode_fully(data: bytes) -> tuple[int, int, str]:
         if fmt in {"JPEG", "MPO"}:
             image.draft("RGB", _DRAFT_SIZE)
         image.load()
-    return width, height, ("JPEG" if fmt == "MPO" else fmt)
+        exif = read_exif(image)  # from the image just decoded: no second decode
+    return width, height, ("JPEG" if fmt == "MPO" else fmt), exif
 
 
 def _mib(size: int) -> str:

@@ -115,3 +115,44 @@ class CountingEncoder:
     def encode(self, images):
         self.rows += len(images)
         return self.inner.encode(images)
+
+
+def exif_jpeg(
+    *,
+    make: str | None = "Canon",
+    model: str | None = "Canon EOS 5D",
+    taken: str | None = "2024:07:14 15:30:00",
+    offset: str | None = "+02:00",
+    gps: tuple | None = ("N", (52.0, 31.0, 12.0), "W", (13.0, 24.0, 36.0)),
+    seed: int = 5,
+    size: tuple[int, int] = (64, 48),
+) -> bytes:
+    """A JPEG whose EXIF says when, with what and where it was taken (any part may be None)."""
+    from PIL import ExifTags
+
+    rng = np.random.default_rng(seed)
+    image = Image.fromarray(rng.integers(0, 256, (size[1], size[0], 3), dtype=np.uint8), "RGB")
+    exif = Image.Exif()
+    if make is not None:
+        exif[0x010F] = make
+    if model is not None:
+        exif[0x0110] = model
+    details = exif.get_ifd(ExifTags.IFD.Exif)
+    if taken is not None:
+        details[0x9003] = taken
+    if offset is not None:
+        details[0x9011] = offset
+    if gps is not None:
+        position = exif.get_ifd(ExifTags.IFD.GPSInfo)
+        position[1], position[2], position[3], position[4] = gps
+    buffer = io.BytesIO()
+    image.save(buffer, format="JPEG", exif=exif)
+    return buffer.getvalue()
+
+
+def with_broken_exif(jpeg: bytes) -> bytes:
+    """``jpeg`` with an APP1 Exif segment of garbage inserted after its SOI marker."""
+    import struct
+
+    payload = b"Exif\x00\x00II*\x00\x08\x00\x00\x00" + b"\xff\x13\x37" * 40
+    return jpeg[:2] + b"\xff\xe1" + struct.pack(">H", len(payload) + 2) + payload + jpeg[2:]

@@ -12,9 +12,10 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from tqdm import tqdm
 
 from corpora import encoding, services
-from corpora.importing import iter_import_items
+from corpora.importing import iter_import_items, read_import_annotations
 from corpora.models import Corpus, Visibility
 from corpora.services import IngestReport, RejectedFile
+from crier_site.errors import InvalidInput
 
 CHUNK = 64
 
@@ -42,8 +43,15 @@ class Command(BaseCommand):
         report = IngestReport()
         try:
             items = list(iter_import_items(source, max_bytes=settings.CRIER_MAX_UPLOAD_BYTES))
+            annotations = read_import_annotations(source)
         except ValueError as exc:
             raise CommandError(str(exc)) from None
+        except InvalidInput as exc:
+            raise CommandError(exc.message) from None
+        if annotations.source:
+            self.stdout.write(
+                f"Metadata for {len(annotations.by_name)} file(s) from {annotations.source}."
+            )
         progress = tqdm(
             total=len(items),
             unit="img",
@@ -63,11 +71,19 @@ class Command(BaseCommand):
                 except (OSError, ValueError) as exc:
                     report.rejected.append(RejectedFile(item.relative_path, f"Unreadable: {exc}"))
             part = services.ingest_files(
-                corpus=corpus, files=uploads, enqueue=False, metadata={"source": "import"}
+                corpus=corpus,
+                files=uploads,
+                enqueue=False,
+                # An export's manifest carries each image's own metadata already.
+                metadata={} if annotations.from_export else {"source": "import"},
+                keep_paths=not annotations.from_export,
+                annotations=annotations.by_name,
+                report_unmatched=False,  # checked once below, across all chunks
             )
             report.extend(part)
             progress.update(len(chunk))
         progress.close()
+        self._reject_unmatched(annotations, items, report)
         self._print_report(report)
         if options["sync"]:
             outcome = encoding.encode_corpus(corpus_id=corpus.pk)
@@ -95,6 +111,12 @@ class Command(BaseCommand):
             visibility=Visibility.PUBLIC if options["public"] else Visibility.PRIVATE,
             encoder=options["encoder"],
         )
+
+    def _reject_unmatched(self, annotations, items, report: IngestReport) -> None:
+        known = {item.relative_path for item in items}
+        known |= {path.rsplit("/", 1)[-1] for path in known}
+        for name in sorted(set(annotations.by_name) - known):
+            report.rejected.append(RejectedFile(name, services.UNMATCHED_METADATA))
 
     def _print_report(self, report: IngestReport) -> None:
         self.stdout.write(
