@@ -3,7 +3,6 @@ permissions through selectors, call one service, shape the answer with a seriali
 
 from __future__ import annotations
 
-from django.conf import settings
 from django.http import FileResponse, StreamingHttpResponse
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers, status
@@ -27,7 +26,8 @@ from corpora.serializers import (
     ImageUpdateSerializer,
     IngestReportSerializer,
 )
-from crier_site.errors import InvalidInput, PayloadTooLarge
+from crier_site.errors import InvalidInput
+from crier_site.http import check_request_size
 
 
 class CorpusListApi(APIView):
@@ -205,24 +205,11 @@ class TokenRevokeApi(APIView):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-def check_request_size(request: Request) -> None:
-    try:
-        length = int(request.META.get("CONTENT_LENGTH") or 0)
-    except ValueError:
-        length = 0
-    limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
-    if length > limit:
-        raise PayloadTooLarge(
-            f"The request is {length / 2**20:.1f} MiB; the limit is {limit / 2**20:.0f} MiB."
-        )
-
-
 def _image_context(request: Request, corpus) -> dict:
     return {
         "request": request,
         "show_location": selectors.may_see_location(user=request.user, corpus=corpus),
     }
-
 
 def _valid(serializer_class, data, **kwargs) -> dict:
     serializer = serializer_class(data=data, **kwargs)

@@ -11,6 +11,7 @@ from django.conf import settings
 from django.db import transaction
 
 from corpora.models import Corpus, ImageRecord
+from corpora.signals import sweep_requested
 
 logger = logging.getLogger(__name__)
 
@@ -31,10 +32,12 @@ def delete_expired_corpora(*, now: datetime | None = None) -> list[int]:
 
 
 def sweep_orphans(*, grace_seconds: int = ORPHAN_GRACE_SECONDS) -> list[Path]:
-    """Remove image files and index directories that no row refers to any more."""
-    from search.indexing import sweep_orphan_index_dirs
-
-    return sweep_orphan_files(grace_seconds=grace_seconds) + sweep_orphan_index_dirs()
+    """Remove image files, and (through ``sweep_requested``) index directories, that no row
+    refers to any more."""
+    removed = sweep_orphan_files(grace_seconds=grace_seconds)
+    for _, paths in sweep_requested.send(sender=Corpus):
+        removed += paths or []
+    return removed
 
 
 def sweep_orphan_files(*, grace_seconds: int = ORPHAN_GRACE_SECONDS) -> list[Path]:

@@ -7,8 +7,7 @@ from pathlib import Path
 from django.contrib.auth import get_user_model
 from django.db import transaction
 
-from corpora import encoding, services
-from corpora.encoding import EncodeOutcome
+from corpora import services
 from corpora.models import Corpus, Visibility
 from corpora.services import IngestReport
 
@@ -55,7 +54,9 @@ def get_example_corpus() -> Corpus | None:
     return Corpus.objects.filter(owner__username=EXAMPLE_OWNER, name=EXAMPLE_NAME).first()
 
 
-def seed_example_corpus(*, index: bool = True) -> tuple[Corpus, IngestReport, EncodeOutcome | None]:
+def seed_example_corpus(*, index: bool = True) -> tuple[Corpus, IngestReport, str | None]:
+    """Create or complete the example corpus; with ``index``, encode and index it before
+    returning (and answer the indexing summary), else leave that to the worker."""
     owner = _example_owner()
     corpus = Corpus.objects.filter(owner=owner, name=EXAMPLE_NAME).first()
     if corpus is None:
@@ -77,9 +78,9 @@ def seed_example_corpus(*, index: bool = True) -> tuple[Corpus, IngestReport, En
     finally:
         for handle in handles:
             handle.close()
-    outcome = encoding.encode_corpus(corpus_id=corpus.pk) if index else None
+    summary = services.index_now(corpus_id=corpus.pk) if index else None
     corpus.refresh_from_db()
-    return corpus, report, outcome
+    return corpus, report, summary
 
 
 def _example_owner():

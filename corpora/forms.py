@@ -5,6 +5,7 @@ from __future__ import annotations
 from django import forms
 from django.conf import settings
 
+from corpora.encoder_options import encoder_choices
 from corpora.models import Corpus, Visibility
 
 
@@ -34,8 +35,6 @@ class CorpusForm(forms.Form):
     )
 
     def __init__(self, *args, **kwargs) -> None:
-        from search.encoders import encoder_choices
-
         super().__init__(*args, **kwargs)
         self.fields["encoder"].choices = encoder_choices()
         self.fields["encoder"].initial = settings.CRIER_ENCODER

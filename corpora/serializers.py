@@ -6,9 +6,11 @@ from django.conf import settings
 from django.urls import reverse
 from rest_framework import serializers
 
+from corpora.encoder_options import encoder_choices
 from corpora.metadata import MAX_CAPTION_LENGTH, MAX_DATA_BYTES, MAX_TAG_LENGTH, MAX_TAGS
 from corpora.models import Corpus, ImageRecord, Visibility
 from corpora.selectors import corpus_counts
+from crier_site.http import absolute_url, image_file_url, image_url
 
 
 class CorpusSerializer(serializers.ModelSerializer):
@@ -76,7 +78,7 @@ class CorpusSerializer(serializers.ModelSerializer):
         return self._counts(corpus)["failed_count"]
 
     def get_url(self, corpus: Corpus) -> str:
-        return _absolute(self.context, reverse("api:corpus-detail", args=[corpus.pk]))
+        return absolute_url(self.context, reverse("api:corpus-detail", args=[corpus.pk]))
 
 
 class CorpusCreateSerializer(serializers.Serializer):
@@ -101,8 +103,6 @@ class CorpusCreateSerializer(serializers.Serializer):
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         if "encoder" in self.fields:
-            from search.encoders import encoder_choices
-
             self.fields["encoder"].choices = encoder_choices()
 
 
@@ -213,19 +213,6 @@ class IngestReportSerializer(serializers.Serializer):
 
     def get_rejected(self, report) -> list[dict]:
         return [{"filename": r.filename, "error": r.error} for r in report.rejected]
-
-
-def image_url(context: dict, record: ImageRecord) -> str:
-    return _absolute(context, reverse("api:image-detail", args=[record.corpus_id, record.pk]))
-
-
-def image_file_url(context: dict, record: ImageRecord) -> str:
-    return _absolute(context, reverse("api:image-file", args=[record.corpus_id, record.pk]))
-
-
-def _absolute(context: dict, path: str) -> str:
-    request = context.get("request")
-    return request.build_absolute_uri(path) if request is not None else path
 
 
 class ImageBulkDeleteSerializer(serializers.Serializer):

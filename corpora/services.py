@@ -1,13 +1,13 @@
 """Writes to corpora: their life cycle and the ingestion of uploaded files.
 
 Views, the API, management commands and tasks call these functions; they never touch models
-directly for writes. Encoding and indexing live in ``corpora.encoding`` (run by a task).
+directly for writes. Vectors and indices belong to the ``search`` app: when a corpus needs them,
+``request_indexing`` sends ``corpora.signals.indexing_requested``, which search receives.
 """
 
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -18,6 +18,7 @@ from django.core.files.base import ContentFile
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from corpora.encoder_options import encoder_names, is_known_encoder
 from corpora.metadata import (
     Annotation,
     clean_caption,
@@ -27,12 +28,12 @@ from corpora.metadata import (
     tag_text,
 )
 from corpora.models import Corpus, CorpusStatus, ImageRecord, ImageStatus, Visibility
+from corpora.signals import indexing_requested
 from corpora.validation import ImageInfo, validate_image_bytes
 from crier_site.errors import CrierError, InvalidInput
 
 logger = logging.getLogger(__name__)
 
-ENCODE_TASK = "corpora.tasks.encode_corpus"
 UNSET = object()
 
 
@@ -268,12 +269,17 @@ def reindex_corpus(*, corpus: Corpus) -> None:
 
 
 def request_indexing(*, corpus_id: int) -> None:
-    """Enqueue the corpus's encoding/indexing task once the current transaction commits."""
-    from django_q.tasks import async_task
+    """Ask for the corpus's pending images to be encoded and its index rebuilt, in the
+    background once the current transaction commits."""
+    indexing_requested.send(sender=Corpus, corpus_id=corpus_id, synchronous=False)
 
-    transaction.on_commit(
-        lambda: async_task(ENCODE_TASK, corpus_id, task_name=f"encode-corpus-{corpus_id}")
-    )
+
+def index_now(*, corpus_id: int) -> str:
+    """Encode and index the corpus in this process (commands that must finish the job before
+    they return); a summary of what was done."""
+    answers = indexing_requested.send(sender=Corpus, corpus_id=corpus_id, synchronous=True)
+    summaries = [answer for _, answer in answers if answer]
+    return "; ".join(summaries) or f"corpus {corpus_id}: nothing is connected to index it"
 
 
 def _store(
@@ -344,10 +350,7 @@ def _clean_visibility(visibility: str) -> str:
 
 def validate_encoder(name: str) -> str:
     """``name`` if it names an encoder (registered, a TF Hub URL or a SavedModel directory)."""
-    from search.encoders import encoder_names
-
-    is_handle = name.startswith(("https://", "http://")) or os.path.isdir(name)
-    if name not in encoder_names() and not is_handle:
+    if not is_known_encoder(name):
         raise InvalidInput(
             f"Unknown encoder {name!r}; known: {', '.join(encoder_names())}.", field="encoder"
         )

@@ -12,9 +12,9 @@ from rest_framework.response import Response
 from rest_framework.throttling import AnonRateThrottle
 from rest_framework.views import APIView
 
-from corpora.api import check_request_size
 from corpora.selectors import get_readable_corpus
 from crier_site.errors import PayloadTooLarge
+from crier_site.http import check_request_size
 from search import services
 from search.duplicates import find_duplicates
 from search.serializers import (

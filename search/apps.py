@@ -7,4 +7,10 @@ class SearchConfig(AppConfig):
     verbose_name = "Search"
 
     def ready(self) -> None:
+        from corpora.encoder_options import EncoderCatalogue, register_encoder_catalogue
         from search import signals  # noqa: F401  (connects the receivers)
+        from search.encoders import encoder_choices, encoder_names, is_model_handle
+
+        register_encoder_catalogue(
+            EncoderCatalogue(names=encoder_names, choices=encoder_choices, accepts=is_model_handle)
+        )

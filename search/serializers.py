@@ -5,7 +5,7 @@ from __future__ import annotations
 from rest_framework import serializers
 
 from corpora.models import ImageRecord
-from corpora.serializers import image_file_url, image_url
+from crier_site.http import image_file_url, image_url
 from search.duplicates import DEFAULT_THRESHOLD, MIN_THRESHOLD, DuplicateReport
 from search.regions import Region
 from search.services import MAX_K, SearchResult

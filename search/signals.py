@@ -1,15 +1,38 @@
-"""Keep index dirs in step with corpus rows, whoever deletes them (services, admin, cascades)."""
+"""The search app's side of what corpora signals: index a corpus that needs it, sweep orphan
+index directories, and keep index dirs in step with corpus rows, whoever deletes them
+(services, admin, cascades). corpora never imports search; these receivers are the link."""
 
 from __future__ import annotations
 
 from functools import partial
+from pathlib import Path
 
 from django.db import transaction
 from django.db.models.signals import post_delete
 from django.dispatch import receiver
+from django_q.tasks import async_task
 
 from corpora.models import Corpus
-from search.indexing import drop_index
+from corpora.signals import indexing_requested, sweep_requested
+from search import encoding
+from search.indexing import drop_index, sweep_orphan_index_dirs
+from search.tasks import ENCODE_TASK
+
+
+@receiver(indexing_requested, dispatch_uid="search.index_on_request")
+def index_on_request(sender, corpus_id: int, synchronous: bool = False, **kwargs) -> str | None:
+    if synchronous:
+        return encoding.encode_corpus(corpus_id=corpus_id).summary
+    # ONE task per request, enqueued once the images it is about are committed.
+    transaction.on_commit(
+        lambda: async_task(ENCODE_TASK, corpus_id, task_name=f"encode-corpus-{corpus_id}")
+    )
+    return None
+
+
+@receiver(sweep_requested, dispatch_uid="search.sweep_orphan_index_dirs")
+def sweep_index_dirs(sender, **kwargs) -> list[Path]:
+    return sweep_orphan_index_dirs()
 
 
 @receiver(post_delete, sender=Corpus, dispatch_uid="search.drop_index_on_corpus_delete")

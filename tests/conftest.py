@@ -7,6 +7,9 @@ from pathlib import Path
 
 import pytest
 
+import search.encoders
+from tests.factories import CountingEncoder
+
 
 @pytest.fixture(autouse=True)
 def isolated_data_dirs(settings, tmp_path: Path) -> Path:
@@ -25,3 +28,17 @@ def user(django_user_model):
 @pytest.fixture
 def other_user(django_user_model):
     return django_user_model.objects.create_user(username="bob", password="a-long-passphrase-2")
+
+
+@pytest.fixture
+def histogram_by_default(settings):
+    """New corpora use the fast histogram encoder unless a test says otherwise."""
+    settings.CRIER_ENCODER = "histogram"
+
+
+@pytest.fixture
+def counting_encoder(monkeypatch):
+    """Replace the encoder the encoding job gets with a counting wrapper around the real one."""
+    counter = CountingEncoder(search.encoders.get_encoder("histogram"))
+    monkeypatch.setattr(search.encoders, "get_encoder", lambda name=None: counter)
+    return counter

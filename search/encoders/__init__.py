@@ -1,7 +1,13 @@
 """Image encoders: images in, L2-normalised float32 vectors out. See docs/encoders.md."""
 
 from .base import Encoder, EncoderError
-from .registry import encoder_choices, encoder_names, get_encoder, prepare_encoder
+from .registry import (
+    encoder_choices,
+    encoder_names,
+    get_encoder,
+    is_model_handle,
+    prepare_encoder,
+)
 
 __all__ = [
     "Encoder",
@@ -9,5 +15,6 @@ __all__ = [
     "encoder_choices",
     "encoder_names",
     "get_encoder",
+    "is_model_handle",
     "prepare_encoder",
 ]

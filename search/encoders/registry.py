@@ -70,6 +70,12 @@ def encoder_names() -> list[str]:
     return list(_factories())
 
 
+def is_model_handle(name: str) -> bool:
+    """Whether ``name`` points at a model rather than naming one: a TF Hub URL or a local
+    SavedModel directory."""
+    return name.startswith(("https://", "http://")) or Path(name).is_dir()
+
+
 def _create(name: str) -> Encoder:
     factories = _factories()
     if name in factories:

@@ -10,8 +10,9 @@ import pytest
 from django.conf import settings
 from django.utils import timezone
 
-from corpora import cleanup, encoding, services
+from corpora import cleanup, services
 from corpora.models import Corpus, ImageRecord
+from search import encoding
 from search.indexing import index_root
 from tests.factories import image_bytes, make_corpus
 

@@ -8,10 +8,9 @@ import io
 import pytest
 from django.urls import reverse
 
-from corpora import encoding
 from corpora import services as corpus_services
 from corpora.models import Corpus, ImageStatus
-from search import services
+from search import encoding, services
 from search.encoders import get_encoder
 from tests.factories import make_corpus, photo_bytes
 

@@ -6,9 +6,9 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
-from corpora import encoding
 from corpora.examples import seed_example_corpus
 from corpora.models import Visibility
+from search import encoding
 from tests.factories import image_bytes, make_corpus, make_record, photo_bytes
 
 pytestmark = pytest.mark.django_db

@@ -11,7 +11,7 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from tqdm import tqdm
 
-from corpora import encoding, services
+from corpora import services
 from corpora.importing import iter_import_items, read_import_annotations
 from corpora.models import Corpus, Visibility
 from corpora.services import IngestReport, RejectedFile
@@ -86,8 +86,7 @@ class Command(BaseCommand):
         self._reject_unmatched(annotations, items, report)
         self._print_report(report)
         if options["sync"]:
-            outcome = encoding.encode_corpus(corpus_id=corpus.pk)
-            self.stdout.write(outcome.summary)
+            self.stdout.write(services.index_now(corpus_id=corpus.pk))
         elif report.accepted:
             services.request_indexing(corpus_id=corpus.pk)
             self.stdout.write("Indexing was queued; a running worker (qcluster) will do it.")

@@ -20,10 +20,10 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, **options) -> None:
-        corpus, report, outcome = seed_example_corpus(index=not options["no_index"])
+        corpus, report, summary = seed_example_corpus(index=not options["no_index"])
         self.stdout.write(
             f"Example corpus {corpus.name!r} (#{corpus.pk}): {len(report.accepted)} added, "
             f"{len(report.duplicates)} already there, {len(report.rejected)} rejected."
         )
-        if outcome is not None:
-            self.stdout.write(outcome.summary)
+        if summary is not None:
+            self.stdout.write(summary)

@@ -6,14 +6,16 @@ import numpy as np
 import pytest
 from django_q.models import Task
 
-from corpora import encoding, services
+from corpora import services
+from corpora import tasks as corpora_tasks
 from corpora.models import Corpus, CorpusStatus, ImageStatus
+from search import encoding
 from search.encoders import get_encoder
 from search.indexing import index_root
 from search.services import search_vectors
 from tests.factories import image_bytes, make_corpus
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("histogram_by_default")]
 
 
 def add_images(corpus, seeds, **kwargs):
@@ -25,7 +27,7 @@ def test_the_task_runs_through_django_q(user, django_capture_on_commit_callbacks
     corpus = make_corpus(user)
     with django_capture_on_commit_callbacks(execute=True):
         services.ingest_files(corpus=corpus, files=[("a.png", io.BytesIO(image_bytes(seed=1)))])
-    task = Task.objects.get(func="corpora.tasks.encode_corpus")
+    task = Task.objects.get(func="search.tasks.encode_corpus")
     assert task.success and task.args == (corpus.pk,)
     assert "1 encoded" in task.result
     corpus.refresh_from_db()
@@ -188,3 +190,15 @@ def test_vectors_of_another_encoder_version_are_encoded_again(user, counting_enc
     assert set(corpus.images.values_list("encoder_fingerprint", flat=True)) == {
         counting_encoder.fingerprint
     }
+
+
+def test_a_task_queued_under_the_old_corpora_path_hands_the_corpus_to_the_search_task(
+    user, django_capture_on_commit_callbacks
+):
+    corpus = make_corpus(user)
+    add_images(corpus, [1, 2])
+    with django_capture_on_commit_callbacks(execute=True):
+        message = corpora_tasks.encode_corpus(corpus.pk)
+    assert "search.tasks.encode_corpus" in message
+    task = Task.objects.get(func="search.tasks.encode_corpus")
+    assert task.success and "2 encoded" in task.result

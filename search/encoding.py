@@ -1,6 +1,7 @@
 """The encoding job of a corpus: pending images → vectors on their records → a fresh index.
 
-Run by the ``corpora.tasks.encode_corpus`` task. Safe to run again at any time: each batch of
+Run by the ``search.tasks.encode_corpus`` task, which ``search.signals`` enqueues when
+``corpora`` signals that a corpus needs indexing. Safe to run again at any time: each batch of
 vectors is committed as it is computed, so a crashed run resumes where it stopped, and records
 that are already encoded are never encoded again. A lease on the corpus row makes sure only one
 worker encodes and builds a corpus at a time; a second task for the same corpus returns at once
@@ -22,6 +23,9 @@ from django.db.models import Q
 from django.utils import timezone
 
 from corpora.models import Corpus, CorpusStatus, ImageRecord, ImageStatus
+from search import encoders
+from search.indexing import update_index
+from search.preprocessing import open_image
 
 logger = logging.getLogger(__name__)
 
@@ -73,11 +77,8 @@ def encode_corpus(*, corpus_id: int) -> EncodeOutcome:
 
 
 def _run_once(corpus_id: int, token: str, outcome: EncodeOutcome) -> None:
-    from search.encoders import get_encoder
-    from search.indexing import update_index
-
     corpus = Corpus.objects.get(pk=corpus_id)
-    encoder = get_encoder(corpus.encoder)
+    encoder = encoders.get_encoder(corpus.encoder)
     # Vectors of another encoder version cannot share an index with ours: encode them again.
     stale_vectors = ImageRecord.objects.filter(corpus=corpus, status=ImageStatus.ENCODED).exclude(
         encoder_fingerprint=encoder.fingerprint
@@ -129,8 +130,6 @@ def _submit_batch(pool: ThreadPoolExecutor, encoder, records: list[ImageRecord])
 
 
 def _load_and_preprocess(encoder, record: ImageRecord) -> np.ndarray:
-    from search.preprocessing import open_image
-
     with record.file.open("rb") as handle:
         return encoder.preprocess(open_image(handle))
 
@@ -163,7 +162,7 @@ def _store_vectors(
             record.embedding = np.ascontiguousarray(vector, dtype=np.float32).tobytes()
         record.encoder_fingerprint = "" if record.pk in errors else fingerprint
     with transaction.atomic():
-        # Only still-pending rows: a record deleted meanwhile is simply not updated.
+        # An UPDATE by primary key: a record deleted meanwhile matches no row and stays deleted.
         ImageRecord.objects.bulk_update(
             records, ["status", "error", "embedding", "encoder_fingerprint"], batch_size=500
         )

@@ -1,0 +1,42 @@
+"""HTTP helpers shared by the apps' API and pages: request-size checks and the URLs of images.
+
+No business logic lives here; the error envelope is ``crier_site.api.api_exception_handler``.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.http import HttpRequest
+from django.urls import reverse
+
+from crier_site.errors import PayloadTooLarge
+
+
+def check_request_size(request: HttpRequest) -> None:
+    """Refuse (413) a request whose declared body is over ``DATA_UPLOAD_MAX_MEMORY_SIZE``
+    before anything reads it."""
+    try:
+        length = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        length = 0
+    limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+    if length > limit:
+        raise PayloadTooLarge(
+            f"The request is {length / 2**20:.1f} MiB; the limit is {limit / 2**20:.0f} MiB."
+        )
+
+
+def absolute_url(context: dict, path: str) -> str:
+    """``path`` made absolute with the serializer context's request, if it has one."""
+    request = context.get("request")
+    return request.build_absolute_uri(path) if request is not None else path
+
+
+def image_url(context: dict, record) -> str:
+    """The API URL of an image record (anything with ``corpus_id`` and ``pk``)."""
+    return absolute_url(context, reverse("api:image-detail", args=[record.corpus_id, record.pk]))
+
+
+def image_file_url(context: dict, record) -> str:
+    """The API URL of an image record's bytes."""
+    return absolute_url(context, reverse("api:image-file", args=[record.corpus_id, record.pk]))

@@ -1,0 +1,12 @@
+"""django-q task entry points of the search app: thin wrappers around its jobs (their dotted
+paths are stored in queued tasks, so keep the names stable)."""
+
+from __future__ import annotations
+
+from search import encoding
+
+ENCODE_TASK = "search.tasks.encode_corpus"
+
+
+def encode_corpus(corpus_id: int) -> str:
+    return encoding.encode_corpus(corpus_id=corpus_id).summary

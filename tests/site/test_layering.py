@@ -1,0 +1,108 @@
+"""The apps depend on each other one way: ``search`` → ``corpora`` → ``crier_site``'s shared
+helpers, never back (docs/architecture.md). Read with the standard library's ``ast``, so an
+import hidden inside a function counts as much as one at the top of a module."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+# crier_site modules that any app may import; they must import no app themselves.
+SHARED_SITE_MODULES = ("crier_site.errors", "crier_site.http", "crier_site.env", "crier_site.api")
+# corpora's HTTP layer: other apps use its models, selectors, services and signals instead.
+CORPORA_HTTP_MODULES = ("corpora.api", "corpora.views", "corpora.serializers", "corpora.forms")
+
+
+def module_name(path: Path) -> str:
+    parts = path.relative_to(ROOT).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def imported_modules(source: str, module: str, *, is_package: bool = False) -> set[str]:
+    """Every module ``source`` (the code of ``module``) imports, wherever the import is."""
+    package = module if is_package else module.rpartition(".")[0]
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package.split(".")
+                base = base[: len(base) - (node.level - 1)]
+                target = ".".join([*base, node.module] if node.module else base)
+            else:
+                target = node.module or ""
+            found.add(target)
+            found.update(f"{target}.{alias.name}" for alias in node.names)
+        elif (
+            isinstance(node, ast.Call)
+            and getattr(node.func, "attr", getattr(node.func, "id", None))
+            in {"import_module", "__import__"}
+            and node.args
+            and isinstance(node.args[0], ast.Constant)
+            and isinstance(node.args[0].value, str)
+        ):
+            found.add(node.args[0].value)
+    return found
+
+
+def imports_of(package: str) -> dict[str, set[str]]:
+    graph = {}
+    for path in sorted((ROOT / package.replace(".", "/")).rglob("*.py")):
+        name = module_name(path)
+        graph[name] = imported_modules(
+            path.read_text(), name, is_package=path.name == "__init__.py"
+        )
+    return graph
+
+
+def offenders(graph: dict[str, set[str]], forbidden: tuple[str, ...]) -> list[str]:
+    return sorted(
+        f"{module} imports {target}"
+        for module, targets in graph.items()
+        for target in targets
+        if any(target == prefix or target.startswith(prefix + ".") for prefix in forbidden)
+    )
+
+
+def test_corpora_never_imports_search():
+    assert offenders(imports_of("corpora"), ("search",)) == []
+
+
+def test_shared_site_helpers_import_no_app():
+    graph = {
+        module: targets
+        for module, targets in imports_of("crier_site").items()
+        if module in SHARED_SITE_MODULES
+    }
+    assert set(graph) == set(SHARED_SITE_MODULES)
+    assert offenders(graph, ("corpora", "search")) == []
+
+
+def test_search_uses_corpora_through_its_data_layer_not_its_http_layer():
+    assert offenders(imports_of("search"), CORPORA_HTTP_MODULES) == []
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "import search.indexing",
+        "from search import encoders",
+        "def f():\n    from search.encoders import get_encoder\n",
+        "import importlib\nimportlib.import_module('search.tasks')",
+        "import search",
+    ],
+)
+def test_the_check_finds_an_import_of_search_wherever_it_hides(source):
+    graph = {"corpora.sub.module": imported_modules(source, "corpora.sub.module")}
+    assert offenders(graph, ("search",))
+
+
+def test_the_check_does_not_mistake_a_similar_name_for_search():
+    source = "import searchlight\nfrom corpora import search_helpers\n'search.tasks'"
+    graph = {"corpora.module": imported_modules(source, "corpora.module")}
+    assert offenders(graph, ("search",)) == []
