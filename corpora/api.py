@@ -26,6 +26,7 @@ from corpora.serializers import (
     ImageUpdateSerializer,
     IngestReportSerializer,
 )
+from crier_site import tokens
 from crier_site.errors import InvalidInput
 from crier_site.http import check_request_size
 
@@ -39,8 +40,9 @@ class CorpusListApi(APIView):
     )
     def get(self, request: Request) -> Response:
         include_public = request.query_params.get("public") in {"1", "true", "yes"}
+        listed = selectors.visible_corpora if include_public else selectors.owned_corpora
         corpora = (
-            selectors.corpora_visible_to(request.user, include_public=include_public)
+            listed(user=request.user)
             .select_related("owner")
             .with_counts()
         )
@@ -137,10 +139,8 @@ class ImageBulkDeleteApi(APIView):
     def post(self, request: Request, corpus_id: int) -> Response:
         corpus = selectors.get_writable_corpus(user=request.user, corpus_id=corpus_id)
         ids = _valid(ImageBulkDeleteSerializer, request.data)["ids"]
-        present = set(corpus.images.filter(pk__in=ids).values_list("pk", flat=True))
-        deleted = services.delete_images(corpus=corpus, image_ids=sorted(present))
-        not_found = sorted(set(ids) - present)
-        return Response({"deleted": deleted, "not_found": not_found})
+        deletion = services.delete_images_by_id(corpus=corpus, image_ids=ids)
+        return Response({"deleted": deletion.deleted, "not_found": deletion.not_found})
 
 
 class ImageDetailApi(APIView):
@@ -199,9 +199,7 @@ class TokenRevokeApi(APIView):
 
     @extend_schema(request=None, responses={204: None})
     def delete(self, request: Request) -> Response:
-        from rest_framework.authtoken.models import Token
-
-        Token.objects.filter(user=request.user).delete()
+        tokens.revoke_token(user=request.user)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 

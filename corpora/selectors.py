@@ -14,10 +14,14 @@ from corpora.models import Corpus, CorpusQuerySet, ImageRecord, ImageStatus, Vis
 from crier_site.errors import Forbidden, NotFound
 
 
-def corpora_visible_to(user, *, include_public: bool = True) -> CorpusQuerySet:
-    if include_public:
-        return Corpus.objects.visible_to(user)
+def owned_corpora(*, user) -> CorpusQuerySet:
+    """The corpora ``user`` owns (none for an anonymous visitor)."""
     return Corpus.objects.owned_by(user)
+
+
+def visible_corpora(*, user) -> CorpusQuerySet:
+    """The corpora ``user`` owns and every public one."""
+    return Corpus.objects.visible_to(user)
 
 
 def searchable_public_corpora(*, exclude_ids: tuple[int, ...] = (), limit: int = 12):

@@ -235,6 +235,20 @@ def update_image(
     return record
 
 
+@dataclass(frozen=True)
+class ImageDeletion:
+    deleted: int
+    not_found: list[int]  # asked-for ids that are not images of the corpus (any more)
+
+
+def delete_images_by_id(*, corpus: Corpus, image_ids: Iterable[int]) -> ImageDeletion:
+    """Delete the corpus's images among ``image_ids`` and say which ids were not there."""
+    wanted = {int(pk) for pk in image_ids}
+    present = set(corpus.images.filter(pk__in=wanted).values_list("pk", flat=True))
+    deleted = delete_images(corpus=corpus, image_ids=sorted(present))
+    return ImageDeletion(deleted=deleted, not_found=sorted(wanted - present))
+
+
 def delete_images(*, corpus: Corpus, image_ids: Iterable[int]) -> int:
     """Delete some of a corpus's images; the index is rebuilt from the remaining vectors."""
     ids = list(image_ids)

@@ -34,7 +34,7 @@ def corpus_list(request: HttpRequest) -> HttpResponse:
         else:
             messages.success(request, f"Corpus “{corpus.name}” created. Add some images.")
             return redirect("corpora:detail", corpus_id=corpus.pk)
-    corpora = selectors.corpora_visible_to(request.user, include_public=False).with_counts()
+    corpora = selectors.owned_corpora(user=request.user).with_counts()
     status = 400 if form.errors else 200
     return render(request, "corpora/list.html", {"corpora": corpora, "form": form}, status=status)
 

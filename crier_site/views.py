@@ -13,11 +13,11 @@ from django.contrib.auth.forms import UserCreationForm
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
-from rest_framework.authtoken.models import Token
 
 from corpora import selectors
 from corpora.examples import get_example_corpus
 from corpora.models import ImageStatus
+from crier_site import tokens
 from crier_site.errors import CrierError, NotFound
 
 EXAMPLE_TILES = 8
@@ -66,12 +66,11 @@ def api_token(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
         action = request.POST.get("action")
         if action == "create":
-            Token.objects.filter(user=request.user).delete()
-            Token.objects.create(user=request.user)
+            tokens.replace_token(user=request.user)
             messages.success(request, "A new API token was created. Keep it secret.")
         elif action == "revoke":
-            Token.objects.filter(user=request.user).delete()
+            tokens.revoke_token(user=request.user)
             messages.success(request, "Your API token was revoked; it no longer works.")
         return redirect("token")
-    token = Token.objects.filter(user=request.user).first()
+    token = tokens.current_token(user=request.user)
     return render(request, "token.html", {"token": token})

@@ -16,7 +16,7 @@ from corpora.selectors import get_readable_corpus
 from crier_site.errors import PayloadTooLarge
 from crier_site.http import check_request_size
 from search import services
-from search.duplicates import find_duplicates
+from search.duplicates import duplicate_rows, find_duplicates
 from search.serializers import (
     DuplicatesRequestSerializer,
     DuplicatesResponseSerializer,
@@ -71,6 +71,5 @@ class DuplicatesApi(APIView):
         serializer.is_valid(raise_exception=True)
         params = serializer.validated_data
         report = find_duplicates(corpus=corpus, threshold=params["threshold"])
-        return Response(
-            duplicates_response(report, context={"request": request}, limit=params["limit"])
-        )
+        rows = duplicate_rows(corpus=corpus, report=report, limit=params["limit"])
+        return Response(duplicates_response(report, rows, context={"request": request}))

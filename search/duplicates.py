@@ -15,13 +15,11 @@ from dataclasses import dataclass, replace
 import numpy as np
 from django.core.cache import cache
 
-from corpora.models import Corpus
-from crier_site.errors import InvalidInput
+from corpora.models import Corpus, ImageRecord
 from search.indexing import read_vectors
+from search.params import DEFAULT_THRESHOLD
 from search.services import IndexNotReady, require_index
 
-DEFAULT_THRESHOLD = 0.9
-MIN_THRESHOLD = 0.5
 # Partners looked at per image: a group larger than this is still found whole, through chains.
 NEIGHBOURS = 10
 QUERY_CHUNK = 1024
@@ -44,20 +42,15 @@ class DuplicateReport:
     cached: bool = False
 
 
-def validate_threshold(threshold: float) -> float:
-    try:
-        threshold = float(threshold)
-    except (TypeError, ValueError):
-        raise InvalidInput("The threshold must be a number.") from None
-    if not MIN_THRESHOLD <= threshold <= 1.0:
-        raise InvalidInput(
-            f"The threshold must be between {MIN_THRESHOLD} and 1 (cosine similarity).",
-            threshold=threshold,
-        )
-    return threshold
+@dataclass(frozen=True)
+class DuplicateRow:
+    """A group as shown: its images (earliest upload first) and best pair score."""
+
+    score: float
+    records: list[ImageRecord]
 
 
-class _Groups:
+class _UnionFind:
     """Union-find over record ids, remembering each group's best pair score."""
 
     def __init__(self) -> None:
@@ -93,8 +86,8 @@ class _Groups:
 
 
 def find_duplicates(*, corpus: Corpus, threshold: float = DEFAULT_THRESHOLD) -> DuplicateReport:
-    """Groups of ``corpus``'s images that look alike at ``threshold`` or above."""
-    threshold = validate_threshold(threshold)
+    """Groups of ``corpus``'s images that look alike at ``threshold`` or above (a value
+    checked at the edge: ``search.params.validate_threshold``)."""
     key = f"crier:duplicates:{corpus.pk}:{corpus.index_version}:{threshold:.6f}"
     report = cache.get(key)
     if report is not None:
@@ -122,7 +115,7 @@ def _compare_all(corpus: Corpus, threshold: float) -> DuplicateReport:
             corpus_id=corpus.pk,
         )
     alive = set(ids.tolist())  # records deleted since the index was built drop out
-    groups = _Groups()
+    groups = _UnionFind()
     k = min(NEIGHBOURS + 1, index.size)
     for start in range(0, len(ids), QUERY_CHUNK):
         found, scores = index.search(vectors[start : start + QUERY_CHUNK], k)
@@ -138,3 +131,16 @@ def _compare_all(corpus: Corpus, threshold: float) -> DuplicateReport:
         index_version=corpus.index_version,
         took_ms=(time.perf_counter() - started) * 1000,
     )
+
+
+def duplicate_rows(*, corpus: Corpus, report: DuplicateReport, limit: int) -> list[DuplicateRow]:
+    """The first ``limit`` groups of ``report`` with their records, in one query; a group left
+    with fewer than two images (deleted since the comparison) is not shown."""
+    shown = report.groups[:limit]
+    records = corpus.images.in_bulk([pk for group in shown for pk in group.record_ids])
+    rows = []
+    for group in shown:
+        members = [records[pk] for pk in group.record_ids if pk in records]
+        if len(members) > 1:
+            rows.append(DuplicateRow(score=group.score, records=members))
+    return rows

@@ -19,8 +19,9 @@ from pathlib import Path
 import numpy as np
 from django.conf import settings
 
-from corpora.models import Corpus, ImageRecord, ImageStatus
+from corpora.models import Corpus
 from search import scann_index
+from search.selectors import as_vector, encoded_records
 
 logger = logging.getLogger(__name__)
 
@@ -52,8 +53,7 @@ def current_fingerprint(corpus: Corpus) -> str:
     recently created record.
     """
     rows = (
-        ImageRecord.objects.filter(corpus=corpus, status=ImageStatus.ENCODED)
-        .exclude(embedding=None)
+        encoded_records(corpus=corpus)
         .order_by("-created_at", "-id")
         .values_list("encoder_fingerprint", flat=True)
     )
@@ -74,9 +74,7 @@ def read_vectors(
     """
     if fingerprint is None:
         fingerprint = current_fingerprint(corpus)
-    qs = ImageRecord.objects.filter(
-        corpus=corpus, status=ImageStatus.ENCODED, encoder_fingerprint=fingerprint
-    ).exclude(embedding=None)
+    qs = encoded_records(corpus=corpus, fingerprint=fingerprint)
     n = qs.count()
     ids = np.empty(n, dtype=np.int64)
     vectors: np.ndarray | None = None
@@ -85,7 +83,7 @@ def read_vectors(
     for record_id, blob in rows.iterator(chunk_size=READ_CHUNK):
         if i == n:  # records added since count(): they belong to the next build
             break
-        vector = np.frombuffer(blob, dtype=np.float32)
+        vector = as_vector(blob)
         if vectors is None:
             vectors = np.empty((n, vector.size), dtype=np.float32)
         if vector.size != vectors.shape[1] or vector.size == 0:
@@ -101,14 +99,6 @@ def read_vectors(
 
 def _remove(path: Path) -> None:
     shutil.rmtree(path, ignore_errors=True)
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _remove_others(root: Path, keep: str) -> None:
@@ -239,7 +229,7 @@ def _publish(
         scann_index.save_index(tmp, searcher, record_ids, meta, delta)
         version = new_version()
         os.rename(tmp, root / version)
-        _fsync_dir(root)
+        scann_index.fsync(root)
     except BaseException:
         _remove(tmp)
         raise
@@ -273,13 +263,7 @@ def _load_live(corpus: Corpus) -> scann_index.LoadedIndex | None:
 
 
 def _stored_ids(corpus: Corpus, fingerprint: str) -> np.ndarray:
-    rows = (
-        ImageRecord.objects.filter(
-            corpus=corpus, status=ImageStatus.ENCODED, encoder_fingerprint=fingerprint
-        )
-        .exclude(embedding=None)
-        .values_list("id", flat=True)
-    )
+    rows = encoded_records(corpus=corpus, fingerprint=fingerprint).values_list("id", flat=True)
     return np.fromiter(rows.iterator(chunk_size=10_000), dtype=np.int64)
 
 
@@ -288,13 +272,11 @@ def _read_vectors_of(
 ) -> tuple[np.ndarray, np.ndarray]:
     ids, vectors = [], []
     for start in range(0, len(record_ids), READ_CHUNK):
-        chunk = [int(i) for i in record_ids[start : start + READ_CHUNK]]
-        rows = ImageRecord.objects.filter(
-            corpus=corpus, pk__in=chunk, encoder_fingerprint=fingerprint
-        ).values_list("id", "embedding")
-        for record_id, blob in rows:
+        chunk = record_ids[start : start + READ_CHUNK]
+        rows = encoded_records(corpus=corpus, fingerprint=fingerprint, record_ids=chunk)
+        for record_id, blob in rows.values_list("id", "embedding"):
             ids.append(record_id)
-            vectors.append(np.frombuffer(blob, dtype=np.float32))
+            vectors.append(as_vector(blob))
     return np.asarray(ids, dtype=np.int64), np.stack(vectors)
 
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
-from corpora.models import ImageRecord
 from crier_site.http import image_file_url, image_url
-from search.duplicates import DEFAULT_THRESHOLD, MIN_THRESHOLD, DuplicateReport
+from search.duplicates import DuplicateReport, DuplicateRow
+from search.params import DEFAULT_K, DEFAULT_THRESHOLD, MAX_K, MIN_THRESHOLD
 from search.regions import Region
-from search.services import MAX_K, SearchResult
+from search.services import SearchResult
 
 
 class SearchRequestSerializer(serializers.Serializer):
@@ -16,7 +16,7 @@ class SearchRequestSerializer(serializers.Serializer):
     image_id = serializers.IntegerField(
         required=False, help_text="Search with an image of this corpus (more like this)."
     )
-    k = serializers.IntegerField(required=False, default=10, min_value=1, max_value=MAX_K)
+    k = serializers.IntegerField(required=False, default=DEFAULT_K, min_value=1, max_value=MAX_K)
     region = serializers.CharField(
         required=False,
         help_text="Search with this part of the query image only: left,top,right,bottom as "
@@ -53,23 +53,18 @@ class SearchResponseSerializer(serializers.Serializer):
 
 
 def search_response(result: SearchResult, *, context: dict) -> dict:
-    """Results best first, with each record's name, links and metadata (one query)."""
-    records = ImageRecord.objects.in_bulk([hit.record_id for hit in result.hits])
-    results = []
-    for hit in result.hits:
-        record = records.get(hit.record_id)
-        if record is None:  # deleted between the search and now
-            continue
-        results.append(
-            {
-                "image_id": record.pk,
-                "filename": record.original_filename,
-                "score": round(float(hit.score), 6),
-                "url": image_url(context, record),
-                "file_url": image_file_url(context, record),
-                "metadata": record.metadata,
-            }
-        )
+    """Results best first, with each record's name, links and metadata."""
+    results = [
+        {
+            "image_id": hit.record.pk,
+            "filename": hit.record.original_filename,
+            "score": round(float(hit.score), 6),
+            "url": image_url(context, hit.record),
+            "file_url": image_file_url(context, hit.record),
+            "metadata": hit.record.metadata,
+        }
+        for hit in result.hits
+    ]
     return {
         "results": results,
         "took_ms": round(result.took_ms, 2),
@@ -112,24 +107,26 @@ class DuplicatesResponseSerializer(serializers.Serializer):
     index_version = serializers.CharField()
 
 
-def duplicates_response(report: DuplicateReport, *, context: dict, limit: int) -> dict:
-    """The first ``limit`` groups, most similar first, with each image's name and links."""
-    shown = report.groups[:limit]
-    records = ImageRecord.objects.in_bulk([pk for group in shown for pk in group.record_ids])
-    groups = []
-    for group in shown:
-        images = [
-            {
-                "image_id": record.pk,
-                "filename": record.original_filename,
-                "url": image_url(context, record),
-                "file_url": image_file_url(context, record),
-            }
-            for record in (records.get(pk) for pk in group.record_ids)
-            if record is not None  # deleted since the comparison
-        ]
-        if len(images) > 1:
-            groups.append({"score": round(group.score, 6), "images": images})
+def duplicates_response(
+    report: DuplicateReport, rows: list[DuplicateRow], *, context: dict
+) -> dict:
+    """The groups shown (``search.duplicates.duplicate_rows``), with each image's name and
+    links."""
+    groups = [
+        {
+            "score": round(row.score, 6),
+            "images": [
+                {
+                    "image_id": record.pk,
+                    "filename": record.original_filename,
+                    "url": image_url(context, record),
+                    "file_url": image_file_url(context, record),
+                }
+                for record in row.records
+            ],
+        }
+        for row in rows
+    ]
     return {
         "threshold": report.threshold,
         "compared": report.compared,

@@ -11,12 +11,14 @@ from django.conf import settings
 
 from corpora.models import Corpus, ImageRecord, ImageStatus
 from crier_site.errors import Conflict, InvalidInput, NotFound
+from search import encoders
 from search.cache import searchers
 from search.indexing import index_root, read_vectors
+from search.preprocessing import open_image
 from search.regions import Region
 from search.scann_index import LoadedIndex
-
-MAX_K = 100
+from search.selectors import as_vector, encoded_records
+from search.vectors import expand_queries, top_k
 
 
 class IndexNotReady(Conflict):
@@ -25,8 +27,12 @@ class IndexNotReady(Conflict):
 
 @dataclass(frozen=True)
 class Hit:
-    record_id: int
+    record: ImageRecord  # loaded once, by the search: a record deleted since is never a hit
     score: float
+
+    @property
+    def record_id(self) -> int:
+        return self.record.pk
 
 
 @dataclass(frozen=True)
@@ -35,12 +41,6 @@ class SearchResult:
     took_ms: float
     index_version: str
     exact: bool
-
-
-def _validate_k(k: int) -> int:
-    if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= MAX_K:
-        raise InvalidInput(f"k must be an integer from 1 to {MAX_K}.", k=k)
-    return k
 
 
 def _as_query(query: np.ndarray, dim: int) -> np.ndarray:
@@ -55,9 +55,7 @@ def _exact(corpus: Corpus, query: np.ndarray, n: int) -> tuple[np.ndarray, np.nd
     if len(ids) == 0:
         return ids, np.empty(0, dtype=np.float32), query.size
     scores = vectors @ _as_query(query, vectors.shape[1])
-    n = min(n, len(ids))
-    top = np.argpartition(-scores, n - 1)[:n]
-    top = top[np.argsort(-scores[top], kind="stable")]
+    top = top_k(scores, n)
     return ids[top], scores[top], vectors.shape[1]
 
 
@@ -104,13 +102,11 @@ def _load(corpus: Corpus) -> LoadedIndex:
 def _alive_hits(
     corpus: Corpus, ids: np.ndarray, scores: np.ndarray, exclude: set[int]
 ) -> list[Hit]:
+    """The hits whose records still exist, each with its record (the one place where records
+    deleted since the index was built are dropped)."""
     candidates = [(int(i), float(s)) for i, s in zip(ids, scores, strict=True) if i not in exclude]
-    alive = set(
-        ImageRecord.objects.filter(corpus=corpus, pk__in=[i for i, _ in candidates]).values_list(
-            "pk", flat=True
-        )
-    )
-    return [Hit(record_id=i, score=s) for i, s in candidates if i in alive]
+    records = corpus.images.in_bulk([i for i, _ in candidates])
+    return [Hit(record=records[i], score=s) for i, s in candidates if i in records]
 
 
 def search_vectors(
@@ -129,35 +125,45 @@ def search_vectors(
     ``settings.CRIER_QUERY_EXPANSION``; 0 = off) is α-query expansion: the query is averaged
     with its top ``expansion`` hits (weighted by similarity³) and searched again; scores are
     then similarities to the expanded query (docs/evaluation.md has the before/after figures).
+    ``k`` comes validated from the edge (``search.params.validate_k``).
     """
-    k = _validate_k(k)
-    version = corpus.index_version
-    if not version and not exact:
-        raise _no_index(corpus)
+    index = None if exact else require_index(corpus)
+    return _search(corpus, index, query, k, exclude_ids=exclude_ids, expansion=expansion)
+
+
+def _search(
+    corpus: Corpus,
+    index: LoadedIndex | None,
+    query: np.ndarray,
+    k: int,
+    *,
+    exclude_ids: Collection[int] = (),
+    expansion: int | None = None,
+) -> SearchResult:
+    """Search the live ``index`` resolved once by the caller (``None``: exact, over the stored
+    vectors)."""
     started = time.perf_counter()
     exclude = {int(i) for i in exclude_ids}
-    search = _exact_searcher(corpus) if exact else _index_searcher(corpus)
+    if index is None:
+        search = _exact_searcher(corpus)
+    else:
+        search = lambda query, n: index.search(_as_query(query, index.meta["dim"]), n)  # noqa: E731
     hits = _top_hits(corpus, search, query, k, exclude)
     if expansion is None:
         expansion = settings.CRIER_QUERY_EXPANSION
     if expansion > 0 and hits:
-        query = _expanded_query(query, hits[:expansion])
+        query = _expanded_query(corpus, query, hits[:expansion])
         hits = _top_hits(corpus, search, query, k, exclude)
     return SearchResult(
         hits=hits,
         took_ms=(time.perf_counter() - started) * 1000,
-        index_version=version,
-        exact=exact,
+        index_version=corpus.index_version,
+        exact=index is None,
     )
 
 
 def _exact_searcher(corpus: Corpus):
     return lambda query, n: _exact(corpus, query, n)[:2]
-
-
-def _index_searcher(corpus: Corpus):
-    index = require_index(corpus)
-    return lambda query, n: index.search(_as_query(query, index.meta["dim"]), n)
 
 
 def _top_hits(corpus: Corpus, search, query: np.ndarray, k: int, exclude: set[int]) -> list[Hit]:
@@ -171,23 +177,16 @@ def _top_hits(corpus: Corpus, search, query: np.ndarray, k: int, exclude: set[in
         wanted *= 4
 
 
-EXPANSION_ALPHA = 3.0
-
-
-def _expanded_query(query: np.ndarray, hits: list[Hit]) -> np.ndarray:
-    rows = dict(
-        ImageRecord.objects.filter(pk__in=[hit.record_id for hit in hits]).values_list(
-            "pk", "embedding"
-        )
-    )
-    expanded = np.asarray(query, dtype=np.float32).reshape(-1).copy()
-    for hit in hits:
-        blob = rows.get(hit.record_id)
-        if blob is not None:
-            vector = np.frombuffer(blob, dtype=np.float32)
-            if vector.shape == expanded.shape:
-                expanded += max(hit.score, 0.0) ** EXPANSION_ALPHA * vector
-    return expanded / max(float(np.linalg.norm(expanded)), 1e-12)
+def _expanded_query(corpus: Corpus, query: np.ndarray, hits: list[Hit]) -> np.ndarray:
+    """The query expanded with its top hits' stored vectors: ``search.vectors.expand_queries``,
+    the formula evaluation measures (``aqe:n``), with similarities computed exactly."""
+    query = np.asarray(query, dtype=np.float32).reshape(-1)
+    rows = encoded_records(corpus=corpus, record_ids=[hit.record_id for hit in hits])
+    vectors = [as_vector(blob) for blob in rows.values_list("embedding", flat=True)]
+    neighbours = np.asarray([v for v in vectors if v.shape == query.shape], dtype=np.float32)
+    if len(neighbours) == 0:
+        return query
+    return expand_queries(query, neighbours, neighbours @ query)
 
 
 def search_image(
@@ -195,23 +194,18 @@ def search_image(
 ) -> SearchResult:
     """Encode ``image`` (anything ``open_image`` accepts), or only its ``region``, with the
     corpus's encoder and search."""
-    from search.encoders import get_encoder
-    from search.preprocessing import open_image
-
-    k = _validate_k(k)
     index = require_index(corpus)  # before the encoder: no model is loaded for a 409
-    encoder = get_encoder(corpus.encoder)
+    encoder = encoders.get_encoder(corpus.encoder)
     _require_same_encoder(corpus, index, encoder.fingerprint)
     picture = open_image(image)
     if region is not None:
         picture = region.crop(picture)
     vector = encoder.encode([picture])[0]
-    return search_vectors(corpus=corpus, query=vector, k=k)
+    return _search(corpus, index, vector, k)
 
 
 def search_similar(*, corpus: Corpus, record_id: int, k: int = 10) -> SearchResult:
     """Records most similar to one already in the corpus (itself excluded)."""
-    k = _validate_k(k)
     row = (
         ImageRecord.objects.filter(corpus=corpus, pk=record_id)
         .values_list("status", "embedding", "encoder_fingerprint")
@@ -222,6 +216,6 @@ def search_similar(*, corpus: Corpus, record_id: int, k: int = 10) -> SearchResu
     status, embedding, fingerprint = row
     if status != ImageStatus.ENCODED or embedding is None:
         raise Conflict("This image is not encoded yet.", record_id=record_id, status=status)
-    _require_same_encoder(corpus, require_index(corpus), fingerprint)
-    query = np.frombuffer(embedding, dtype=np.float32)
-    return search_vectors(corpus=corpus, query=query, k=k, exclude_ids=[record_id])
+    index = require_index(corpus)
+    _require_same_encoder(corpus, index, fingerprint)
+    return _search(corpus, index, as_vector(embedding), k, exclude_ids=[record_id])

@@ -3,7 +3,6 @@ corpus's near-duplicate groups."""
 
 from __future__ import annotations
 
-import base64
 import io
 from dataclasses import dataclass
 
@@ -11,7 +10,6 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET, require_http_methods
-from PIL import Image
 
 from corpora import selectors
 from corpora.models import Corpus, ImageRecord
@@ -24,12 +22,13 @@ from crier_site.errors import (
     TooManyRequests,
 )
 from crier_site.views import page_errors
-from search.duplicates import DEFAULT_THRESHOLD, DuplicateReport, find_duplicates
+from search.duplicates import DuplicateReport, DuplicateRow, duplicate_rows, find_duplicates
+from search.params import DEFAULT_THRESHOLD, validate_k, validate_threshold
+from search.preview import query_preview_data_url
 from search.regions import Region
 from search.services import SearchResult, search_image, search_similar
 
-DEFAULT_K = 24
-PREVIEW_SIDE = 320
+PAGE_K = 24  # results a page shows unless asked for another k
 DUPLICATE_GROUPS_SHOWN = 60
 
 
@@ -49,7 +48,7 @@ def results(request: HttpRequest, corpus_id: int) -> HttpResponse:
         return _render(request, corpus)
     try:
         _check_rate(request)
-        k = _parse_k(request.POST.get("k"))
+        k = validate_k(request.POST.get("k"), default=PAGE_K)
         region = Region.parse(request.POST["region"]) if request.POST.get("region") else None
         data = _read_upload(request)
         result = search_image(corpus=corpus, image=io.BytesIO(data), k=k, region=region)
@@ -57,7 +56,7 @@ def results(request: HttpRequest, corpus_id: int) -> HttpResponse:
         raise
     except CrierError as exc:
         return _render(request, corpus, error=exc, status=exc.status_code)
-    preview = _preview_data_url(data, region)
+    preview = query_preview_data_url(data, region)
     return _render(request, corpus, result=result, query_src=preview, region=region)
 
 
@@ -68,7 +67,7 @@ def similar(request: HttpRequest, corpus_id: int, image_id: int) -> HttpResponse
     corpus = selectors.get_readable_corpus(user=request.user, corpus_id=corpus_id)
     record = selectors.get_image(corpus=corpus, image_id=image_id)
     try:
-        k = _parse_k(request.GET.get("k"))
+        k = validate_k(request.GET.get("k"), default=PAGE_K)
         result = search_similar(corpus=corpus, record_id=record.pk, k=k)
     except NotFound:
         raise
@@ -77,39 +76,27 @@ def similar(request: HttpRequest, corpus_id: int, image_id: int) -> HttpResponse
     return _render(request, corpus, query_record=record, result=result)
 
 
-@dataclass(frozen=True)
-class DuplicateRow:
-    score: float
-    records: list[ImageRecord]
-
-
 @require_GET
 @page_errors
 def duplicates(request: HttpRequest, corpus_id: int) -> HttpResponse:
     """Groups of near-duplicate images in the corpus, at a threshold the visitor can change."""
     corpus = selectors.get_readable_corpus(user=request.user, corpus_id=corpus_id)
-    raw = request.GET.get("threshold") or DEFAULT_THRESHOLD
+    raw = request.GET.get("threshold")
     report: DuplicateReport | None = None
     error: CrierError | None = None
+    rows: list[DuplicateRow] = []
     try:
         _check_rate(request)
-        report = find_duplicates(corpus=corpus, threshold=raw)
+        report = find_duplicates(corpus=corpus, threshold=validate_threshold(raw))
+        rows = duplicate_rows(corpus=corpus, report=report, limit=DUPLICATE_GROUPS_SHOWN)
     except CrierError as exc:
         error = exc
-    rows: list[DuplicateRow] = []
-    if report is not None:
-        shown = report.groups[:DUPLICATE_GROUPS_SHOWN]
-        records = corpus.images.in_bulk([pk for group in shown for pk in group.record_ids])
-        for group in shown:
-            members = [records[pk] for pk in group.record_ids if pk in records]
-            if len(members) > 1:
-                rows.append(DuplicateRow(group.score, members))
     context = {
         "corpus": corpus,
         "report": report,
         "rows": rows,
         "hidden_groups": len(report.groups) - len(rows) if report else 0,
-        "threshold": report.threshold if report else raw,
+        "threshold": report.threshold if report else (raw or DEFAULT_THRESHOLD),
         "is_owner": corpus.owner_id == request.user.pk,
         "error": error,
         "counts": selectors.corpus_counts(corpus=corpus) if error else None,
@@ -130,18 +117,13 @@ def _render(
     error: CrierError | None = None,
     status: int = 200,
 ) -> HttpResponse:
-    rows: list[Row] = []
-    if result is not None:
-        records = corpus.images.in_bulk([hit.record_id for hit in result.hits])
-        rows = [
-            Row(rank, records[hit.record_id], hit.score)
-            for rank, hit in enumerate(result.hits, start=1)
-            if hit.record_id in records
-        ]
     context = {
         "corpus": corpus,
         "result": result,
-        "rows": rows,
+        "rows": [
+            Row(rank, hit.record, hit.score)
+            for rank, hit in enumerate(result.hits if result is not None else [], start=1)
+        ],
         "query_src": query_src,
         "query_record": query_record,
         "region": region,
@@ -164,15 +146,6 @@ def _check_rate(request: HttpRequest) -> None:
         )
 
 
-def _parse_k(raw: str | None) -> int:
-    if raw in (None, ""):
-        return DEFAULT_K
-    try:
-        return int(raw)
-    except ValueError:
-        raise InvalidInput("The number of results must be a whole number.") from None
-
-
 def _read_upload(request: HttpRequest) -> bytes:
     upload = request.FILES.get("image")
     if upload is None:
@@ -183,20 +156,3 @@ def _read_upload(request: HttpRequest) -> bytes:
     data = upload.read()
     validate_image_bytes(data)  # the same checks and messages as for images added to a corpus
     return data
-
-
-def _preview_data_url(data: bytes, region: Region | None = None) -> str | None:
-    """A small re-encoded copy of the query (of its region, if one was searched) for the page;
-    never the uploaded bytes themselves."""
-    from search.preprocessing import open_image
-
-    try:
-        image = open_image(data)
-        if region is not None:
-            image = region.crop(image)
-    except CrierError:
-        return None
-    image.thumbnail((PREVIEW_SIDE, PREVIEW_SIDE), Image.Resampling.LANCZOS)
-    buffer = io.BytesIO()
-    image.save(buffer, format="JPEG", quality=85)
-    return "data:image/jpeg;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")

@@ -14,6 +14,7 @@ from PIL import Image
 
 from crier_site.errors import ServiceUnavailable
 from search.preprocessing import ImageSource, open_image
+from search.vectors import l2_normalise  # noqa: F401  (the encoders' normalisation)
 
 
 class EncoderError(ServiceUnavailable):
@@ -27,12 +28,6 @@ def make_fingerprint(**parts: Any) -> str:
     preprocessing). JSON with sorted keys, so it is the same in every process."""
     blob = json.dumps(parts, sort_keys=True, default=str).encode()
     return hashlib.sha256(blob).hexdigest()[:16]
-
-
-def l2_normalise(vectors: np.ndarray) -> np.ndarray:
-    vectors = np.asarray(vectors, dtype=np.float32)
-    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
-    return vectors / np.maximum(norms, np.float32(1e-12))
 
 
 class Encoder(abc.ABC):

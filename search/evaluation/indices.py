@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from search import scann_index
+from search.vectors import top_k
 
 INDEX_KINDS = ("scann", "exact")
 QUERY_CHUNK = 512  # bounds the (chunk, n) score matrix of the exact search
@@ -23,9 +24,7 @@ def exact_search(
     out = np.empty((len(queries), k), dtype=np.int64)
     for start in range(0, len(queries), QUERY_CHUNK):
         scores = queries[start : start + QUERY_CHUNK] @ vectors.T
-        top = np.argpartition(-scores, k - 1, axis=1)[:, :k]
-        order = np.argsort(-np.take_along_axis(scores, top, axis=1), axis=1, kind="stable")
-        out[start : start + len(scores)] = ids[np.take_along_axis(top, order, axis=1)]
+        out[start : start + len(scores)] = ids[top_k(scores, k)]
     return out, "exact"
 
 

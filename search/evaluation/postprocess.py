@@ -11,20 +11,17 @@ from collections.abc import Callable
 
 import numpy as np
 
+from search.vectors import expand_queries, l2_normalise, top_k, weighted_mean
+
 NONE = "none"
 Vectors = tuple[np.ndarray, np.ndarray]
-
-
-def _normalise(vectors: np.ndarray) -> np.ndarray:
-    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
-    return (vectors / np.maximum(norms, 1e-12)).astype(np.float32)
 
 
 def centre(index: np.ndarray, queries: np.ndarray) -> Vectors:
     """Subtract the corpus mean and re-normalise: removes the direction every image shares, so
     cosine similarity measures what distinguishes images rather than what they have in common."""
     mean = index.mean(axis=0, keepdims=True)
-    return _normalise(index - mean), _normalise(queries - mean)
+    return l2_normalise(index - mean), l2_normalise(queries - mean)
 
 
 def whiten(index: np.ndarray, queries: np.ndarray, dims: int = 256) -> Vectors:
@@ -38,33 +35,33 @@ def whiten(index: np.ndarray, queries: np.ndarray, dims: int = 256) -> Vectors:
     variances = singular[:dims] ** 2 / max(1, len(centred) - 1)
     scale = 1.0 / np.sqrt(variances + variances.mean())
     project = axes[:dims].T * scale
-    return _normalise(centred @ project), _normalise((queries - mean) @ project)
+    return l2_normalise(centred @ project), l2_normalise((queries - mean) @ project)
 
 
-def _neighbour_mean(vectors: np.ndarray, index: np.ndarray, n: int, alpha: float) -> np.ndarray:
-    """Each row of ``vectors`` replaced by the similarity^alpha-weighted mean of its ``n``
-    nearest rows of ``index`` (itself included when it is indexed)."""
+def _nearest(vectors: np.ndarray, index: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """For each row of ``vectors``, its ``n`` nearest rows of ``index`` (itself included when
+    it is indexed), shape (rows, n, d), and their similarities (rows, n)."""
     n = min(n, len(index))
-    out = np.empty_like(vectors)
+    neighbours = np.empty((len(vectors), n, index.shape[1]), dtype=np.float32)
+    similarities = np.empty((len(vectors), n), dtype=np.float32)
     for start in range(0, len(vectors), 512):
         sims = vectors[start : start + 512] @ index.T
-        top = np.argpartition(-sims, n - 1, axis=1)[:, :n]
-        weights = np.maximum(np.take_along_axis(sims, top, axis=1), 0.0) ** alpha
-        out[start : start + len(sims)] = np.einsum("qn,qnd->qd", weights, index[top])
-    return _normalise(out)
+        top = top_k(sims, n)
+        neighbours[start : start + len(sims)] = index[top]
+        similarities[start : start + len(sims)] = np.take_along_axis(sims, top, axis=1)
+    return neighbours, similarities
 
 
 def dba(index: np.ndarray, queries: np.ndarray, n: int = 3, alpha: float = 3.0) -> Vectors:
     """Database-side augmentation (αDBA, Radenović et al. 2018): every indexed vector becomes
     the weighted mean of its n nearest indexed neighbours, itself included. Queries unchanged."""
-    return _neighbour_mean(index, index, n, alpha), queries
+    return weighted_mean(*_nearest(index, index, n), alpha), queries
 
 
 def aqe(index: np.ndarray, queries: np.ndarray, n: int = 3, alpha: float = 3.0) -> Vectors:
     """α-query expansion: the query plus its n nearest indexed vectors, weighted by
     similarity^alpha, re-normalised. Costs one extra search per query in a service."""
-    expanded = _normalise(queries + _neighbour_mean(queries, index, n, alpha))
-    return index, expanded
+    return index, expand_queries(queries, *_nearest(queries, index, n), alpha)
 
 
 STEPS: dict[str, Callable[..., Vectors]] = {

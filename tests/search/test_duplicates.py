@@ -17,6 +17,7 @@ from corpora.models import Visibility
 from crier_site.errors import InvalidInput
 from search import indexing
 from search.duplicates import find_duplicates
+from search.params import DEFAULT_THRESHOLD, validate_threshold
 from search.services import IndexNotReady
 from tests.api_helpers import error_of
 from tests.factories import make_corpus as make_image_corpus
@@ -123,11 +124,15 @@ def test_reports_are_cached_until_the_index_changes(user):
     assert sorted([records[20].pk, copy.pk]) in [g.record_ids for g in fresh.groups]
 
 
-@pytest.mark.parametrize("threshold", [0.2, 1.5, "often", None])
-def test_threshold_is_validated(user, threshold):
-    corpus, _ = indexed_corpus(user, unit_vectors(5, dim=DIM))
+@pytest.mark.parametrize("threshold", [0.2, 1.5, "often", "nan"])
+def test_threshold_is_validated_at_the_edge(threshold):
     with pytest.raises(InvalidInput, match="threshold"):
-        find_duplicates(corpus=corpus, threshold=threshold)
+        validate_threshold(threshold)
+
+
+def test_an_empty_threshold_is_the_default():
+    assert validate_threshold("") == validate_threshold(None) == DEFAULT_THRESHOLD
+    assert validate_threshold("0.95") == 0.95
 
 
 def test_no_index_yet_is_a_conflict(user):

@@ -10,8 +10,9 @@ from PIL import Image
 
 from corpora.models import ImageRecord, ImageStatus
 from crier_site.errors import Conflict, InvalidInput, NotFound
-from search import indexing, services
+from search import indexing, params, services
 from search.cache import SearcherCache, searchers
+from search.evaluation import postprocess
 from tests.search.test_indexing import add_records, make_corpus, unit_vectors
 
 pytestmark = pytest.mark.django_db
@@ -29,7 +30,7 @@ def indexed(user):
 def test_search_vectors_finds_nearest(indexed):
     corpus, vectors, records = indexed
     result = services.search_vectors(corpus=corpus, query=vectors[7], k=5)
-    assert result.hits[0] == services.Hit(record_id=records[7].pk, score=pytest.approx(1.0))
+    assert result.hits[0].record == records[7] and result.hits[0].score == pytest.approx(1.0)
     assert len(result.hits) == 5 and not result.exact
     assert result.index_version == corpus.index_version and result.took_ms >= 0
     scores = [hit.score for hit in result.hits]
@@ -44,11 +45,16 @@ def test_exact_mode_matches_index(indexed):
     assert [h.record_id for h in exact.hits] == [h.record_id for h in approx.hits]
 
 
-@pytest.mark.parametrize("k", [0, 101, -1, 2.5, True])
-def test_k_is_validated(indexed, k):
-    corpus, vectors, _ = indexed
-    with pytest.raises(InvalidInput):
-        services.search_vectors(corpus=corpus, query=vectors[0], k=k)
+@pytest.mark.parametrize("k", [0, 101, -1, 2.5, True, "many", "0"])
+def test_k_is_validated_at_the_edge(k):
+    with pytest.raises(InvalidInput, match="k must be a whole number from 1 to 100"):
+        params.validate_k(k)
+
+
+def test_k_from_a_form_or_json_or_nothing():
+    assert params.validate_k("7") == 7 and params.validate_k(100) == 100
+    assert params.validate_k("") == params.validate_k(None) == params.DEFAULT_K
+    assert params.validate_k(None, default=24) == 24
 
 
 def test_query_dimension_is_validated(indexed):
@@ -181,3 +187,23 @@ def test_query_expansion_re_searches_with_the_top_hits(user, settings, exact):
     assert order(expansion=1) == "abcd"
     settings.CRIER_QUERY_EXPANSION = 1
     assert order() == "abcd"
+
+
+@pytest.mark.parametrize("n", [1, 2, 3])
+def test_the_service_expands_a_query_exactly_as_evaluation_measured(user, settings, n):
+    """One α-query expansion: the service's expanded query is evaluation's ``aqe:n`` on the
+    same vectors (docs/evaluation.md reports the gains of the latter)."""
+    corpus = make_corpus(user)
+    vectors = unit_vectors(30, dim=16)
+    add_records(corpus, vectors)
+    indexing.rebuild_index(corpus=corpus)
+    query = unit_vectors(1, dim=16, seed=99)[0]
+    _, (measured,) = postprocess.apply(f"aqe:{n}", vectors, query[np.newaxis])
+
+    plain = services.search_vectors(corpus=corpus, query=query, k=n, exact=True, expansion=0)
+    served = services._expanded_query(corpus, query, plain.hits[:n])
+
+    np.testing.assert_allclose(served, measured, atol=1e-6)
+    expanded = services.search_vectors(corpus=corpus, query=query, k=5, exact=True, expansion=n)
+    again = services.search_vectors(corpus=corpus, query=measured, k=5, exact=True, expansion=0)
+    assert [h.record_id for h in expanded.hits] == [h.record_id for h in again.hits]
