@@ -8,6 +8,8 @@ from pathlib import Path
 import pytest
 
 import search.encoders
+from search.encoders import registry
+from search.encoders.histogram import HistogramEncoder
 from tests.factories import CountingEncoder
 
 
@@ -42,3 +44,22 @@ def counting_encoder(monkeypatch):
     counter = CountingEncoder(search.encoders.get_encoder("histogram"))
     monkeypatch.setattr(search.encoders, "get_encoder", lambda name=None: counter)
     return counter
+
+
+@pytest.fixture(autouse=True)
+def neural_encoders_only_in_slow_tests(request, monkeypatch):
+    """A test that loads a neural encoder must be marked ``slow`` (``-m "not slow"`` is the quick
+    suite). Outside slow tests the per-process encoder cache starts empty, so a model that an
+    earlier test loaded is not silently reused, and only the histogram encoder may be built."""
+    if request.node.get_closest_marker("slow") or request.node.get_closest_marker("e2e"):
+        return
+    monkeypatch.setattr(registry, "_cache", {})
+    create = registry._create
+
+    def histogram_only(name: str):
+        encoder = create(name)
+        if not isinstance(getattr(encoder, "base", encoder), HistogramEncoder):
+            pytest.fail(f"this test loads the neural encoder {name!r}: mark it slow")
+        return encoder
+
+    monkeypatch.setattr(registry, "_create", histogram_only)

@@ -8,7 +8,9 @@ import numpy as np
 from django.core.files.base import ContentFile
 from PIL import Image
 
-from corpora.models import Corpus, ImageRecord
+from corpora import services as corpus_services
+from corpora.models import Corpus, ImageRecord, ImageStatus
+from search import indexing
 
 
 def image_bytes(
@@ -53,6 +55,66 @@ def make_record(
     record.file.save(name, ContentFile(data), save=False)
     record.save()
     return record
+
+
+def unit_vectors(n: int, seed: int = 0, dim: int = 16) -> np.ndarray:
+    """``n`` random L2-normalised float32 vectors."""
+    x = np.random.default_rng(seed).standard_normal((n, dim), dtype=np.float32)
+    return x / np.linalg.norm(x, axis=1, keepdims=True)
+
+
+def add_vector_records(
+    corpus: Corpus,
+    vectors: np.ndarray | None,
+    *,
+    n: int | None = None,
+    status: str = ImageStatus.ENCODED,
+    fingerprint: str = "fp-1",
+) -> list[ImageRecord]:
+    """Rows with these stored vectors (or ``n`` rows without one) and no real file behind them."""
+    count = len(vectors) if vectors is not None else n
+    start = ImageRecord.objects.count()
+    records = [
+        ImageRecord(
+            corpus=corpus,
+            file=f"corpora/{corpus.pk}/{start + i}.png",
+            original_filename=f"{start + i}.png",
+            sha256=f"{start + i:064x}",
+            width=1,
+            height=1,
+            format="PNG",
+            byte_size=1,
+            status=status,
+            embedding=None if vectors is None else vectors[i].astype(np.float32).tobytes(),
+            encoder_fingerprint=fingerprint if vectors is not None else "",
+        )
+        for i in range(count)
+    ]
+    return ImageRecord.objects.bulk_create(records)
+
+
+def indexed_vector_corpus(owner, vectors: np.ndarray, **fields) -> tuple[Corpus, list]:
+    """A corpus whose records hold ``vectors``, with its index built."""
+    corpus = make_corpus(owner, **fields)
+    records = add_vector_records(corpus, vectors)
+    indexing.rebuild_index(corpus=corpus)
+    corpus.refresh_from_db()
+    return corpus, records
+
+
+def ingested_corpus(
+    owner, name: str, files: dict[str, bytes], callbacks, **fields
+) -> tuple[Corpus, dict[str, int]]:
+    """A corpus made of ``files`` (name → bytes) through the ingestion service, encoded and
+    indexed by the task its commit enqueues (``callbacks``: django_capture_on_commit_callbacks)
+    and the ids of its images by file name."""
+    corpus = make_corpus(owner, name, **fields)
+    with callbacks(execute=True):
+        report = corpus_services.ingest_files(
+            corpus=corpus, files=[(n, io.BytesIO(d)) for n, d in files.items()]
+        )
+    corpus.refresh_from_db()
+    return corpus, {record.original_filename: record.pk for record in report.accepted}
 
 
 def truncated_jpeg() -> bytes:

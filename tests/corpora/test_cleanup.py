@@ -19,7 +19,7 @@ from tests.factories import image_bytes, make_corpus
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-def indexed_corpus(owner, name, seeds, **fields):
+def encoded_seed_corpus(owner, name, seeds, **fields):
     corpus = make_corpus(owner, name, **fields)
     files = [(f"{seed}.png", io.BytesIO(image_bytes(seed=seed))) for seed in seeds]
     services.ingest_files(corpus=corpus, files=files, enqueue=False)
@@ -39,9 +39,9 @@ def age(path: Path, seconds: int) -> None:
 
 def test_expiry_deletes_exactly_the_expired_corpora_with_files_and_index(user):
     now = timezone.now()
-    expired = indexed_corpus(user, "expired", [1, 2], expires_at=now - timedelta(minutes=1))
-    later = indexed_corpus(user, "later", [3], expires_at=now + timedelta(hours=1))
-    permanent = indexed_corpus(user, "permanent", [4])
+    expired = encoded_seed_corpus(user, "expired", [1, 2], expires_at=now - timedelta(minutes=1))
+    later = encoded_seed_corpus(user, "later", [3], expires_at=now + timedelta(hours=1))
+    permanent = encoded_seed_corpus(user, "permanent", [4])
     expired_files, expired_index = files_of(expired), index_root(expired.pk)
     kept_files = files_of(later) + files_of(permanent)
     assert all(p.exists() for p in expired_files) and expired_index.is_dir()
@@ -59,7 +59,7 @@ def test_expiry_deletes_exactly_the_expired_corpora_with_files_and_index(user):
 
 
 def test_the_orphan_sweep_removes_only_orphans(user):
-    live = indexed_corpus(user, "live", [1, 2])
+    live = encoded_seed_corpus(user, "live", [1, 2])
     media = Path(settings.MEDIA_ROOT) / "corpora"
     old_orphan = media / str(live.pk) / "left-by-a-crash.png"
     young_orphan = media / str(live.pk) / "being-uploaded-now.png"

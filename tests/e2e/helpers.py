@@ -6,14 +6,19 @@ Elements are found the way a person (or a screen reader) finds them: by label, r
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from pathlib import Path
 
 from PIL import Image, ImageEnhance, ImageOps
-from playwright.sync_api import Locator, Page, expect
+from playwright.sync_api import BrowserContext, Locator, Page, expect
 
 PASSWORD = "e2e-Correct-horse-battery-9"
 # Indexing runs in the worker, which loads TensorFlow on its first task.
 INDEXING_TIMEOUT_MS = 120_000
+
+# What the ``new_context`` fixture gives (tests/e2e/conftest.py): call it for a fresh browser
+# context, i.e. another person with their own cookies.
+NewContext = Callable[[], BrowserContext]
 
 
 def sample_photo(name: str) -> Path:

@@ -8,8 +8,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
-from tests.e2e.conftest import ContextFactory
-from tests.e2e.helpers import filenames_in, resized_jpeg_copy, search_with
+from tests.e2e.helpers import NewContext, filenames_in, resized_jpeg_copy, search_with
 
 pytestmark = pytest.mark.e2e
 
@@ -17,7 +16,7 @@ SCORE = re.compile(r"#(\d+)\s+(-?[01]\.\d{3})")
 
 
 def test_anonymous_visitor_searches_the_examples_from_the_home_page(
-    new_context: ContextFactory, tmp_path: Path, e2e_output_dir: Path
+    new_context: NewContext, tmp_path: Path, e2e_output_dir: Path
 ) -> None:
     query = resized_jpeg_copy("chelsea.png", tmp_path / "my-cat.jpg", scale=0.6, quality=55)
     page = new_context().new_page()

@@ -16,8 +16,8 @@ import pytest
 from PIL import Image
 from playwright.sync_api import BrowserContext, Page, expect
 
-from tests.e2e.conftest import ContextFactory
 from tests.e2e.helpers import (
+    NewContext,
     action_name,
     broken_image,
     corpus_status,
@@ -53,7 +53,7 @@ class Owner:
 
 
 @pytest.fixture(scope="module")
-def alice(new_context: ContextFactory) -> Iterator[Owner]:
+def alice(new_context: NewContext) -> Iterator[Owner]:
     context = new_context()
     page = context.new_page()
     sign_up(page, "alice-e2e")
@@ -230,7 +230,7 @@ def test_near_duplicates_are_grouped_and_one_can_be_deleted(
 
 
 def test_another_user_cannot_open_the_private_corpus(
-    alice_corpus: Owner, new_context: ContextFactory, e2e_output_dir: Path
+    alice_corpus: Owner, new_context: NewContext, e2e_output_dir: Path
 ) -> None:
     context = new_context()
     page = context.new_page()

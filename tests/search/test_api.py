@@ -11,7 +11,7 @@ from rest_framework.test import APIClient
 
 from corpora import services
 from tests.api_helpers import as_file, error_of
-from tests.factories import image_bytes, make_corpus, photo_bytes
+from tests.factories import image_bytes, ingested_corpus, make_corpus, photo_bytes
 
 pytestmark = pytest.mark.django_db
 
@@ -38,16 +38,6 @@ def search_url(corpus_id: int) -> str:
     return reverse("api:search", args=[corpus_id])
 
 
-def indexed(owner, name: str, files: dict[str, bytes], callbacks, **fields):
-    corpus = make_corpus(owner, name, **fields)
-    with callbacks(execute=True):
-        report = services.ingest_files(
-            corpus=corpus, files=[(n, io.BytesIO(d)) for n, d in files.items()]
-        )
-    corpus.refresh_from_db()
-    return corpus, {record.original_filename: record.pk for record in report.accepted}
-
-
 @pytest.fixture
 def colours(user, django_capture_on_commit_callbacks):
     files = {
@@ -59,7 +49,7 @@ def colours(user, django_capture_on_commit_callbacks):
             "dark-red": (120, 10, 10),
         }.items()
     }
-    return indexed(user, "colours", files, django_capture_on_commit_callbacks)
+    return ingested_corpus(user, "colours", files, django_capture_on_commit_callbacks)
 
 
 def test_search_by_file_returns_ranked_results(api, user, colours):
@@ -135,14 +125,14 @@ def test_search_before_an_index_exists_is_a_409_with_the_status(api, user):
 
 
 def test_anonymous_users_search_public_corpora_only(api, user, django_capture_on_commit_callbacks):
-    public, _ = indexed(
+    public, _ = ingested_corpus(
         user,
         "open",
         {"a.png": image_bytes(seed=1)},
         django_capture_on_commit_callbacks,
         visibility="public",
     )
-    private, _ = indexed(
+    private, _ = ingested_corpus(
         user, "closed", {"a.png": image_bytes(seed=1)}, django_capture_on_commit_callbacks
     )
     assert (
@@ -167,7 +157,7 @@ def test_anonymous_search_is_throttled(api, user, settings, django_capture_on_co
 
     AnonymousSearchThrottle.THROTTLE_RATES = api_settings.DEFAULT_THROTTLE_RATES
     try:
-        public, ids = indexed(
+        public, ids = ingested_corpus(
             user,
             "open",
             {"a.png": image_bytes(seed=1)},
@@ -215,7 +205,7 @@ def test_search_quality_smoke_edited_copies_find_their_original(
     """Real photos with the real EfficientNet-Lite0 encoder: every edited copy's original is
     the top result."""
     originals = {name: photo_bytes(name, "PNG", (256, 256)) for name in PHOTOS}
-    corpus, ids = indexed(
+    corpus, ids = ingested_corpus(
         user, "photos", originals, django_capture_on_commit_callbacks, encoder="efficientnet-lite0"
     )
     assert corpus.status == "ready" and corpus.encoder == "efficientnet-lite0"

@@ -20,9 +20,13 @@ from search.duplicates import find_duplicates
 from search.params import DEFAULT_THRESHOLD, validate_threshold
 from search.services import IndexNotReady
 from tests.api_helpers import error_of
-from tests.factories import make_corpus as make_image_corpus
-from tests.factories import photo_bytes
-from tests.search.test_indexing import add_records, make_corpus, unit_vectors
+from tests.factories import (
+    add_vector_records,
+    indexed_vector_corpus,
+    make_corpus,
+    photo_bytes,
+    unit_vectors,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -60,19 +64,11 @@ def planted(n_unique: int) -> tuple[np.ndarray, dict[str, list[int]]]:
     return np.asarray(vectors, dtype=np.float32), groups
 
 
-def indexed_corpus(user, vectors: np.ndarray, **fields):
-    corpus = make_corpus(user, **fields)
-    records = add_records(corpus, vectors)
-    indexing.rebuild_index(corpus=corpus)
-    corpus.refresh_from_db()
-    return corpus, records
-
-
 @pytest.mark.parametrize("ann_threshold", [20_000, 0])  # brute force, then tree + AH
 def test_planted_groups_are_found_whole(user, settings, ann_threshold):
     settings.CRIER_ANN_THRESHOLD = ann_threshold
     vectors, rows = planted(1100 if ann_threshold == 0 else 60)
-    corpus, records = indexed_corpus(user, vectors)
+    corpus, records = indexed_vector_corpus(user, vectors)
     scores = vectors @ vectors.T
     chain = rows["chain"]
     assert (
@@ -95,7 +91,7 @@ def test_planted_groups_are_found_whole(user, settings, ann_threshold):
 
 def test_threshold_decides_and_deleted_images_drop_out(user):
     vectors, rows = planted(40)
-    corpus, records = indexed_corpus(user, vectors)
+    corpus, records = indexed_vector_corpus(user, vectors)
     loose = find_duplicates(corpus=corpus, threshold=0.9)
     strict = find_duplicates(corpus=corpus, threshold=0.99)
     assert len(loose.groups) == 3 and strict.groups == []
@@ -110,13 +106,13 @@ def test_threshold_decides_and_deleted_images_drop_out(user):
 
 def test_reports_are_cached_until_the_index_changes(user):
     vectors, _rows = planted(40)
-    corpus, records = indexed_corpus(user, vectors)
+    corpus, records = indexed_vector_corpus(user, vectors)
     first = find_duplicates(corpus=corpus, threshold=0.9)
     second = find_duplicates(corpus=corpus, threshold=0.9)
     assert not first.cached and second.cached and second.groups == first.groups
     assert not find_duplicates(corpus=corpus, threshold=0.95).cached  # another threshold
 
-    copy = add_records(corpus, nudged(vectors[20], 0.2, 5)[None, :])[0]
+    copy = add_vector_records(corpus, nudged(vectors[20], 0.2, 5)[None, :])[0]
     indexing.update_index(corpus=corpus)
     corpus.refresh_from_db()
     fresh = find_duplicates(corpus=corpus, threshold=0.9)
@@ -160,7 +156,7 @@ def photos_corpus(user, django_capture_on_commit_callbacks):
         "rocket.jpg": photo_bytes("rocket.jpg"),
         "moon.png": photo_bytes("moon.png"),
     }
-    corpus = make_image_corpus(user, "photos", visibility=Visibility.PUBLIC)
+    corpus = make_corpus(user, "photos", visibility=Visibility.PUBLIC)
     with django_capture_on_commit_callbacks(execute=True):
         report = corpus_services.ingest_files(
             corpus=corpus, files=[(name, io.BytesIO(data)) for name, data in files.items()]
@@ -198,7 +194,7 @@ def test_api_errors_and_isolation(user, other_user, photos_corpus):
     api.force_authenticate(other_user)
     assert api.get(url).status_code == 404
 
-    empty = make_image_corpus(user, "empty")
+    empty = make_corpus(user, "empty")
     api.force_authenticate(user)
     not_ready = api.get(reverse("api:duplicates", args=[empty.pk]))
     assert not_ready.status_code == 409

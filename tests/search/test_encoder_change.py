@@ -29,6 +29,7 @@ def histogram_corpus(user, django_capture_on_commit_callbacks):
     return corpus, {record.original_filename: record.pk for record in report.accepted}
 
 
+@pytest.mark.slow
 def test_queries_wait_for_the_re_encoding_then_use_the_new_model(
     histogram_corpus, django_capture_on_commit_callbacks
 ):
@@ -68,6 +69,7 @@ def test_more_like_this_refuses_an_image_already_re_encoded(histogram_corpus):
         services.search_similar(corpus=corpus, record_id=ids["rocket.jpg"])
 
 
+@pytest.mark.slow
 def test_staff_change_the_encoder_in_the_admin(
     client, django_user_model, histogram_corpus, django_capture_on_commit_callbacks
 ):

@@ -81,6 +81,7 @@ def histogram() -> Encoder:
     return get_encoder("histogram")
 
 
+@pytest.mark.slow
 def test_registry_names_default_and_unknown(lite0):
     names = encoder_names()
     assert {"efficientnet-lite0", "histogram", "efficientnet-v2-s"} <= set(names)
@@ -92,6 +93,7 @@ def test_registry_names_default_and_unknown(lite0):
     assert "histogram" in caught.value.message
 
 
+@pytest.mark.slow
 def test_lite0_describes_itself(lite0):
     assert (lite0.name, lite0.dim, lite0.input_size) == ("efficientnet-lite0", 1280, 224)
     assert lite0.source == str(Path(settings.CRIER_MODEL_DIR) / "efficientnet-lite0")
@@ -101,6 +103,7 @@ def test_lite0_describes_itself(lite0):
     assert manifest["fingerprint"] == lite0.fingerprint
 
 
+@pytest.mark.slow
 def test_classify_command_names_real_photos(capsys):
     paths = [str(PHOTOS / name) for name in EXPECTED]
     call_command("encoder", "classify", *paths, "--encoder", "efficientnet-lite0")
@@ -116,6 +119,7 @@ def test_classify_command_names_real_photos(capsys):
 @pytest.mark.parametrize(
     ("name", "size"), [("efficientnet-lite1", 240), ("efficientnet-lite2", 260)]
 )
+@pytest.mark.slow
 def test_larger_lite_variants_name_real_photos(name, size):
     # Lite1/2 have more blocks (and Lite2 wider ones) than Lite0: a wrong layout would not load
     # or would misname the photos.
@@ -127,6 +131,7 @@ def test_larger_lite_variants_name_real_photos(name, size):
     assert encoder.fingerprint != get_encoder("efficientnet-lite0").fingerprint
 
 
+@pytest.mark.slow
 def test_classify_top1_and_probabilities(lite0):
     (cat, coffee) = lite0.classify([photo("chelsea.png"), PHOTOS / "coffee.png"], top=3)
     assert cat[0][0] in EXPECTED["chelsea.png"]
@@ -134,6 +139,7 @@ def test_classify_top1_and_probabilities(lite0):
     assert all(0 < p <= 1 for _, p in cat) and cat[0][1] >= cat[1][1] >= cat[2][1]
 
 
+@pytest.mark.slow
 def test_vectors_normalised_deterministic_and_batch_independent(lite0):
     images = augmented(32)
     batch = np.stack([lite0.preprocess(image) for image in images])
@@ -147,6 +153,7 @@ def test_vectors_normalised_deterministic_and_batch_independent(lite0):
     np.testing.assert_allclose(lite0.encode(images[:3]), together[:3], atol=1e-4)
 
 
+@pytest.mark.slow
 def test_inference_slice_setting_changes_speed_not_vectors(lite0, settings):
     settings.CRIER_INFERENCE_SLICE = 16
     sliced = TFHubEncoder(spec_for_directory(lite0.source), name="lite0-slice-16")
@@ -156,6 +163,7 @@ def test_inference_slice_setting_changes_speed_not_vectors(lite0, settings):
     np.testing.assert_allclose(sliced.encode_batch(batch), lite0.encode_batch(batch), atol=1e-4)
 
 
+@pytest.mark.slow
 def test_flip_averaged_vectors_ignore_mirroring(lite0):
     flip = get_encoder("efficientnet-lite0+flip")
     assert get_encoder("efficientnet-lite0+flip") is flip
@@ -171,6 +179,7 @@ def test_flip_averaged_vectors_ignore_mirroring(lite0):
         get_encoder("no-such-model+flip")
 
 
+@pytest.mark.slow
 def test_encode_empty_input(lite0, histogram):
     assert lite0.encode([]).shape == (0, 1280)
     assert histogram.encode([]).shape == (0, 515)
@@ -189,6 +198,7 @@ def _margin(encoder: Encoder) -> float:
     return worst_duplicate - best_unrelated
 
 
+@pytest.mark.slow
 def test_near_duplicates_beat_unrelated_photos(lite0, histogram):
     lite_margin = _margin(lite0)
     histogram_margin = _margin(histogram)
@@ -233,6 +243,7 @@ def odd_images() -> dict[str, bytes | Image.Image]:
     }
 
 
+@pytest.mark.slow
 def test_odd_images_encode(lite0, histogram):
     images = odd_images()
     for encoder in (lite0, histogram):
@@ -246,6 +257,7 @@ def test_odd_images_encode(lite0, histogram):
     assert (vectors @ reference).min() > 0.6
 
 
+@pytest.mark.slow
 def test_tfhub_loads_the_built_savedmodel_directory(lite0):
     by_path = get_encoder(lite0.source)
     assert isinstance(by_path, TFHubEncoder) and by_path is not lite0
@@ -255,6 +267,7 @@ def test_tfhub_loads_the_built_savedmodel_directory(lite0):
     np.testing.assert_allclose(by_path.encode(images), lite0.encode(images), atol=1e-6)
 
 
+@pytest.mark.slow
 def test_tfhub_loads_a_foreign_savedmodel(tmp_path):
     import tensorflow as tf
 
@@ -306,6 +319,7 @@ print(json.dumps({n: get_encoder(n).fingerprint for n in ["histogram", "efficien
 """
 
 
+@pytest.mark.slow
 def test_fingerprints_differ_and_are_stable_across_processes(lite0, histogram):
     assert lite0.fingerprint != histogram.fingerprint
     assert all(
@@ -330,6 +344,7 @@ def test_fingerprints_differ_and_are_stable_across_processes(lite0, histogram):
     assert other == {"histogram": histogram.fingerprint, "efficientnet-lite0": lite0.fingerprint}
 
 
+@pytest.mark.slow
 def test_build_is_cached(lite0):
     target = Path(lite0.source)
     before = (target / "saved_model.pb").stat().st_mtime_ns
@@ -373,6 +388,7 @@ def test_concurrent_builds_export_once_and_swap_atomically(tmp_path, monkeypatch
     )
 
 
+@pytest.mark.slow
 def test_info_and_prepare_commands(capsys, lite0):
     call_command("encoder", "info", "histogram")
     out = capsys.readouterr().out

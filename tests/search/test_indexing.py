@@ -5,53 +5,15 @@ from __future__ import annotations
 import os
 import time
 
-import numpy as np
 import pytest
 
 from corpora.models import Corpus, ImageRecord, ImageStatus
 from search import indexing, scann_index
+from tests.factories import add_vector_records, make_corpus, unit_vectors
 
 pytestmark = pytest.mark.django_db
 
 DIM = 16
-
-
-def unit_vectors(n: int, seed: int = 0, dim: int = DIM) -> np.ndarray:
-    x = np.random.default_rng(seed).standard_normal((n, dim), dtype=np.float32)
-    return x / np.linalg.norm(x, axis=1, keepdims=True)
-
-
-def make_corpus(owner, name: str = "c", **kwargs) -> Corpus:
-    return Corpus.objects.create(owner=owner, name=name, encoder="histogram", **kwargs)
-
-
-def add_records(
-    corpus: Corpus,
-    vectors: np.ndarray | None,
-    *,
-    n: int | None = None,
-    status: str = ImageStatus.ENCODED,
-    fingerprint: str = "fp-1",
-) -> list[ImageRecord]:
-    count = len(vectors) if vectors is not None else n
-    start = ImageRecord.objects.count()
-    records = [
-        ImageRecord(
-            corpus=corpus,
-            file=f"corpora/{corpus.pk}/{start + i}.png",
-            original_filename=f"{start + i}.png",
-            sha256=f"{start + i:064x}",
-            width=1,
-            height=1,
-            format="PNG",
-            byte_size=1,
-            status=status,
-            embedding=None if vectors is None else vectors[i].astype(np.float32).tobytes(),
-            encoder_fingerprint=fingerprint if vectors is not None else "",
-        )
-        for i in range(count)
-    ]
-    return ImageRecord.objects.bulk_create(records)
 
 
 def version_dirs(corpus: Corpus) -> list[str]:
@@ -61,8 +23,8 @@ def version_dirs(corpus: Corpus) -> list[str]:
 
 def test_rebuild_reads_stored_vectors_and_swaps(user):
     corpus = make_corpus(user)
-    records = add_records(corpus, unit_vectors(30))
-    add_records(corpus, None, n=2, status=ImageStatus.PENDING)
+    records = add_vector_records(corpus, unit_vectors(30))
+    add_vector_records(corpus, None, n=2, status=ImageStatus.PENDING)
     version = indexing.rebuild_index(corpus=corpus)
 
     corpus.refresh_from_db()
@@ -76,9 +38,9 @@ def test_rebuild_reads_stored_vectors_and_swaps(user):
 
 def test_old_versions_removed_after_swap(user):
     corpus = make_corpus(user)
-    add_records(corpus, unit_vectors(10))
+    add_vector_records(corpus, unit_vectors(10))
     first = indexing.rebuild_index(corpus=corpus)
-    add_records(corpus, unit_vectors(5, seed=1))
+    add_vector_records(corpus, unit_vectors(5, seed=1))
     second = indexing.rebuild_index(corpus=corpus)
     assert second > first
     assert version_dirs(corpus) == [second]
@@ -87,10 +49,10 @@ def test_old_versions_removed_after_swap(user):
 
 def test_empty_corpus_has_no_index(user):
     corpus = make_corpus(user)
-    add_records(corpus, unit_vectors(3))
+    add_vector_records(corpus, unit_vectors(3))
     indexing.rebuild_index(corpus=corpus)
     ImageRecord.objects.filter(corpus=corpus).delete()
-    add_records(corpus, None, n=1, status=ImageStatus.FAILED)
+    add_vector_records(corpus, None, n=1, status=ImageStatus.FAILED)
 
     assert indexing.rebuild_index(corpus=corpus) == ""
     corpus.refresh_from_db()
@@ -100,9 +62,9 @@ def test_empty_corpus_has_no_index(user):
 
 def test_failed_build_keeps_previous_version(user, monkeypatch):
     corpus = make_corpus(user)
-    add_records(corpus, unit_vectors(10))
+    add_vector_records(corpus, unit_vectors(10))
     live = indexing.rebuild_index(corpus=corpus)
-    add_records(corpus, unit_vectors(5, seed=1))
+    add_vector_records(corpus, unit_vectors(5, seed=1))
 
     def boom(*args, **kwargs):
         raise RuntimeError("build failed")
@@ -118,7 +80,7 @@ def test_failed_build_keeps_previous_version(user, monkeypatch):
 
 def test_failed_save_leaves_no_tmp_dir(user, monkeypatch):
     corpus = make_corpus(user)
-    add_records(corpus, unit_vectors(10))
+    add_vector_records(corpus, unit_vectors(10))
     live = indexing.rebuild_index(corpus=corpus)
 
     def half_written(directory, *args, **kwargs):
@@ -134,8 +96,8 @@ def test_failed_save_leaves_no_tmp_dir(user, monkeypatch):
 
 def test_only_the_majority_fingerprint_is_indexed(user):
     corpus = make_corpus(user)
-    add_records(corpus, unit_vectors(6), fingerprint="new")
-    add_records(corpus, unit_vectors(2, seed=3, dim=8), fingerprint="old")
+    add_vector_records(corpus, unit_vectors(6), fingerprint="new")
+    add_vector_records(corpus, unit_vectors(2, seed=3, dim=8), fingerprint="old")
     ids, vectors, fingerprint = indexing.read_vectors(corpus)
     assert fingerprint == "new" and vectors.shape == (6, DIM) and len(ids) == 6
     indexing.rebuild_index(corpus=corpus)
@@ -144,7 +106,7 @@ def test_only_the_majority_fingerprint_is_indexed(user):
 
 def test_drop_index(user):
     corpus = make_corpus(user)
-    add_records(corpus, unit_vectors(3))
+    add_vector_records(corpus, unit_vectors(3))
     indexing.rebuild_index(corpus=corpus)
     indexing.drop_index(corpus_id=corpus.pk)
     assert not indexing.index_root(corpus.pk).exists()
@@ -153,7 +115,7 @@ def test_drop_index(user):
 
 def test_corpus_delete_drops_index_on_commit(user, django_capture_on_commit_callbacks):
     corpus = make_corpus(user)
-    add_records(corpus, unit_vectors(3))
+    add_vector_records(corpus, unit_vectors(3))
     indexing.rebuild_index(corpus=corpus)
     root = indexing.index_root(corpus.pk)
     with django_capture_on_commit_callbacks(execute=True):
@@ -168,7 +130,7 @@ def age(path, seconds: float = 3600) -> None:
 
 def test_sweep_removes_only_orphans(user, settings):
     live_corpus = make_corpus(user, "live")
-    add_records(live_corpus, unit_vectors(5))
+    add_vector_records(live_corpus, unit_vectors(5))
     live = indexing.rebuild_index(corpus=live_corpus)
     root = indexing.index_root(live_corpus.pk)
     age(root / live)  # old, but live: never touched
@@ -209,12 +171,12 @@ def _count_builds(monkeypatch) -> dict[str, int]:
 def test_a_large_index_is_updated_in_place_for_small_changes(user, settings, monkeypatch):
     settings.CRIER_ANN_THRESHOLD = 0  # tree + AH from MIN_TREE_SIZE vectors on
     corpus = make_corpus(user)
-    base = add_records(corpus, unit_vectors(1200, seed=1, dim=64))
+    base = add_vector_records(corpus, unit_vectors(1200, seed=1, dim=64))
     first = indexing.update_index(corpus=corpus)
     builds = _count_builds(monkeypatch)
 
     new_vectors = unit_vectors(5, seed=2, dim=64)
-    new = add_records(corpus, new_vectors)
+    new = add_vector_records(corpus, new_vectors)
     ImageRecord.objects.filter(pk__in=[r.pk for r in base[:3]]).delete()
     version = indexing.update_index(corpus=corpus)
 
@@ -236,11 +198,11 @@ def test_a_large_index_is_updated_in_place_for_small_changes(user, settings, mon
 def test_too_many_changes_trigger_a_full_rebuild(user, settings, monkeypatch):
     settings.CRIER_ANN_THRESHOLD = 0
     corpus = make_corpus(user)
-    add_records(corpus, unit_vectors(1000, seed=1))
+    add_vector_records(corpus, unit_vectors(1000, seed=1))
     indexing.update_index(corpus=corpus)
     builds = _count_builds(monkeypatch)
 
-    add_records(corpus, unit_vectors(int(1000 * indexing.INCREMENTAL_SHARE) + 1, seed=3))
+    add_vector_records(corpus, unit_vectors(int(1000 * indexing.INCREMENTAL_SHARE) + 1, seed=3))
     version = indexing.update_index(corpus=corpus)
 
     assert builds["builds"] == 1
@@ -250,10 +212,10 @@ def test_too_many_changes_trigger_a_full_rebuild(user, settings, monkeypatch):
 
 def test_small_indices_are_simply_rebuilt(user, monkeypatch):
     corpus = make_corpus(user)
-    add_records(corpus, unit_vectors(20, seed=1))
+    add_vector_records(corpus, unit_vectors(20, seed=1))
     indexing.update_index(corpus=corpus)
     builds = _count_builds(monkeypatch)
-    add_records(corpus, unit_vectors(1, seed=2))
+    add_vector_records(corpus, unit_vectors(1, seed=2))
     indexing.update_index(corpus=corpus)
     assert builds["builds"] == 1
     assert indexing.update_index(corpus=corpus) == corpus.index_version  # nothing changed
@@ -263,12 +225,12 @@ def test_small_indices_are_simply_rebuilt(user, monkeypatch):
 def test_the_delta_carries_over_and_loses_removed_records(user, settings, monkeypatch):
     settings.CRIER_ANN_THRESHOLD = 0
     corpus = make_corpus(user)
-    add_records(corpus, unit_vectors(1000, seed=1, dim=32))
+    add_vector_records(corpus, unit_vectors(1000, seed=1, dim=32))
     indexing.update_index(corpus=corpus)
     builds = _count_builds(monkeypatch)
-    first_new = add_records(corpus, unit_vectors(3, seed=5, dim=32))
+    first_new = add_vector_records(corpus, unit_vectors(3, seed=5, dim=32))
     indexing.update_index(corpus=corpus)
-    later = add_records(corpus, unit_vectors(2, seed=6, dim=32))
+    later = add_vector_records(corpus, unit_vectors(2, seed=6, dim=32))
     ImageRecord.objects.filter(pk=first_new[0].pk).delete()
     version = indexing.update_index(corpus=corpus)
 

@@ -12,8 +12,7 @@ from rest_framework.test import APIClient
 from crier_site.errors import InvalidInput
 from search.regions import Region
 from tests.api_helpers import as_file, error_of
-from tests.factories import photo_bytes
-from tests.search.test_api import indexed
+from tests.factories import ingested_corpus, photo_bytes
 
 
 def test_parse_accepts_fractions_with_spaces():
@@ -59,7 +58,7 @@ def side_by_side(left: str, right: str) -> bytes:
 def photos(user, django_capture_on_commit_callbacks):
     originals = {name: photo_bytes(name, "PNG", (256, 256)) for name in ("coffee.png",
                  "rocket.jpg", "chelsea.png", "astronaut.png", "moon.png")}  # fmt: skip
-    return indexed(
+    return ingested_corpus(
         user, "photos", originals, django_capture_on_commit_callbacks, encoder="efficientnet-lite0"
     )
 

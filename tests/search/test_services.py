@@ -10,25 +10,25 @@ from PIL import Image
 
 from corpora.models import ImageRecord, ImageStatus
 from crier_site.errors import Conflict, InvalidInput, NotFound
-from search import indexing, params, services
+from search import encoders, indexing, params, services
 from search.cache import SearcherCache, searchers
 from search.evaluation import postprocess
-from tests.search.test_indexing import add_records, make_corpus, unit_vectors
+from tests.factories import add_vector_records, make_corpus, unit_vectors
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def indexed(user):
+def indexed_vectors(user):
     corpus = make_corpus(user)
     vectors = unit_vectors(40)
-    records = add_records(corpus, vectors)
+    records = add_vector_records(corpus, vectors)
     indexing.rebuild_index(corpus=corpus)
     return corpus, vectors, records
 
 
-def test_search_vectors_finds_nearest(indexed):
-    corpus, vectors, records = indexed
+def test_search_vectors_finds_nearest(indexed_vectors):
+    corpus, vectors, records = indexed_vectors
     result = services.search_vectors(corpus=corpus, query=vectors[7], k=5)
     assert result.hits[0].record == records[7] and result.hits[0].score == pytest.approx(1.0)
     assert len(result.hits) == 5 and not result.exact
@@ -37,8 +37,8 @@ def test_search_vectors_finds_nearest(indexed):
     assert scores == sorted(scores, reverse=True)
 
 
-def test_exact_mode_matches_index(indexed):
-    corpus, vectors, _ = indexed
+def test_exact_mode_matches_index(indexed_vectors):
+    corpus, vectors, _ = indexed_vectors
     approx = services.search_vectors(corpus=corpus, query=vectors[3], k=10)
     exact = services.search_vectors(corpus=corpus, query=vectors[3], k=10, exact=True)
     assert exact.exact
@@ -57,14 +57,14 @@ def test_k_from_a_form_or_json_or_nothing():
     assert params.validate_k(None, default=24) == 24
 
 
-def test_query_dimension_is_validated(indexed):
-    corpus, _, _ = indexed
+def test_query_dimension_is_validated(indexed_vectors):
+    corpus, _, _ = indexed_vectors
     with pytest.raises(InvalidInput):
         services.search_vectors(corpus=corpus, query=np.ones(3, dtype=np.float32))
 
 
-def test_k_larger_than_corpus(indexed):
-    corpus, vectors, _ = indexed
+def test_k_larger_than_corpus(indexed_vectors):
+    corpus, vectors, _ = indexed_vectors
     assert len(services.search_vectors(corpus=corpus, query=vectors[0], k=100).hits) == 40
 
 
@@ -76,8 +76,8 @@ def test_no_index_is_not_ready(user):
     assert caught.value.details["status"] == corpus.status
 
 
-def test_deleted_records_never_show_up(indexed):
-    corpus, vectors, records = indexed
+def test_deleted_records_never_show_up(indexed_vectors):
+    corpus, vectors, records = indexed_vectors
     # Delete the 12 nearest neighbours of the query after the index was built.
     nearest = np.argsort(-(vectors @ vectors[0]))[:12]
     ImageRecord.objects.filter(pk__in=[records[i].pk for i in nearest]).delete()
@@ -87,16 +87,16 @@ def test_deleted_records_never_show_up(indexed):
     assert not deleted & {h.record_id for h in result.hits}
 
 
-def test_exclude_ids(indexed):
-    corpus, vectors, records = indexed
+def test_exclude_ids(indexed_vectors):
+    corpus, vectors, records = indexed_vectors
     result = services.search_vectors(
         corpus=corpus, query=vectors[0], k=3, exclude_ids=[records[0].pk]
     )
     assert len(result.hits) == 3 and records[0].pk not in {h.record_id for h in result.hits}
 
 
-def test_search_similar_excludes_self(indexed):
-    corpus, vectors, records = indexed
+def test_search_similar_excludes_self(indexed_vectors):
+    corpus, vectors, records = indexed_vectors
     result = services.search_similar(corpus=corpus, record_id=records[5].pk, k=4)
     ids = [h.record_id for h in result.hits]
     assert len(ids) == 4 and records[5].pk not in ids
@@ -104,24 +104,24 @@ def test_search_similar_excludes_self(indexed):
     assert ids == [records[i].pk for i in nearest]
 
 
-def test_search_similar_errors(indexed, other_user):
-    corpus, _, _ = indexed
+def test_search_similar_errors(indexed_vectors, other_user):
+    corpus, _, _ = indexed_vectors
     other = make_corpus(other_user, "other")
-    foreign = add_records(other, unit_vectors(1, seed=9))[0]
+    foreign = add_vector_records(other, unit_vectors(1, seed=9))[0]
     with pytest.raises(NotFound):
         services.search_similar(corpus=corpus, record_id=foreign.pk)
-    pending = add_records(corpus, None, n=1, status=ImageStatus.PENDING)[0]
+    pending = add_vector_records(corpus, None, n=1, status=ImageStatus.PENDING)[0]
     with pytest.raises(Conflict):
         services.search_similar(corpus=corpus, record_id=pending.pk)
 
 
-def test_cache_reloads_only_on_version_change(indexed):
-    corpus, vectors, _ = indexed
+def test_cache_reloads_only_on_version_change(indexed_vectors):
+    corpus, vectors, _ = indexed_vectors
     loads = searchers.loads
     for _ in range(3):
         services.search_vectors(corpus=corpus, query=vectors[0])
     assert searchers.loads == loads + 1
-    add_records(corpus, unit_vectors(3, seed=4))
+    add_vector_records(corpus, unit_vectors(3, seed=4))
     indexing.rebuild_index(corpus=corpus)
     for _ in range(2):
         result = services.search_vectors(corpus=corpus, query=vectors[0], k=100)
@@ -140,8 +140,8 @@ def test_cache_is_a_small_lru(tmp_path):
     assert [d.name for d in loaded] == ["1a", "2a", "3a", "1b", "2a"]
 
 
-def test_missing_version_dir_is_not_ready(indexed):
-    corpus, vectors, _ = indexed
+def test_missing_version_dir_is_not_ready(indexed_vectors):
+    corpus, vectors, _ = indexed_vectors
     indexing.drop_index(corpus_id=corpus.pk)
     with pytest.raises(services.IndexNotReady):
         services.search_vectors(corpus=corpus, query=vectors[0])
@@ -154,12 +154,11 @@ def png_bytes(colour) -> bytes:
 
 
 def test_search_image_with_histogram_encoder(user):
-    encoders = pytest.importorskip("search.encoders")
     encoder = encoders.get_encoder("histogram")
     corpus = make_corpus(user)
     colours = [(255, 0, 0), (0, 255, 0), (0, 0, 255), (250, 10, 10)]
     vectors = encoder.encode([png_bytes(c) for c in colours])
-    records = add_records(corpus, vectors, fingerprint=encoder.fingerprint)
+    records = add_vector_records(corpus, vectors, fingerprint=encoder.fingerprint)
     indexing.rebuild_index(corpus=corpus)
     result = services.search_image(corpus=corpus, image=png_bytes((255, 0, 0)), k=2)
     assert [h.record_id for h in result.hits] == [records[0].pk, records[3].pk]
@@ -172,7 +171,7 @@ def test_query_expansion_re_searches_with_the_top_hits(user, settings, exact):
         np.array(v, dtype=np.float32)
         for v in ([0.9, 0.436, 0], [0.85, 0, 0.527], [0.5, 0.866, 0], [0.6, 0, 0.8])
     )
-    records = add_records(corpus, np.stack([v / np.linalg.norm(v) for v in (a, b, c, d)]))
+    records = add_vector_records(corpus, np.stack([v / np.linalg.norm(v) for v in (a, b, c, d)]))
     indexing.rebuild_index(corpus=corpus)
     query = np.array([1, 0, 0], dtype=np.float32)
     names = {r.pk: name for r, name in zip(records, "abcd", strict=True)}
@@ -195,7 +194,7 @@ def test_the_service_expands_a_query_exactly_as_evaluation_measured(user, settin
     same vectors (docs/evaluation.md reports the gains of the latter)."""
     corpus = make_corpus(user)
     vectors = unit_vectors(30, dim=16)
-    add_records(corpus, vectors)
+    add_vector_records(corpus, vectors)
     indexing.rebuild_index(corpus=corpus)
     query = unit_vectors(1, dim=16, seed=99)[0]
     _, (measured,) = postprocess.apply(f"aqe:{n}", vectors, query[np.newaxis])

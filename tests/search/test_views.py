@@ -22,7 +22,7 @@ def histogram_encoder(settings):
 
 
 @pytest.fixture
-def indexed(user):
+def indexed_photos(user):
     """A private corpus of four photos, encoded and indexed."""
     corpus = make_corpus(user)
     for name in PHOTOS:
@@ -37,10 +37,10 @@ def upload(name: str, data: bytes) -> SimpleUploadedFile:
     return SimpleUploadedFile(name, data, content_type="image/jpeg")
 
 
-def test_search_with_an_image_ranks_its_twin_first(client, user, indexed):
+def test_search_with_an_image_ranks_its_twin_first(client, user, indexed_photos):
     client.force_login(user)
     query = upload("q.jpg", photo_bytes("coffee.png", size=(96, 96)))
-    response = client.post(reverse("search:results", args=[indexed.pk]), {"image": query})
+    response = client.post(reverse("search:results", args=[indexed_photos.pk]), {"image": query})
     html = response.content.decode()
     assert response.status_code == 200
     rows = response.context["rows"]
@@ -48,13 +48,13 @@ def test_search_with_an_image_ranks_its_twin_first(client, user, indexed):
     assert rows[0].record.original_filename == "coffee.png"
     assert rows[0].score > 0.99 and f"{rows[0].score:.3f}" in html
     assert 'src="data:image/jpeg;base64,' in html  # the query, shown back without storing it
-    assert reverse("corpora:image_file", args=[indexed.pk, rows[0].record.pk]) in html
+    assert reverse("corpora:image_file", args=[indexed_photos.pk, rows[0].record.pk]) in html
 
 
-def test_more_like_this_leaves_the_image_itself_out(client, user, indexed):
+def test_more_like_this_leaves_the_image_itself_out(client, user, indexed_photos):
     client.force_login(user)
-    record = indexed.images.get(original_filename="chelsea.png")
-    response = client.get(reverse("search:similar", args=[indexed.pk, record.pk]))
+    record = indexed_photos.images.get(original_filename="chelsea.png")
+    response = client.get(reverse("search:similar", args=[indexed_photos.pk, record.pk]))
     assert response.status_code == 200
     ids = [row.record.pk for row in response.context["rows"]]
     assert len(ids) == 3 and record.pk not in ids
@@ -74,9 +74,9 @@ def test_search_before_indexing_says_it_is_still_indexing(client, user):
     assert similar.status_code == 409 and "not encoded yet" in similar.content.decode()
 
 
-def test_a_file_that_is_not_an_image_shows_why(client, user, indexed):
+def test_a_file_that_is_not_an_image_shows_why(client, user, indexed_photos):
     client.force_login(user)
-    url = reverse("search:results", args=[indexed.pk])
+    url = reverse("search:results", args=[indexed_photos.pk])
     response = client.post(url, {"image": upload("notes.jpg", b"plain text")})
     assert response.status_code == 400
     assert "Not an image file" in response.content.decode()
@@ -84,31 +84,34 @@ def test_a_file_that_is_not_an_image_shows_why(client, user, indexed):
     assert client.post(url, {"image": upload("q.png", image_bytes()), "k": "x"}).status_code == 400
 
 
-def test_get_shows_the_search_form(client, user, indexed):
+def test_get_shows_the_search_form(client, user, indexed_photos):
     client.force_login(user)
-    response = client.get(reverse("search:results", args=[indexed.pk]))
+    response = client.get(reverse("search:results", args=[indexed_photos.pk]))
     assert response.status_code == 200
     assert '<label for="query-image">' in response.content.decode()
 
 
-def test_private_corpora_are_404_for_others_and_anonymous(client, other_user, indexed):
-    record = indexed.images.first()
+def test_private_corpora_are_404_for_others_and_anonymous(client, other_user, indexed_photos):
+    record = indexed_photos.images.first()
     for viewer in (None, other_user):
         client.logout()
         if viewer:
             client.force_login(viewer)
         query = upload("q.png", image_bytes())
-        results = reverse("search:results", args=[indexed.pk])
+        results = reverse("search:results", args=[indexed_photos.pk])
         assert client.post(results, {"image": query}).status_code == 404
-        similar = reverse("search:similar", args=[indexed.pk, record.pk])
+        similar = reverse("search:similar", args=[indexed_photos.pk, record.pk])
         assert client.get(similar).status_code == 404
 
 
-def test_anyone_may_search_a_public_corpus(client, indexed):
-    indexed.visibility = Visibility.PUBLIC
-    indexed.save()
-    record = indexed.images.first()
-    assert client.get(reverse("search:similar", args=[indexed.pk, record.pk])).status_code == 200
+def test_anyone_may_search_a_public_corpus(client, indexed_photos):
+    indexed_photos.visibility = Visibility.PUBLIC
+    indexed_photos.save()
+    record = indexed_photos.images.first()
+    assert (
+        client.get(reverse("search:similar", args=[indexed_photos.pk, record.pk])).status_code
+        == 200
+    )
 
 
 def test_home_page_search_of_the_example_corpus_shows_scores(client):
@@ -121,16 +124,16 @@ def test_home_page_search_of_the_example_corpus_shows_scores(client):
     assert f"{rows[0].score:.3f}" in response.content.decode()
 
 
-def test_anonymous_page_searches_are_throttled(client, user, indexed, monkeypatch):
+def test_anonymous_page_searches_are_throttled(client, user, indexed_photos, monkeypatch):
     from django.core.cache import cache
 
     from search.api import AnonymousSearchThrottle
 
     cache.clear()
     monkeypatch.setattr(AnonymousSearchThrottle, "rate", "2/minute", raising=False)
-    indexed.visibility = Visibility.PUBLIC
-    indexed.save(update_fields=["visibility"])
-    url = reverse("search:results", args=[indexed.pk])
+    indexed_photos.visibility = Visibility.PUBLIC
+    indexed_photos.save(update_fields=["visibility"])
+    url = reverse("search:results", args=[indexed_photos.pk])
     data = photo_bytes("coffee.png", "JPEG", (96, 96))
     try:
         codes = [client.post(url, {"image": upload("q.jpg", data)}).status_code for _ in range(3)]
