@@ -13,17 +13,12 @@ included) and for the exact scan, and the share of the exact scan's pairs that w
 from __future__ import annotations
 
 import argparse
-import os
-import sys
-import tempfile
 import time
-from pathlib import Path
 
 import numpy as np
+from bootstrap import setup_django
 from synthetic import store_encoded
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 THRESHOLD = 0.9
 
 
@@ -61,21 +56,14 @@ def main() -> None:
     parser.add_argument("--dim", type=int, default=1280)
     args = parser.parse_args()
 
-    os.environ["CRIER_DATA_DIR"] = tempfile.mkdtemp(prefix="crier-bench-dups-")
-    os.environ.pop("DATABASE_URL", None)
-    os.environ["DJANGO_SETTINGS_MODULE"] = "crier_site.settings"
-    import django
-
-    django.setup()
+    setup_django(scratch_prefix="crier-bench-dups-")
     from django.contrib.auth import get_user_model
-    from django.core.management import call_command
 
     from corpora.models import Corpus
     from search.duplicates import find_duplicates
     from search.indexing import rebuild_index
     from search.services import require_index
 
-    call_command("migrate", verbosity=0)
     owner = get_user_model().objects.create_user("bench")
     rng = np.random.default_rng(0)
     print("| n × dim | index | find_duplicates s | exact all-pairs s | pairs (exact) | found |")

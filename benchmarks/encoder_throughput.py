@@ -12,23 +12,17 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 import time
-from pathlib import Path
 
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "crier_site.settings")
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from bootstrap import setup_django
 
-import django
-
-django.setup()
+setup_django()
 
 import numpy as np  # noqa: E402
-import skimage  # noqa: E402
 from django.conf import settings  # noqa: E402
 from PIL import Image, ImageOps  # noqa: E402
 
+from corpora.examples import sample_photo_path  # noqa: E402
 from search.encoders import Encoder, get_encoder  # noqa: E402
 
 PHOTOS = ["chelsea.png", "coffee.png", "rocket.jpg", "astronaut.png", "motorcycle_left.png"]
@@ -36,8 +30,7 @@ PHOTOS = ["chelsea.png", "coffee.png", "rocket.jpg", "astronaut.png", "motorcycl
 
 def photos(count: int) -> list[Image.Image]:
     """``count`` distinct real photos: crops, flips and rescales of scikit-image's samples."""
-    data = Path(skimage.__file__).parent / "data"
-    bases = [Image.open(data / name).convert("RGB") for name in PHOTOS]
+    bases = [Image.open(sample_photo_path(name)).convert("RGB") for name in PHOTOS]
     images = []
     for i in range(count):
         base = bases[i % len(bases)]

@@ -16,13 +16,10 @@ from __future__ import annotations
 import argparse
 import io
 import os
-import sys
-import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from bootstrap import ROOT, setup_django
 
 
 def main() -> None:
@@ -32,17 +29,8 @@ def main() -> None:
     parser.add_argument("--encoder", default="efficientnet-lite0")
     args = parser.parse_args()
 
-    workdir = Path(tempfile.mkdtemp(prefix="crier-bench-"))
     os.environ.setdefault("CRIER_MODEL_DIR", str(ROOT / "var" / "models"))
-    os.environ["CRIER_DATA_DIR"] = str(workdir)
-    os.environ.pop("DATABASE_URL", None)
-    os.environ["DJANGO_SETTINGS_MODULE"] = "crier_site.settings"
-    import django
-
-    django.setup()
-    from django.core.management import call_command
-
-    call_command("migrate", verbosity=0)
+    workdir = setup_django(scratch_prefix="crier-bench-")
     files = make_photos(workdir / "photos", args.images)
     print(f"{len(files)} JPEG photos in {workdir / 'photos'}")
 
@@ -70,13 +58,13 @@ def main() -> None:
 def make_photos(folder: Path, count: int) -> list[Path]:
     """Real photos (scikit-image samples) cropped and resized differently, saved as JPEG."""
     import numpy as np
-    import skimage
     from PIL import Image
 
+    from corpora.examples import sample_photo_path
+
     folder.mkdir(parents=True)
-    data = Path(skimage.__file__).parent / "data"
     sources = [
-        Image.open(data / name).convert("RGB")
+        Image.open(sample_photo_path(name)).convert("RGB")
         for name in (
             "astronaut.png",
             "chelsea.png",

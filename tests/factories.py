@@ -9,6 +9,7 @@ from django.core.files.base import ContentFile
 from PIL import Image
 
 from corpora import services as corpus_services
+from corpora.examples import sample_photo_path
 from corpora.models import Corpus, ImageRecord, ImageStatus
 from search import indexing
 
@@ -142,11 +143,7 @@ def decompression_bomb_png(side: int = 30_000) -> bytes:
 
 def photo_bytes(name: str, fmt: str = "JPEG", size: tuple[int, int] | None = None) -> bytes:
     """One of scikit-image's sample photos, re-encoded (optionally resized)."""
-    from pathlib import Path
-
-    import skimage
-
-    with Image.open(Path(skimage.__file__).parent / "data" / name) as image:
+    with Image.open(sample_photo_path(name)) as image:
         image = image.convert("RGB")
         if size:
             image = image.resize(size)

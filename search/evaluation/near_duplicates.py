@@ -13,16 +13,11 @@ from pathlib import Path
 
 from PIL import Image, ImageDraw, ImageEnhance, ImageFont, ImageOps
 
+from corpora.examples import SAMPLE_PHOTOS, sample_photo_path
+
 VERSION = "v1"
 MAX_SIDE = 512
 
-# Photographs only: no synthetic test patterns (chessboard, phantom, colour wheel), no
-# silhouettes or logos, nothing tiny, and only one of the two motorcycle stereo views.
-SKIMAGE_PHOTOS = [
-    "astronaut.png", "brick.png", "camera.png", "cell.png", "chelsea.png", "clock_motion.png",
-    "coffee.png", "coins.png", "grass.png", "gravel.png", "hubble_deep_field.jpg", "ihc.png",
-    "moon.png", "motorcycle_left.png", "page.png", "retina.jpg", "rocket.jpg", "text.png",
-]  # fmt: skip
 MATPLOTLIB_PHOTOS = ["grace_hopper.jpg"]
 
 
@@ -30,10 +25,8 @@ def find_photos() -> list[Path]:
     """The photos that exist in this environment, in a fixed order."""
     found: list[Path] = []
     try:
-        import skimage
-
-        data = Path(skimage.__file__).parent / "data"
-        found += [data / name for name in SKIMAGE_PHOTOS if (data / name).is_file()]
+        paths = [sample_photo_path(name) for name in SAMPLE_PHOTOS]
+        found += [path for path in paths if path.is_file()]
     except ImportError:
         pass
     try:

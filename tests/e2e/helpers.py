@@ -12,6 +12,8 @@ from pathlib import Path
 from PIL import Image, ImageEnhance, ImageOps
 from playwright.sync_api import BrowserContext, Locator, Page, expect
 
+from corpora.examples import sample_photo_path
+
 PASSWORD = "e2e-Correct-horse-battery-9"
 # Indexing runs in the worker, which loads TensorFlow on its first task.
 INDEXING_TIMEOUT_MS = 120_000
@@ -22,9 +24,7 @@ NewContext = Callable[[], BrowserContext]
 
 
 def sample_photo(name: str) -> Path:
-    import skimage
-
-    path = Path(skimage.__file__).parent / "data" / name
+    path = sample_photo_path(name)
     assert path.is_file(), f"scikit-image does not ship {name}"
     return path
 
