@@ -7,6 +7,9 @@ import sys
 
 def main() -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "crier_site.settings")
+    from crier_site.quiet import quiet_native_logging
+
+    quiet_native_logging()  # before anything imports TensorFlow
     from django.core.management import execute_from_command_line
 
     execute_from_command_line(sys.argv)

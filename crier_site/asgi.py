@@ -2,5 +2,8 @@ import os
 
 from django.core.asgi import get_asgi_application
 
+from crier_site.quiet import quiet_native_logging
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "crier_site.settings")
+quiet_native_logging()  # before the apps load (and with them, TensorFlow)
 application = get_asgi_application()

@@ -171,10 +171,18 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
 }
 
+LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO").strip().upper() or "INFO"
+# TensorFlow's and absl's Python loggers repeat start-up chatter: warnings only, unless DEBUG
+# (their native logging is quieted in crier_site/quiet.py, before TensorFlow loads).
+_LIBRARY_LOG_LEVEL = "DEBUG" if LOG_LEVEL == "DEBUG" else "ERROR"
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
-    "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
-    "loggers": {"django": {"handlers": ["console"], "level": "INFO", "propagate": False}},
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
+    "loggers": {
+        "django": {"handlers": ["console"], "level": "INFO", "propagate": False},
+        "tensorflow": {"level": _LIBRARY_LOG_LEVEL},
+        "absl": {"level": _LIBRARY_LOG_LEVEL},
+    },
 }

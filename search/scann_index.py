@@ -17,6 +17,8 @@ from typing import Any
 
 import numpy as np
 
+from crier_site.quiet import native_stderr_to_log
+
 BRUTE_FORCE = "brute_force"
 TREE_AH = "tree_ah"
 
@@ -92,22 +94,23 @@ def build_searcher(
     if config_kind(n, ann_threshold=ann_threshold) == BRUTE_FORCE:
         return builder.score_brute_force().build(docids=docids)
     params = tree or tree_params(n)
-    return (
-        builder.tree(
-            num_leaves=params["num_leaves"],
-            num_leaves_to_search=params["leaves_to_search"],
-            training_sample_size=params["training_sample_size"],
-            spherical=params["spherical"],
-            random_init=not params["kmeans_plus_plus"],
+    with native_stderr_to_log("scann"):  # tree training logs through absl's C++ logging
+        return (
+            builder.tree(
+                num_leaves=params["num_leaves"],
+                num_leaves_to_search=params["leaves_to_search"],
+                training_sample_size=params["training_sample_size"],
+                spherical=params["spherical"],
+                random_init=not params["kmeans_plus_plus"],
+            )
+            .score_ah(
+                2,
+                anisotropic_quantization_threshold=0.2,
+                training_sample_size=params["training_sample_size"],
+            )
+            .reorder(max(MIN_REORDER, REORDER_PER_K * DEFAULT_NUM_NEIGHBORS))
+            .build(docids=docids)
         )
-        .score_ah(
-            2,
-            anisotropic_quantization_threshold=0.2,
-            training_sample_size=params["training_sample_size"],
-        )
-        .reorder(max(MIN_REORDER, REORDER_PER_K * DEFAULT_NUM_NEIGHBORS))
-        .build(docids=docids)
-    )
 
 
 def fsync(path: Path) -> None:
