@@ -333,10 +333,11 @@ class ContextFactory:
     live_app: LiveApp
     opened: list[BrowserContext]
 
-    def __call__(self) -> BrowserContext:
-        """A fresh browser context (its own cookies: a separate person) on the live app."""
+    def __call__(self, **options: Any) -> BrowserContext:
+        """A fresh browser context (its own cookies: a separate person) on the live app;
+        ``options`` go to Playwright's ``new_context`` (``color_scheme="dark"``, permissions)."""
         context = self.browser.new_context(
-            base_url=self.live_app.base_url, viewport={"width": 1280, "height": 900}
+            base_url=self.live_app.base_url, viewport={"width": 1280, "height": 900}, **options
         )
         context.set_default_timeout(ACTION_TIMEOUT_MS)
         context.set_default_navigation_timeout(NAVIGATION_TIMEOUT_MS)

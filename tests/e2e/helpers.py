@@ -138,3 +138,16 @@ def filenames_in(results: Locator) -> list[str]:
         tile.get_by_role("img").get_attribute("alt") or ""
         for tile in results.get_by_role("listitem").all()
     ]
+
+
+def axe_violations(page: Page) -> list[str]:
+    """axe-core's WCAG violations on the page as it is now, one readable line per element."""
+    from axe_playwright_python.sync_playwright import Axe
+
+    results = Axe().run(page)
+    return [
+        f"{page.url} {violation['id']} ({violation['impact']}): {node['target']} — "
+        f"{node.get('failureSummary', '').strip()}"
+        for violation in results.response["violations"]
+        for node in violation["nodes"]
+    ]

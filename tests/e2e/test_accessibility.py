@@ -1,0 +1,77 @@
+"""axe-core (shipped by axe-playwright-python) on the site's own pages, in the light and the
+dark theme (prefers-color-scheme): no WCAG violations, contrast included."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from tests.e2e.conftest import ContextFactory
+from tests.e2e.helpers import (
+    axe_violations,
+    create_private_corpus,
+    resized_jpeg_copy,
+    sample_photo,
+    search_with,
+    sign_up,
+    upload_images,
+    wait_until_ready,
+)
+
+pytestmark = pytest.mark.e2e
+
+# The page background each theme paints (static/css/crier.css): proves the scheme took effect.
+BACKGROUNDS = {"light": "rgb(246, 247, 251)", "dark": "rgb(17, 19, 24)"}
+
+
+def check(page: Page, found: list[str], checked: list[str]) -> None:
+    page.wait_for_load_state("load")
+    found.extend(axe_violations(page))
+    checked.append(page.url)
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_every_page_passes_axe_core_in_both_themes(
+    new_context: ContextFactory, tmp_path: Path, e2e_output_dir: Path, scheme: str
+) -> None:
+    page = new_context(color_scheme=scheme).new_page()
+    found: list[str] = []
+    checked: list[str] = []
+
+    page.goto("/")
+    background = page.evaluate("getComputedStyle(document.body).backgroundColor")
+    assert background == BACKGROUNDS[scheme]
+    check(page, found, checked)
+    for path in ("/accounts/login/", "/accounts/signup/"):
+        page.goto(path)
+        check(page, found, checked)
+    about = page.goto("/about/")
+    if about is not None and about.ok:  # the about page, where the site has one
+        check(page, found, checked)
+
+    page.goto("/")
+    search_with(page, resized_jpeg_copy("chelsea.png", tmp_path / "cat.jpg", scale=0.5))
+    check(page, found, checked)  # results, anonymous
+    page.get_by_role("link", name="Example photos").first.click()
+    check(page, found, checked)  # a public corpus, not one's own
+    page.get_by_role("link", name="Find near-duplicates").click()
+    check(page, found, checked)
+
+    sign_up(page, f"axe-{scheme}")
+    page.goto("/corpora/")
+    check(page, found, checked)
+    create_private_corpus(page, f"Contrast check {scheme}", "Two photos.")
+    upload_images(page, [sample_photo("coffee.png"), sample_photo("rocket.jpg")])
+    wait_until_ready(page, 2)
+    page.reload()
+    check(page, found, checked)  # one's own corpus: upload box, grid, owner actions
+    page.goto("/accounts/token/")
+    page.get_by_role("button", name="Create a token").click()
+    expect(page.get_by_label("Token")).to_be_visible()
+    check(page, found, checked)
+    page.screenshot(path=e2e_output_dir / f"axe-{scheme}-token.png", full_page=True)
+
+    assert len(checked) >= 9
+    assert found == [], "\n".join(found)
