@@ -69,7 +69,7 @@ def test_every_page_passes_axe_core_in_both_themes(
     check(page, found, checked)  # one's own corpus: upload box, grid, owner actions
     page.goto("/accounts/token/")
     page.get_by_role("button", name="Create a token").click()
-    expect(page.get_by_label("Token")).to_be_visible()
+    expect(page.get_by_role("textbox", name="Token")).to_be_visible()
     check(page, found, checked)
     page.screenshot(path=e2e_output_dir / f"axe-{scheme}-token.png", full_page=True)
 
