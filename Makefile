@@ -7,10 +7,11 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 INSTALLED := $(VENV)/.installed
 
-.PHONY: help install prepare run serve test test-fast browser lint migrate superuser clean-data
+.PHONY: help install prepare run serve dev test test-fast browser lint migrate superuser clean-data
 
 help:
 	@echo "make run        set everything up and serve CRIER on http://$(HOST):$(PORT) with a worker"
+	@echo "make dev        the same with Django's development server, reloading on code changes"
 	@echo "make test       run the whole test suite (SQLite unless DATABASE_URL is set)"
 	@echo "make test-fast  the suite without the browser (e2e) tests"
 	@echo "make browser    install Chromium for the e2e tests (apt-get, as root)"
@@ -28,18 +29,31 @@ install: $(INSTALLED)
 migrate: install
 	$(PY) manage.py migrate --noinput
 
-# Everything the app needs before it serves: schema, the offline encoder, the example corpus.
+# Everything the app needs before it serves: schema (and the cache table), static files, the
+# offline encoder, the example corpus.
 prepare: migrate
+	$(PY) manage.py collectstatic --noinput --verbosity 0
 	$(PY) manage.py encoder prepare --selectable
 	$(PY) manage.py seed_example_corpus
 
-# Serves the app and a django-q worker together; Ctrl-C stops both.
+# Serves the app through gunicorn (CRIER_WEB_WORKERS × CRIER_WEB_THREADS) and a django-q worker
+# together, as the two production services do; Ctrl-C stops both.
 run: prepare serve
 
 serve:
 	@echo "CRIER on http://$(HOST):$(PORT)/ — Ctrl-C stops the server and the worker."
 	@$(PY) manage.py qcluster & worker=$$!; \
-	$(PY) manage.py runserver --noreload $(HOST):$(PORT) & server=$$!; \
+	CRIER_BIND=$(HOST):$(PORT) $(VENV)/bin/gunicorn -c crier_site/gunicorn_conf.py \
+	  crier_site.wsgi & server=$$!; \
+	trap 'kill -TERM $$server $$worker 2>/dev/null; wait $$server $$worker' INT TERM; \
+	wait -n $$server $$worker; \
+	kill -TERM $$server $$worker 2>/dev/null; wait $$server $$worker
+
+# Development: runserver reloads on code changes (DEBUG on), with a worker; Ctrl-C stops both.
+dev: prepare
+	@echo "CRIER (development) on http://$(HOST):$(PORT)/ — Ctrl-C stops the server and the worker."
+	@$(PY) manage.py qcluster & worker=$$!; \
+	DEBUG=$${DEBUG:-true} $(PY) manage.py runserver $(HOST):$(PORT) & server=$$!; \
 	trap 'kill -TERM $$server $$worker 2>/dev/null; wait $$server $$worker' INT TERM; \
 	wait -n $$server $$worker; \
 	kill -TERM $$server $$worker 2>/dev/null; wait $$server $$worker

@@ -19,7 +19,10 @@ from crier_site.errors import CrierError
 
 def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     if isinstance(exc, CrierError):
-        return _error(exc.status_code, exc.code, exc.message, **exc.details)
+        response = _error(exc.status_code, exc.code, exc.message, **exc.details)
+        if "retry_after_seconds" in exc.details:
+            response.headers["Retry-After"] = str(exc.details["retry_after_seconds"])
+        return response
     if isinstance(exc, RequestDataTooBig):
         return _error(413, "too_large", "The request is too large.")
     if isinstance(exc, TooManyFilesSent):

@@ -1,15 +1,15 @@
 """/api/v1/ — every REST endpoint, named under the "api" namespace."""
 
 from django.urls import path
-from rest_framework.authtoken.views import ObtainAuthToken
 
 from corpora import api as corpora_api
+from crier_site.accounts import TokenApi
 from search import api as search_api
 
 app_name = "api"
 
 urlpatterns = [
-    path("auth/token/", ObtainAuthToken.as_view(), name="token"),
+    path("auth/token/", TokenApi.as_view(), name="token"),
     path("auth/token/revoke/", corpora_api.TokenRevokeApi.as_view(), name="token-revoke"),
     path("corpora/", corpora_api.CorpusListApi.as_view(), name="corpus-list"),
     path("corpora/<int:corpus_id>/", corpora_api.CorpusDetailApi.as_view(), name="corpus-detail"),

@@ -125,3 +125,29 @@ def load_or_create_secret_key(data_dir: Path) -> str:
         handle.write(key)
     os.replace(tmp, key_file)
     return key
+
+
+CACHE_TABLE = "crier_cache"
+
+
+def cache_config(redis_url: str | None) -> dict[str, Any]:
+    """Django ``CACHES``: Redis when ``CRIER_REDIS_URL`` is set, else the database.
+
+    Either way every web and worker process shares one cache, so throttles, sign-in attempt
+    counters, django-q's cluster stats and cached reports are the same in all of them. The
+    database table is created by a migration (``crier_site/migrations``), so it needs no
+    extra service or command.
+    """
+    if redis_url:
+        backend = {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": redis_url,
+        }
+    else:
+        backend = {
+            "BACKEND": "django.core.cache.backends.db.DatabaseCache",
+            "LOCATION": CACHE_TABLE,
+            "OPTIONS": {"MAX_ENTRIES": 10_000},
+        }
+    return {"default": {**backend, "KEY_PREFIX": "crier", "TIMEOUT": 300}}
+

@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 
 from crier_site.env import (
+    cache_config,
     env_bool,
     env_int,
     env_list,
@@ -45,12 +46,14 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_q",
+    "crier_site",
     "corpora",
     "search",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "crier_site.middleware.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -72,6 +75,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "crier_site.context_processors.site_flags",
             ],
         },
     },
@@ -82,6 +86,28 @@ ASGI_APPLICATION = "crier_site.asgi.application"
 
 DATABASES = {"default": parse_database_url(os.environ.get("DATABASE_URL"), DATA_DIR)}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+CACHES = cache_config(os.environ.get("CRIER_REDIS_URL"))
+
+# --- the internet-facing side ---------------------------------------------------------------
+# How many reverse proxies in front of CRIER append to X-Forwarded-For. 0: the client address is
+# the connection's REMOTE_ADDR and the header is ignored (it is trivially forged).
+CRIER_TRUSTED_PROXIES = env_int("CRIER_TRUSTED_PROXIES", 0)
+# CRIER_HTTPS=true: the site is only reached over HTTPS, usually through a reverse proxy that
+# terminates TLS and sets X-Forwarded-Proto (which must then strip a client's own copy).
+CRIER_HTTPS = env_bool("CRIER_HTTPS", False)
+SECURE_SSL_REDIRECT = SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = CRIER_HTTPS
+SECURE_HSTS_SECONDS = env_int("CRIER_HSTS_SECONDS", 365 * 24 * 3600) if CRIER_HTTPS else 0
+SECURE_HSTS_INCLUDE_SUBDOMAINS = CRIER_HTTPS
+SECURE_HSTS_PRELOAD = CRIER_HTTPS and env_bool("CRIER_HSTS_PRELOAD", True)
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if CRIER_HTTPS else None
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]  # probes may come over plain HTTP
+CRIER_ALLOW_SIGNUP = env_bool("CRIER_ALLOW_SIGNUP", True)
+# Failed sign-ins (login page and token API together) allowed per client address and per
+# username, and sign-up attempts per client address: "count/period", period s, m, h or d,
+# optionally with a multiplier ("10/15m").
+CRIER_SIGNIN_FAILURES_PER_ADDRESS = os.environ.get("CRIER_SIGNIN_FAILURES_PER_ADDRESS", "30/15m")
+CRIER_SIGNIN_FAILURES_PER_USERNAME = os.environ.get("CRIER_SIGNIN_FAILURES_PER_USERNAME", "10/15m")
+CRIER_SIGNUP_RATE = os.environ.get("CRIER_SIGNUP_RATE", "10/h")
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -157,6 +183,7 @@ REST_FRAMEWORK = {
     "PAGE_SIZE": 50,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "crier_site.api.api_exception_handler",
+    "NUM_PROXIES": CRIER_TRUSTED_PROXIES,
     "DEFAULT_THROTTLE_RATES": {
         "anon_search": os.environ.get("CRIER_ANON_SEARCH_RATE", "30/minute"),
     },

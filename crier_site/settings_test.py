@@ -9,6 +9,10 @@ from crier_site.settings import *  # noqa: F403
 from crier_site.settings import DATA_DIR, DATABASES, Q_CLUSTER
 
 Q_CLUSTER = {**Q_CLUSTER, "sync": True}
+# Each test starts with an empty cache of its own (pytest-django's ``settings`` fixture and
+# tests/conftest.py clear it); the production selection (Redis or the database) is tested in
+# tests/site/test_cache.py, and the e2e tests' server and worker use it for real.
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},

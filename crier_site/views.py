@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from functools import wraps
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
@@ -18,7 +19,8 @@ from corpora import selectors
 from corpora.examples import get_example_corpus
 from corpora.models import ImageStatus
 from crier_site import tokens
-from crier_site.errors import CrierError, NotFound
+from crier_site.errors import CrierError, NotFound, TooManyRequests
+from crier_site.throttling import check_signup_allowed
 
 EXAMPLE_TILES = 8
 
@@ -49,14 +51,25 @@ def home(request: HttpRequest) -> HttpResponse:
 
 
 def signup(request: HttpRequest) -> HttpResponse:
+    if not settings.CRIER_ALLOW_SIGNUP:
+        raise Http404("Sign-up is closed on this site.")
     if request.user.is_authenticated:
         return redirect("home")
     form = UserCreationForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
-        user = form.save()
-        login(request, user)
-        return redirect("home")
-    return render(request, "registration/signup.html", {"form": form})
+    status = 200
+    if request.method == "POST":
+        try:
+            check_signup_allowed(request)
+        except TooManyRequests as exc:
+            form.is_valid()  # so that the form can carry the error
+            form.add_error(None, exc.message)
+            status = 429
+        else:
+            if form.is_valid():
+                user = form.save()
+                login(request, user)
+                return redirect("home")
+    return render(request, "registration/signup.html", {"form": form}, status=status)
 
 
 @login_required

@@ -22,6 +22,14 @@ def isolated_data_dirs(settings, tmp_path: Path) -> Path:
     return tmp_path
 
 
+@pytest.fixture(autouse=True)
+def empty_cache() -> None:
+    """Throttle and sign-in attempt counters never leak from one test into the next."""
+    from django.core.cache import cache
+
+    cache.clear()
+
+
 @pytest.fixture
 def user(django_user_model):
     return django_user_model.objects.create_user(username="alice", password="a-long-passphrase-1")

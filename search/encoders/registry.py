@@ -119,6 +119,21 @@ def prepare_encoder(name: str | None = None) -> Encoder:
     return get_encoder(name)
 
 
+def is_prepared(name: str | None = None) -> bool:
+    """Whether ``name`` (default ``settings.CRIER_ENCODER``) can be loaded without building or
+    downloading anything, checked without loading TensorFlow (for the readiness probe)."""
+    name = (name or settings.CRIER_ENCODER).removesuffix(FLIP_SUFFIX)
+    if name == "histogram":
+        return True
+    if name in lite_build.VARIANTS:
+        variant = lite_build.VARIANTS[name]
+        directory = Path(settings.CRIER_MODEL_DIR) / name
+        return lite_build.is_built(directory, lite_build.manifest_for(variant))
+    if is_url(name) or name in HUB_MODELS:
+        return True  # fetched and cached by TF Hub on first use: nothing to check ahead
+    return (Path(name) / "saved_model.pb").is_file()
+
+
 def clear_cache() -> None:
     with _lock:
         _cache.clear()

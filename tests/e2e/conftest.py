@@ -1,5 +1,6 @@
-"""End-to-end fixtures: the real app (runserver + a django-q worker) against the pytest-django
-test database, and a headless Chromium driven by Playwright.
+"""End-to-end fixtures: the real app (gunicorn, as ``make run`` serves it, + a django-q worker)
+against the pytest-django test database, and a headless Chromium driven by Playwright. Every
+page the browser opens must obey the site's Content-Security-Policy: a violation fails the test.
 
 The app runs in subprocesses with ``crier_site.settings`` (real background tasks, not the test
 settings' inline ones), its own temporary data directory and the shared prepared-model
@@ -18,7 +19,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 from urllib.parse import quote, urlencode
@@ -26,7 +27,15 @@ from urllib.parse import quote, urlencode
 import pytest
 from django.conf import settings
 from django.db import connections
-from playwright.sync_api import Browser, BrowserContext, Playwright, expect, sync_playwright
+from playwright.sync_api import (
+    Browser,
+    BrowserContext,
+    ConsoleMessage,
+    Page,
+    Playwright,
+    expect,
+    sync_playwright,
+)
 from pytest_django import DjangoDbBlocker
 
 CHROMIUM = Path(os.environ.get("CRIER_CHROMIUM", "/usr/bin/chromium"))
@@ -113,6 +122,11 @@ def app_env(*, db_url: str, data_dir: Path) -> dict[str, str]:
         DEBUG="false",
         ALLOWED_HOSTS="127.0.0.1,localhost",
         CRIER_ANON_SEARCH_RATE="1000/minute",
+        CRIER_SIGNUP_RATE="1000/h",  # every scenario signs up its people from 127.0.0.1
+        # One process (one TensorFlow) is enough for one browser; threads serve its parallel
+        # requests.
+        CRIER_WEB_WORKERS="1",
+        CRIER_WEB_THREADS="4",
         PYTHONUNBUFFERED="1",
     )
     return env
@@ -133,6 +147,20 @@ def log_tail(path: Path, lines: int = 60) -> str:
 
 def manage(*args: str) -> list[str]:
     return [sys.executable, str(Path(settings.BASE_DIR) / "manage.py"), *args]
+
+
+def gunicorn(port: int) -> list[str]:
+    """The web service exactly as ``make run`` and docs/deployment.md start it."""
+    executable = Path(sys.executable).parent / "gunicorn"
+    config = Path(settings.BASE_DIR) / "crier_site" / "gunicorn_conf.py"
+    return [
+        str(executable),
+        "-c",
+        str(config),
+        "--bind",
+        f"127.0.0.1:{port}",
+        "crier_site.wsgi",
+    ]
 
 
 @dataclass
@@ -277,14 +305,7 @@ def live_app(
     services: list[Service] = []
     try:
         services.append(start_service("worker", manage("qcluster"), env=env, log_dir=log_dir))
-        services.append(
-            start_service(
-                "server",
-                manage("runserver", "--noreload", "--skip-checks", f"127.0.0.1:{port}"),
-                env=env,
-                log_dir=log_dir,
-            )
-        )
+        services.append(start_service("server", gunicorn(port), env=env, log_dir=log_dir))
         app = LiveApp(base_url=f"http://127.0.0.1:{port}", data_dir=data_dir, log_dir=log_dir)
         wait_until_serving(app.url("/"), server=services[1], worker=services[0])
         yield app
@@ -332,6 +353,7 @@ class ContextFactory:
     browser: Browser
     live_app: LiveApp
     opened: list[BrowserContext]
+    csp_violations: list[str] = field(default_factory=list)
 
     def __call__(self, **options: Any) -> BrowserContext:
         """A fresh browser context (its own cookies: a separate person) on the live app;
@@ -341,8 +363,18 @@ class ContextFactory:
         )
         context.set_default_timeout(ACTION_TIMEOUT_MS)
         context.set_default_navigation_timeout(NAVIGATION_TIMEOUT_MS)
+        context.on("page", self._watch_policy)
         self.opened.append(context)
         return context
+
+    def _watch_policy(self, page: Page) -> None:
+        """Chromium reports each Content-Security-Policy violation as a console error."""
+
+        def on_console(message: ConsoleMessage) -> None:
+            if "Content Security Policy" in message.text:
+                self.csp_violations.append(f"{page.url}: {message.text}")
+
+        page.on("console", on_console)
 
     def close_all(self) -> None:
         for context in self.opened:
@@ -355,6 +387,17 @@ def new_context(browser: Browser, live_app: LiveApp) -> Iterator[ContextFactory]
     factory = ContextFactory(browser=browser, live_app=live_app, opened=[])
     yield factory
     factory.close_all()
+
+
+@pytest.fixture(autouse=True)
+def no_content_security_policy_violations(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Whatever a scenario does in the browser, the pages obey the site's policy."""
+    yield
+    if "new_context" not in request.fixturenames:
+        return
+    factory: ContextFactory = request.getfixturevalue("new_context")
+    violations, factory.csp_violations[:] = list(factory.csp_violations), []
+    assert not violations, "Content-Security-Policy violations:\n" + "\n".join(violations)
 
 
 @pytest.hookimpl(wrapper=True, tryfirst=True)
