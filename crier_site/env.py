@@ -28,6 +28,16 @@ def env_int(name: str, default: int) -> int:
         raise ValueError(f"Setting {name} must be an integer, got {value!r}") from exc
 
 
+def env_choice(name: str, choices: set[str], default: str) -> str:
+    """A lower-cased value that must be one of ``choices``; empty or unset gives ``default``."""
+    value = (os.environ.get(name) or "").strip().lower() or default
+    if value not in choices:
+        raise ValueError(
+            f"Setting {name} must be one of {', '.join(sorted(choices))}, got {value!r}"
+        )
+    return value
+
+
 def env_list(name: str, default: list[str]) -> list[str]:
     value = os.environ.get(name)
     if value is None or value.strip() == "":

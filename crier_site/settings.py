@@ -8,6 +8,7 @@ from pathlib import Path
 from crier_site.env import (
     cache_config,
     env_bool,
+    env_choice,
     env_int,
     env_list,
     load_or_create_secret_key,
@@ -156,6 +157,13 @@ CRIER_ENCODE_BATCH_SIZE = env_int("CRIER_ENCODE_BATCH_SIZE", 32)
 # Images per network call inside a batch. 4 was fastest on one 2-core CPU, 16-32 on another
 # (benchmarks/encoder_throughput.py --slices measures it on yours).
 CRIER_INFERENCE_SLICE = env_int("CRIER_INFERENCE_SLICE", 4)
+# What runs the neural encoders: "litert" (default; the verified .tflite that `encoder prepare`
+# converts beside each SavedModel, else TensorFlow) or "tensorflow" (always TensorFlow).
+CRIER_RUNTIME = env_choice("CRIER_RUNTIME", {"litert", "tensorflow"}, "litert")
+# Threads of each LiteRT interpreter (one interpreter per thread that encodes).
+CRIER_LITERT_THREADS = env_int("CRIER_LITERT_THREADS", min(4, len(os.sched_getaffinity(0))))
+# Images per LiteRT interpreter call; 1 was fastest with XNNPACK on 2 cores.
+CRIER_LITERT_BATCH = env_int("CRIER_LITERT_BATCH", 1)
 # Corpora with at least this many vectors get the tree + asymmetric hashing ScaNN configuration;
 # smaller ones are searched by ScaNN's exact brute force.
 CRIER_ANN_THRESHOLD = env_int("CRIER_ANN_THRESHOLD", 20_000)

@@ -215,3 +215,22 @@ def with_broken_exif(jpeg: bytes) -> bytes:
 
     payload = b"Exif\x00\x00II*\x00\x08\x00\x00\x00" + b"\xff\x13\x37" * 40
     return jpeg[:2] + b"\xff\xe1" + struct.pack(">H", len(payload) + 2) + payload + jpeg[2:]
+
+
+def save_tiny_savedmodel(directory, seed: int = 0, size: int = 64):
+    """A foreign 8-d feature SavedModel (no manifest, no classifier): channel means times a
+    random 3×8 matrix, traced for ``size``×``size`` inputs. Different seeds, different weights."""
+    import tensorflow as tf
+
+    class TinyModel(tf.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            rng = np.random.default_rng(seed)
+            self.kernel = tf.Variable(rng.normal(size=(3, 8)).astype(np.float32))
+
+        @tf.function(input_signature=[tf.TensorSpec([None, size, size, 3], tf.float32)])
+        def __call__(self, images):
+            return tf.matmul(tf.reduce_mean(images, axis=[1, 2]), self.kernel)
+
+    tf.saved_model.save(TinyModel(), str(directory))
+    return directory

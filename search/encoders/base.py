@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import abc
+import contextlib
+import fcntl
 import hashlib
 import json
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -30,6 +33,35 @@ def make_fingerprint(**parts: Any) -> str:
     return hashlib.sha256(blob).hexdigest()[:16]
 
 
+@contextlib.contextmanager
+def exclusive_lock(path: Path):
+    """Hold an exclusive ``flock`` on ``path`` (created if missing): one builder at a time,
+    across processes."""
+    with open(path, "a+") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def softmax_top(
+    logits: np.ndarray, top: int, label_offset: int = 0
+) -> list[list[tuple[str, float]]]:
+    """Top ``top`` (ImageNet label, probability) pairs of each row of ``logits``."""
+    from .labels import imagenet_label
+
+    logits = np.asarray(logits, dtype=np.float64)
+    logits = logits - logits.max(axis=1, keepdims=True)
+    probs = np.exp(logits)
+    probs /= probs.sum(axis=1, keepdims=True)
+    results = []
+    for row in probs:
+        best = np.argsort(-row)[:top]
+        results.append([(imagenet_label(int(i) - label_offset), float(row[i])) for i in best])
+    return results
+
+
 class Encoder(abc.ABC):
     name: str
     dim: int
@@ -37,6 +69,7 @@ class Encoder(abc.ABC):
     fingerprint: str
     source: str
     batch_size: int
+    runtime: str = "numpy"  # what runs the model: "tensorflow", "litert" or plain "numpy"
 
     def __init__(self, batch_size: int | None = None) -> None:
         self.batch_size = int(batch_size or settings.CRIER_ENCODE_BATCH_SIZE)
@@ -54,6 +87,15 @@ class Encoder(abc.ABC):
 
     def classify_batch(self, batch: np.ndarray, top: int = 5) -> list[list[tuple[str, float]]]:
         raise EncoderError(f"Encoder {self.name!r} has no classifier head.")
+
+    def encode_and_classify_batch(
+        self, batch: np.ndarray, top: int = 5
+    ) -> tuple[np.ndarray, list[list[tuple[str, float]]] | None]:
+        """Vectors (as ``encode_batch``) and, when the encoder has a classifier head, the top
+        ``top`` labels per image (else None). LiteRT encoders get both from one forward pass;
+        this default (the TensorFlow path) runs the network once for each."""
+        vectors = self.encode_batch(batch)
+        return vectors, (self.classify_batch(batch, top) if self.has_classifier() else None)
 
     def _batches(self, images: Sequence[ImageSource]):
         for start in range(0, len(images), self.batch_size):
@@ -77,9 +119,26 @@ class Encoder(abc.ABC):
             results.extend(self.classify_batch(batch, top))
         return results
 
+    def encode_and_classify(
+        self, images: Sequence[ImageSource], top: int = 5
+    ) -> tuple[np.ndarray, list[list[tuple[str, float]]] | None]:
+        """``encode`` and ``classify`` of ``images`` from one pass over them; labels are None
+        for an encoder without a classifier head."""
+        if not len(images):
+            return np.zeros((0, self.dim), dtype=np.float32), (
+                [] if self.has_classifier() else None
+            )
+        vectors, labels = [], []
+        for batch in self._batches(images):
+            batch_vectors, batch_labels = self.encode_and_classify_batch(batch, top)
+            vectors.append(batch_vectors)
+            labels.extend(batch_labels or [])
+        return np.concatenate(vectors), (labels if self.has_classifier() else None)
+
     def describe(self) -> dict[str, Any]:
         return {
             "name": self.name,
+            "runtime": self.runtime,
             "dim": self.dim,
             "input_size": self.input_size,
             "fingerprint": self.fingerprint,

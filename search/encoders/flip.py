@@ -38,3 +38,11 @@ class FlipAveragedEncoder(Encoder):
 
     def classify_batch(self, batch: np.ndarray, top: int = 5) -> list[list[tuple[str, float]]]:
         return self.base.classify_batch(batch, top)
+
+    def encode_and_classify_batch(
+        self, batch: np.ndarray, top: int = 5
+    ) -> tuple[np.ndarray, list[list[tuple[str, float]]] | None]:
+        batch = np.asarray(batch, dtype=np.float32)
+        vectors, labels = self.base.encode_and_classify_batch(batch, top)
+        mirrored = self.base.encode_batch(np.ascontiguousarray(batch[:, :, ::-1, :]))
+        return l2_normalise(vectors + mirrored), labels

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 from django.conf import settings
@@ -13,7 +15,10 @@ from .efficientnet_lite import build as lite_build
 from .flip import SUFFIX as FLIP_SUFFIX
 from .flip import FlipAveragedEncoder
 from .histogram import HistogramEncoder
-from .tfhub import HubSpec, TFHubEncoder, is_url, spec_for_directory
+from .litert import LiteRTEncoder, convert_and_verify, read_verification, usable_model
+from .tfhub import HubSpec, TFHubEncoder, derive_fingerprint, is_url, spec_for_directory
+
+logger = logging.getLogger(__name__)
 
 _V2 = "https://tfhub.dev/google/imagenet/efficientnet_v2_imagenet1k_{}/feature_vector/2"
 # TF Hub EfficientNetV2 feature vectors: the whole image at the training size, inputs in [0, 1].
@@ -42,10 +47,41 @@ _cache: dict[str, Encoder] = {}
 _lock = threading.RLock()
 
 
+def _litert_model(directory: Path, name: str | None) -> LiteRTEncoder | None:
+    """The LiteRT encoder of a SavedModel directory whose verified .tflite is current."""
+    spec = spec_for_directory(directory)
+    record = read_verification(directory)
+    if record is None:
+        return None
+    if spec.input_size is None:
+        spec = replace(spec, input_size=record.input_size)
+    found = usable_model(directory, derive_fingerprint(spec))
+    return LiteRTEncoder(spec, found[0], found[1], name=name) if found else None
+
+
+def _from_directory(directory: Path, name: str | None = None, convert: bool = False) -> Encoder:
+    """LiteRT when ``CRIER_RUNTIME`` is litert and a verified .tflite matches the SavedModel
+    (with ``convert``, make one first if there is none); TensorFlow otherwise."""
+    if settings.CRIER_RUNTIME == "litert":
+        encoder = _litert_model(directory, name)
+        if encoder is not None:
+            return encoder
+    tf_encoder = TFHubEncoder(spec_for_directory(directory), name=name)
+    if settings.CRIER_RUNTIME == "litert" and convert:
+        verification = convert_and_verify(tf_encoder)
+        if verification.passed:
+            return _litert_model(directory, name) or tf_encoder
+    return tf_encoder
+
+
 def _lite(name: str) -> Encoder:
     # Cheap when already built: it only compares the manifest's fingerprint.
     directory = lite_build.build(name, Path(settings.CRIER_MODEL_DIR))
-    return TFHubEncoder(spec_for_directory(directory), name=name)
+    # Our own builds convert on first use, like the SavedModel build itself; a conversion that
+    # failed for these weights is not retried here (``encoder prepare`` retries it).
+    record = read_verification(directory)
+    tried = record is not None and record.fingerprint == spec_for_directory(directory).fingerprint
+    return _from_directory(directory, name, convert=not tried)
 
 
 def _factories() -> dict[str, Callable[[], Encoder]]:
@@ -85,7 +121,7 @@ def _create(name: str) -> Encoder:
     if is_url(name):
         return TFHubEncoder(HubSpec(handle=name))
     if Path(name).is_dir():
-        return TFHubEncoder(spec_for_directory(name))
+        return _from_directory(Path(name).resolve())
     raise EncoderError(
         f"Unknown encoder {name!r}. Known encoders: {', '.join(factories)}; "
         "or give a local SavedModel directory or a TF Hub URL."
@@ -96,8 +132,8 @@ def _key(name: str) -> str:
     if name.endswith(FLIP_SUFFIX):
         return _key(name.removesuffix(FLIP_SUFFIX)) + FLIP_SUFFIX
     if name in _factories() or is_url(name):
-        return name
-    return str(Path(name).resolve())
+        return f"{settings.CRIER_RUNTIME}:{name}"
+    return f"{settings.CRIER_RUNTIME}:{Path(name).resolve()}"
 
 
 def get_encoder(name: str | None = None) -> Encoder:
@@ -115,7 +151,22 @@ def get_encoder(name: str | None = None) -> Encoder:
 
 
 def prepare_encoder(name: str | None = None) -> Encoder:
-    """Build or fetch whatever ``name`` needs, then load it (what ``encoder prepare`` runs)."""
+    """Build or fetch whatever ``name`` needs, then load it (what ``encoder prepare`` runs).
+    With the LiteRT runtime, a local SavedModel that still runs on TensorFlow is converted to a
+    verified .tflite (again, if an earlier try failed) and LiteRT is used when it passes."""
+    encoder = get_encoder(name)
+    base = name or settings.CRIER_ENCODER
+    flip = base.endswith(FLIP_SUFFIX)
+    inner = encoder.base if flip else encoder
+    if settings.CRIER_RUNTIME != "litert" or not isinstance(inner, TFHubEncoder):
+        return encoder
+    if is_url(inner.source):
+        return encoder  # TF Hub handles stay on TensorFlow: there is no directory to write to
+    if not convert_and_verify(inner).passed:
+        return encoder
+    with _lock:
+        for key in (_key(base), _key(base.removesuffix(FLIP_SUFFIX))):
+            _cache.pop(key, None)
     return get_encoder(name)
 
 

@@ -19,7 +19,7 @@ from PIL import Image
 
 from search.preprocessing import resize_for_model, scale_pixels
 
-from .base import Encoder, EncoderError, l2_normalise, make_fingerprint
+from .base import Encoder, EncoderError, l2_normalise, make_fingerprint, softmax_top
 
 MANIFEST_NAME = "crier-encoder.json"
 CONNECT_TIMEOUT_S = 3.0
@@ -131,7 +131,27 @@ def _load_layer(handle: str, **kwargs: Any):
         raise EncoderError(f"Cannot load the SavedModel at {handle}: {exc}") from exc
 
 
+def derive_fingerprint(spec: HubSpec) -> str:
+    """The model's fingerprint: the manifest's, else one from the weights' identity and the
+    preprocessing (``spec.input_size`` must be resolved)."""
+    if spec.fingerprint:
+        return spec.fingerprint
+    preprocessing = asdict(spec)
+    preprocessing.pop("fingerprint")
+    handle = spec.handle
+    weights = handle if is_url(handle) else _directory_digest(Path(handle))
+    return make_fingerprint(kind="tfhub", weights=weights, **preprocessing)
+
+
+def vector_fingerprint(spec: HubSpec) -> str:
+    """The fingerprint of the vectors made with ``spec``, whichever runtime runs the model
+    (TensorFlow or its verified LiteRT conversion: their vectors are the same)."""
+    return derive_fingerprint(spec)
+
+
 class TFHubEncoder(Encoder):
+    runtime = "tensorflow"
+
     def __init__(
         self, spec: HubSpec, name: str | None = None, batch_size: int | None = None
     ) -> None:
@@ -160,14 +180,7 @@ class TFHubEncoder(Encoder):
         if probe.ndim != 2:
             raise EncoderError(f"{spec.handle} returns shape {probe.shape}, not a feature vector.")
         self.dim = int(probe.shape[1])
-        self.fingerprint = spec.fingerprint or self._derive_fingerprint()
-
-    def _derive_fingerprint(self) -> str:
-        preprocessing = asdict(self.spec)
-        preprocessing.pop("fingerprint")
-        handle = self.spec.handle
-        weights = handle if is_url(handle) else _directory_digest(Path(handle))
-        return make_fingerprint(kind="tfhub", weights=weights, **preprocessing)
+        self.fingerprint = vector_fingerprint(spec)
 
     def preprocess(self, image: Image.Image) -> np.ndarray:
         resized = resize_for_model(image, self.spec.input_size, self.spec.crop_fraction)
@@ -189,16 +202,5 @@ class TFHubEncoder(Encoder):
     def classify_batch(self, batch: np.ndarray, top: int = 5) -> list[list[tuple[str, float]]]:
         if self._logits is None:
             return super().classify_batch(batch, top)
-        from .labels import imagenet_label
-
-        logits = self._logits(np.asarray(batch, dtype=np.float32)).numpy().astype(np.float64)
-        logits -= logits.max(axis=1, keepdims=True)
-        probs = np.exp(logits)
-        probs /= probs.sum(axis=1, keepdims=True)
-        results = []
-        for row in probs:
-            best = np.argsort(-row)[:top]
-            results.append(
-                [(imagenet_label(int(i) - self.spec.label_offset), float(row[i])) for i in best]
-            )
-        return results
+        logits = self._logits(np.asarray(batch, dtype=np.float32)).numpy()
+        return softmax_top(logits, top, self.spec.label_offset)

@@ -8,8 +8,6 @@ the packaged weights, this builder's version and the preprocessing is reused as 
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import hashlib
 import json
 import os
@@ -20,7 +18,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from ..base import EncoderError, make_fingerprint
+from ..base import EncoderError, exclusive_lock, make_fingerprint
 from ..tfhub import MANIFEST_NAME
 from .stages import LITE0_STAGES, LITE1_STAGES, LITE2_STAGES, Stage
 
@@ -128,16 +126,6 @@ def is_built(directory: Path, manifest: dict[str, Any]) -> bool:
     )
 
 
-@contextlib.contextmanager
-def _exclusive_lock(lock_path: Path):
-    with open(lock_path, "a+") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
-
-
 def _export(variant: LiteVariant, directory: Path) -> None:
     import tensorflow as tf
 
@@ -174,7 +162,7 @@ def build(name: str, model_dir: Path, force: bool = False) -> Path:
     if not force and is_built(target, manifest):
         return target
     model_dir.mkdir(parents=True, exist_ok=True)
-    with _exclusive_lock(model_dir / f".{name}.lock"):
+    with exclusive_lock(model_dir / f".{name}.lock"):
         if not force and is_built(target, manifest):  # another process built it meanwhile
             return target
         staging = Path(tempfile.mkdtemp(prefix=f".{name}.building-", dir=model_dir))

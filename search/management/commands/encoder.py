@@ -46,7 +46,7 @@ class Command(BaseCommand):
             encoder = prepare_encoder(name)
             self.stdout.write(
                 f"{encoder.name} ready: dim {encoder.dim}, fingerprint {encoder.fingerprint}, "
-                f"from {encoder.source}"
+                f"from {encoder.source}, runtime {encoder.runtime}"
             )
 
     def _info(self, options: dict) -> None:

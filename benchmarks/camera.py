@@ -1,0 +1,498 @@
+"""12-megapixel camera photos end to end, against a real server and worker, in one run.
+
+    .venv/bin/python benchmarks/camera.py [--images 200] [--queries 30]
+        [--database-url postgres://...] [--encoder efficientnet-lite0]
+
+Figures (docs/benchmarks.md "Camera photos"), all from the same run:
+  1. the encoder alone: ``encode_batch`` on preprocessed arrays in batches of the encoding job
+     (inference only), and raw LiteRT (an ``Interpreter`` on the same .tflite, same threads,
+     same images one call per image) — their ratio;
+  2. ingest: the camera JPEGs uploaded through the REST API (10 files a request) to gunicorn,
+     encoded and indexed by a ``qcluster`` worker, until the corpus is ``ready`` with every
+     image encoded: img/s, and that divided by (1)'s inference-only img/s;
+  3. search by one 12-MP JPEG over HTTP (``POST …/search/``, k=10, token auth): the first
+     request (loads encoder + index) and p50/p90 of the rest;
+  4. bytes a browser loads for the corpus page (48 tiles): the HTML plus every <img>, script
+     and stylesheet it references (lazy images counted as if scrolled through);
+  5. resident memory (VmRSS) of the web process after its first search and of the worker
+     process after encoding.
+
+The photos are generated once from scikit-image's sample photos (4000×3000, JPEG quality 90,
+sensor-like grain so they compress like camera files: 3-5 MB) into
+``var/bench-camera/`` (not committed); the server runs in a throw-away data dir.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import http.client
+import json
+import os
+import re
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+VENV_BIN = Path(sys.executable).parent
+CAMERA_SIZE = (4000, 3000)
+GENERATOR_VERSION = 1
+SOURCES = [
+    "astronaut.png",
+    "chelsea.png",
+    "coffee.png",
+    "rocket.jpg",
+    "motorcycle_left.png",
+    "motorcycle_right.png",
+    "hubble_deep_field.jpg",
+    "retina.jpg",
+    "ihc.png",
+    "immunohistochemistry.png",
+    "color.png",
+    "horse.png",
+]
+USER, PASSWORD = "bench", "a-long-benchmark-passphrase"
+
+
+# --- the photos -----------------------------------------------------------------------------
+
+
+def camera_photos(count: int) -> list[Path]:
+    """``count`` distinct 4000×3000 JPEGs (quality 90), made once and kept in var/."""
+    folder = ROOT / "var" / "bench-camera" / f"v{GENERATOR_VERSION}"
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = [folder / f"camera-{i:04d}.jpg" for i in range(count)]
+    missing = [(i, p) for i, p in enumerate(paths) if not p.exists()]
+    if missing:
+        print(f"making {len(missing)} camera JPEGs in {folder} …", flush=True)
+        started = time.perf_counter()
+        for i, path in missing:
+            _make_camera_photo(i, path)
+        print(f"  {time.perf_counter() - started:.0f} s", flush=True)
+    return paths
+
+
+def _sources():
+    import skimage
+    from PIL import Image
+
+    data = Path(skimage.__file__).parent / "data"
+    images = []
+    for name in SOURCES:
+        if (data / name).exists():
+            image = Image.open(data / name)
+            if image.mode == "RGB" and min(image.size) >= 256:
+                images.append(image)
+    return images
+
+
+def _make_camera_photo(index: int, path: Path) -> None:
+    import numpy as np
+    from PIL import Image
+
+    sources = _camera_sources()
+    rng = np.random.default_rng(index)
+    base = sources[index % len(sources)]
+    w, h = base.size
+    # A random 4:3 window (zoom 60-100 % of the largest one), upscaled to 12 MP.
+    side_w = min(w, h * 4 / 3) * rng.uniform(0.6, 1.0)
+    side_h = side_w * 3 / 4
+    left, top = rng.uniform(0, w - side_w), rng.uniform(0, h - side_h)
+    box = (left, top, left + side_w, top + side_h)
+    image = base.resize(CAMERA_SIZE, Image.Resampling.BICUBIC, box=box)
+    if index // len(sources) % 2:
+        image = image.transpose(Image.Transpose.FLIP_LEFT_RIGHT)
+    # Sensor-like grain: a random tile of noise, rolled so no two photos repeat it.
+    pixels = np.asarray(image, dtype=np.int16)
+    tile = rng.integers(-7, 8, size=(500, 500, 3), dtype=np.int16)
+    noise = np.tile(tile, (CAMERA_SIZE[1] // 500, CAMERA_SIZE[0] // 500, 1))
+    pixels = np.clip(pixels + noise + int(rng.integers(-12, 13)), 0, 255).astype(np.uint8)
+    exif = Image.Exif()
+    exif[0x010F], exif[0x0110] = "CRIER bench", "12MP camera"  # Make, Model
+    exif[0x0112] = 1  # orientation: upright
+    temporary = path.with_suffix(".part")
+    Image.fromarray(pixels, "RGB").save(temporary, "JPEG", quality=90, exif=exif.tobytes())
+    os.replace(temporary, path)
+
+
+_cached_sources: list = []
+
+
+def _camera_sources():
+    if not _cached_sources:
+        _cached_sources.extend(image.convert("RGB") for image in _sources())
+    return _cached_sources
+
+
+# --- the encoder alone ----------------------------------------------------------------------
+
+
+def encoder_alone(name: str, files: list[Path], batch: int) -> dict[str, float]:
+    """Inference-only img/s of the project's encoder and of raw LiteRT on the same model."""
+    import numpy as np
+
+    from search.encoders import get_encoder
+    from search.preprocessing import open_image
+
+    encoder = get_encoder(name)
+    arrays = np.stack([encoder.preprocess(open_image(path)) for path in files[:64]])
+    arrays = np.concatenate([arrays] * 4)  # 256 images: long enough to time
+    n = len(arrays)
+
+    def project() -> None:
+        for start in range(0, n, batch):
+            encoder.encode_batch(arrays[start : start + batch])
+
+    figures = {"encoder": encoder.name, "runtime": encoder.runtime}
+    figures["inference_img_s"] = n / best_of(project, 3)
+    if encoder.runtime == "litert":
+        from ai_edge_litert.interpreter import Interpreter
+
+        interpreter = Interpreter(model_path=str(encoder.model_path), num_threads=encoder.threads)
+        interpreter.allocate_tensors()
+        (source,) = interpreter.get_input_details()
+        outputs = interpreter.get_output_details()
+        features = next(d for d in outputs if d["shape"][-1] == encoder.dim)
+
+        def raw() -> None:
+            for i in range(n):
+                interpreter.set_tensor(source["index"], arrays[i : i + 1])
+                interpreter.invoke()
+                interpreter.get_tensor(features["index"])
+
+        figures["raw_litert_img_s"] = n / best_of(raw, 3)
+        figures["project_vs_raw"] = figures["inference_img_s"] / figures["raw_litert_img_s"]
+        figures["threads"] = encoder.threads
+        figures["litert_batch"] = encoder.inference_slice
+    return figures
+
+
+def best_of(run, repeats: int) -> float:
+    run()  # warm-up
+    times = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        run()
+        times.append(time.perf_counter() - started)
+    return min(times)
+
+
+# --- HTTP -----------------------------------------------------------------------------------
+
+
+class Client:
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self.headers: dict[str, str] = {}
+        self.cookies: dict[str, str] = {}
+
+    def request(self, method: str, path: str, body: bytes = b"", headers=None, timeout=600):
+        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
+        all_headers = {**self.headers, **(headers or {})}
+        if self.cookies:
+            all_headers["Cookie"] = "; ".join(f"{k}={v}" for k, v in self.cookies.items())
+        connection.request(method, path, body=body, headers=all_headers)
+        response = connection.getresponse()
+        data = response.read()
+        for header, value in response.getheaders():
+            if header.lower() == "set-cookie":
+                key, _, rest = value.partition("=")
+                self.cookies[key] = rest.split(";", 1)[0]
+        connection.close()
+        return response.status, data
+
+    def json(self, method: str, path: str, payload=None, expect=(200, 201, 202)):
+        body = json.dumps(payload).encode() if payload is not None else b""
+        status, data = self.request(method, path, body, {"Content-Type": "application/json"})
+        if status not in expect:
+            raise RuntimeError(f"{method} {path}: {status} {data[:500]!r}")
+        return json.loads(data) if data else None
+
+    def multipart(self, path: str, files: list[tuple[str, str, bytes]], fields=None):
+        boundary = uuid.uuid4().hex
+        parts = []
+        for key, value in (fields or {}).items():
+            disposition = f'Content-Disposition: form-data; name="{key}"'
+            parts.append(f"--{boundary}\r\n{disposition}\r\n\r\n{value}\r\n".encode())
+        for field, filename, content in files:
+            parts.append(
+                f'--{boundary}\r\nContent-Disposition: form-data; name="{field}"; '
+                f'filename="{filename}"\r\nContent-Type: image/jpeg\r\n\r\n'.encode()
+            )
+            parts += [content, b"\r\n"]
+        parts.append(f"--{boundary}--\r\n".encode())
+        content_type = f"multipart/form-data; boundary={boundary}"
+        status, data = self.request("POST", path, b"".join(parts), {"Content-Type": content_type})
+        if status >= 300:
+            raise RuntimeError(f"POST {path}: {status} {data[:500]!r}")
+        return json.loads(data)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_for_server(port: int, process: subprocess.Popen, seconds: float = 120) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError("the server exited")
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            time.sleep(0.2)
+    raise RuntimeError("the server did not start")
+
+
+# --- processes and memory -------------------------------------------------------------------
+
+
+def children(pid: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == pid:
+                found.append(int(entry.name))
+    return found
+
+
+def descendants(pid: int) -> list[int]:
+    result = []
+    for child in children(pid):
+        result += [child, *descendants(child)]
+    return result
+
+
+def rss_mib(pid: int) -> float:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
+
+
+# --- the run --------------------------------------------------------------------------------
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--images", type=int, default=200)
+    parser.add_argument("--queries", type=int, default=30)
+    parser.add_argument("--per-request", type=int, default=10)
+    parser.add_argument("--encoder", default="efficientnet-lite0")
+    parser.add_argument(
+        "--database-url", default="", help="default: SQLite in the throw-away data dir"
+    )
+    args = parser.parse_args()
+
+    files = camera_photos(args.images + args.queries)
+    corpus_files, query_files = files[: args.images], files[args.images :]
+    megabytes = sum(p.stat().st_size for p in corpus_files) / len(corpus_files) / 1e6
+    print(f"{len(corpus_files)} camera JPEGs, 4000x3000, q90, mean {megabytes:.1f} MB")
+
+    workdir = Path(tempfile.mkdtemp(prefix="crier-camera-"))
+    os.environ.update(
+        CRIER_DATA_DIR=str(workdir),
+        DJANGO_SETTINGS_MODULE="crier_site.settings",
+        TF_CPP_MIN_LOG_LEVEL="2",
+        DEBUG="false",
+    )
+    os.environ.setdefault("CRIER_MODEL_DIR", str(ROOT / "var" / "models"))
+    os.environ.pop("CRIER_REDIS_URL", None)  # the ORM broker, in the benchmark's database
+    os.environ.pop("DATABASE_URL", None)
+    if args.database_url:
+        os.environ["DATABASE_URL"] = args.database_url
+    env = dict(os.environ)  # what the server and the worker get
+    import django
+
+    django.setup()
+    from django.conf import settings
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0, interactive=False)
+    call_command("collectstatic", verbosity=0, interactive=False)
+    from django.contrib.auth import get_user_model
+
+    get_user_model().objects.filter(username=USER).delete()
+    get_user_model().objects.create_user(USER, password=PASSWORD)
+
+    alone = encoder_alone(args.encoder, corpus_files, settings.CRIER_ENCODE_BATCH_SIZE)
+    print(f"encoder alone: {json.dumps(alone)}", flush=True)
+
+    port = free_port()
+    logs = workdir / "logs"
+    logs.mkdir()
+    web_log, worker_log = (logs / "web.log").open("wb"), (logs / "worker.log").open("wb")
+    web = subprocess.Popen(
+        [
+            str(VENV_BIN / "gunicorn"), "crier_site.wsgi:application",
+            "--bind", f"127.0.0.1:{port}", "--workers", "1", "--threads", "4",
+            "--timeout", "600",
+        ],
+        cwd=ROOT, env=env, stdout=web_log, stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )  # fmt: skip
+    worker = subprocess.Popen(
+        [sys.executable, "manage.py", "qcluster"],
+        cwd=ROOT, env=env, stdout=worker_log, stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )  # fmt: skip
+    try:
+        wait_for_server(port, web)
+        results = run_client(port, args, corpus_files, query_files, web.pid, worker.pid)
+    finally:
+        for process in (web, worker):
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGTERM)
+        for process in (web, worker):
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+    results["encoder_alone"] = alone
+    results["ingest_vs_inference"] = results["ingest_img_s"] / alone["inference_img_s"]
+    results["load_average"] = os.getloadavg()
+    results["cpus"] = len(os.sched_getaffinity(0))
+    results["database"] = settings.DATABASES["default"]["ENGINE"].rsplit(".", 1)[-1]
+    print(json.dumps(results, indent=2))
+    report(results)
+    import shutil
+
+    shutil.rmtree(workdir, ignore_errors=True)
+
+
+def run_client(port, args, corpus_files, query_files, web_pid, worker_pid) -> dict:
+    client = Client(port)
+    token = client.json("POST", "/api/v1/auth/token/", {"username": USER, "password": PASSWORD})
+    client.headers["Authorization"] = f"Token {token['token']}"
+    corpus = client.json(
+        "POST",
+        "/api/v1/corpora/",
+        {"name": "camera", "visibility": "private", "encoder": args.encoder},
+    )
+    corpus_path = f"/api/v1/corpora/{corpus['id']}/"
+    contents = [path.read_bytes() for path in corpus_files]  # read before the clock starts
+    started = time.perf_counter()
+    for start in range(0, len(contents), args.per_request):
+        chunk = list(enumerate(contents[start : start + args.per_request], start))
+        report = client.multipart(
+            corpus_path + "images/", [("images", f"camera-{i:04d}.jpg", c) for i, c in chunk]
+        )
+        assert len(report["accepted"]) == len(chunk), report
+    uploaded = time.perf_counter() - started
+    while True:
+        state = client.json("GET", corpus_path)
+        if state["status"] == "ready" and state["encoded_count"] == len(contents):
+            break
+        if state["status"] == "failed":
+            raise RuntimeError(f"indexing failed: {state}")
+        time.sleep(0.05)
+    ingest_seconds = time.perf_counter() - started
+    results = {
+        "images": len(contents),
+        "upload_seconds": round(uploaded, 2),
+        "ingest_seconds": round(ingest_seconds, 2),
+        "ingest_img_s": len(contents) / ingest_seconds,
+    }
+    worker_processes = descendants(worker_pid)
+    results["worker_rss_mib"] = max(rss_mib(pid) for pid in worker_processes)
+    results["worker_cluster_rss_mib"] = sum(rss_mib(pid) for pid in [worker_pid, *worker_processes])
+
+    timings = []
+    for path in query_files:
+        content = path.read_bytes()
+        begun = time.perf_counter()
+        answer = client.multipart(
+            corpus_path + "search/", [("image", path.name, content)], {"k": 10}
+        )
+        timings.append((time.perf_counter() - begun) * 1000)
+        assert len(answer["results"]) == 10, answer
+    results["first_search_ms"] = timings[0]
+    rest = sorted(timings[1:])
+    results["search_p50_ms"] = statistics.median(rest)
+    results["search_p90_ms"] = rest[int(0.9 * (len(rest) - 1))]
+    results["search_queries"] = len(rest)
+    web_processes = descendants(web_pid)
+    results["web_rss_mib"] = max(rss_mib(pid) for pid in web_processes or [web_pid])
+    results["page"] = page_bytes(port, corpus["id"])
+    return results
+
+
+def page_bytes(port: int, corpus_id: int) -> dict:
+    """Log in with a browser session and add up what the corpus page makes a browser fetch."""
+    browser = Client(port)
+    status, login_page = browser.request("GET", "/accounts/login/")
+    token = re.search(rb'name="csrfmiddlewaretoken" value="([^"]+)"', login_page).group(1)
+    form = f"username={USER}&password={PASSWORD}&csrfmiddlewaretoken={token.decode()}"
+    status, _ = browser.request(
+        "POST",
+        "/accounts/login/",
+        form.encode(),
+        {"Content-Type": "application/x-www-form-urlencoded", "Referer": "http://127.0.0.1/"},
+    )
+    assert status == 302, f"login failed: {status}"
+    status, html = browser.request("GET", f"/corpora/{corpus_id}/")
+    assert status == 200
+    images = re.findall(rb'<img[^>]*\ssrc="([^"]+)"', html)
+    assets = re.findall(rb'<(?:script|link)[^>]*\s(?:src|href)="(/static/[^"]+)"', html)
+    totals = {"html": len(html), "images": 0, "assets": 0}
+    for kind, urls in (("images", images), ("assets", assets)):
+        for url in dict.fromkeys(urls):
+            status, data = browser.request("GET", url.decode().replace("&amp;", "&"))
+            assert status == 200, (url, status)
+            totals[kind] += len(data)
+    totals["image_count"] = len(images)
+    totals["total"] = totals["html"] + totals["images"] + totals["assets"]
+    return totals
+
+
+def report(results: dict) -> None:
+    alone, page = results["encoder_alone"], results["page"]
+    p50, p90 = results["search_p50_ms"], results["search_p90_ms"]
+    rows = [
+        ("encoder alone, inference only (batches of the encoding job)",
+         f"{alone['inference_img_s']:.0f} img/s"),
+        ("raw LiteRT, same model and images, one image per call",
+         f"{alone.get('raw_litert_img_s', 0):.0f} img/s"),
+        ("**project encoder / raw LiteRT** (goal ≥ 0.9)",
+         f"**{alone.get('project_vs_raw', 0):.2f}**"),
+        (f"ingest of {results['images']} camera JPEGs, upload → ready",
+         f"{results['ingest_img_s']:.1f} img/s"),
+        ("**ingest / inference only** (goal ≥ 0.5)", f"**{results['ingest_vs_inference']:.2f}**"),
+        ("search by one 12-MP JPEG over HTTP, first request",
+         f"{results['first_search_ms']:.0f} ms"),
+        (f"**search p50** (goal ≤ 60 ms) / p90, {results['search_queries']} queries",
+         f"**{p50:.0f} ms** / {p90:.0f} ms"),
+        (f"**corpus page**, {page['image_count']} tiles (goal ≤ 3 MB)",
+         f"**{page['total'] / 1e6:.2f} MB** (images {page['images'] / 1e6:.2f} MB)"),
+        ("web process RSS after its first search", f"{results['web_rss_mib']:.0f} MiB"),
+        ("worker process RSS after encoding (whole qcluster)",
+         f"{results['worker_rss_mib']:.0f} MiB ({results['worker_cluster_rss_mib']:.0f} MiB)"),
+    ]  # fmt: skip
+    threads = alone.get("threads", "-")
+    print(f"\n{results['cpus']} CPUs, load average {results['load_average'][0]:.1f}, "
+          f"{results['database']}, {alone['runtime']} ({threads} threads)")  # fmt: skip
+    print("| figure | value |\n|---|---:|")
+    for label, value in rows:
+        print(f"| {label} | {value} |")
+
+
+if __name__ == "__main__":
+    main()
