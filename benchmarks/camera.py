@@ -40,8 +40,8 @@ import time
 import uuid
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from bootstrap import ROOT, setup_django
+
 VENV_BIN = Path(sys.executable).parent
 CAMERA_SIZE = (4000, 3000)
 GENERATOR_VERSION = 1
@@ -81,14 +81,14 @@ def camera_photos(count: int) -> list[Path]:
 
 
 def _sources():
-    import skimage
     from PIL import Image
 
-    data = Path(skimage.__file__).parent / "data"
+    from corpora.examples import sample_photo_path
+
     images = []
     for name in SOURCES:
-        if (data / name).exists():
-            image = Image.open(data / name)
+        if sample_photo_path(name).exists():
+            image = Image.open(sample_photo_path(name))
             if image.mode == "RGB" and min(image.size) >= 256:
                 images.append(image)
     return images
@@ -302,36 +302,31 @@ def main() -> None:
     )
     args = parser.parse_args()
 
-    files = camera_photos(args.images + args.queries)
-    corpus_files, query_files = files[: args.images], files[args.images :]
-    megabytes = sum(p.stat().st_size for p in corpus_files) / len(corpus_files) / 1e6
-    print(f"{len(corpus_files)} camera JPEGs, 4000x3000, q90, mean {megabytes:.1f} MB")
-
-    workdir = Path(tempfile.mkdtemp(prefix="crier-camera-"))
-    os.environ.update(
-        CRIER_DATA_DIR=str(workdir),
-        DJANGO_SETTINGS_MODULE="crier_site.settings",
-        TF_CPP_MIN_LOG_LEVEL="2",
-        DEBUG="false",
-    )
-    os.environ.setdefault("CRIER_MODEL_DIR", str(ROOT / "var" / "models"))
     os.environ.pop("CRIER_REDIS_URL", None)  # the ORM broker, in the benchmark's database
-    os.environ.pop("DATABASE_URL", None)
+    os.environ["DEBUG"] = "false"
+    os.environ.setdefault("CRIER_MODEL_DIR", str(ROOT / "var" / "models"))
     if args.database_url:
-        os.environ["DATABASE_URL"] = args.database_url
+        workdir = Path(tempfile.mkdtemp(prefix="crier-camera-"))
+        os.environ.update(CRIER_DATA_DIR=str(workdir), DATABASE_URL=args.database_url)
+        setup_django()
+    else:
+        workdir = setup_django(scratch_prefix="crier-camera-")
     env = dict(os.environ)  # what the server and the worker get
-    import django
-
-    django.setup()
-    from django.conf import settings
     from django.core.management import call_command
 
     call_command("migrate", verbosity=0, interactive=False)
+    from django.conf import settings
+
     call_command("collectstatic", verbosity=0, interactive=False)
     from django.contrib.auth import get_user_model
 
     get_user_model().objects.filter(username=USER).delete()
     get_user_model().objects.create_user(USER, password=PASSWORD)
+
+    files = camera_photos(args.images + args.queries)
+    corpus_files, query_files = files[: args.images], files[args.images :]
+    megabytes = sum(p.stat().st_size for p in corpus_files) / len(corpus_files) / 1e6
+    print(f"{len(corpus_files)} camera JPEGs, 4000x3000, q90, mean {megabytes:.1f} MB")
 
     alone = encoder_alone(args.encoder, corpus_files, settings.CRIER_ENCODE_BATCH_SIZE)
     print(f"encoder alone: {json.dumps(alone)}", flush=True)

@@ -17,20 +17,13 @@ The rule (issue 12): adopt int8 only if both mAPs stay within 0.005 and it is fa
 from __future__ import annotations
 
 import argparse
-import os
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "crier_site.settings")
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+from bootstrap import setup_django
 
-import django  # noqa: E402
-
-django.setup()
+setup_django()
 
 import numpy as np  # noqa: E402
 from PIL import Image, ImageOps  # noqa: E402

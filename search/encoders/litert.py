@@ -100,10 +100,9 @@ def usable_model(directory: Path, fingerprint: str | None) -> tuple[Path, Verifi
 
 
 def check_images() -> list[Image.Image]:
-    import skimage
+    from corpora.examples import sample_photo_path
 
-    data = Path(skimage.__file__).parent / "data"
-    return [Image.open(data / name).convert("RGB") for name in CHECK_PHOTOS]
+    return [Image.open(sample_photo_path(name)).convert("RGB") for name in CHECK_PHOTOS]
 
 
 def _min_cosine(a: np.ndarray, b: np.ndarray) -> float:

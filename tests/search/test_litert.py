@@ -10,10 +10,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import skimage
 from django.core.management import call_command
 from PIL import Image, ImageOps
 
+from corpora.examples import sample_photo_path
 from search.encoders import get_encoder, prepare_encoder, registry
 from search.encoders import litert as litert_module
 from search.encoders.litert import (
@@ -26,14 +26,13 @@ from search.encoders.litert import (
 from search.encoders.tfhub import TFHubEncoder, derive_fingerprint, spec_for_directory
 from tests.factories import save_tiny_savedmodel
 
-PHOTOS = Path(skimage.__file__).parent / "data"
 TEST_PHOTOS = ["chelsea.png", "coffee.png", "rocket.jpg", "motorcycle_left.png", "camera.png"]
 
 pytestmark = pytest.mark.slow  # every test here loads a network (Lite0 or a tiny SavedModel)
 
 
 def sample_photos() -> list[Image.Image]:
-    images = [Image.open(PHOTOS / name).convert("RGB") for name in TEST_PHOTOS]
+    images = [Image.open(sample_photo_path(name)).convert("RGB") for name in TEST_PHOTOS]
     return images + [ImageOps.mirror(image.crop((20, 10, 300, 250))) for image in images]
 
 
@@ -192,7 +191,7 @@ def test_foreign_savedmodel_stays_on_tensorflow_until_prepared(tiny, capsys):
     assert isinstance(converted, LiteRTEncoder) and converted.dim == 8
     record = json.loads((tiny / RECORD_NAME).read_text())
     assert record["passed"] and record["min_cosine"] >= MIN_COSINE and not record["classifier"]
-    image = Image.open(PHOTOS / "coffee.png").convert("RGB")
+    image = Image.open(sample_photo_path("coffee.png")).convert("RGB")
     registry.clear_cache()
     registry_tf = TFHubEncoder(spec_for_directory(tiny))
     assert cosines(converted.encode([image]), registry_tf.encode([image]))[0] >= MIN_COSINE
