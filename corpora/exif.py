@@ -13,6 +13,8 @@ from datetime import UTC, datetime, timedelta, timezone
 
 from PIL import ExifTags, Image
 
+from corpora.filenames import printable
+
 logger = logging.getLogger(__name__)
 
 _MAKE, _MODEL, _DATETIME = 0x010F, 0x0110, 0x0132
@@ -67,8 +69,7 @@ def _text(value: object) -> str:
         value = value.decode("utf-8", "replace")
     if not isinstance(value, str):
         return ""
-    cleaned = "".join(ch for ch in value if ch.isprintable()).strip()
-    return cleaned[:TEXT_LIMIT]
+    return printable(value)[:TEXT_LIMIT]
 
 
 def _taken_at(exif: Image.Exif, details: dict) -> datetime | None:

@@ -18,6 +18,7 @@ from typing import Any
 
 from django.utils import timezone
 
+from corpora.filenames import base_name
 from corpora.models import Corpus, ImageRecord
 
 MANIFEST_NAME = "manifest.json"
@@ -50,8 +51,7 @@ def archive_filename(corpus: Corpus) -> str:
 
 def member_name(record: ImageRecord) -> str:
     """``images/<id>/<name>``: the name without folders or control characters, never ``..``."""
-    name = record.original_filename.replace("\\", "/").rsplit("/", 1)[-1]
-    name = "".join(ch for ch in name if ch.isprintable()).strip()
+    name = base_name(record.original_filename)
     if name in ("", ".", ".."):
         name = f"image-{record.pk}"
     return f"images/{record.pk}/{name}"

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from django.http import FileResponse, StreamingHttpResponse
 
+from corpora.filenames import ascii_header_name
 from corpora.models import Corpus, ImageRecord
 from crier_site.errors import NotFound
 
@@ -20,7 +21,8 @@ def image_file_response(corpus: Corpus, record: ImageRecord) -> FileResponse:
         "public, max-age=3600" if corpus.is_public else "private, max-age=3600"
     )
     response["X-Content-Type-Options"] = "nosniff"
-    response["Content-Disposition"] = f'inline; filename="{_ascii(record.original_filename)}"'
+    filename = ascii_header_name(record.original_filename)
+    response["Content-Disposition"] = f'inline; filename="{filename}"'
     return response
 
 
@@ -31,9 +33,3 @@ def corpus_zip_response(corpus: Corpus) -> StreamingHttpResponse:
     response["Content-Disposition"] = f'attachment; filename="{archive_filename(corpus)}"'
     response["Cache-Control"] = "private, no-store"
     return response
-
-
-def _ascii(name: str) -> str:
-    return "".join(
-        ch if ch.isascii() and ch.isprintable() and ch not in '"\\' else "_" for ch in name
-    )

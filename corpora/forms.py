@@ -29,9 +29,8 @@ class CorpusForm(forms.Form):
     encoder = forms.ChoiceField(
         required=False,  # empty: the site's default
         label="Model",
-        help_text="What turns your images into vectors; it cannot change later. Lite0 was "
-        "the best on edited copies of photos in our tests; the larger models are slower and "
-        "not better there.",
+        help_text="What turns your images into vectors; it cannot change later. Lite0 is "
+        "the fastest.",
     )
 
     def __init__(self, *args, **kwargs) -> None:

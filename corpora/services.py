@@ -19,6 +19,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from corpora.encoder_options import encoder_names, is_known_encoder
+from corpora.filenames import display_name
 from corpora.metadata import (
     Annotation,
     clean_caption,
@@ -161,7 +162,7 @@ def ingest_files(
     annotations = annotations or {}
     matched: set[str] = set()
     for given_name, handle in files:
-        filename = _display_name(given_name)
+        filename = display_name(given_name)
         file_metadata = dict(metadata or {})
         if keep_paths and filename != given_name and "/" in given_name.replace("\\", "/"):
             file_metadata["path"] = given_name  # where it was in the uploaded folder or archive
@@ -381,10 +382,3 @@ def _expiry(minutes: int | None) -> timezone.datetime | None:
             field="expires_in_minutes",
         )
     return timezone.now() + timedelta(minutes=minutes)
-
-
-def _display_name(filename: str) -> str:
-    """The name shown to people: the last path part, without control characters, bounded."""
-    name = (filename or "").replace("\\", "/").rsplit("/", 1)[-1]
-    name = "".join(ch for ch in name if ch.isprintable()).strip() or "unnamed"
-    return name[:255]

@@ -154,8 +154,8 @@ FILE_UPLOAD_PERMISSIONS = 0o640
 # --- encoders and indices ------------------------------------------------------------------------
 CRIER_ENCODER = os.environ.get("CRIER_ENCODER", "efficientnet-lite0")
 CRIER_ENCODE_BATCH_SIZE = env_int("CRIER_ENCODE_BATCH_SIZE", 32)
-# Images per network call inside a batch. 4 was fastest on one 2-core CPU, 16-32 on another
-# (benchmarks/encoder_throughput.py --slices measures it on yours).
+# Images per network call inside a batch; the fastest value depends on the CPU (README's
+# settings table and docs/benchmarks.md; benchmarks/encoder_throughput.py --slices measures it).
 CRIER_INFERENCE_SLICE = env_int("CRIER_INFERENCE_SLICE", 4)
 # What runs the neural encoders: "litert" (default; the verified .tflite that `encoder prepare`
 # converts beside each SavedModel, else TensorFlow) or "tensorflow" (always TensorFlow).

@@ -35,11 +35,12 @@ HUB_MODELS: dict[str, HubSpec] = {
     }.items()
 }
 
-# What a user may pick for a new corpus: every one of these works offline.
+# What a user may pick for a new corpus: every one of these works offline. How fast and how
+# good each is: docs/encoders.md and docs/benchmarks.md.
 SELECTABLE = {
     "efficientnet-lite0": "EfficientNet-Lite0 (fastest)",
-    "efficientnet-lite1": "EfficientNet-Lite1 (1.7× slower)",
-    "efficientnet-lite2": "EfficientNet-Lite2 (2.1× slower)",
+    "efficientnet-lite1": "EfficientNet-Lite1 (slower)",
+    "efficientnet-lite2": "EfficientNet-Lite2 (slowest)",
     "histogram": "Colour histogram (colours only)",
 }
 
