@@ -30,13 +30,32 @@
   // The grid is server-rendered: fetch this page again and swap in its grid, so new images
   // appear (and their badges clear) without losing the upload feedback above.
   const grid = document.querySelector("[data-image-grid]");
+  // Swapping the grid's HTML would drop keyboard focus to the page's start: remember what had
+  // it (a link or button, by where it leads and what it says) and focus its twin afterwards,
+  // or the grid's heading if it is gone.
+  const focusKey = (el) =>
+    el && el !== grid && grid.contains(el)
+      ? `${el.tagName}|${el.getAttribute("href") || ""}|${el.textContent.trim()}`
+      : null;
+  const refocus = (key) => {
+    if (key === null) return;
+    const twin = [...grid.querySelectorAll("a, button, input, select, textarea")]
+      .find((el) => focusKey(el) === key);
+    const target = twin || grid.querySelector("h2");
+    if (!target) return;
+    if (!twin) target.tabIndex = -1;
+    target.focus();
+  };
   const refreshGrid = () => {
     if (!grid) return;
     fetch(window.location.href, { credentials: "same-origin", headers: { Accept: "text/html" } })
       .then((response) => (response.ok ? response.text() : Promise.reject(response.status)))
       .then((html) => {
         const fresh = new DOMParser().parseFromString(html, "text/html").querySelector("[data-image-grid]");
-        if (fresh) grid.innerHTML = fresh.innerHTML;
+        if (!fresh) return;
+        const focused = focusKey(document.activeElement);
+        grid.innerHTML = fresh.innerHTML;
+        refocus(focused);
       })
       .catch(() => {}); // the old grid stays; a reload shows the new one
   };

@@ -207,7 +207,13 @@ def test_near_duplicates_are_grouped_and_one_can_be_deleted(
     expect(upload_results(page).get_by_role("status")).to_have_text(
         "1 added, 0 already there, 0 rejected."
     )
+    # A keyboard user on the grid stays where they were when it redraws with the new image.
+    grid = page.get_by_role("region", name="Images")
+    more_like_rocket = grid.get_by_role("link", name=action_name("More like this", "rocket.jpg"))
+    more_like_rocket.focus()
     wait_until_ready(page, len(PHOTOS) + 1)
+    expect(grid.get_by_role("img")).to_have_count(len(PHOTOS) + 1)
+    expect(more_like_rocket).to_be_focused()
 
     page.get_by_role("link", name="Find near-duplicates").click()
     expect(page.get_by_role("heading", name=re.compile("^Near-duplicates in"))).to_be_visible()
