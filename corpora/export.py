@@ -20,6 +20,7 @@ from django.utils import timezone
 
 from corpora.filenames import base_name
 from corpora.models import Corpus, ImageRecord
+from corpora.validation import name_with_extension
 
 MANIFEST_NAME = "manifest.json"
 COPY_CHUNK = 1 << 20
@@ -50,11 +51,12 @@ def archive_filename(corpus: Corpus) -> str:
 
 
 def member_name(record: ImageRecord) -> str:
-    """``images/<id>/<name>``: the name without folders or control characters, never ``..``."""
+    """``images/<id>/<name>``: the name without folders or control characters, never ``..``,
+    ending in an extension of the image's real format (so ``import_images`` reads it back)."""
     name = base_name(record.original_filename)
     if name in ("", ".", ".."):
         name = f"image-{record.pk}"
-    return f"images/{record.pk}/{name}"
+    return f"images/{record.pk}/{name_with_extension(name, record.format)}"
 
 
 def stream_corpus_zip(corpus: Corpus) -> Iterator[bytes]:

@@ -16,10 +16,9 @@ from typing import Any
 
 from corpora.export import MANIFEST_NAME
 from corpora.metadata import SIDECAR_NAMES, annotations_from_manifest, read_sidecar
+from corpora.validation import SUFFIXES
 
-IMAGE_SUFFIXES = frozenset(
-    {".jpg", ".jpeg", ".png", ".webp", ".gif", ".bmp", ".tif", ".tiff", ".jfif", ".mpo"}
-)
+IMAGE_SUFFIXES = frozenset(suffix for suffixes in SUFFIXES.values() for suffix in suffixes)
 
 
 @dataclass(frozen=True)
@@ -29,6 +28,7 @@ class ImportItem:
     relative_path: str
     read: Callable[[], bytes]  # raises OSError/ValueError with the reason
     refused: str = ""  # non-empty: not read at all, with the reason
+    size: int | None = None  # bytes, when known before reading (reported if over the cap)
 
 
 def iter_import_items(source: Path, *, max_bytes: int) -> Iterator[ImportItem]:
@@ -52,7 +52,7 @@ def _iter_directory(root: Path, max_bytes: int) -> Iterator[ImportItem]:
             if path.is_symlink() and not path.resolve().is_relative_to(root):
                 yield ImportItem(relative, _refuse, refused="A link to a file outside the folder.")
                 continue
-            yield ImportItem(relative, _file_reader(path, max_bytes))
+            yield ImportItem(relative, _file_reader(path, max_bytes), size=_file_size(path))
 
 
 def _iter_zip(archive: Path, max_bytes: int) -> Iterator[ImportItem]:
@@ -72,10 +72,18 @@ def _iter_zip(archive: Path, max_bytes: int) -> Iterator[ImportItem]:
                 yield ImportItem(info.filename, _refuse, refused="A link, not a file.")
                 continue
             if info.file_size > max_bytes:
-                # Read no more than the limit + 1 so the validator reports the size.
-                yield ImportItem(name.as_posix(), _zip_reader(archive, info, max_bytes + 1))
-                continue
-            yield ImportItem(name.as_posix(), _zip_reader(archive, info, info.file_size))
+                # Read no more than the limit + 1; the validator reports the size.
+                reader = _zip_reader(archive, info, max_bytes + 1)
+            else:
+                reader = _zip_reader(archive, info, info.file_size)
+            yield ImportItem(name.as_posix(), reader, size=info.file_size)
+
+
+def _file_size(path: Path) -> int | None:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return None
 
 
 @dataclass(frozen=True)

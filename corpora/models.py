@@ -107,7 +107,8 @@ class Corpus(models.Model):
 
 
 def image_upload_to(record: ImageRecord, filename: str) -> str:
-    """Store under a generated name; only the (sanitised, lower-case) extension is kept."""
+    """Store under a generated name. Ingestion passes a name whose extension is that of the
+    detected format (never the client's); only that (sanitised, lower-case) extension is kept."""
     suffix = PurePosixPath(filename).suffix.lower()
     if not suffix[1:].isalnum() or len(suffix) > 6:
         suffix = ""

@@ -30,11 +30,13 @@ from corpora.metadata import (
 )
 from corpora.models import Corpus, CorpusStatus, ImageRecord, ImageStatus, Visibility
 from corpora.signals import indexing_requested
-from corpora.validation import ImageInfo, validate_image_bytes
+from corpora.validation import ImageInfo, decode_image, read_limited
 from crier_site.errors import CrierError, InvalidInput
 
 logger = logging.getLogger(__name__)
 
+# Uploads are decoded (and so checked) at reduced scale: JPEG DCT scaling still reads every byte.
+INGEST_DECODE_SIDE = 640
 UNSET = object()
 
 
@@ -158,7 +160,6 @@ def ingest_files(
     that runs the encoding inline).
     """
     report = IngestReport()
-    max_bytes = settings.CRIER_MAX_UPLOAD_BYTES
     annotations = annotations or {}
     matched: set[str] = set()
     for given_name, handle in files:
@@ -172,8 +173,8 @@ def ingest_files(
             if key is not None:
                 matched.add(key)
                 annotation = _file_annotation(annotations[key])
-            data = handle.read(max_bytes + 1)
-            info = validate_image_bytes(data)
+            data = read_limited(handle, declared_size=getattr(handle, "size", None))
+            info = decode_image(data, min_side=INGEST_DECODE_SIDE).info
         except CrierError as exc:
             report.rejected.append(RejectedFile(filename, exc.message))
             continue
@@ -325,7 +326,8 @@ def _store(
         latitude=info.exif.latitude,
         longitude=info.exif.longitude,
     )
-    record.file.save(filename, ContentFile(data), save=False)
+    # The stored name's extension follows the detected format, never the client's name.
+    record.file.save(f"image{info.extension}", ContentFile(data), save=False)
     try:
         with transaction.atomic():
             record.save()

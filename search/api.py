@@ -3,7 +3,6 @@ GET /api/v1/corpora/{id}/duplicates/ — groups of near-duplicate images."""
 
 from __future__ import annotations
 
-from django.conf import settings
 from drf_spectacular.utils import extend_schema
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.permissions import AllowAny
@@ -13,7 +12,7 @@ from rest_framework.throttling import AnonRateThrottle
 from rest_framework.views import APIView
 
 from corpora.selectors import get_readable_corpus
-from crier_site.errors import PayloadTooLarge
+from corpora.validation import read_limited
 from crier_site.http import check_request_size
 from search import services
 from search.duplicates import duplicate_rows, find_duplicates
@@ -49,13 +48,9 @@ class SearchApi(APIView):
             )
         else:
             upload = params["image"]
-            if upload.size > settings.CRIER_MAX_UPLOAD_BYTES:
-                raise PayloadTooLarge(
-                    f"The query image is over the {settings.CRIER_MAX_UPLOAD_BYTES // 2**20} MiB "
-                    "limit."
-                )
+            data = read_limited(upload, declared_size=upload.size)
             result = services.search_image(
-                corpus=corpus, image=upload, k=params["k"], region=params.get("region")
+                corpus=corpus, image=data, k=params["k"], region=params.get("region")
             )
         return Response(search_response(result, context={"request": request}))
 

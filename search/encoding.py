@@ -130,8 +130,9 @@ def _submit_batch(pool: ThreadPoolExecutor, encoder, records: list[ImageRecord])
 
 
 def _load_and_preprocess(encoder, record: ImageRecord) -> np.ndarray:
+    # One decode per file, at the scale this encoder needs (docs/architecture.md).
     with record.file.open("rb") as handle:
-        return encoder.preprocess(open_image(handle))
+        return encoder.preprocess(open_image(handle, min_side=encoder.decode_side))
 
 
 def _collect(upcoming: list[tuple[ImageRecord, Future]]) -> tuple[list, dict[int, str]]:

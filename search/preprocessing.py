@@ -1,144 +1,74 @@
-"""Turning whatever a user uploads into a plain RGB image, and the resize/scale helpers the
-encoders share. Pure PIL + numpy, so it is safe to run in worker threads."""
+"""From any image source to the model's input: decoding goes through the one gate
+(``corpora.validation.decode_image``), at the scale the model needs; then the exact resize and
+pixel scaling the encoders share. Pure PIL + numpy, so it is safe to run in worker threads."""
 
 from __future__ import annotations
 
-import io
+import math
 from pathlib import Path
 from typing import BinaryIO
 
 import numpy as np
-from PIL import Image, ImageCms, UnidentifiedImageError
+from PIL import Image
 
-from crier_site.errors import InvalidInput, PayloadTooLarge
+from corpora.validation import decode_image, prepare_picture, read_limited
+from crier_site.errors import InvalidInput
 
 ImageSource = str | Path | bytes | bytearray | BinaryIO | Image.Image
 
-_ORIENTATION_TAG = 0x0112
-_ORIENTATION_OPS = {
-    2: Image.Transpose.FLIP_LEFT_RIGHT,
-    3: Image.Transpose.ROTATE_180,
-    4: Image.Transpose.FLIP_TOP_BOTTOM,
-    5: Image.Transpose.TRANSPOSE,
-    6: Image.Transpose.ROTATE_270,
-    7: Image.Transpose.TRANSVERSE,
-    8: Image.Transpose.ROTATE_90,
-}
-_ALPHA_MODES = {"RGBA", "RGBa", "LA", "La", "PA"}
-_SRGB = ImageCms.createProfile("sRGB")
+# Part of every encoder's fingerprint: stored vectors made by another preprocessing are
+# encoded again. 2: reduced-scale decoding (draft/reduce to >= 2x the model's side) and
+# resizes with a reducing gap of 2.
+PREPROCESSING_VERSION = 2
+# Decoding keeps at least this many times the model's input side before the exact resize.
+DECODE_MARGIN = 2
+RESIZE_REDUCING_GAP = 2.0
 
 
-def _max_pixels() -> int:
-    from django.conf import settings
-
-    return int(getattr(settings, "CRIER_MAX_IMAGE_PIXELS", 50_000_000))
-
-
-def _describe(source: ImageSource) -> str:
-    if isinstance(source, str | Path):
-        return str(source)
-    return getattr(source, "name", None) or "upload"
+def decode_side(input_size: int, crop_fraction: float | None, *, region_share: float = 1.0) -> int:
+    """The short side an image must keep when decoded, so that the part the model sees (the
+    centre crop, or a region of ``region_share`` of the short side) is still >= 2x its input."""
+    side = DECODE_MARGIN * input_size / (crop_fraction or 1.0) / max(region_share, 1e-3)
+    return math.ceil(side)
 
 
-def _orientation(image: Image.Image) -> int:
-    try:
-        return int(image.getexif().get(_ORIENTATION_TAG, 1))
-    except Exception:  # corrupt EXIF must not make a good photo unreadable
-        return 1
-
-
-def _high_bit_depth_to_l(image: Image.Image) -> Image.Image:
-    """16-bit and 32-bit greyscale ("I;16", "I", "F") to 8-bit "L", keeping the full range."""
-    data = np.asarray(image)
-    if image.mode.startswith("I;16") or (image.mode == "I" and data.max(initial=0) > 255):
-        data = data.astype(np.float32) / 257.0
-    elif image.mode == "F" and data.max(initial=0) <= 1.0:
-        data = data * 255.0
-    return Image.fromarray(np.clip(np.rint(data), 0, 255).astype(np.uint8), "L")
-
-
-def _cmyk_to_rgb(image: Image.Image) -> Image.Image:
-    profile = image.info.get("icc_profile")
-    if profile:
-        try:
-            source = ImageCms.ImageCmsProfile(io.BytesIO(profile))
-            return ImageCms.profileToProfile(image, source, _SRGB, outputMode="RGB")
-        except Exception:  # a broken profile falls back to the naive conversion
-            pass
-    return image.convert("RGB")
-
-
-def to_rgb(image: Image.Image) -> Image.Image:
-    """Any Pillow mode to RGB; transparency is composited on white."""
-    mode = image.mode
-    if mode == "RGB":
-        return image
-    if mode == "CMYK":
-        return _cmyk_to_rgb(image)
-    if mode.startswith("I") or mode == "F":
-        return _high_bit_depth_to_l(image).convert("RGB")
-    if mode == "P":
-        image = image.convert("RGBA" if "transparency" in image.info else "RGB")
-    elif mode in _ALPHA_MODES or (mode in {"L", "RGB"} and "transparency" in image.info):
-        image = image.convert("RGBA")
-    if image.mode == "RGBA":
-        background = Image.new("RGBA", image.size, (255, 255, 255, 255))
-        return Image.alpha_composite(background, image).convert("RGB")
-    return image.convert("RGB")
-
-
-def open_image(source: ImageSource) -> Image.Image:
+def open_image(source: ImageSource, *, min_side: int | None = None) -> Image.Image:
     """Decode ``source`` into an RGB image: EXIF orientation applied, first frame of an
-    animation, alpha composited on white. Raises InvalidInput for data that is not a readable
-    image and PayloadTooLarge for more pixels than ``CRIER_MAX_IMAGE_PIXELS``."""
-    what = _describe(source)
-    try:
-        if isinstance(source, Image.Image):
-            image = source
-        elif isinstance(source, bytes | bytearray):
-            image = Image.open(io.BytesIO(source))
-        elif isinstance(source, str | Path):
-            image = Image.open(Path(source))
-        else:
-            image = Image.open(source)
-        width, height = image.size
-        if width * height > _max_pixels():
-            raise PayloadTooLarge(
-                f"{what} has {width}x{height} pixels, more than the {_max_pixels()} allowed."
-            )
-        if getattr(image, "n_frames", 1) > 1:
-            image.seek(0)
-        image.load()
-        orientation = _orientation(image)
-        rgb = to_rgb(image)
-        if rgb is image:
-            rgb = image.copy()  # never hand back (or later mutate) the caller's object
-    except (
-        UnidentifiedImageError,
-        OSError,
-        SyntaxError,
-        ValueError,
-        EOFError,
-        Image.DecompressionBombError,
-    ) as exc:
-        raise InvalidInput(f"{what} is not a readable image ({exc}).") from exc
-    if orientation in _ORIENTATION_OPS:
-        rgb = rgb.transpose(_ORIENTATION_OPS[orientation])
-    return rgb
+    animation, alpha composited on white, short side reduced to no less than ``min_side``.
+    Raises InvalidInput or PayloadTooLarge (the same checks and messages as uploads)."""
+    if isinstance(source, Image.Image):
+        return prepare_picture(source, min_side=min_side)
+    if isinstance(source, bytes | bytearray):
+        data = bytes(source)
+    elif isinstance(source, str | Path):
+        try:
+            with open(source, "rb") as handle:
+                data = read_limited(handle)
+        except OSError as exc:
+            raise InvalidInput(f"{Path(source).name} cannot be read ({exc.strerror}).") from None
+    else:
+        data = read_limited(source, declared_size=getattr(source, "size", None))
+    return decode_image(data, min_side=min_side).image
 
 
 def resize_for_model(image: Image.Image, size: int, crop_fraction: float | None) -> Image.Image:
     """Bilinear resize to ``size``x``size``. With ``crop_fraction`` the short side is scaled to
     ``size / crop_fraction`` and the centre ``size``x``size`` kept (the ImageNet eval recipe);
-    without it the whole image is squashed to a square."""
+    without it the whole image is squashed to a square. A large image is first box-reduced by
+    a whole factor (down to 2x the output), which costs a fraction of filtering it at full size."""
     if crop_fraction is None:
-        return image.resize((size, size), Image.Resampling.BILINEAR)
+        return image.resize(
+            (size, size), Image.Resampling.BILINEAR, reducing_gap=RESIZE_REDUCING_GAP
+        )
     width, height = image.size
     # The centre crop expressed in source pixels, so one resize does both steps.
     side = min(width, height) * crop_fraction
     left, top = (width - side) / 2, (height - side) / 2
     return image.resize(
-        (size, size), Image.Resampling.BILINEAR, box=(left, top, left + side, top + side)
+        (size, size),
+        Image.Resampling.BILINEAR,
+        box=(left, top, left + side, top + side),
+        reducing_gap=RESIZE_REDUCING_GAP,
     )
 
 

@@ -12,7 +12,11 @@ from search.services import SearchResult
 
 
 class SearchRequestSerializer(serializers.Serializer):
-    image = serializers.FileField(required=False, help_text="A query image (multipart).")
+    # Empty files are judged by the same gate as every image (corpora.validation), so the API
+    # and the pages refuse them with the same message.
+    image = serializers.FileField(
+        required=False, allow_empty_file=True, help_text="A query image (multipart)."
+    )
     image_id = serializers.IntegerField(
         required=False, help_text="Search with an image of this corpus (more like this)."
     )

@@ -4,17 +4,18 @@ from __future__ import annotations
 
 import time
 from collections.abc import Collection
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from django.conf import settings
+from PIL import Image
 
 from corpora.models import Corpus, ImageRecord, ImageStatus
 from crier_site.errors import Conflict, InvalidInput, NotFound
 from search import encoders
 from search.cache import searchers
 from search.indexing import index_root, read_vectors
-from search.preprocessing import open_image
+from search.preprocessing import decode_side, open_image
 from search.regions import Region
 from search.scann_index import LoadedIndex
 from search.selectors import as_vector, encoded_records
@@ -41,6 +42,8 @@ class SearchResult:
     took_ms: float
     index_version: str
     exact: bool
+    # The query picture as decoded for the encoder (region applied), for a preview.
+    query_picture: Image.Image | None = None
 
 
 def _as_query(query: np.ndarray, dim: int) -> np.ndarray:
@@ -192,16 +195,20 @@ def _expanded_query(corpus: Corpus, query: np.ndarray, hits: list[Hit]) -> np.nd
 def search_image(
     *, corpus: Corpus, image, k: int = 10, region: Region | None = None
 ) -> SearchResult:
-    """Encode ``image`` (anything ``open_image`` accepts), or only its ``region``, with the
-    corpus's encoder and search."""
+    """Encode ``image`` (bytes, an uploaded file, a path: anything ``open_image`` accepts), or
+    only its ``region``, with the corpus's encoder and search. The image passes the same gate
+    as uploads (``corpora.validation.decode_image``) and is decoded once, at the scale the
+    encoder needs for the part it sees. ``k`` comes validated from the edge."""
     index = require_index(corpus)  # before the encoder: no model is loaded for a 409
     encoder = encoders.get_encoder(corpus.encoder)
     _require_same_encoder(corpus, index, encoder.fingerprint)
-    picture = open_image(image)
+    share = min(region.right - region.left, region.bottom - region.top) if region else 1.0
+    min_side = decode_side(encoder.input_size, encoder.crop_fraction, region_share=share)
+    picture = open_image(image, min_side=min_side)
     if region is not None:
         picture = region.crop(picture)
-    vector = encoder.encode([picture])[0]
-    return _search(corpus, index, vector, k)
+    vector = encoder.encode_batch(encoder.preprocess(picture)[np.newaxis])[0]
+    return replace(_search(corpus, index, vector, k), query_picture=picture)
 
 
 def search_similar(*, corpus: Corpus, record_id: int, k: int = 10) -> SearchResult:

@@ -3,24 +3,16 @@ corpus's near-duplicate groups."""
 
 from __future__ import annotations
 
-import io
 from dataclasses import dataclass
 
-from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET, require_http_methods
 
 from corpora import selectors
 from corpora.models import Corpus, ImageRecord
-from corpora.validation import validate_image_bytes
-from crier_site.errors import (
-    CrierError,
-    InvalidInput,
-    NotFound,
-    PayloadTooLarge,
-    TooManyRequests,
-)
+from corpora.validation import read_limited
+from crier_site.errors import CrierError, InvalidInput, NotFound, TooManyRequests
 from crier_site.views import page_errors
 from search.duplicates import DuplicateReport, DuplicateRow, duplicate_rows, find_duplicates
 from search.params import DEFAULT_THRESHOLD, validate_k, validate_threshold
@@ -51,12 +43,12 @@ def results(request: HttpRequest, corpus_id: int) -> HttpResponse:
         k = validate_k(request.POST.get("k"), default=PAGE_K)
         region = Region.parse(request.POST["region"]) if request.POST.get("region") else None
         data = _read_upload(request)
-        result = search_image(corpus=corpus, image=io.BytesIO(data), k=k, region=region)
+        result = search_image(corpus=corpus, image=data, k=k, region=region)
     except NotFound:
         raise
     except CrierError as exc:
         return _render(request, corpus, error=exc, status=exc.status_code)
-    preview = query_preview_data_url(data, region)
+    preview = query_preview_data_url(result.query_picture)
     return _render(request, corpus, result=result, query_src=preview, region=region)
 
 
@@ -150,9 +142,4 @@ def _read_upload(request: HttpRequest) -> bytes:
     upload = request.FILES.get("image")
     if upload is None:
         raise InvalidInput("Choose an image to search with.")
-    limit = settings.CRIER_MAX_UPLOAD_BYTES
-    if upload.size > limit:
-        raise PayloadTooLarge(f"The image is larger than the {limit // 2**20} MiB allowed.")
-    data = upload.read()
-    validate_image_bytes(data)  # the same checks and messages as for images added to a corpus
-    return data
+    return read_limited(upload, declared_size=upload.size)

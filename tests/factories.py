@@ -161,6 +161,7 @@ class CountingEncoder:
         self.fail_after = fail_after
         self.rows = 0
         self.name, self.dim, self.fingerprint = inner.name, inner.dim, inner.fingerprint
+        self.decode_side = inner.decode_side
 
     def preprocess(self, image):
         return self.inner.preprocess(image)

@@ -16,7 +16,7 @@ from django.conf import settings
 from PIL import Image
 
 from crier_site.errors import ServiceUnavailable
-from search.preprocessing import ImageSource, open_image
+from search.preprocessing import PREPROCESSING_VERSION, ImageSource, decode_side, open_image
 from search.vectors import l2_normalise  # noqa: F401  (the encoders' normalisation)
 
 
@@ -60,6 +60,11 @@ def softmax_top(
         best = np.argsort(-row)[:top]
         results.append([(imagenet_label(int(i) - label_offset), float(row[i])) for i in best])
     return results
+def with_preprocessing(model_fingerprint: str) -> str:
+    """An encoder's fingerprint: its model's, plus how images are decoded and resized for it
+    (``PREPROCESSING_VERSION``), so a change there re-encodes stored vectors. Kept apart from
+    the model's own fingerprint so prepared SavedModels are not rebuilt for it."""
+    return make_fingerprint(model=model_fingerprint, preprocessing=PREPROCESSING_VERSION)
 
 
 class Encoder(abc.ABC):
@@ -82,6 +87,13 @@ class Encoder(abc.ABC):
     def encode_batch(self, batch: np.ndarray) -> np.ndarray:
         """Stacked ``preprocess`` outputs to ``(n, dim)`` float32 rows, L2-normalised."""
 
+    crop_fraction: float | None = None  # see search.preprocessing.resize_for_model
+
+    @property
+    def decode_side(self) -> int:
+        """The short side an image keeps when decoded for this encoder (>= 2x what it sees)."""
+        return decode_side(self.input_size, self.crop_fraction)
+
     def has_classifier(self) -> bool:
         return False
 
@@ -100,7 +112,8 @@ class Encoder(abc.ABC):
     def _batches(self, images: Sequence[ImageSource]):
         for start in range(0, len(images), self.batch_size):
             chunk = images[start : start + self.batch_size]
-            yield np.stack([self.preprocess(open_image(image)) for image in chunk])
+            pictures = (open_image(image, min_side=self.decode_side) for image in chunk)
+            yield np.stack([self.preprocess(picture) for picture in pictures])
 
     def encode(self, images: Sequence[ImageSource]) -> np.ndarray:
         """Open, preprocess and encode ``images`` in chunks of ``batch_size``."""

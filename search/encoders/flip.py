@@ -20,6 +20,7 @@ class FlipAveragedEncoder(Encoder):
         self.name = f"{base.name}{SUFFIX}"
         self.dim = base.dim
         self.input_size = base.input_size
+        self.crop_fraction = base.crop_fraction
         self.source = base.source
         self.fingerprint = make_fingerprint(kind="flip-average", base=base.fingerprint)
 

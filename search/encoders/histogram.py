@@ -7,7 +7,7 @@ from PIL import Image
 
 from search.preprocessing import resize_for_model
 
-from .base import Encoder, l2_normalise, make_fingerprint
+from .base import Encoder, l2_normalise, make_fingerprint, with_preprocessing
 
 BINS = 8
 SIZE = 128  # histograms barely change with resolution; a small image keeps this cheap
@@ -18,7 +18,9 @@ class HistogramEncoder(Encoder):
     dim = BINS**3 + 3
     input_size = SIZE
     source = "builtin"
-    fingerprint = make_fingerprint(kind="histogram", version=1, bins=BINS, size=SIZE)
+    fingerprint = with_preprocessing(
+        make_fingerprint(kind="histogram", version=1, bins=BINS, size=SIZE)
+    )
 
     def preprocess(self, image: Image.Image) -> np.ndarray:
         """Pixels scaled to [0, 1] (not L2-normalised raw pixels like the seed did)."""

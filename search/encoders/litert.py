@@ -259,6 +259,7 @@ class LiteRTEncoder(Encoder):
         self.source = spec.handle
         self.input_size = int(verification.input_size)
         self.dim = int(verification.dim)
+        self.crop_fraction = self.spec.crop_fraction
         self.fingerprint = vector_fingerprint(self.spec)
         self._classifier = verification.classifier
         self.threads = max(1, int(settings.CRIER_LITERT_THREADS))

@@ -19,7 +19,14 @@ from PIL import Image
 
 from search.preprocessing import resize_for_model, scale_pixels
 
-from .base import Encoder, EncoderError, l2_normalise, make_fingerprint, softmax_top
+from .base import (
+    Encoder,
+    EncoderError,
+    l2_normalise,
+    make_fingerprint,
+    softmax_top,
+    with_preprocessing,
+)
 
 MANIFEST_NAME = "crier-encoder.json"
 CONNECT_TIMEOUT_S = 3.0
@@ -145,8 +152,9 @@ def derive_fingerprint(spec: HubSpec) -> str:
 
 def vector_fingerprint(spec: HubSpec) -> str:
     """The fingerprint of the vectors made with ``spec``, whichever runtime runs the model
-    (TensorFlow or its verified LiteRT conversion: their vectors are the same)."""
-    return derive_fingerprint(spec)
+    (TensorFlow or its verified LiteRT conversion: their vectors are the same), and of the
+    way images are decoded and resized for it (``PREPROCESSING_VERSION``)."""
+    return with_preprocessing(derive_fingerprint(spec))
 
 
 class TFHubEncoder(Encoder):
@@ -180,6 +188,7 @@ class TFHubEncoder(Encoder):
         if probe.ndim != 2:
             raise EncoderError(f"{spec.handle} returns shape {probe.shape}, not a feature vector.")
         self.dim = int(probe.shape[1])
+        self.crop_fraction = spec.crop_fraction
         self.fingerprint = vector_fingerprint(spec)
 
     def preprocess(self, image: Image.Image) -> np.ndarray:

@@ -8,6 +8,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import call_command
 from django.urls import reverse
 from rest_framework.test import APIClient
@@ -118,12 +119,41 @@ def test_the_corpus_page_offers_the_download(client, user, other_user, corpus_wi
 @pytest.mark.parametrize(
     ("original", "expected"),
     [
-        ("cat.jpg", "cat.jpg"),
+        ("cat.png", "cat.png"),
         ("a/b\\c.png", "c.png"),
-        ("..", "image-7"),
+        ("..", "image-7.png"),
         ("x\x00\ny.png", "xy.png"),
+        ("index.html", "index.html.png"),  # the real format's extension: import reads it back
+        ("CAT.PNG", "CAT.PNG"),
     ],
 )
 def test_member_names_stay_inside_their_folder(original, expected):
-    record = ImageRecord(pk=7, original_filename=original)
+    record = ImageRecord(pk=7, original_filename=original, format="PNG")
     assert member_name(record) == f"images/7/{expected}"
+
+
+def test_a_png_named_index_html_is_stored_exported_and_imported_as_a_png(user, tmp_path: Path):
+    corpus = make_corpus(user, "misnamed")
+    data = image_bytes(seed=11)
+    api = APIClient()
+    api.force_authenticate(user)
+    upload = SimpleUploadedFile("index.html", data, content_type="text/html")
+    response = api.post(
+        reverse("api:image-list", args=[corpus.pk]), {"images": [upload]}, format="multipart"
+    )
+    assert response.status_code == 202, response.json()
+    record = corpus.images.get()
+    assert record.file.name.endswith(".png") and record.original_filename == "index.html"
+    assert record.content_type == "image/png"
+
+    archive = tmp_path / "export.zip"
+    archive.write_bytes(
+        b"".join(api.get(reverse("api:corpus-export", args=[corpus.pk])).streaming_content)
+    )
+    assert f"images/{record.pk}/index.html.png" in zipfile.ZipFile(archive).namelist()
+    call_command(
+        "import_images", str(archive), "--corpus", "copy", "--owner", user.username,
+        "--create", "--no-progress", stdout=io.StringIO(), stderr=io.StringIO(),
+    )  # fmt: skip
+    (copy,) = Corpus.objects.get(owner=user, name="copy").images.all()
+    assert copy.sha256 == record.sha256 and copy.file.name.endswith(".png")

@@ -64,7 +64,9 @@ def test_a_mixed_upload_keeps_the_good_files_and_explains_the_bad(
     assert "damaged" in reasons["truncated.jpg"]
     assert "Not an image" in reasons["notes.jpg"]
     assert "empty" in reasons["empty.png"]
-    assert "decompression bomb" in reasons["bomb.png"]
+    # The bomb's real size and CRIER's limit, not Pillow's.
+    assert "30000×30000 pixels (900,000,000)" in reasons["bomb.png"]
+    assert f"at most {settings.CRIER_MAX_IMAGE_PIXELS:,} pixels" in reasons["bomb.png"]
     assert len(callbacks) == 1  # one task for the whole upload, not one per image
 
     # The task ran (django-q sync mode): the good files are encoded and searchable.
@@ -109,15 +111,19 @@ def test_rejected_and_duplicate_files_store_nothing(user):
 
 def test_an_oversized_file_is_rejected_with_the_limit(user, settings):
     settings.CRIER_MAX_UPLOAD_BYTES = 1000
-    report = upload(make_corpus(user), {"big.png": image_bytes(seed=4, size=(200, 200))})
-    (rejected,) = report.rejected
-    assert "limit" in rejected.error and "MiB" in rejected.error
+    data = image_bytes(seed=4, size=(200, 200))
+    (rejected,) = upload(make_corpus(user), {"big.png": data}).rejected
+    # The real size (not the 1001 bytes read before giving up) and CRIER's own limit.
+    real = f"{len(data) / 1024:.1f} KiB"
+    assert rejected.error == f"The file is {real}; CRIER accepts at most 1000 bytes per image."
 
 
 def test_too_many_pixels_is_refused_even_when_pillow_would_allow_it(user, settings):
     settings.CRIER_MAX_IMAGE_PIXELS = 100 * 100
     report = upload(make_corpus(user), {"wide.png": image_bytes(size=(101, 100))})
-    assert "decompression bomb" in report.rejected[0].error
+    assert report.rejected[0].error.startswith(
+        "The image is 101×100 pixels (10,100); CRIER accepts at most 10,000 pixels per image"
+    )
 
 
 def test_upload_to_a_corpus_marks_it_indexing_until_the_worker_runs(user):

@@ -67,7 +67,9 @@ class Command(BaseCommand):
                     report.rejected.append(RejectedFile(item.relative_path, item.refused))
                     continue
                 try:
-                    uploads.append((item.relative_path, io.BytesIO(item.read())))
+                    handle = io.BytesIO(item.read())
+                    handle.size = item.size  # the real size, for the byte cap's message
+                    uploads.append((item.relative_path, handle))
                 except (OSError, ValueError) as exc:
                     report.rejected.append(RejectedFile(item.relative_path, f"Unreadable: {exc}"))
             part = services.ingest_files(
