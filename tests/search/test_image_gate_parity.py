@@ -82,20 +82,28 @@ def _file(data: bytes, name: str = "query.jpg") -> SimpleUploadedFile:
     return SimpleUploadedFile(name, data, content_type="image/jpeg")
 
 
+def _both_ways(client, user, api_url: str, page_url: str, field: str, data: bytes):
+    """POST ``data`` as ``field`` to the API and to the page, signed in as ``user``."""
+    api = APIClient()
+    api.force_authenticate(user)
+    by_api = api.post(api_url, {field: [_file(data, "bad.jpg")]}, format="multipart")
+    client.force_login(user)
+    return by_api, client.post(page_url, {field: [_file(data, "bad.jpg")]})
+
+
 @pytest.mark.parametrize("name", BAD_INPUTS)
 def test_a_bad_query_gets_the_same_answer_from_the_api_and_the_page(
     name, client, user, searchable, settings
 ):
     data, status, expected = _bad(name, settings)
-    api = APIClient()
-    api.force_authenticate(user)
-    by_api = api.post(
+    by_api, by_page = _both_ways(
+        client,
+        user,
         reverse("api:search", args=[searchable.pk]),
-        {"image": _file(data), "k": 3},
-        format="multipart",
+        reverse("search:results", args=[searchable.pk]),
+        "image",
+        data,
     )
-    client.force_login(user)
-    by_page = client.post(reverse("search:results", args=[searchable.pk]), {"image": _file(data)})
 
     api_error = error_of(by_api)
     page_error = by_page.context["error"]
@@ -111,16 +119,13 @@ def test_a_bad_upload_gets_the_same_reason_from_the_api_and_the_page(
     name, client, user, searchable, settings
 ):
     data, _, expected = _bad(name, settings)
-    api = APIClient()
-    api.force_authenticate(user)
-    by_api = api.post(
+    by_api, by_page = _both_ways(
+        client,
+        user,
         reverse("api:image-list", args=[searchable.pk]),
-        {"images": [_file(data, "bad.jpg")]},
-        format="multipart",
-    )
-    client.force_login(user)
-    by_page = client.post(
-        reverse("corpora:upload", args=[searchable.pk]), {"images": [_file(data, "bad.jpg")]}
+        reverse("corpora:upload", args=[searchable.pk]),
+        "images",
+        data,
     )
 
     assert by_api.status_code == 202 and by_page.status_code == 200
