@@ -82,8 +82,18 @@ def _file(data: bytes, name: str = "query.jpg") -> SimpleUploadedFile:
     return SimpleUploadedFile(name, data, content_type="image/jpeg")
 
 
-def _both_ways(client, user, api_url: str, page_url: str, field: str, data: bytes):
-    """POST ``data`` as ``field`` to the API and to the page, signed in as ``user``."""
+# what: (API route, page route, multipart field)
+ROUTES = {
+    "query": ("api:search", "search:results", "image"),
+    "upload": ("api:image-list", "corpora:upload", "images"),
+}
+
+
+def _both_ways(client, user, corpus, what: str, data: bytes):
+    """POST ``data`` as a query or an upload to the API and to the page, as ``user``."""
+    api_route, page_route, field = ROUTES[what]
+    api_url = reverse(api_route, args=[corpus.pk])
+    page_url = reverse(page_route, args=[corpus.pk])
     api = APIClient()
     api.force_authenticate(user)
     by_api = api.post(api_url, {field: [_file(data, "bad.jpg")]}, format="multipart")
@@ -96,14 +106,7 @@ def test_a_bad_query_gets_the_same_answer_from_the_api_and_the_page(
     name, client, user, searchable, settings
 ):
     data, status, expected = _bad(name, settings)
-    by_api, by_page = _both_ways(
-        client,
-        user,
-        reverse("api:search", args=[searchable.pk]),
-        reverse("search:results", args=[searchable.pk]),
-        "image",
-        data,
-    )
+    by_api, by_page = _both_ways(client, user, searchable, "query", data)
 
     api_error = error_of(by_api)
     page_error = by_page.context["error"]
@@ -119,14 +122,7 @@ def test_a_bad_upload_gets_the_same_reason_from_the_api_and_the_page(
     name, client, user, searchable, settings
 ):
     data, _, expected = _bad(name, settings)
-    by_api, by_page = _both_ways(
-        client,
-        user,
-        reverse("api:image-list", args=[searchable.pk]),
-        reverse("corpora:upload", args=[searchable.pk]),
-        "images",
-        data,
-    )
+    by_api, by_page = _both_ways(client, user, searchable, "upload", data)
 
     assert by_api.status_code == 202 and by_page.status_code == 200
     (api_rejected,) = by_api.json()["rejected"]
