@@ -12,7 +12,7 @@ from django.urls import reverse
 from PIL import Image
 from rest_framework.test import APIClient
 
-from corpora import encoding
+from search import encoding
 from tests.api_helpers import error_of
 from tests.factories import (
     decompression_bomb_png,
