@@ -85,7 +85,7 @@ class CorpusAdmin(admin.ModelAdmin):
 @admin.register(ImageRecord)
 class ImageRecordAdmin(admin.ModelAdmin):
     list_display = (
-        "thumbnail",
+        "preview",
         "original_filename",
         "corpus",
         "status",
@@ -96,11 +96,11 @@ class ImageRecordAdmin(admin.ModelAdmin):
         "byte_size",
         "created_at",
     )
-    list_display_links = ("thumbnail", "original_filename")
+    list_display_links = ("preview", "original_filename")
     list_filter = ("status", "format", "corpus__visibility")
     search_fields = ("original_filename", "sha256", "corpus__name", "corpus__owner__username")
     readonly_fields = (
-        "thumbnail",
+        "preview",
         "file",
         "sha256",
         "width",
@@ -114,10 +114,10 @@ class ImageRecordAdmin(admin.ModelAdmin):
     list_select_related = ("corpus",)
 
     @admin.display(description="image")
-    def thumbnail(self, obj: ImageRecord) -> str:
+    def preview(self, obj: ImageRecord) -> str:
         if not obj.pk:
             return "-"
-        url = reverse("corpora:image_file", args=[obj.corpus_id, obj.pk])
+        url = reverse("corpora:image_thumbnail", args=[obj.corpus_id, obj.pk])
         return format_html(
             '<img src="{}" alt="{}" loading="lazy" width="64" height="64"'
             ' style="object-fit:cover">',

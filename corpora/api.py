@@ -3,7 +3,7 @@ permissions through selectors, call one service, shape the answer with a seriali
 
 from __future__ import annotations
 
-from django.http import FileResponse, StreamingHttpResponse
+from django.http import HttpResponse, StreamingHttpResponse
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.pagination import PageNumberPagination
@@ -174,12 +174,28 @@ class ImageDetailApi(APIView):
 
 class ImageFileApi(APIView):
     permission_classes = [IsAuthenticatedOrReadOnly]
+    thumbnail = False
 
-    @extend_schema(responses={(200, "image/*"): bytes})
-    def get(self, request: Request, corpus_id: int, image_id: int) -> FileResponse:
+    @extend_schema(
+        responses={(200, "image/*"): bytes, 304: None},
+        description="The stored original, as uploaded. Sends an ETag; If-None-Match → 304.",
+    )
+    def get(self, request: Request, corpus_id: int, image_id: int) -> HttpResponse:
         corpus = selectors.get_readable_corpus(user=request.user, corpus_id=corpus_id)
         record = selectors.get_image(corpus=corpus, image_id=image_id)
-        return image_file_response(corpus, record)
+        return image_file_response(request, corpus, record, thumbnail=self.thumbnail)
+
+
+class ImageThumbnailApi(ImageFileApi):
+    thumbnail = True
+
+    @extend_schema(
+        responses={(200, "image/webp"): bytes, 304: None},
+        description="A WebP thumbnail, 320 px on the long side (the picture upright). Sends an "
+        "ETag; If-None-Match → 304.",
+    )
+    def get(self, request: Request, corpus_id: int, image_id: int) -> HttpResponse:
+        return super().get(request, corpus_id, image_id)
 
 
 class CorpusExportApi(APIView):

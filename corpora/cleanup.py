@@ -54,9 +54,9 @@ def sweep_orphan_files(*, grace_seconds: int = ORPHAN_GRACE_SECONDS) -> list[Pat
         corpus_id = int(corpus_dir.name) if corpus_dir.name.isdigit() else None
         known = set()
         if corpus_id in live_corpora:
-            known = set(
-                ImageRecord.objects.filter(corpus_id=corpus_id).values_list("file", flat=True)
-            )
+            rows = ImageRecord.objects.filter(corpus_id=corpus_id)
+            known = set(rows.values_list("file", flat=True))
+            known |= set(rows.values_list("thumbnail", flat=True))
         for path in corpus_dir.iterdir():
             name = path.relative_to(media_root).as_posix()
             if path.is_file() and name not in known and path.stat().st_mtime < cutoff:

@@ -115,9 +115,20 @@ def image_upload_to(record: ImageRecord, filename: str) -> str:
     return f"corpora/{record.corpus_id}/{uuid.uuid4().hex}{suffix}"
 
 
+THUMBNAIL_SIDE = 320  # long side of every thumbnail, in pixels (corpora/thumbnails.py)
+
+
+def thumbnail_upload_to(record: ImageRecord, filename: str) -> str:
+    """Beside the original (``filename`` is the original's name with ``.thumb.webp``)."""
+    return f"corpora/{record.corpus_id}/{PurePosixPath(filename).name}"
+
+
 class ImageRecord(models.Model):
     corpus = models.ForeignKey(Corpus, on_delete=models.CASCADE, related_name="images")
     file = models.FileField(upload_to=image_upload_to, max_length=255)
+    thumbnail = models.FileField(
+        upload_to=thumbnail_upload_to, max_length=255, blank=True, editable=False
+    )
     original_filename = models.CharField(max_length=255)
     sha256 = models.CharField(max_length=64)
     width = models.PositiveIntegerField()
@@ -161,6 +172,20 @@ class ImageRecord(models.Model):
 
     def __str__(self) -> str:
         return self.original_filename
+
+    @property
+    def thumbnail_size(self) -> tuple[int, int]:
+        """Width and height of the thumbnail: long side ``THUMBNAIL_SIDE``, never enlarged."""
+        scale = min(1.0, THUMBNAIL_SIDE / max(self.width, self.height, 1))
+        return max(1, round(self.width * scale)), max(1, round(self.height * scale))
+
+    @property
+    def thumbnail_width(self) -> int:
+        return self.thumbnail_size[0]
+
+    @property
+    def thumbnail_height(self) -> int:
+        return self.thumbnail_size[1]
 
     @property
     def has_location(self) -> bool:

@@ -10,7 +10,7 @@ from corpora.encoder_options import encoder_choices
 from corpora.metadata import MAX_CAPTION_LENGTH, MAX_DATA_BYTES, MAX_TAG_LENGTH, MAX_TAGS
 from corpora.models import Corpus, ImageRecord, Visibility
 from corpora.selectors import corpus_counts
-from crier_site.http import absolute_url, image_file_url, image_url
+from crier_site.http import absolute_url, image_file_url, image_thumbnail_url, image_url
 
 
 class CorpusSerializer(serializers.ModelSerializer):
@@ -138,6 +138,7 @@ class ImageSerializer(serializers.ModelSerializer):
     longitude = serializers.SerializerMethodField()
     url = serializers.SerializerMethodField()
     file_url = serializers.SerializerMethodField()
+    thumbnail_url = serializers.SerializerMethodField()
 
     class Meta:
         model = ImageRecord
@@ -164,6 +165,7 @@ class ImageSerializer(serializers.ModelSerializer):
             "created_at",
             "url",
             "file_url",
+            "thumbnail_url",
         ]
         read_only_fields = fields
 
@@ -178,6 +180,9 @@ class ImageSerializer(serializers.ModelSerializer):
 
     def get_file_url(self, record: ImageRecord) -> str:
         return image_file_url(self.context, record)
+
+    def get_thumbnail_url(self, record: ImageRecord) -> str:
+        return image_thumbnail_url(self.context, record)
 
 
 class ImageUpdateSerializer(serializers.Serializer):

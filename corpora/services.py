@@ -18,6 +18,7 @@ from django.core.files.base import ContentFile
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from corpora import thumbnails
 from corpora.encoder_options import encoder_names, is_known_encoder
 from corpora.filenames import display_name
 from corpora.metadata import (
@@ -30,13 +31,14 @@ from corpora.metadata import (
 )
 from corpora.models import Corpus, CorpusStatus, ImageRecord, ImageStatus, Visibility
 from corpora.signals import indexing_requested
-from corpora.validation import ImageInfo, decode_image, read_limited
+from corpora.validation import DecodedImage, decode_image, read_limited
 from crier_site.errors import CrierError, InvalidInput
 
 logger = logging.getLogger(__name__)
 
-# Uploads are decoded (and so checked) at reduced scale: JPEG DCT scaling still reads every byte.
-INGEST_DECODE_SIDE = 640
+# Uploads are decoded (and so checked) once, at the scale their thumbnail needs: JPEG DCT
+# scaling still reads every byte, so damage is caught all the same.
+INGEST_DECODE_SIDE = thumbnails.DECODE_SIDE
 UNSET = object()
 
 
@@ -174,18 +176,19 @@ def ingest_files(
                 matched.add(key)
                 annotation = _file_annotation(annotations[key])
             data = read_limited(handle, declared_size=getattr(handle, "size", None))
-            info = decode_image(data, min_side=INGEST_DECODE_SIDE).info
+            decoded = decode_image(data, min_side=INGEST_DECODE_SIDE)
         except CrierError as exc:
             report.rejected.append(RejectedFile(filename, exc.message))
             continue
         except OSError as exc:
             report.rejected.append(RejectedFile(filename, f"The file could not be read: {exc}"))
             continue
-        existing = corpus.images.filter(sha256=info.sha256).values_list("pk", flat=True).first()
+        sha256 = decoded.info.sha256
+        existing = corpus.images.filter(sha256=sha256).values_list("pk", flat=True).first()
         if existing is not None:
             report.duplicates.append(DuplicateFile(filename, existing))
             continue
-        record = _store(corpus, filename, data, info, file_metadata, annotation)
+        record = _store(corpus, filename, data, decoded, file_metadata, annotation)
         if isinstance(record, DuplicateFile):
             report.duplicates.append(record)
         else:
@@ -302,10 +305,11 @@ def _store(
     corpus: Corpus,
     filename: str,
     data: bytes,
-    info: ImageInfo,
+    decoded: DecodedImage,
     metadata: dict,
     annotation: Annotation,
 ) -> ImageRecord | DuplicateFile:
+    info = decoded.info
     tags = annotation.tags or []
     record = ImageRecord(
         corpus=corpus,
@@ -328,12 +332,14 @@ def _store(
     )
     # The stored name's extension follows the detected format, never the client's name.
     record.file.save(f"image{info.extension}", ContentFile(data), save=False)
+    thumbnails.attach(record, decoded.image)  # from the picture the check decoded: no re-decode
     try:
         with transaction.atomic():
             record.save()
     except IntegrityError:
         # Another upload stored the same bytes between our check and our insert.
         record.file.storage.delete(record.file.name)
+        record.thumbnail.storage.delete(record.thumbnail.name)
         existing = corpus.images.filter(sha256=info.sha256).values_list("pk", flat=True).first()
         return DuplicateFile(filename, existing or 0)
     return record

@@ -28,7 +28,8 @@ sweep_requested = Signal()
 
 @receiver(post_delete, sender=ImageRecord, dispatch_uid="corpora.delete_image_file")
 def delete_image_file(sender, instance: ImageRecord, using: str, **kwargs) -> None:
-    if not instance.file:
-        return
-    storage, name = instance.file.storage, instance.file.name
-    transaction.on_commit(lambda: storage.delete(name), using=using)
+    """The original and its thumbnail go with the row."""
+    for field in (instance.file, instance.thumbnail):
+        if field:
+            storage, name = field.storage, field.name
+            transaction.on_commit(lambda s=storage, n=name: s.delete(n), using=using)

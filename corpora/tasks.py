@@ -3,7 +3,7 @@ queued tasks and schedules, so keep the names stable)."""
 
 from __future__ import annotations
 
-from corpora import cleanup, services
+from corpora import cleanup, services, thumbnails
 
 
 def encode_corpus(corpus_id: int) -> str:
@@ -21,3 +21,8 @@ def expire_corpora() -> str:
 def sweep_orphans() -> str:
     removed = cleanup.sweep_orphans()
     return f"removed {len(removed)} orphan files and directories"
+
+
+def backfill_thumbnails() -> str:
+    made = thumbnails.backfill()
+    return f"made {made} missing thumbnails"

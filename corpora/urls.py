@@ -13,4 +13,10 @@ urlpatterns = [
     path("<int:corpus_id>/images/delete/", views.images_delete, name="images_delete"),
     path("<int:corpus_id>/images/<int:image_id>/delete/", views.image_delete, name="image_delete"),
     path("<int:corpus_id>/images/<int:image_id>/file/", views.image_file, name="image_file"),
+    path(
+        "<int:corpus_id>/images/<int:image_id>/thumbnail/",
+        views.image_file,
+        {"thumbnail": True},
+        name="image_thumbnail",
+    ),
 ]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.http import FileResponse, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -127,11 +127,13 @@ def corpus_export(request: HttpRequest, corpus_id: int) -> StreamingHttpResponse
 
 
 @page_errors
-def image_file(request: HttpRequest, corpus_id: int, image_id: int) -> FileResponse:
-    """The bytes of one image, only for those who may read its corpus."""
+def image_file(
+    request: HttpRequest, corpus_id: int, image_id: int, thumbnail: bool = False
+) -> HttpResponse:
+    """The bytes of one image (or its thumbnail), only for those who may read its corpus."""
     corpus = selectors.get_readable_corpus(user=request.user, corpus_id=corpus_id)
     record = selectors.get_image(corpus=corpus, image_id=image_id)
-    return image_file_response(corpus, record)
+    return image_file_response(request, corpus, record, thumbnail=thumbnail)
 
 
 def _render_detail(

@@ -34,6 +34,11 @@ urlpatterns = [
         corpora_api.ImageFileApi.as_view(),
         name="image-file",
     ),
+    path(
+        "corpora/<int:corpus_id>/images/<int:image_id>/thumbnail/",
+        corpora_api.ImageThumbnailApi.as_view(),
+        name="image-thumbnail",
+    ),
     path("corpora/<int:corpus_id>/search/", search_api.SearchApi.as_view(), name="search"),
     path(
         "corpora/<int:corpus_id>/duplicates/",

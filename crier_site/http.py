@@ -40,3 +40,9 @@ def image_url(context: dict, record) -> str:
 def image_file_url(context: dict, record) -> str:
     """The API URL of an image record's bytes."""
     return absolute_url(context, reverse("api:image-file", args=[record.corpus_id, record.pk]))
+
+
+def image_thumbnail_url(context: dict, record) -> str:
+    """The API URL of an image record's thumbnail (for grids: never load the original)."""
+    route = reverse("api:image-thumbnail", args=[record.corpus_id, record.pk])
+    return absolute_url(context, route)

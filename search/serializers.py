@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
-from crier_site.http import image_file_url, image_url
+from crier_site.http import image_file_url, image_thumbnail_url, image_url
 from search.duplicates import DuplicateReport, DuplicateRow
 from search.params import DEFAULT_K, DEFAULT_THRESHOLD, MAX_K, MIN_THRESHOLD
 from search.regions import Region
@@ -47,6 +47,7 @@ class SearchHitSerializer(serializers.Serializer):
     score = serializers.FloatField()
     url = serializers.CharField()
     file_url = serializers.CharField()
+    thumbnail_url = serializers.CharField(help_text="A 320-px WebP: use it in result grids.")
     metadata = serializers.JSONField()
 
 
@@ -65,6 +66,7 @@ def search_response(result: SearchResult, *, context: dict) -> dict:
             "score": round(float(hit.score), 6),
             "url": image_url(context, hit.record),
             "file_url": image_file_url(context, hit.record),
+            "thumbnail_url": image_thumbnail_url(context, hit.record),
             "metadata": hit.record.metadata,
         }
         for hit in result.hits
@@ -94,6 +96,7 @@ class DuplicateImageSerializer(serializers.Serializer):
     filename = serializers.CharField()
     url = serializers.CharField()
     file_url = serializers.CharField()
+    thumbnail_url = serializers.CharField()
 
 
 class DuplicateGroupSerializer(serializers.Serializer):
@@ -125,6 +128,7 @@ def duplicates_response(
                     "filename": record.original_filename,
                     "url": image_url(context, record),
                     "file_url": image_file_url(context, record),
+                    "thumbnail_url": image_thumbnail_url(context, record),
                 }
                 for record in row.records
             ],

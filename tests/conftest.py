@@ -71,3 +71,11 @@ def neural_encoders_only_in_slow_tests(request, monkeypatch):
         return encoder
 
     monkeypatch.setattr(registry, "_create", histogram_only)
+@pytest.fixture(scope="session")
+def camera_photos() -> list[Path]:
+    """Three 12-MP camera-style JPEGs (4000x3000, quality 90), the last one stored sideways
+    with EXIF orientation 6. Made at test time into tests/fixtures/camera/ (not committed) and
+    reused by later runs; benchmarks/camera_photos.py makes them."""
+    from benchmarks.camera_photos import write_camera_photos
+
+    return write_camera_photos(Path(__file__).parent / "fixtures" / "camera", 3, rotated_every=3)

@@ -15,7 +15,9 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from corpora.validation import prepare_picture
 from search.evaluation import near_duplicates
+from search.preprocessing import open_image
 
 FASHION_MNIST_DIR = Path("/usr/share/datasets/fashion-mnist")
 FASHION_MNIST_CLASSES = [
@@ -38,14 +40,16 @@ class EvalDataset:
     labels: np.ndarray  # (n,) int64, index into class_names
     class_names: list[str]
     protocol: str
-    loader: Callable[[int], Image.Image]
+    # (row, min_side) → the image; files are decoded at reduced scale like uploads are.
+    loader: Callable[[int, int | None], Image.Image]
 
     def __len__(self) -> int:
         return len(self.labels)
 
-    def image(self, row: int) -> Image.Image:
-        """Row ``row`` as a PIL RGB image."""
-        return self.loader(row).convert("RGB")
+    def image(self, row: int, *, min_side: int | None = None) -> Image.Image:
+        """Row ``row`` as a PIL RGB image, its short side reduced to no less than ``min_side``
+        the way CRIER prepares uploads and queries for an encoder."""
+        return prepare_picture(self.loader(row, min_side), min_side=min_side)
 
 
 def _first_per_class(labels: np.ndarray, limit: int | None) -> np.ndarray:
@@ -90,7 +94,7 @@ def fashion_mnist(*, limit_per_class: int | None, root: Path = FASHION_MNIST_DIR
         labels=labels,
         class_names=FASHION_MNIST_CLASSES,
         protocol=CLASS_SPLIT,
-        loader=lambda row: Image.fromarray(images[row], mode="L"),
+        loader=lambda row, _: Image.fromarray(images[row], mode="L"),
     )
 
 
@@ -121,14 +125,8 @@ def image_folder(root: Path, *, limit_per_class: int | None) -> EvalDataset:
         labels=label_array[rows],
         class_names=[d.name for d in class_dirs],
         protocol=CLASS_SPLIT,
-        loader=lambda row: _open(paths[row]),
+        loader=lambda row, min_side: open_image(paths[row], min_side=min_side),
     )
-
-
-def _open(path: Path) -> Image.Image:
-    from search.preprocessing import open_image
-
-    return open_image(path)
 
 
 def near_duplicate_set(*, limit_per_class: int | None) -> EvalDataset:
@@ -145,7 +143,7 @@ def near_duplicate_set(*, limit_per_class: int | None) -> EvalDataset:
         labels=np.asarray([p for p, _ in items], dtype=np.int64),
         class_names=[p.stem for p in photos],
         protocol=LEAVE_ONE_OUT,
-        loader=lambda row: near_duplicates.render(photos[items[row][0]], edits[items[row][1]]),
+        loader=lambda row, _: near_duplicates.render(photos[items[row][0]], edits[items[row][1]]),
     )
 
 

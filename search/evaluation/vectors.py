@@ -35,7 +35,8 @@ def encode_dataset(dataset: EvalDataset, encoder: Any, *, progress: bool = True)
     ) as bar:  # fmt: skip
         for start in range(0, len(dataset), batch_size):
             rows = range(start, min(start + batch_size, len(dataset)))
-            batch = np.stack([encoder.preprocess(dataset.image(row)) for row in rows])
+            pictures = (dataset.image(row, min_side=encoder.decode_side) for row in rows)
+            batch = np.stack([encoder.preprocess(picture) for picture in pictures])
             out[start : start + len(rows)] = encoder.encode_batch(batch)
             bar.update(len(rows))
     return out

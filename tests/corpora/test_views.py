@@ -184,6 +184,7 @@ def test_other_users_get_404_on_every_page_of_a_private_corpus(client, user, oth
         reverse("corpora:delete", args=[corpus.pk]),
         reverse("corpora:image_delete", args=[corpus.pk, record.pk]),
         reverse("corpora:image_file", args=[corpus.pk, record.pk]),
+        reverse("corpora:image_thumbnail", args=[corpus.pk, record.pk]),
         reverse("search:results", args=[corpus.pk]),
         reverse("search:similar", args=[corpus.pk, record.pk]),
     ]

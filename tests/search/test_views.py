@@ -48,7 +48,7 @@ def test_search_with_an_image_ranks_its_twin_first(client, user, indexed_photos)
     assert rows[0].record.original_filename == "coffee.png"
     assert rows[0].score > 0.99 and f"{rows[0].score:.3f}" in html
     assert 'src="data:image/jpeg;base64,' in html  # the query, shown back without storing it
-    assert reverse("corpora:image_file", args=[indexed_photos.pk, rows[0].record.pk]) in html
+    assert reverse("corpora:image_thumbnail", args=[indexed_photos.pk, rows[0].record.pk]) in html
 
 
 def test_more_like_this_leaves_the_image_itself_out(client, user, indexed_photos):

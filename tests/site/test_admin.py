@@ -23,7 +23,7 @@ def test_admin_pages_load_for_staff(client, django_user_model, user):
     ):
         response = client.get(url)
         assert response.status_code == 200, url
-    thumbnail = reverse("corpora:image_file", args=[corpus.pk, record.pk])
+    thumbnail = reverse("corpora:image_thumbnail", args=[corpus.pk, record.pk])
     assert thumbnail.encode() in client.get(reverse("admin:corpora_imagerecord_changelist")).content
     assert client.get(thumbnail).status_code == 200
 
