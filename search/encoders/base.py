@@ -60,6 +60,8 @@ def softmax_top(
         best = np.argsort(-row)[:top]
         results.append([(imagenet_label(int(i) - label_offset), float(row[i])) for i in best])
     return results
+
+
 def with_preprocessing(model_fingerprint: str) -> str:
     """An encoder's fingerprint: its model's, plus how images are decoded and resized for it
     (``PREPROCESSING_VERSION``), so a change there re-encodes stored vectors. Kept apart from
