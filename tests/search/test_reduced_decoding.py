@@ -15,11 +15,15 @@ from PIL import Image
 import corpora.validation
 from benchmarks.camera_photos import camera_image
 from corpora import services
+from corpora.models import ImageStatus
 from corpora.validation import decode_image
 from search import encoding
 from search.encoders import get_encoder
+from search.encoders.base import make_fingerprint
+from search.encoders.histogram import BINS, SIZE
 from search.preprocessing import decode_side, open_image, resize_for_model
-from tests.factories import make_corpus
+from search.services import search_image
+from tests.factories import image_bytes, make_corpus, make_record
 
 pytestmark = pytest.mark.django_db
 
@@ -117,10 +121,29 @@ def test_a_stored_camera_photo_finds_itself(user, camera_photos, settings):
     services.ingest_files(corpus=corpus, files=files, enqueue=False)
     encoding.encode_corpus(corpus_id=corpus.pk)
     corpus.refresh_from_db()
-    from search.services import search_image
-
     result = search_image(corpus=corpus, image=camera_photos[2].read_bytes(), k=1)
     best = corpus.images.get(pk=result.hits[0].record_id)
     assert best.original_filename == camera_photos[2].name
     assert result.hits[0].score == pytest.approx(1.0, abs=1e-5)  # same decode, same vector
     assert get_encoder("histogram").decode_side == 256
+
+
+def test_vectors_stored_before_the_preprocessing_change_are_encoded_again(user, settings):
+    settings.CRIER_ENCODER = "histogram"
+    corpus = make_corpus(user, "old vectors")
+    # What the histogram's fingerprint was before PREPROCESSING_VERSION joined it.
+    old = make_fingerprint(kind="histogram", version=1, bins=BINS, size=SIZE)
+    histogram = get_encoder("histogram")
+    assert histogram.fingerprint != old
+    record = make_record(
+        corpus,
+        image_bytes(seed=12),
+        status=ImageStatus.ENCODED,
+        embedding=np.zeros(histogram.dim, dtype=np.float32).tobytes(),
+        encoder_fingerprint=old,
+    )
+    outcome = encoding.encode_corpus(corpus_id=corpus.pk)
+    record.refresh_from_db()
+    assert outcome.encoded == 1
+    assert record.encoder_fingerprint == histogram.fingerprint
+    assert np.linalg.norm(np.frombuffer(record.embedding, dtype=np.float32)) == pytest.approx(1.0)
