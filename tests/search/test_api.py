@@ -67,7 +67,9 @@ def test_search_by_file_returns_ranked_results(api, user, colours):
     assert results[0]["image_id"] == ids["red.png"] and results[0]["filename"] == "red.png"
     scores = [r["score"] for r in results]
     assert scores == sorted(scores, reverse=True)
-    assert set(results[0]) == {"image_id", "filename", "score", "url", "file_url", "metadata"}
+    assert set(results[0]) == {
+        "image_id", "filename", "score", "url", "file_url", "thumbnail_url", "metadata"
+    }  # fmt: skip
     assert api.get(results[0]["file_url"]).status_code == 200
 
 
