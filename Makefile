@@ -15,7 +15,7 @@ help:
 	@echo "make test       run the whole test suite (SQLite unless DATABASE_URL is set)"
 	@echo "make test-fast  the suite without the browser (e2e) tests"
 	@echo "make browser    install Chromium for the e2e tests (apt-get, as root)"
-	@echo "make lint       ruff"
+	@echo "make lint       ruff + OpenAPI schema validation"
 	@echo "make superuser  create an admin account"
 
 $(INSTALLED): requirements.txt requirements-dev.txt
@@ -74,8 +74,10 @@ browser:
 	  echo "The browser (e2e) tests need Chromium: sudo apt-get install -y chromium" >&2; \
 	fi
 
+# ruff, and the OpenAPI schema must generate and validate without a single warning.
 lint: install
 	$(VENV)/bin/ruff check .
+	$(PY) manage.py spectacular --validate --fail-on-warn > /dev/null
 
 superuser: migrate
 	$(PY) manage.py createsuperuser

@@ -4,10 +4,8 @@ permissions through selectors, call one service, shape the answer with a seriali
 from __future__ import annotations
 
 from django.http import HttpResponse, StreamingHttpResponse
-from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
-from rest_framework import serializers, status
-from rest_framework.pagination import PageNumberPagination
-from rest_framework.parsers import FormParser, MultiPartParser
+from rest_framework import status
+from rest_framework.parsers import JSONParser, MultiPartParser
 from rest_framework.permissions import IsAuthenticated, IsAuthenticatedOrReadOnly
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -18,29 +16,28 @@ from corpora.files import corpus_zip_response, image_file_response
 from corpora.metadata import parse_metadata_field
 from corpora.serializers import (
     CorpusCreateSerializer,
+    CorpusListQuerySerializer,
     CorpusSerializer,
     CorpusUpdateSerializer,
     ImageBulkDeleteResultSerializer,
     ImageBulkDeleteSerializer,
     ImageSerializer,
     ImageUpdateSerializer,
+    ImageUploadSerializer,
     IngestReportSerializer,
 )
 from crier_site import tokens
-from crier_site.errors import InvalidInput
 from crier_site.http import check_request_size
+from crier_site.openapi import api_operation, paginated_response
 
 
 class CorpusListApi(APIView):
     permission_classes = [IsAuthenticatedOrReadOnly]
+    parser_classes = [JSONParser]
 
-    @extend_schema(
-        parameters=[OpenApiParameter("public", bool, description="Also list public corpora.")],
-        responses=CorpusSerializer(many=True),
-    )
-    def get(self, request: Request) -> Response:
-        include_public = request.query_params.get("public") in {"1", "true", "yes"}
-        listed = selectors.visible_corpora if include_public else selectors.owned_corpora
+    @api_operation(query=CorpusListQuerySerializer, responses=CorpusSerializer(many=True))
+    def get(self, request: Request, query: dict) -> Response:
+        listed = selectors.visible_corpora if query["public"] else selectors.owned_corpora
         corpora = (
             listed(user=request.user)
             .select_related("owner")
@@ -48,7 +45,7 @@ class CorpusListApi(APIView):
         )
         return Response(CorpusSerializer(corpora, many=True, context={"request": request}).data)
 
-    @extend_schema(request=CorpusCreateSerializer, responses={201: CorpusSerializer})
+    @api_operation(request=CorpusCreateSerializer, responses={201: CorpusSerializer}, errors=[409])
     def post(self, request: Request) -> Response:
         data = _valid(CorpusCreateSerializer, request.data)
         corpus = services.create_corpus(owner=request.user, **data)
@@ -58,67 +55,54 @@ class CorpusListApi(APIView):
 
 class CorpusDetailApi(APIView):
     permission_classes = [IsAuthenticatedOrReadOnly]
+    parser_classes = [JSONParser]
 
-    @extend_schema(responses=CorpusSerializer)
+    @api_operation(responses=CorpusSerializer)
     def get(self, request: Request, corpus_id: int) -> Response:
         corpus = selectors.get_readable_corpus(user=request.user, corpus_id=corpus_id)
         return Response(CorpusSerializer(corpus, context={"request": request}).data)
 
-    @extend_schema(request=CorpusUpdateSerializer, responses=CorpusSerializer)
+    @api_operation(request=CorpusUpdateSerializer, responses=CorpusSerializer, errors=[409])
     def patch(self, request: Request, corpus_id: int) -> Response:
         corpus = selectors.get_writable_corpus(user=request.user, corpus_id=corpus_id)
         data = _valid(CorpusUpdateSerializer, request.data, partial=True)
         corpus = services.update_corpus(corpus=corpus, **data)
         return Response(CorpusSerializer(corpus, context={"request": request}).data)
 
-    @extend_schema(responses={204: None})
+    @api_operation(responses={204: None})
     def delete(self, request: Request, corpus_id: int) -> Response:
         corpus = selectors.get_writable_corpus(user=request.user, corpus_id=corpus_id)
         services.delete_corpus(corpus=corpus)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-class ImagePagination(PageNumberPagination):
-    page_size = 50
-    page_size_query_param = "page_size"
-    max_page_size = 500
-
-
 class ImageListApi(APIView):
     permission_classes = [IsAuthenticatedOrReadOnly]
-    parser_classes = [MultiPartParser, FormParser]
+    parser_classes = [MultiPartParser]
 
-    @extend_schema(responses=ImageSerializer(many=True))
-    def get(self, request: Request, corpus_id: int) -> Response:
+    @api_operation(responses=ImageSerializer(many=True), paginated=True)
+    def get(self, request: Request, corpus_id: int, query: dict) -> Response:
         corpus = selectors.get_readable_corpus(user=request.user, corpus_id=corpus_id)
-        paginator = ImagePagination()
-        page = paginator.paginate_queryset(corpus.images.order_by("-id"), request, view=self)
-        data = ImageSerializer(page, many=True, context=_image_context(request, corpus)).data
-        return paginator.get_paginated_response(data)
+        return paginated_response(
+            request=request,
+            view=self,
+            queryset=corpus.images.order_by("-id"),
+            serializer_class=ImageSerializer,
+            context=_image_context(request, corpus),
+        )
 
-    @extend_schema(
-        request={
-            "multipart/form-data": inline_serializer(
-                "ImageUpload",
-                {
-                    "images": serializers.ListField(child=serializers.FileField()),
-                    "metadata": serializers.CharField(
-                        required=False,
-                        help_text='JSON text: {"<filename>": {"tags": ["..."], "caption": '
-                        '"...", "metadata": {...}}}. A file whose entry is invalid, and a '
-                        "name that matches no file, are listed in 'rejected'.",
-                    ),
-                },
-            )
-        },
+    @api_operation(
+        request={"multipart/form-data": ImageUploadSerializer},
         responses={202: IngestReportSerializer},
+        description="Upload image files; each is accepted, a duplicate of one already in the "
+        "corpus, or rejected (with the reason). Accepted images are then indexed in the "
+        "background: watch the corpus's `status`.",
     )
     def post(self, request: Request, corpus_id: int) -> Response:
         corpus = selectors.get_writable_corpus(user=request.user, corpus_id=corpus_id)
         check_request_size(request)
+        _valid(ImageUploadSerializer, request.data)
         uploads = request.FILES.getlist("images")
-        if not uploads:
-            raise InvalidInput("Send one or more image files in the multipart field 'images'.")
         raw_metadata = request.data.get("metadata")
         annotations = parse_metadata_field(raw_metadata) if raw_metadata else None
         report = services.ingest_files(
@@ -130,8 +114,9 @@ class ImageListApi(APIView):
 
 class ImageBulkDeleteApi(APIView):
     permission_classes = [IsAuthenticated]
+    parser_classes = [JSONParser]
 
-    @extend_schema(
+    @api_operation(
         request=ImageBulkDeleteSerializer,
         responses=ImageBulkDeleteResultSerializer,
         description="Delete many images of one's own corpus at once (the index follows).",
@@ -145,14 +130,15 @@ class ImageBulkDeleteApi(APIView):
 
 class ImageDetailApi(APIView):
     permission_classes = [IsAuthenticatedOrReadOnly]
+    parser_classes = [JSONParser]
 
-    @extend_schema(responses=ImageSerializer)
+    @api_operation(responses=ImageSerializer)
     def get(self, request: Request, corpus_id: int, image_id: int) -> Response:
         corpus = selectors.get_readable_corpus(user=request.user, corpus_id=corpus_id)
         record = selectors.get_image(corpus=corpus, image_id=image_id)
         return Response(ImageSerializer(record, context=_image_context(request, corpus)).data)
 
-    @extend_schema(
+    @api_operation(
         request=ImageUpdateSerializer,
         responses=ImageSerializer,
         description="Change an image's tags, caption or free metadata (owner only).",
@@ -164,7 +150,7 @@ class ImageDetailApi(APIView):
         record = services.update_image(record=record, **data)
         return Response(ImageSerializer(record, context=_image_context(request, corpus)).data)
 
-    @extend_schema(responses={204: None})
+    @api_operation(responses={204: None})
     def delete(self, request: Request, corpus_id: int, image_id: int) -> Response:
         corpus = selectors.get_writable_corpus(user=request.user, corpus_id=corpus_id)
         record = selectors.get_image(corpus=corpus, image_id=image_id)
@@ -176,7 +162,7 @@ class ImageFileApi(APIView):
     permission_classes = [IsAuthenticatedOrReadOnly]
     thumbnail = False
 
-    @extend_schema(
+    @api_operation(
         responses={(200, "image/*"): bytes, 304: None},
         description="The stored original, as uploaded. Sends an ETag; If-None-Match → 304.",
     )
@@ -189,7 +175,7 @@ class ImageFileApi(APIView):
 class ImageThumbnailApi(ImageFileApi):
     thumbnail = True
 
-    @extend_schema(
+    @api_operation(
         responses={(200, "image/webp"): bytes, 304: None},
         description="A WebP thumbnail, 320 px on the long side (the picture upright). Sends an "
         "ETag; If-None-Match → 304.",
@@ -201,8 +187,9 @@ class ImageThumbnailApi(ImageFileApi):
 class CorpusExportApi(APIView):
     permission_classes = [IsAuthenticated]
 
-    @extend_schema(
+    @api_operation(
         responses={(200, "application/zip"): bytes},
+        errors=[403],
         description="Every image of the corpus and a manifest.json, as one ZIP (owner only).",
     )
     def get(self, request: Request, corpus_id: int) -> StreamingHttpResponse:
@@ -213,7 +200,7 @@ class CorpusExportApi(APIView):
 class TokenRevokeApi(APIView):
     permission_classes = [IsAuthenticated]
 
-    @extend_schema(request=None, responses={204: None})
+    @api_operation(request=None, responses={204: None})
     def delete(self, request: Request) -> Response:
         tokens.revoke_token(user=request.user)
         return Response(status=status.HTTP_204_NO_CONTENT)

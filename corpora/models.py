@@ -203,4 +203,5 @@ class ImageRecord(models.Model):
     def content_type(self) -> str:
         from PIL import Image
 
+        Image.init()  # every format plugin registers its MIME type (WebP, TIFF, ... too)
         return Image.MIME.get(self.format.upper(), "application/octet-stream")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.urls import reverse
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from corpora.encoder_options import encoder_choices
@@ -11,6 +12,7 @@ from corpora.metadata import MAX_CAPTION_LENGTH, MAX_DATA_BYTES, MAX_TAG_LENGTH,
 from corpora.models import Corpus, ImageRecord, Visibility
 from corpora.selectors import corpus_counts
 from crier_site.http import absolute_url, image_file_url, image_thumbnail_url, image_url
+from crier_site.openapi import MAX_ID, QueryBooleanField
 
 
 class CorpusSerializer(serializers.ModelSerializer):
@@ -79,6 +81,12 @@ class CorpusSerializer(serializers.ModelSerializer):
 
     def get_url(self, corpus: Corpus) -> str:
         return absolute_url(self.context, reverse("api:corpus-detail", args=[corpus.pk]))
+
+
+class CorpusListQuerySerializer(serializers.Serializer):
+    public = QueryBooleanField(
+        required=False, default=False, help_text="Also list other people's public corpora."
+    )
 
 
 class CorpusCreateSerializer(serializers.Serializer):
@@ -202,27 +210,62 @@ class ImageUpdateSerializer(serializers.Serializer):
     )
 
 
+class AcceptedImageSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    filename = serializers.CharField()
+    url = serializers.CharField()
+
+
+class DuplicateFileSerializer(serializers.Serializer):
+    filename = serializers.CharField()
+    existing_id = serializers.IntegerField(help_text="The image of the corpus it duplicates.")
+
+
+class RejectedFileSerializer(serializers.Serializer):
+    filename = serializers.CharField()
+    error = serializers.CharField(help_text="Why it was not accepted.")
+
+
 class IngestReportSerializer(serializers.Serializer):
     accepted = serializers.SerializerMethodField()
     duplicates = serializers.SerializerMethodField()
     rejected = serializers.SerializerMethodField()
 
+    @extend_schema_field(AcceptedImageSerializer(many=True))
     def get_accepted(self, report) -> list[dict]:
         return [
             {"id": r.pk, "filename": r.original_filename, "url": image_url(self.context, r)}
             for r in report.accepted
         ]
 
+    @extend_schema_field(DuplicateFileSerializer(many=True))
     def get_duplicates(self, report) -> list[dict]:
         return [{"filename": d.filename, "existing_id": d.existing_id} for d in report.duplicates]
 
+    @extend_schema_field(RejectedFileSerializer(many=True))
     def get_rejected(self, report) -> list[dict]:
         return [{"filename": r.filename, "error": r.error} for r in report.rejected]
 
 
+class ImageUploadSerializer(serializers.Serializer):
+    images = serializers.ListField(
+        # An empty file is reported as rejected with the others, not refused as a request.
+        child=serializers.FileField(allow_empty_file=True),
+        min_length=1,
+        max_length=settings.CRIER_MAX_FILES_PER_UPLOAD,
+        help_text="Image files (JPEG, PNG, GIF, BMP, TIFF, WebP), repeated in one field.",
+    )
+    metadata = serializers.CharField(
+        required=False,
+        help_text='JSON text: {"<filename>": {"tags": ["..."], "caption": '
+        '"...", "metadata": {...}}}. A file whose entry is invalid, and a '
+        "name that matches no file, are listed in 'rejected'.",
+    )
+
+
 class ImageBulkDeleteSerializer(serializers.Serializer):
     ids = serializers.ListField(
-        child=serializers.IntegerField(min_value=1),
+        child=serializers.IntegerField(min_value=1, max_value=MAX_ID),
         min_length=1,
         max_length=1000,
         help_text="Ids of images of this corpus to delete.",

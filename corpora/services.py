@@ -32,7 +32,7 @@ from corpora.metadata import (
 from corpora.models import Corpus, CorpusStatus, ImageRecord, ImageStatus, Visibility
 from corpora.signals import indexing_requested
 from corpora.validation import DecodedImage, decode_image, read_limited
-from crier_site.errors import CrierError, InvalidInput
+from crier_site.errors import Conflict, CrierError, InvalidInput
 
 logger = logging.getLogger(__name__)
 
@@ -67,7 +67,7 @@ def create_corpus(
         with transaction.atomic():
             corpus.save()
     except IntegrityError:
-        raise InvalidInput(
+        raise Conflict(
             f"You already have a corpus named {corpus.name!r}.", field="name"
         ) from None
     return corpus
@@ -101,7 +101,7 @@ def update_corpus(
             with transaction.atomic():
                 corpus.save(update_fields=[*changed, "updated_at"])
         except IntegrityError:
-            raise InvalidInput(
+            raise Conflict(
                 f"You already have a corpus named {corpus.name!r}.", field="name"
             ) from None
     return corpus
@@ -360,7 +360,7 @@ def _clean_name(name: str) -> str:
 def _ensure_name_free(corpus: Corpus) -> None:
     clash = Corpus.objects.filter(owner=corpus.owner, name=corpus.name).exclude(pk=corpus.pk)
     if clash.exists():
-        raise InvalidInput(f"You already have a corpus named {corpus.name!r}.", field="name")
+        raise Conflict(f"You already have a corpus named {corpus.name!r}.", field="name")
 
 
 def _clean_visibility(visibility: str) -> str:

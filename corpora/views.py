@@ -16,7 +16,7 @@ from corpora.files import corpus_zip_response, image_file_response
 from corpora.forms import CorpusForm, UploadForm
 from corpora.models import Corpus
 from corpora.services import IngestReport
-from crier_site.errors import InvalidInput
+from crier_site.errors import Conflict, InvalidInput
 from crier_site.views import page_errors
 
 IMAGES_PER_PAGE = 48
@@ -29,7 +29,7 @@ def corpus_list(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         try:
             corpus = services.create_corpus(owner=request.user, **form.cleaned_data)
-        except InvalidInput as exc:
+        except (InvalidInput, Conflict) as exc:
             form.add_error(exc.details.get("field"), exc.message)
         else:
             messages.success(request, f"Corpus “{corpus.name}” created. Add some images.")

@@ -10,15 +10,17 @@ from django.contrib.auth import views as auth_views
 from django.contrib.auth.forms import AuthenticationForm
 from django.core.exceptions import ValidationError
 from django.http import HttpResponse
-from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.authtoken.models import Token
+from rest_framework.authtoken.serializers import AuthTokenSerializer
 from rest_framework.authtoken.views import ObtainAuthToken
 from rest_framework.exceptions import ValidationError as ApiValidationError
+from rest_framework.parsers import JSONParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from crier_site.errors import TooManyRequests
+from crier_site.openapi import api_operation
 from crier_site.throttling import check_signin_allowed, record_signin_failure
 
 
@@ -61,34 +63,31 @@ class LoginView(auth_views.LoginView):
         return response
 
 
-ERROR_RESPONSE = inline_serializer(
-    "SignInError",
-    fields={
-        "error": inline_serializer(
-            "SignInErrorDetail",
-            fields={
-                "code": serializers.CharField(),
-                "message": serializers.CharField(),
-                "retry_after_seconds": serializers.IntegerField(required=False),
-            },
-        )
-    },
-)
+class TokenRequestSerializer(AuthTokenSerializer):
+    username = serializers.CharField(max_length=150, write_only=True)
+    password = serializers.CharField(
+        max_length=4096, trim_whitespace=False, write_only=True, style={"input_type": "password"}
+    )
+
+
+class TokenSerializer(serializers.Serializer):
+    token = serializers.CharField(help_text="Send it as `Authorization: Token <token>`.")
 
 
 class TokenApi(ObtainAuthToken):
     """``POST /api/v1/auth/token/`` {username, password} → {token}; failures are limited."""
 
-    @extend_schema(
-        responses={
-            200: inline_serializer("AuthTokenResponse", fields={"token": serializers.CharField()}),
-            400: OpenApiResponse(ERROR_RESPONSE, description="Wrong username or password."),
-            429: OpenApiResponse(
-                ERROR_RESPONSE,
-                description="Too many failed sign-ins from this address or for this username; "
-                "retry after `retry_after_seconds` (also the Retry-After header).",
-            ),
-        }
+    parser_classes = [JSONParser]
+    serializer_class = TokenRequestSerializer
+
+    @api_operation(
+        request=TokenRequestSerializer,
+        responses=TokenSerializer,
+        errors=[429],
+        description="The API token of this account (created on first use). A wrong username "
+        "or password is a 400; too many failed sign-ins from this address or for this "
+        "username are a 429 (retry after `retry_after_seconds`, also the Retry-After header), "
+        "even with the right password.",
     )
     def post(self, request: Request, *args, **kwargs) -> Response:
         data = request.data if isinstance(request.data, Mapping) else {}

@@ -9,7 +9,8 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.exceptions import PermissionDenied, RequestDataTooBig, TooManyFilesSent
-from django.http import Http404
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.views import defaults
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
@@ -53,6 +54,15 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
         if isinstance(exc, exceptions.Throttled) and exc.wait is not None:
             response.data["error"]["retry_after_seconds"] = int(exc.wait)
     return response
+
+
+def not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
+    """The site's 404: in the error envelope under /api/ (a path no route matches, such as
+    ``/api/v1/corpora/abc/``), the 404 page elsewhere."""
+    if request.path.startswith("/api/"):
+        body = {"error": {"code": "not_found", "message": "No API endpoint at this address."}}
+        return JsonResponse(body, status=404)
+    return defaults.page_not_found(request, exception)
 
 
 def _error(status_code: int, code: str, message: str, **details: Any) -> Response:

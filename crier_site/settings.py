@@ -187,9 +187,13 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticatedOrReadOnly"],
+    # JSON only, as the schema says (the interactive docs are Swagger UI at /api/docs/), and no
+    # `?format=` override: every query parameter is declared (crier_site/openapi.py).
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "URL_FORMAT_OVERRIDE": None,
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "crier_site.openapi.CrierAutoSchema",
     "EXCEPTION_HANDLER": "crier_site.api.api_exception_handler",
     "NUM_PROXIES": CRIER_TRUSTED_PROXIES,
     "DEFAULT_THROTTLE_RATES": {
@@ -201,6 +205,8 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Custom Reverse Image Extractions Ranked: build and search image corpora.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # Request and response components apart: uploads are binary in requests (not URLs).
+    "COMPONENT_SPLIT_REQUEST": True,
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",

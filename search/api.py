@@ -3,8 +3,7 @@ GET /api/v1/corpora/{id}/duplicates/ — groups of near-duplicate images."""
 
 from __future__ import annotations
 
-from drf_spectacular.utils import extend_schema
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.parsers import JSONParser, MultiPartParser
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -14,13 +13,15 @@ from rest_framework.views import APIView
 from corpora.selectors import get_readable_corpus
 from corpora.validation import read_limited
 from crier_site.http import check_request_size
+from crier_site.openapi import api_operation
 from search import services
 from search.duplicates import duplicate_rows, find_duplicates
 from search.serializers import (
     DuplicatesRequestSerializer,
     DuplicatesResponseSerializer,
-    SearchRequestSerializer,
+    SearchImageSerializer,
     SearchResponseSerializer,
+    SearchSimilarSerializer,
     duplicates_response,
     search_response,
 )
@@ -33,16 +34,28 @@ class AnonymousSearchThrottle(AnonRateThrottle):
 class SearchApi(APIView):
     permission_classes = [AllowAny]  # public corpora are searchable by anyone
     throttle_classes = [AnonymousSearchThrottle]
-    parser_classes = [JSONParser, MultiPartParser, FormParser]
+    parser_classes = [MultiPartParser, JSONParser]
 
-    @extend_schema(request=SearchRequestSerializer, responses=SearchResponseSerializer)
+    @api_operation(
+        request={
+            "multipart/form-data": SearchImageSerializer,
+            "application/json": SearchSimilarSerializer,
+        },
+        responses=SearchResponseSerializer,
+        errors=[409],
+        description="Search with an uploaded image (multipart, optionally a `region` of it) "
+        "or with an image of the corpus (JSON `image_id`). 409 while the corpus has no index "
+        "yet (its `status` is in the error).",
+    )
     def post(self, request: Request, corpus_id: int) -> Response:
         corpus = get_readable_corpus(user=request.user, corpus_id=corpus_id)
         check_request_size(request)
-        serializer = SearchRequestSerializer(data=request.data)
+        by_upload = request.content_type.startswith("multipart/")
+        request_serializer = SearchImageSerializer if by_upload else SearchSimilarSerializer
+        serializer = request_serializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         params = serializer.validated_data
-        if "image_id" in params:
+        if not by_upload:
             result = services.search_similar(
                 corpus=corpus, record_id=params["image_id"], k=params["k"]
             )
@@ -59,12 +72,11 @@ class DuplicatesApi(APIView):
     permission_classes = [AllowAny]  # whoever may search a corpus may see its duplicates
     throttle_classes = [AnonymousSearchThrottle]
 
-    @extend_schema(parameters=[DuplicatesRequestSerializer], responses=DuplicatesResponseSerializer)
-    def get(self, request: Request, corpus_id: int) -> Response:
+    @api_operation(
+        query=DuplicatesRequestSerializer, responses=DuplicatesResponseSerializer, errors=[409]
+    )
+    def get(self, request: Request, corpus_id: int, query: dict) -> Response:
         corpus = get_readable_corpus(user=request.user, corpus_id=corpus_id)
-        serializer = DuplicatesRequestSerializer(data=request.query_params)
-        serializer.is_valid(raise_exception=True)
-        params = serializer.validated_data
-        report = find_duplicates(corpus=corpus, threshold=params["threshold"])
-        rows = duplicate_rows(corpus=corpus, report=report, limit=params["limit"])
+        report = find_duplicates(corpus=corpus, threshold=query["threshold"])
+        rows = duplicate_rows(corpus=corpus, report=report, limit=query["limit"])
         return Response(duplicates_response(report, rows, context={"request": request}))

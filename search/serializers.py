@@ -5,39 +5,62 @@ from __future__ import annotations
 from rest_framework import serializers
 
 from crier_site.http import image_file_url, image_thumbnail_url, image_url
+from crier_site.openapi import MAX_ID
 from search.duplicates import DuplicateReport, DuplicateRow
 from search.params import DEFAULT_K, DEFAULT_THRESHOLD, MAX_K, MIN_THRESHOLD
 from search.regions import Region
 from search.services import SearchResult
 
 
-class SearchRequestSerializer(serializers.Serializer):
+class SearchOptionsSerializer(serializers.Serializer):
+    k = serializers.IntegerField(
+        required=False,
+        default=DEFAULT_K,
+        min_value=1,
+        max_value=MAX_K,
+        help_text="Results wanted.",
+    )
+
+
+class SearchImageSerializer(SearchOptionsSerializer):
+    """Multipart: search with an uploaded picture (or a part of it)."""
+
     # Empty files are judged by the same gate as every image (corpora.validation), so the API
     # and the pages refuse them with the same message.
-    image = serializers.FileField(
-        required=False, allow_empty_file=True, help_text="A query image (multipart)."
-    )
-    image_id = serializers.IntegerField(
-        required=False, help_text="Search with an image of this corpus (more like this)."
-    )
-    k = serializers.IntegerField(required=False, default=DEFAULT_K, min_value=1, max_value=MAX_K)
-    region = serializers.CharField(
+    image = serializers.FileField(allow_empty_file=True, help_text="The query image.")
+    region = serializers.RegexField(
+        r"^ *[0-9.]+ *(, *[0-9.]+ *){3}$",
         required=False,
+        error_messages={
+            "invalid": "The region must be four numbers, left,top,right,bottom, as fractions "
+            "of the image's width and height (for example 0.1,0.2,0.6,0.9)."
+        },
         help_text="Search with this part of the query image only: left,top,right,bottom as "
         "fractions of its width and height, e.g. 0.1,0.2,0.6,0.9.",
     )
 
     def validate(self, attrs: dict) -> dict:
-        if ("image" in attrs) == ("image_id" in attrs):
-            raise serializers.ValidationError(
-                "Send either a query file in 'image' (multipart) or an 'image_id', not both."
-            )
         if "region" in attrs:
-            if "image_id" in attrs:
-                raise serializers.ValidationError(
-                    {"region": "A region applies to an uploaded query image, not to image_id."}
-                )
             attrs["region"] = Region.parse(attrs["region"])
+        return attrs
+
+
+class SearchSimilarSerializer(SearchOptionsSerializer):
+    """JSON: more like an image already in the corpus."""
+
+    image_id = serializers.IntegerField(
+        min_value=1, max_value=MAX_ID, help_text="Search with this image of the corpus."
+    )
+
+    def validate(self, attrs: dict) -> dict:
+        if "region" in self.initial_data:
+            raise serializers.ValidationError(
+                {"region": "A region applies to an uploaded query image, not to image_id."}
+            )
+        if "image" in self.initial_data:
+            raise serializers.ValidationError(
+                {"image": "Send a query image as a file in a multipart request."}
+            )
         return attrs
 
 

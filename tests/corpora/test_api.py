@@ -147,10 +147,11 @@ def test_the_encoder_is_chosen_at_creation_and_then_fixed(alice):
     assert Corpus.objects.get(pk=created.json()["id"]).encoder == "efficientnet-lite1"
 
 
-def test_duplicate_corpus_name_is_a_400(alice, user):
+def test_duplicate_corpus_name_is_a_409_conflict(alice, user):
     make_corpus(user, "Birds")
     response = alice.post(reverse("api:corpus-list"), {"name": "Birds"}, format="json")
-    assert response.status_code == 400 and "already" in error_of(response)["message"]
+    assert response.status_code == 409 and "already" in error_of(response)["message"]
+    assert error_of(response)["field"] == "name"
 
 
 def test_list_shows_mine_and_public_on_request(alice, user, other_user):
@@ -159,7 +160,7 @@ def test_list_shows_mine_and_public_on_request(alice, user, other_user):
     make_corpus(other_user, "their private")
     names = {c["name"] for c in alice.get(reverse("api:corpus-list")).json()}
     assert names == {"mine"}
-    names = {c["name"] for c in alice.get(reverse("api:corpus-list") + "?public=1").json()}
+    names = {c["name"] for c in alice.get(reverse("api:corpus-list") + "?public=true").json()}
     assert names == {"mine", "their public"}
 
 
@@ -331,7 +332,7 @@ def test_another_users_private_corpus_is_404_everywhere(api, user, other_user):
         assert "secret" not in response.content.decode()
     assert Corpus.objects.get(pk=corpus.pk).name == "secret"
     assert ImageRecord.objects.filter(pk=record.pk).exists()
-    assert {c["id"] for c in api.get(reverse("api:corpus-list") + "?public=1").json()} == set()
+    assert {c["id"] for c in api.get(reverse("api:corpus-list") + "?public=true").json()} == set()
 
 
 def test_another_users_public_corpus_is_readable_but_not_writable(api, user, other_user):

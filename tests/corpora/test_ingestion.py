@@ -144,7 +144,7 @@ def test_create_corpus_validates_its_input(user):
         services.create_corpus(owner=user, name="x", encoder="resnet-9000")
     corpus = services.create_corpus(owner=user, name="x", expires_in_minutes=30)
     assert corpus.expires_at is not None and corpus.encoder == "histogram"
-    with pytest.raises(services.InvalidInput, match="already have"):
+    with pytest.raises(services.Conflict, match="already have"):
         services.create_corpus(owner=user, name="x")
 
 

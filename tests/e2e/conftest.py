@@ -18,7 +18,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -82,9 +82,16 @@ class LiveApp:
     base_url: str
     data_dir: Path
     log_dir: Path
+    env: dict[str, str]  # the app's environment, for manage.py commands run beside it
 
     def url(self, path: str) -> str:
         return self.base_url + path
+
+
+@dataclass(frozen=True)
+class Account:
+    username: str
+    password: str
 
 
 def database_url(db: dict[str, Any]) -> str:
@@ -123,6 +130,9 @@ def app_env(*, db_url: str, data_dir: Path) -> dict[str, str]:
         ALLOWED_HOSTS="127.0.0.1,localhost",
         CRIER_ANON_SEARCH_RATE="1000/minute",
         CRIER_SIGNUP_RATE="1000/h",  # every scenario signs up its people from 127.0.0.1
+        # The API fuzzer's wrong passwords come from 127.0.0.1 too (the per-username limit,
+        # which the sign-in scenario checks, stays as it is).
+        CRIER_SIGNIN_FAILURES_PER_ADDRESS="1000/15m",
         # One process (one TensorFlow) is enough for one browser; threads serve its parallel
         # requests.
         CRIER_WEB_WORKERS="1",
@@ -306,12 +316,40 @@ def live_app(
     try:
         services.append(start_service("worker", manage("qcluster"), env=env, log_dir=log_dir))
         services.append(start_service("server", gunicorn(port), env=env, log_dir=log_dir))
-        app = LiveApp(base_url=f"http://127.0.0.1:{port}", data_dir=data_dir, log_dir=log_dir)
+        app = LiveApp(
+            base_url=f"http://127.0.0.1:{port}", data_dir=data_dir, log_dir=log_dir, env=env
+        )
         wait_until_serving(app.url("/"), server=services[1], worker=services[0])
         yield app
     finally:
         for service in reversed(services):
             stop_service(service)
+
+
+@pytest.fixture(scope="session")
+def make_account(live_app: LiveApp) -> Callable[[str], Account]:
+    """Creates a user of the live app (through manage.py, as an admin would), for the API
+    clients that sign in with a username and password."""
+
+    def make(username: str) -> Account:
+        account = Account(username=username, password=f"{username}-Correct-horse-battery-9")
+        code = (
+            "from django.contrib.auth import get_user_model; "
+            f"get_user_model().objects.create_user(username={account.username!r}, "
+            f"password={account.password!r})"
+        )
+        subprocess.run(
+            manage("shell", "-c", code),
+            cwd=settings.BASE_DIR,
+            env=live_app.env,
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            timeout=120,
+            check=True,
+        )
+        return account
+
+    return make
 
 
 # --- the browser -------------------------------------------------------------------------------

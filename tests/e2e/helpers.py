@@ -152,3 +152,47 @@ def axe_violations(page: Page) -> list[str]:
         for violation in results.response["violations"]
         for node in violation["nodes"]
     ]
+
+
+# --- the REST API, as a script would use it ---------------------------------------------------
+
+
+def api_token(base_url: str, username: str, password: str) -> str:
+    import requests
+
+    response = requests.post(
+        f"{base_url}/api/v1/auth/token/",
+        json={"username": username, "password": password},
+        timeout=30,
+    )
+    response.raise_for_status()
+    return response.json()["token"]
+
+
+def create_ready_corpus(
+    base_url: str, token: str, name: str, photos: list[str], *, encoder: str = "histogram"
+) -> int:
+    """A corpus of the given sample photos, waited on until its index is ready."""
+    import time
+
+    import requests
+
+    session = requests.Session()
+    session.headers["Authorization"] = f"Token {token}"
+    created = session.post(
+        f"{base_url}/api/v1/corpora/", json={"name": name, "encoder": encoder}, timeout=30
+    )
+    created.raise_for_status()
+    corpus_id = created.json()["id"]
+    files = [("images", (photo, sample_photo(photo).read_bytes())) for photo in photos]
+    session.post(
+        f"{base_url}/api/v1/corpora/{corpus_id}/images/", files=files, timeout=60
+    ).raise_for_status()
+    deadline = time.monotonic() + INDEXING_TIMEOUT_MS / 1000
+    while time.monotonic() < deadline:
+        corpus = session.get(f"{base_url}/api/v1/corpora/{corpus_id}/", timeout=30).json()
+        if corpus["status"] == "ready" and corpus["indexed_count"] == len(photos):
+            return corpus_id
+        assert corpus["status"] != "failed", corpus
+        time.sleep(0.5)
+    raise AssertionError(f"corpus {corpus_id} was not ready in time: {corpus}")

@@ -1,0 +1,177 @@
+"""The OpenAPI schema tells the truth: it validates, every operation is declared through
+``crier_site.openapi.api_operation`` (so its errors, pages and query are documented and
+checked), and the app answers the way the schema says. The live check of all of it is the
+schemathesis run in tests/e2e/test_api_fuzz.py; these are the quick ones."""
+
+from __future__ import annotations
+
+import pytest
+import yaml
+from django.core.management import call_command
+from django.urls import URLPattern, URLResolver, get_resolver, reverse
+from rest_framework.test import APIClient
+
+from crier_site.openapi import operation_spec_of
+from tests.api_helpers import error_of
+from tests.factories import make_corpus, make_record
+
+HTTP_METHODS = ("get", "post", "put", "patch", "delete")
+
+
+@pytest.fixture(scope="module")
+def schema(django_db_blocker) -> dict:
+    from drf_spectacular.generators import SchemaGenerator
+
+    with django_db_blocker.unblock():
+        return SchemaGenerator().get_schema(request=None, public=True)
+
+
+def api_views() -> list[tuple[str, type]]:
+    """(route, view class) of every /api/v1/ endpoint."""
+    found = []
+
+    def walk(patterns, prefix: str) -> None:
+        for pattern in patterns:
+            if isinstance(pattern, URLResolver):
+                walk(pattern.url_patterns, prefix + str(pattern.pattern))
+            elif isinstance(pattern, URLPattern) and hasattr(pattern.callback, "view_class"):
+                route = prefix + str(pattern.pattern)
+                if route.startswith("api/v1/"):
+                    found.append((route, pattern.callback.view_class))
+
+    walk(get_resolver().url_patterns, "")
+    return found
+
+
+def test_spectacular_validates_the_schema_without_warnings(tmp_path) -> None:
+    target = tmp_path / "schema.yaml"
+    call_command("spectacular", "--validate", "--fail-on-warn", "--file", str(target))
+    assert yaml.safe_load(target.read_text())["paths"]
+
+
+def test_every_api_operation_is_declared_with_api_operation() -> None:
+    views = api_views()
+    assert len(views) >= 10
+    undeclared = [
+        f"{method.upper()} /{route} ({view.__name__})"
+        for route, view in views
+        for method in HTTP_METHODS
+        if hasattr(view, method) and operation_spec_of(view, method) is None
+    ]
+    assert not undeclared, "Declare these with crier_site.openapi.api_operation: " + ", ".join(
+        undeclared
+    )
+
+
+def test_every_operation_documents_its_errors_in_the_envelope(schema) -> None:
+    envelope = "#/components/schemas/ErrorEnvelope"
+    assert schema["components"]["schemas"]["ErrorEnvelope"]["required"] == ["error"]
+    for path, operations in schema["paths"].items():
+        for method, operation in operations.items():
+            responses = operation["responses"]
+            errors = {code for code in responses if code.startswith(("4", "5"))}
+            assert {"400", "401"} <= errors, (method, path)
+            if "{" in path:
+                assert "404" in errors, (method, path)
+            for code in errors:
+                body = responses[code]["content"]["application/json"]["schema"]
+                assert body == {"$ref": envelope}, (method, path, code)
+
+
+def test_uploads_are_binary_and_lists_are_pages(schema) -> None:
+    components = schema["components"]["schemas"]
+    images = schema["paths"]["/api/v1/corpora/{corpus_id}/images/"]
+    upload = images["post"]["requestBody"]["content"]
+    assert list(upload) == ["multipart/form-data"]
+    upload_schema = components[upload["multipart/form-data"]["schema"]["$ref"].split("/")[-1]]
+    assert upload_schema["properties"]["images"]["items"] == {"type": "string", "format": "binary"}
+    assert "413" in images["post"]["responses"]
+
+    listing = images["get"]["responses"]["200"]["content"]["application/json"]["schema"]
+    page = components[listing["$ref"].split("/")[-1]]
+    assert {"count", "next", "previous", "results"} <= set(page["properties"])
+    assert {p["name"] for p in images["get"]["parameters"]} >= {"page", "page_size"}
+
+    search = schema["paths"]["/api/v1/corpora/{corpus_id}/search/"]["post"]
+    by_file = search["requestBody"]["content"]["multipart/form-data"]["schema"]["$ref"]
+    image = components[by_file.split("/")[-1]]["properties"]["image"]
+    assert image["format"] == "binary"
+    assert "409" in search["responses"] and "429" in search["responses"]
+
+
+def test_request_strings_say_what_drf_refuses(schema) -> None:
+    create = schema["components"]["schemas"]["CorpusCreateRequest"]["properties"]
+    assert create["name"]["minLength"] == 1
+    # Not only whitespace, and no NUL character anywhere.
+    assert create["name"]["pattern"] == r"^[^\x00]*[^\s\x00][^\x00]*$"
+    token = schema["components"]["schemas"]["TokenRequestRequest"]["properties"]
+    assert token["username"]["minLength"] == 1 and token["password"]["minLength"] == 1
+
+
+@pytest.mark.django_db
+class TestAnswersMatchTheSchema:
+    @pytest.fixture
+    def alice(self, user) -> APIClient:
+        client = APIClient()
+        client.force_authenticate(user)
+        return client
+
+    def test_unknown_and_malformed_query_parameters_are_400(self, alice, user) -> None:
+        corpora = reverse("api:corpus-list")
+        assert alice.get(corpora + "?public=true").status_code == 200
+        for query in ("?public=null", "?public=", "?public=1", "?colour=red", "?format=api"):
+            response = alice.get(corpora + query)
+            assert response.status_code == 400, query
+            assert error_of(response)["code"] == "invalid"
+        unknown = error_of(alice.get(corpora + "?colour=red"))
+        assert unknown["fields"] == {"colour": ["Unknown query parameter."]}
+
+    def test_pages_are_validated_and_a_page_past_the_end_is_404(self, alice, user) -> None:
+        corpus = make_corpus(user)
+        for name in ("a.png", "bb.png", "ccc.png"):
+            make_record(corpus, name=name)
+        url = reverse("api:image-list", args=[corpus.pk])
+        page = alice.get(url + "?page=2&page_size=2").json()
+        assert page["count"] == 3 and len(page["results"]) == 1 and page["previous"]
+        for query in ("?page=0", "?page=last", "?page_size=501", "?page_size=", "?page=1.5"):
+            assert alice.get(url + query).status_code == 400, query
+        assert error_of(alice.get(url + "?page=3&page_size=2"))["code"] == "not_found"
+
+    def test_json_values_of_the_wrong_type_are_400_not_coerced(self, alice, user) -> None:
+        corpora = reverse("api:corpus-list")
+        for body in (
+            {"name": 5},
+            {"name": "ok", "expires_in_minutes": "5"},
+            {"name": "ok", "expires_in_minutes": 5.0},
+            {"name": "ok", "expires_in_minutes": True},
+        ):
+            response = alice.post(corpora, body, format="json")
+            assert response.status_code == 400, body
+        corpus = make_corpus(user)
+        delete = reverse("api:image-bulk-delete", args=[corpus.pk])
+        response = alice.post(delete, {"ids": ["1"]}, format="json")
+        assert response.status_code == 400 and "ids" in error_of(response)["fields"]
+        too_big = alice.post(delete, {"ids": [2**64]}, format="json")
+        assert too_big.status_code == 400
+
+    def test_blank_names_and_nul_characters_are_400(self, alice) -> None:
+        corpora = reverse("api:corpus-list")
+        for name in ("", "   ", "a\x00b"):
+            assert alice.post(corpora, {"name": name}, format="json").status_code == 400
+
+    def test_an_unknown_api_address_is_a_json_404(self, alice) -> None:
+        response = alice.get("/api/v1/corpora/abc/")
+        assert response.status_code == 404
+        assert error_of(response)["code"] == "not_found"
+        page = APIClient().get("/no-such-page/")
+        assert page.status_code == 404 and page["Content-Type"].startswith("text/html")
+
+    def test_token_endpoint_takes_json_only(self, user) -> None:
+        client = APIClient()
+        url = reverse("api:token")
+        form = client.post(url, {"username": "alice", "password": "a-long-passphrase-1"})
+        assert form.status_code == 415
+        response = client.post(
+            url, {"username": "alice", "password": "a-long-passphrase-1"}, format="json"
+        )
+        assert response.status_code == 200 and response.json()["token"]
