@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.conf import settings
+from django.core.validators import RegexValidator
 from django.urls import reverse
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
@@ -12,7 +13,7 @@ from corpora.metadata import MAX_CAPTION_LENGTH, MAX_DATA_BYTES, MAX_TAG_LENGTH,
 from corpora.models import Corpus, ImageRecord, Visibility
 from corpora.selectors import corpus_counts
 from crier_site.http import absolute_url, image_file_url, image_thumbnail_url, image_url
-from crier_site.openapi import MAX_ID, QueryBooleanField
+from crier_site.openapi import MAX_ID, JSONObjectPartField, QueryBooleanField
 
 
 class CorpusSerializer(serializers.ModelSerializer):
@@ -197,7 +198,11 @@ class ImageUpdateSerializer(serializers.Serializer):
     """PATCH an image: only the fields sent change (the service checks the limits)."""
 
     tags = serializers.ListField(
-        child=serializers.CharField(max_length=MAX_TAG_LENGTH, allow_blank=True),
+        child=serializers.CharField(
+            max_length=MAX_TAG_LENGTH,
+            allow_blank=True,
+            validators=[RegexValidator(r"^[^|\x00]*$", "A tag cannot contain '|'.")],
+        ),
         max_length=MAX_TAGS,
         required=False,
         help_text=f"Replaces the tags: at most {MAX_TAGS}, each {MAX_TAG_LENGTH} characters.",
@@ -255,9 +260,9 @@ class ImageUploadSerializer(serializers.Serializer):
         max_length=settings.CRIER_MAX_FILES_PER_UPLOAD,
         help_text="Image files (JPEG, PNG, GIF, BMP, TIFF, WebP), repeated in one field.",
     )
-    metadata = serializers.CharField(
+    metadata = JSONObjectPartField(
         required=False,
-        help_text='JSON text: {"<filename>": {"tags": ["..."], "caption": '
+        help_text='A JSON object: {"<filename>": {"tags": ["..."], "caption": '
         '"...", "metadata": {...}}}. A file whose entry is invalid, and a '
         "name that matches no file, are listed in 'rejected'.",
     )

@@ -18,6 +18,7 @@ docs/api.md shows how to declare a new endpoint.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import wraps
@@ -28,7 +29,7 @@ from django.core.validators import RegexValidator
 from django.db.models import QuerySet
 from django.http import QueryDict
 from drf_spectacular.openapi import AutoSchema
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import serializers
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.request import Request
@@ -106,6 +107,27 @@ class QueryBooleanField(serializers.BooleanField):
             return data
         self.fail("invalid", input=data)
         raise AssertionError("unreachable")
+
+
+@extend_schema_field({"type": "object", "additionalProperties": {}})
+class JSONObjectPartField(serializers.Field):
+    """A multipart part whose text is a JSON object. Documented as an object, which OpenAPI
+    clients send as a JSON part."""
+
+    def to_internal_value(self, data: Any) -> dict:
+        if isinstance(data, (bytes, bytearray)):
+            data = data.decode("utf-8", "replace")
+        if isinstance(data, str):
+            try:
+                data = json.loads(data)
+            except ValueError as exc:
+                raise serializers.ValidationError(f"Not valid JSON: {exc}") from None
+        if not isinstance(data, dict):
+            raise serializers.ValidationError("Expected a JSON object.")
+        return data
+
+    def to_representation(self, value: Any) -> Any:
+        return value
 
 
 @dataclass(frozen=True)
@@ -375,6 +397,7 @@ __all__ = [
     "CrierAutoSchema",
     "CrierPagination",
     "ErrorEnvelopeSerializer",
+    "JSONObjectPartField",
     "PageQuerySerializer",
     "QueryBooleanField",
     "api_operation",
