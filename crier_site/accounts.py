@@ -79,6 +79,9 @@ class TokenApi(ObtainAuthToken):
 
     parser_classes = [JSONParser]
     serializer_class = TokenRequestSerializer
+    # Signing in needs no credentials, and a stale token in the headers must not stop a client
+    # from getting its token.
+    authentication_classes = []
 
     @api_operation(
         request=TokenRequestSerializer,

@@ -41,6 +41,11 @@ urlpatterns = [
     ),
     path("corpora/<int:corpus_id>/search/", search_api.SearchApi.as_view(), name="search"),
     path(
+        "corpora/<int:corpus_id>/search/similar/",
+        search_api.SimilarSearchApi.as_view(),
+        name="search-similar",
+    ),
+    path(
         "corpora/<int:corpus_id>/duplicates/",
         search_api.DuplicatesApi.as_view(),
         name="duplicates",

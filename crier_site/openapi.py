@@ -10,8 +10,9 @@ things that could otherwise drift apart:
 - documents, through :class:`CrierAutoSchema`, every error status the operation can answer,
   each with the one error envelope ``{"error": {"code", "message", ...}}`` (component
   ``ErrorEnvelope``). Statuses that follow from the operation's shape are added by themselves
-  (400 and 401 always; 403 for writes; 404 with path parameters or pages; 413 with file uploads;
-  429 when the view has throttles); others are named with ``errors=(409, ...)``.
+  (400 always; 401, and 403 for writes, where credentials are read; 404 with path parameters or
+  pages; 413 with file uploads; 429 when the view has throttles); others are named with
+  ``errors=(409, ...)``.
 
 docs/api.md shows how to declare a new endpoint.
 """
@@ -337,9 +338,11 @@ class CrierAutoSchema(AutoSchema):
 
     def error_statuses(self) -> set[int]:
         spec = self._operation_spec()
-        statuses = {400, 401}
-        if self.method not in SAFE_METHODS:
-            statuses.add(403)
+        statuses = {400}
+        if self.view.authentication_classes:
+            statuses.add(401)  # a wrong token is refused even where no sign-in is needed
+            if self.method not in SAFE_METHODS:
+                statuses.add(403)  # not the owner; a signed-in session without CSRF token
         if uritemplate.variables(self.path) or (spec is not None and spec.paginated):
             statuses.add(404)
         if self._has_file_upload():

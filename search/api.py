@@ -1,4 +1,5 @@
-"""POST /api/v1/corpora/{id}/search/ — by a query image or by an image of the corpus;
+"""POST /api/v1/corpora/{id}/search/ — by a query image; …/search/similar/ — by an image of
+the corpus;
 GET /api/v1/corpora/{id}/duplicates/ — groups of near-duplicate images."""
 
 from __future__ import annotations
@@ -34,37 +35,42 @@ class AnonymousSearchThrottle(AnonRateThrottle):
 class SearchApi(APIView):
     permission_classes = [AllowAny]  # public corpora are searchable by anyone
     throttle_classes = [AnonymousSearchThrottle]
-    parser_classes = [MultiPartParser, JSONParser]
+    parser_classes = [MultiPartParser]
 
     @api_operation(
-        request={
-            "multipart/form-data": SearchImageSerializer,
-            "application/json": SearchSimilarSerializer,
-        },
+        request=SearchImageSerializer,
         responses=SearchResponseSerializer,
         errors=[409],
-        description="Search with an uploaded image (multipart, optionally a `region` of it) "
-        "or with an image of the corpus (JSON `image_id`). 409 while the corpus has no index "
-        "yet (its `status` is in the error).",
+        description="Search with an uploaded image (optionally a `region` of it). 409 while "
+        "the corpus has no index yet (its `status` is in the error).",
     )
     def post(self, request: Request, corpus_id: int) -> Response:
         corpus = get_readable_corpus(user=request.user, corpus_id=corpus_id)
         check_request_size(request)
-        by_upload = request.content_type.startswith("multipart/")
-        request_serializer = SearchImageSerializer if by_upload else SearchSimilarSerializer
-        serializer = request_serializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        params = serializer.validated_data
-        if not by_upload:
-            result = services.search_similar(
-                corpus=corpus, record_id=params["image_id"], k=params["k"]
-            )
-        else:
-            upload = params["image"]
-            data = read_limited(upload, declared_size=upload.size)
-            result = services.search_image(
-                corpus=corpus, image=data, k=params["k"], region=params.get("region")
-            )
+        params = _valid(SearchImageSerializer, request.data)
+        upload = params["image"]
+        data = read_limited(upload, declared_size=upload.size)
+        result = services.search_image(
+            corpus=corpus, image=data, k=params["k"], region=params.get("region")
+        )
+        return Response(search_response(result, context={"request": request}))
+
+
+class SimilarSearchApi(APIView):
+    permission_classes = [AllowAny]
+    throttle_classes = [AnonymousSearchThrottle]
+    parser_classes = [JSONParser]
+
+    @api_operation(
+        request=SearchSimilarSerializer,
+        responses=SearchResponseSerializer,
+        errors=[409],
+        description="More like an image of the corpus (never that image itself).",
+    )
+    def post(self, request: Request, corpus_id: int) -> Response:
+        corpus = get_readable_corpus(user=request.user, corpus_id=corpus_id)
+        params = _valid(SearchSimilarSerializer, request.data)
+        result = services.search_similar(corpus=corpus, record_id=params["image_id"], k=params["k"])
         return Response(search_response(result, context={"request": request}))
 
 
@@ -80,3 +86,9 @@ class DuplicatesApi(APIView):
         report = find_duplicates(corpus=corpus, threshold=query["threshold"])
         rows = duplicate_rows(corpus=corpus, report=report, limit=query["limit"])
         return Response(duplicates_response(report, rows, context={"request": request}))
+
+
+def _valid(serializer_class, data) -> dict:
+    serializer = serializer_class(data=data)
+    serializer.is_valid(raise_exception=True)
+    return dict(serializer.validated_data)

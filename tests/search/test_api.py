@@ -38,6 +38,10 @@ def search_url(corpus_id: int) -> str:
     return reverse("api:search", args=[corpus_id])
 
 
+def similar_url(corpus_id: int) -> str:
+    return reverse("api:search-similar", args=[corpus_id])
+
+
 @pytest.fixture
 def colours(user, django_capture_on_commit_callbacks):
     files = {
@@ -76,7 +80,9 @@ def test_search_by_file_returns_ranked_results(api, user, colours):
 def test_more_like_this_leaves_the_image_out(api, user, colours):
     corpus, ids = colours
     api.force_authenticate(user)
-    response = api.post(search_url(corpus.pk), {"image_id": ids["red.png"], "k": 10}, format="json")
+    response = api.post(
+        similar_url(corpus.pk), {"image_id": ids["red.png"], "k": 10}, format="json"
+    )
     assert response.status_code == 200
     returned = [r["image_id"] for r in response.json()["results"]]
     assert ids["red.png"] not in returned and len(returned) == 3
@@ -87,7 +93,7 @@ def test_more_like_this_leaves_the_image_out(api, user, colours):
 def test_k_out_of_range_is_a_400(api, user, colours, k):
     corpus, ids = colours
     api.force_authenticate(user)
-    response = api.post(search_url(corpus.pk), {"image_id": ids["red.png"], "k": k}, format="json")
+    response = api.post(similar_url(corpus.pk), {"image_id": ids["red.png"], "k": k}, format="json")
     assert response.status_code == 400 and "k" in error_of(response)["message"]
 
 
@@ -98,9 +104,11 @@ def test_bad_search_input_is_a_400(api, user, colours):
         search_url(corpus.pk), {"image": as_file(b"%PDF-1.4 not an image", "a.pdf")}
     )
     assert not_image.status_code == 400 and "image" in error_of(not_image)["message"].lower()
-    neither = api.post(search_url(corpus.pk), {}, format="json")
-    assert neither.status_code == 400
-    unknown = api.post(search_url(corpus.pk), {"image_id": 999999}, format="json")
+    neither = api.post(search_url(corpus.pk), {})
+    assert neither.status_code == 400 and "image" in error_of(neither)["fields"]
+    as_json = api.post(search_url(corpus.pk), {"image_id": 1}, format="json")
+    assert as_json.status_code == 415  # a query image is multipart; image_id is …/similar/
+    unknown = api.post(similar_url(corpus.pk), {"image_id": 999999}, format="json")
     assert unknown.status_code == 404
 
 
@@ -167,17 +175,17 @@ def test_anonymous_search_is_throttled(api, user, settings, django_capture_on_co
             visibility="public",
         )
         codes = [
-            api.post(search_url(public.pk), {"image_id": ids["a.png"]}, format="json").status_code
+            api.post(similar_url(public.pk), {"image_id": ids["a.png"]}, format="json").status_code
             for _ in range(3)
         ]
         assert codes[-1] == 429
         assert (
             "throttled"
-            in error_of(api.post(search_url(public.pk), {"image_id": 1}, format="json"))["code"]
+            in error_of(api.post(similar_url(public.pk), {"image_id": 1}, format="json"))["code"]
         )
         api.force_authenticate(user)  # signed-in users are not throttled by this rule
         assert (
-            api.post(search_url(public.pk), {"image_id": ids["a.png"]}, format="json").status_code
+            api.post(similar_url(public.pk), {"image_id": ids["a.png"]}, format="json").status_code
             == 200
         )
     finally:

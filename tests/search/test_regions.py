@@ -85,7 +85,8 @@ def test_each_half_of_a_two_photo_query_finds_its_photo(user, photos):
 
     bad = api.post(url, {"image": as_file(query, "both.jpg"), "region": "0,0,2,1"})
     assert bad.status_code == 400 and "between 0 and 1" in error_of(bad)["message"]
-    mixed = api.post(url, {"image_id": ids["moon.png"], "region": "0,0,1,1"}, format="json")
+    similar = reverse("api:search-similar", args=[corpus.pk])
+    mixed = api.post(similar, {"image_id": ids["moon.png"], "region": "0,0,1,1"}, format="json")
     assert mixed.status_code == 400 and "region" in error_of(mixed)["message"]
 
 
