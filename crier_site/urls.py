@@ -2,12 +2,14 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
-from crier_site import accounts, health, views
+from crier_site import about, accounts, health, views
 
 admin.site.login_form = accounts.ThrottledAdminAuthenticationForm
 
 urlpatterns = [
     path("", views.home, name="home"),
+    path("about/", about.about, name="about"),
+    path("about/img/<str:name>", about.about_figure, name="about-figure"),
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
     path("accounts/signup/", views.signup, name="signup"),

@@ -319,7 +319,7 @@ def test_another_users_private_corpus_is_404_everywhere(api, user, other_user):
         ("get", image_url, None),
         ("delete", image_url, None),
         ("get", reverse("api:image-file", args=[corpus.pk, record.pk]), None),
-        ("post", reverse("api:search", args=[corpus.pk]), {"image_id": record.pk}),
+        ("post", reverse("api:search-similar", args=[corpus.pk]), {"image_id": record.pk}),
     ]
     for method, url, data in calls:
         kwargs = (

@@ -201,7 +201,7 @@ def test_forged_forwarded_for_does_not_reset_the_anonymous_api_search_budget(
     two_searches_a_minute,
 ):
     api = APIClient()
-    url = reverse("api:search", args=[999_999])  # the throttle answers before the lookup
+    url = reverse("api:search-similar", args=[999_999])  # the throttle answers before the lookup
     codes = [
         api.post(
             url, {"image_id": 1}, format="json", HTTP_X_FORWARDED_FOR=f"203.0.113.{n}"
@@ -227,7 +227,7 @@ def test_forged_forwarded_for_does_not_reset_the_anonymous_page_search_budget(
 def test_behind_one_trusted_proxy_each_client_has_its_own_budget(settings, two_searches_a_minute):
     settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "NUM_PROXIES": 1}
     api = APIClient()
-    url = reverse("api:search", args=[999_999])
+    url = reverse("api:search-similar", args=[999_999])
 
     def search(forwarded: str) -> int:
         return api.post(
