@@ -145,7 +145,7 @@ def test_a_generated_client_runs_the_whole_workflow(
 
     page = v1_corpora_images_list.sync(corpus.id, client=client, page=2, page_size=2)
     assert isinstance(page, models.PaginatedImageList), page
-    assert page.count == 5 and len(page.results) == 2 and page.previous and page.next
+    assert page.count == 5 and len(page.results) == 2 and page.previous and page.next_
 
     duplicates = v1_corpora_duplicates_retrieve.sync(corpus.id, client=client, threshold=0.9)
     assert isinstance(duplicates, models.DuplicatesResponse), duplicates
