@@ -172,10 +172,12 @@ CRIER_QUERY_EXPANSION = env_int("CRIER_QUERY_EXPANSION", 0)
 CRIER_TEMP_CORPUS_MAX_MINUTES = env_int("CRIER_TEMP_CORPUS_MAX_MINUTES", 60 * 24 * 30)
 
 # --- background tasks (django-q2) ----------------------------------------------------------------
+# Seconds one background task may run; the encoding job hands over to a fresh task after half.
+CRIER_TASK_TIMEOUT = env_int("CRIER_TASK_TIMEOUT", 1800)
 Q_CLUSTER = q_cluster_config(
     os.environ.get("CRIER_REDIS_URL"),
     workers=env_int("CRIER_WORKERS", 1),
-    timeout=env_int("CRIER_TASK_TIMEOUT", 3600),
+    timeout=CRIER_TASK_TIMEOUT,
 )
 if env_bool("CRIER_TASKS_SYNC", False):
     Q_CLUSTER["sync"] = True

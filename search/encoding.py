@@ -3,33 +3,34 @@
 Run by the ``search.tasks.encode_corpus`` task, which ``search.signals`` enqueues when
 ``corpora`` signals that a corpus needs indexing. Safe to run again at any time: each batch of
 vectors is committed as it is computed, so a crashed run resumes where it stopped, and records
-that are already encoded are never encoded again. A lease on the corpus row makes sure only one
-worker encodes and builds a corpus at a time; a second task for the same corpus returns at once
-(the first one loops until nothing is left to do).
+that are already encoded are never encoded again. A lease on the corpus row (``search.leases``,
+renewed by a heartbeat) makes sure only one worker encodes and builds a corpus at a time; a
+second task for the same corpus returns at once (the first one loops until nothing is left to
+do). Vectors are stored only while the lease is still ours, and only into still-pending records,
+so even a worker that stalled past its lease never stores a record twice.
 """
 
 from __future__ import annotations
 
 import logging
-import uuid
+import time
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import timedelta
 
 import numpy as np
+from django.conf import settings
 from django.db import transaction
-from django.db.models import Q
-from django.utils import timezone
 
 from corpora.models import Corpus, CorpusStatus, ImageRecord, ImageStatus
-from search import encoders
+from corpora.services import request_indexing
+from search import encoders, shutdown
 from search.indexing import update_index
+from search.leases import Lease, LeaseLost
 from search.preprocessing import open_image
 
 logger = logging.getLogger(__name__)
 
-LEASE = timedelta(minutes=10)
 PREPROCESS_THREADS = 2
 
 
@@ -40,29 +41,43 @@ class EncodeOutcome:
     failed: int = 0
     index_version: str = ""
     busy: bool = False
+    handed_over: bool = False
 
     @property
     def summary(self) -> str:
         if self.busy:
             return f"corpus {self.corpus_id}: another worker is indexing it"
-        return (
-            f"corpus {self.corpus_id}: {self.encoded} encoded, {self.failed} failed, "
-            f"index {self.index_version or 'none'}"
-        )
+        done = f"corpus {self.corpus_id}: {self.encoded} encoded, {self.failed} failed"
+        if self.handed_over:
+            return f"{done}, the rest handed to a new task"
+        return f"{done}, index {self.index_version or 'none'}"
 
 
 def encode_corpus(*, corpus_id: int) -> EncodeOutcome:
-    """Encode every pending record of the corpus, then rebuild its index if anything changed."""
+    """Encode every pending record of the corpus, then rebuild its index if anything changed.
+
+    Encoding stops between batches once half the task timeout is spent or the worker is told
+    to stop; the rest goes to a fresh task (enqueued after the lease is released), so a task
+    always ends well within its timeout and a stopping worker leaves no task half done.
+    """
     outcome = EncodeOutcome(corpus_id=corpus_id)
+    deadline = time.monotonic() + settings.CRIER_TASK_TIMEOUT / 2
     while True:
-        token = _acquire_lease(corpus_id)
-        if token is None:
+        if shutdown.stop_requested():
+            return _hand_over(outcome)
+        lease = Lease.acquire(corpus_id)
+        if lease is None:
             outcome.busy = outcome.encoded == 0 and outcome.failed == 0
             return outcome
         try:
-            _run_once(corpus_id, token, outcome)
+            with lease.heartbeat():
+                finished = _run_once(corpus_id, lease, outcome, deadline)
         except Corpus.DoesNotExist:
             return outcome  # deleted while we worked: nothing left to do
+        except LeaseLost:
+            # We stalled past the lease and another worker took over: it finishes the corpus.
+            logger.warning("corpus %s: lease lost, leaving the corpus to its new holder", corpus_id)
+            return outcome
         except Exception as exc:
             logger.exception("Indexing corpus %s failed", corpus_id)
             Corpus.objects.filter(pk=corpus_id).update(
@@ -70,13 +85,22 @@ def encode_corpus(*, corpus_id: int) -> EncodeOutcome:
             )
             raise
         finally:
-            _release_lease(corpus_id, token)
+            lease.release()
+        if not finished:
+            return _hand_over(outcome)
         # Work that arrived while we held the lease was refused by its own task; pick it up.
         if not _has_work(corpus_id):
             return outcome
 
 
-def _run_once(corpus_id: int, token: str, outcome: EncodeOutcome) -> None:
+def _hand_over(outcome: EncodeOutcome) -> EncodeOutcome:
+    request_indexing(corpus_id=outcome.corpus_id)
+    outcome.handed_over = True
+    return outcome
+
+
+def _run_once(corpus_id: int, lease: Lease, outcome: EncodeOutcome, deadline: float) -> bool:
+    """One pass: encode what is pending, rebuild the index; ``False`` if it stopped early."""
     corpus = Corpus.objects.get(pk=corpus_id)
     encoder = encoders.get_encoder(corpus.encoder)
     # Vectors of another encoder version cannot share an index with ours: encode them again.
@@ -85,16 +109,19 @@ def _run_once(corpus_id: int, token: str, outcome: EncodeOutcome) -> None:
     )
     changed = stale_vectors.update(status=ImageStatus.PENDING) > 0
     for records, vectors, errors in _encoded_batches(corpus, encoder):
-        _store_vectors(records, vectors, errors, encoder.fingerprint)
+        _store_vectors(records, vectors, errors, encoder.fingerprint, lease)
         outcome.encoded += len(records) - len(errors)
         outcome.failed += len(errors)
         changed = True
-        _renew_lease(corpus_id, token)
+        if shutdown.stop_requested() or time.monotonic() > deadline:
+            return False
+    lease.check()
     corpus.refresh_from_db()
     if changed or corpus.index_stale or _index_missing(corpus):
         Corpus.objects.filter(pk=corpus_id).update(index_stale=False)
         outcome.index_version = update_index(corpus=corpus)
     _set_final_status(corpus_id)
+    return True
 
 
 def _encoded_batches(
@@ -149,7 +176,11 @@ def _collect(upcoming: list[tuple[ImageRecord, Future]]) -> tuple[list, dict[int
 
 
 def _store_vectors(
-    records: list[ImageRecord], vectors: np.ndarray, errors: dict[int, str], fingerprint: str
+    records: list[ImageRecord],
+    vectors: np.ndarray,
+    errors: dict[int, str],
+    fingerprint: str,
+    lease: Lease,
 ) -> None:
     for record, vector in zip(records, vectors, strict=True):
         if record.pk in errors:
@@ -163,8 +194,9 @@ def _store_vectors(
             record.embedding = np.ascontiguousarray(vector, dtype=np.float32).tobytes()
         record.encoder_fingerprint = "" if record.pk in errors else fingerprint
     with transaction.atomic():
-        # An UPDATE by primary key: a record deleted meanwhile matches no row and stays deleted.
-        ImageRecord.objects.bulk_update(
+        lease.check()  # holds the corpus row until commit: no other holder can store meanwhile
+        # Only still-pending rows: a record deleted or already stored meanwhile is not updated.
+        ImageRecord.objects.filter(status=ImageStatus.PENDING).bulk_update(
             records, ["status", "error", "embedding", "encoder_fingerprint"], batch_size=500
         )
 
@@ -191,24 +223,3 @@ def _index_missing(corpus: Corpus) -> bool:
 def _has_work(corpus_id: int) -> bool:
     pending = ImageRecord.objects.filter(corpus_id=corpus_id, status=ImageStatus.PENDING)
     return pending.exists() or Corpus.objects.filter(pk=corpus_id, index_stale=True).exists()
-
-
-def _acquire_lease(corpus_id: int) -> str | None:
-    token, now = uuid.uuid4().hex, timezone.now()
-    free = Q(indexing_lease_until__isnull=True) | Q(indexing_lease_until__lt=now)
-    taken = Corpus.objects.filter(free, pk=corpus_id).update(
-        indexing_lease_token=token, indexing_lease_until=now + LEASE
-    )
-    return token if taken else None
-
-
-def _renew_lease(corpus_id: int, token: str) -> None:
-    Corpus.objects.filter(pk=corpus_id, indexing_lease_token=token).update(
-        indexing_lease_until=timezone.now() + LEASE
-    )
-
-
-def _release_lease(corpus_id: int, token: str) -> None:
-    Corpus.objects.filter(pk=corpus_id, indexing_lease_token=token).update(
-        indexing_lease_token="", indexing_lease_until=None
-    )

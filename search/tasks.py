@@ -1,12 +1,17 @@
 """django-q task entry points of the search app: thin wrappers around its jobs (their dotted
-paths are stored in queued tasks, so keep the names stable)."""
+paths are stored in queued tasks and schedules, so keep the names stable)."""
 
 from __future__ import annotations
 
-from search import encoding
+from search import encoding, recovery
 
 ENCODE_TASK = "search.tasks.encode_corpus"
 
 
 def encode_corpus(corpus_id: int) -> str:
     return encoding.encode_corpus(corpus_id=corpus_id).summary
+
+
+def resume_stalled_indexing() -> str:
+    resumed = recovery.resume_stalled_indexing()
+    return f"indexing requested again for {len(resumed)} stalled corpora"

@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import signal
-import socket
 import subprocess
 import sys
 import time
@@ -21,8 +19,7 @@ import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
-from urllib.parse import quote, urlencode
+from typing import Any
 
 import pytest
 from django.conf import settings
@@ -38,6 +35,17 @@ from playwright.sync_api import (
 )
 from pytest_django import DjangoDbBlocker
 
+from tests.processes import (
+    Service,
+    app_env,
+    database_url,
+    free_port,
+    log_tail,
+    manage,
+    start_service,
+    stop_service,
+)
+
 CHROMIUM = Path(os.environ.get("CRIER_CHROMIUM", "/usr/bin/chromium"))
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -50,7 +58,6 @@ CHROMIUM_ARGS = [
 ]
 SERVER_START_TIMEOUT_S = 120
 SEED_TIMEOUT_S = 600
-STOP_GRACE_S = 15
 # The first request that encodes a query loads TensorFlow in the server process: be patient.
 NAVIGATION_TIMEOUT_MS = 120_000
 ACTION_TIMEOUT_MS = 30_000
@@ -94,71 +101,6 @@ class Account:
     password: str
 
 
-def database_url(db: dict[str, Any]) -> str:
-    """A ``DATABASE_URL`` for the subprocesses that points at the pytest-django test database."""
-    engine = db["ENGINE"]
-    if engine == "django.db.backends.sqlite3":
-        name = str(db["NAME"])
-        if name == ":memory:" or name.startswith("file:"):
-            raise RuntimeError(
-                "The e2e tests need the SQLite test database in a file; set "
-                'DATABASES["default"]["TEST"]["NAME"] in crier_site/settings_test.py.'
-            )
-        return "sqlite:///" + str(Path(name).resolve())
-    if engine == "django.db.backends.postgresql":
-        user = quote(db.get("USER") or "", safe="")
-        password = quote(db.get("PASSWORD") or "", safe="")
-        auth = f"{user}:{password}@" if password else (f"{user}@" if user else "")
-        host = db.get("HOST") or "localhost"
-        port = f":{db['PORT']}" if db.get("PORT") else ""
-        options = {k: v for k, v in (db.get("OPTIONS") or {}).items() if isinstance(v, str)}
-        query = f"?{urlencode(options)}" if options else ""
-        return f"postgres://{auth}{host}{port}/{quote(db['NAME'], safe='')}{query}"
-    raise RuntimeError(f"The e2e tests do not know how to share a {engine} database")
-
-
-def app_env(*, db_url: str, data_dir: Path) -> dict[str, str]:
-    env = dict(os.environ)
-    for name in ("CRIER_REDIS_URL", "CRIER_TASKS_SYNC", "CRIER_INDEX_DIR", "SECRET_KEY"):
-        env.pop(name, None)
-    env.update(
-        DJANGO_SETTINGS_MODULE="crier_site.settings",
-        DATABASE_URL=db_url,
-        CRIER_DATA_DIR=str(data_dir),
-        CRIER_MODEL_DIR=str(settings.CRIER_MODEL_DIR),
-        DEBUG="false",
-        ALLOWED_HOSTS="127.0.0.1,localhost",
-        CRIER_ANON_SEARCH_RATE="1000/minute",
-        CRIER_SIGNUP_RATE="1000/h",  # every scenario signs up its people from 127.0.0.1
-        # The API fuzzer's wrong passwords come from 127.0.0.1 too (the per-username limit,
-        # which the sign-in scenario checks, stays as it is).
-        CRIER_SIGNIN_FAILURES_PER_ADDRESS="1000/15m",
-        # One process (one TensorFlow) is enough for one browser; threads serve its parallel
-        # requests.
-        CRIER_WEB_WORKERS="1",
-        CRIER_WEB_THREADS="4",
-        PYTHONUNBUFFERED="1",
-    )
-    return env
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def log_tail(path: Path, lines: int = 60) -> str:
-    if not path.exists():
-        return f"(no log at {path})"
-    text = path.read_text(errors="replace").splitlines()[-lines:]
-    return f"--- last {len(text)} lines of {path} ---\n" + "\n".join(text)
-
-
-def manage(*args: str) -> list[str]:
-    return [sys.executable, str(Path(settings.BASE_DIR) / "manage.py"), *args]
-
-
 def gunicorn(port: int) -> list[str]:
     """The web service exactly as ``make run`` and docs/deployment.md start it."""
     executable = Path(sys.executable).parent / "gunicorn"
@@ -171,43 +113,6 @@ def gunicorn(port: int) -> list[str]:
         f"127.0.0.1:{port}",
         "crier_site.wsgi",
     ]
-
-
-@dataclass
-class Service:
-    name: str
-    process: subprocess.Popen[bytes]
-    log_path: Path
-    log_file: IO[bytes]
-
-
-def start_service(name: str, command: list[str], *, env: dict[str, str], log_dir: Path) -> Service:
-    log_path = log_dir / f"{name}.log"
-    log_file = log_path.open("wb")
-    process = subprocess.Popen(
-        command,
-        cwd=settings.BASE_DIR,
-        env=env,
-        stdin=subprocess.DEVNULL,
-        stdout=log_file,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,  # its own process group: stopping it stops its children too
-    )
-    return Service(name, process, log_path, log_file)
-
-
-def stop_service(service: Service) -> None:
-    """SIGTERM the process group, SIGKILL whatever is left after a grace period."""
-    pgid = service.process.pid
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(pgid, signal.SIGTERM)
-    with contextlib.suppress(subprocess.TimeoutExpired):
-        service.process.wait(timeout=STOP_GRACE_S)
-    # Also sweeps children (django-q's worker processes) that outlived their parent.
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(pgid, signal.SIGKILL)
-    service.process.wait(timeout=STOP_GRACE_S)
-    service.log_file.close()
 
 
 def wait_until_serving(url: str, server: Service, worker: Service) -> None:

@@ -8,10 +8,11 @@ from django_q.models import Task
 
 from corpora import services
 from corpora import tasks as corpora_tasks
-from corpora.models import Corpus, CorpusStatus, ImageStatus
+from corpora.models import Corpus, CorpusStatus, ImageRecord, ImageStatus
 from search import encoding
 from search.encoders import get_encoder
 from search.indexing import index_root
+from search.leases import Lease
 from search.services import search_vectors
 from tests.factories import image_bytes, make_corpus
 
@@ -148,22 +149,61 @@ def test_an_image_that_cannot_be_decoded_any_more_is_marked_failed(user):
 def test_a_second_worker_does_not_build_while_the_first_holds_the_lease(user, counting_encoder):
     corpus = make_corpus(user)
     add_images(corpus, range(3))
-    token = encoding._acquire_lease(corpus.pk)
-    assert token is not None
+    lease = Lease.acquire(corpus.pk)
+    assert lease is not None
 
     outcome = encoding.encode_corpus(corpus_id=corpus.pk)
     assert outcome.busy and counting_encoder.rows == 0
 
-    encoding._release_lease(corpus.pk, token)
+    lease.release()
     assert encoding.encode_corpus(corpus_id=corpus.pk).encoded == 3
 
 
 def test_an_expired_lease_of_a_crashed_worker_is_taken_over(user):
     corpus = make_corpus(user)
     add_images(corpus, range(2))
-    encoding._acquire_lease(corpus.pk)
+    Lease.acquire(corpus.pk)
     Corpus.objects.filter(pk=corpus.pk).update(indexing_lease_until="2000-01-01T00:00:00Z")
     assert encoding.encode_corpus(corpus_id=corpus.pk).encoded == 2
+
+
+def test_a_worker_that_lost_its_lease_stores_nothing_more(user, counting_encoder):
+    corpus = make_corpus(user)
+    add_images(corpus, range(6))
+    real_encode = counting_encoder.encode_batch
+
+    def stalled_then_taken_over(batch):
+        if counting_encoder.rows >= 2:  # after the first batch: another worker took the corpus
+            Corpus.objects.filter(pk=corpus.pk).update(indexing_lease_token="someone-else")
+        return real_encode(batch)
+
+    counting_encoder.encode_batch = stalled_then_taken_over
+    outcome = encoding.encode_corpus(corpus_id=corpus.pk)
+
+    assert outcome.encoded == 2  # the first batch only; the second was encoded but not stored
+    assert corpus.images.filter(status=ImageStatus.ENCODED).count() == 2
+    corpus.refresh_from_db()
+    assert corpus.indexing_lease_token == "someone-else"  # the new holder's lease is untouched
+    assert corpus.index_version == ""  # and the index is left to it
+
+
+def test_vectors_go_only_into_records_still_pending(user, counting_encoder):
+    corpus = make_corpus(user)
+    first, second = add_images(corpus, range(2))
+    real_encode = counting_encoder.encode_batch
+
+    def another_worker_stored_one_meanwhile(batch):
+        ImageRecord.objects.filter(pk=first.pk).update(
+            status=ImageStatus.ENCODED, embedding=b"elsewhere", encoder_fingerprint="x"
+        )
+        return real_encode(batch)
+
+    counting_encoder.encode_batch = another_worker_stored_one_meanwhile
+    encoding.encode_corpus(corpus_id=corpus.pk)
+    first.refresh_from_db()
+    second.refresh_from_db()
+    assert bytes(first.embedding) == b"elsewhere"
+    assert second.status == ImageStatus.ENCODED and len(bytes(second.embedding)) > 9
 
 
 def test_running_the_task_again_changes_nothing(user, counting_encoder):
@@ -202,3 +242,40 @@ def test_a_task_queued_under_the_old_corpora_path_hands_the_corpus_to_the_search
     assert "search.tasks.encode_corpus" in message
     task = Task.objects.get(func="search.tasks.encode_corpus")
     assert task.success and "2 encoded" in task.result
+
+
+def test_a_task_hands_the_rest_over_once_half_its_timeout_is_spent(
+    user, counting_encoder, settings, django_capture_on_commit_callbacks
+):
+    corpus = make_corpus(user)
+    add_images(corpus, range(5))
+    settings.CRIER_TASK_TIMEOUT = 0  # spent after the first batch
+
+    with django_capture_on_commit_callbacks() as enqueued:
+        outcome = encoding.encode_corpus(corpus_id=corpus.pk)
+
+    assert outcome.handed_over and outcome.encoded == 2
+    assert "handed to a new task" in outcome.summary
+    assert len(enqueued) == 1  # the continuation task
+    corpus.refresh_from_db()
+    assert corpus.indexing_lease_token == "" and corpus.status == CorpusStatus.INDEXING
+
+
+def test_a_stopping_worker_starts_no_encoding_and_hands_the_corpus_over(
+    user, counting_encoder, monkeypatch, django_capture_on_commit_callbacks
+):
+    import threading
+
+    from search import shutdown
+
+    corpus = make_corpus(user)
+    add_images(corpus, range(3))
+    stop = threading.Event()
+    monkeypatch.setattr(shutdown, "_event", stop)
+    stop.set()
+
+    with django_capture_on_commit_callbacks() as enqueued:
+        outcome = encoding.encode_corpus(corpus_id=corpus.pk)
+
+    assert outcome.handed_over and counting_encoder.rows == 0 and len(enqueued) == 1
+    assert Corpus.objects.get(pk=corpus.pk).indexing_lease_token == ""
