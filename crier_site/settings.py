@@ -46,10 +46,12 @@ INSTALLED_APPS = [
     "rest_framework.authtoken",
     "drf_spectacular",
     "drf_spectacular_sidecar",
-    "django_q",
     "crier_site",
     "corpora",
     "search",
+    # After search: its `qcluster` command (a supervisor that stops the cluster on a group
+    # signal, see search/management/commands/qcluster.py) must win over django-q's own.
+    "django_q",
 ]
 
 MIDDLEWARE = [
@@ -179,6 +181,8 @@ Q_CLUSTER = q_cluster_config(
     workers=env_int("CRIER_WORKERS", 1),
     timeout=CRIER_TASK_TIMEOUT,
 )
+# Seconds `manage.py qcluster` waits for running tasks after SIGTERM/SIGINT before killing them.
+CRIER_WORKER_STOP_TIMEOUT = env_int("CRIER_WORKER_STOP_TIMEOUT", 10)
 if env_bool("CRIER_TASKS_SYNC", False):
     Q_CLUSTER["sync"] = True
 

@@ -113,29 +113,28 @@ def start_service(name: str, command: list[str], *, env: dict[str, str], log_dir
 
 
 def stop_service(service: Service) -> None:
-    """SIGTERM the process group, SIGKILL whatever is left after a grace period."""
-    pgid = service.process.pid
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(pgid, signal.SIGTERM)
+    """SIGTERM the process group, SIGKILL whatever is left of the session after a grace period."""
+    signal_group(service, signal.SIGTERM)
     with contextlib.suppress(subprocess.TimeoutExpired):
         service.process.wait(timeout=STOP_GRACE_S)
-    # Also sweeps children (django-q's worker processes) that outlived their parent.
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(pgid, signal.SIGKILL)
+    # Also sweeps processes that outlived their parent or moved to a group of their own (the
+    # qcluster command runs the django-q cluster in its own group, in the same session).
+    signal_session(service, signal.SIGKILL)
     service.process.wait(timeout=STOP_GRACE_S)
     service.log_file.close()
 
 
 def signal_group(service: Service, signum: int) -> None:
-    """Send ``signum`` to every process of the service's group, as systemd or Ctrl-C would."""
+    """Send ``signum`` to every process of the service's group, as Ctrl-C or ``kill -- -PGID``."""
     with contextlib.suppress(ProcessLookupError):
         os.killpg(service.process.pid, signum)
 
 
-def group_alive(service: Service) -> bool:
-    """Whether any process of the service's group is still running (zombies do not count)."""
-    pgid = service.process.pid
+def session_pids(service: Service) -> list[int]:
+    """Every live process the service started, in any process group (its session: the service
+    was started with ``start_new_session``); zombies do not count."""
     service.process.poll()  # reap the leader if it exited
+    pids = []
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
@@ -143,7 +142,15 @@ def group_alive(service: Service) -> bool:
             fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
         except OSError:
             continue
-        state, group = fields[0], int(fields[2])
-        if group == pgid and state not in {"Z", "X"}:
-            return True
-    return False
+        state, session = fields[0], int(fields[3])
+        if session == service.process.pid and state not in {"Z", "X"}:
+            pids.append(int(entry.name))
+    return pids
+
+
+def signal_session(service: Service, signum: int) -> None:
+    """Send ``signum`` to every process of the service, its children first (as a kill of a
+    systemd unit's whole control group would, with no process left to react to another's end)."""
+    for pid in sorted(session_pids(service), key=lambda pid: pid == service.process.pid):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signum)

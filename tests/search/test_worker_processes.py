@@ -1,0 +1,271 @@
+"""The real worker, killed or stopped and restarted: ``manage.py qcluster`` in a subprocess
+against the test database, with the production settings (real background tasks, the ORM broker
+or Redis).
+
+A corpus encoded with EfficientNet-Lite0 in small batches is interrupted mid-encoding — by
+SIGKILL to the whole cluster, or by SIGTERM / SIGINT to its process group as systemd and Ctrl-C
+send them — and a new cluster must finish it, storing every image's vector exactly once
+(counted by a database trigger, not by our code). After a kill nobody asks (the recovery
+schedule finds the corpus); after a stop the old worker must be gone within 15 s, its lease
+released and no task left claimed.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import signal
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from django.db import connection
+from django.utils import timezone
+from django_q.models import OrmQ, Schedule
+from django_q.signing import SignedPackage
+
+from corpora import services
+from corpora.models import Corpus, CorpusStatus, ImageStatus
+from tests.factories import image_bytes, make_corpus
+from tests.processes import (
+    Service,
+    app_env,
+    database_url,
+    log_tail,
+    manage,
+    session_pids,
+    signal_group,
+    signal_session,
+    start_service,
+    stop_service,
+)
+
+pytestmark = [
+    pytest.mark.slow,
+    # Committed rows, so the subprocesses see them; serialized_rollback brings back the rows
+    # that migrations created (the schedules) if an earlier transactional test flushed them.
+    pytest.mark.django_db(transaction=True, serialized_rollback=True),
+]
+
+IMAGES = 240
+BATCH_SIZE = 8
+START_TIMEOUT_S = 240  # the first cluster loads TensorFlow and the encoder
+# The issue's promise is 2 minutes after a worker is up again; the margin covers a loaded CI host.
+RECOVERY_TIMEOUT_S = 150
+STOP_TIMEOUT_S = 15
+REDIS_QUEUE_KEY = "django_q:crier:q"
+ENCODE_TASK = "search.tasks.encode_corpus"
+POLL_S = 0.2
+
+
+@pytest.fixture
+def encode_log() -> Iterator[callable]:
+    """A trigger that logs every vector written into an image record, whoever writes it."""
+    table, trigger = "crier_test_encode_log", "crier_test_log_encode"
+    with connection.cursor() as cursor:
+        cursor.execute(f"CREATE TABLE {table} (record_id bigint NOT NULL)")
+        if connection.vendor == "postgresql":
+            cursor.execute(
+                f"CREATE FUNCTION {trigger}() RETURNS trigger AS $$ BEGIN "
+                f"INSERT INTO {table} VALUES (NEW.id); RETURN NEW; END $$ LANGUAGE plpgsql"
+            )
+            cursor.execute(
+                f"CREATE TRIGGER {trigger} AFTER UPDATE OF embedding ON corpora_imagerecord "
+                f"FOR EACH ROW WHEN (NEW.embedding IS NOT NULL) EXECUTE FUNCTION {trigger}()"
+            )
+        else:
+            cursor.execute(
+                f"CREATE TRIGGER {trigger} AFTER UPDATE OF embedding ON corpora_imagerecord "
+                f"WHEN NEW.embedding IS NOT NULL BEGIN "
+                f"INSERT INTO {table} (record_id) VALUES (NEW.id); END"
+            )
+
+    def writes_per_record() -> dict[int, int]:
+        with connection.cursor() as cursor:
+            cursor.execute(f"SELECT record_id, COUNT(*) FROM {table} GROUP BY record_id")
+            return dict(cursor.fetchall())
+
+    yield writes_per_record
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(f"DROP TRIGGER {trigger} ON corpora_imagerecord")
+            cursor.execute(f"DROP FUNCTION {trigger}()")
+        else:
+            cursor.execute(f"DROP TRIGGER {trigger}")
+        cursor.execute(f"DROP TABLE {table}")
+
+
+@pytest.fixture
+def worker_env(isolated_data_dirs: Path) -> dict[str, str]:
+    env = app_env(db_url=database_url(connection.settings_dict), data_dir=isolated_data_dirs)
+    env.update(CRIER_ENCODE_BATCH_SIZE=str(BATCH_SIZE), CRIER_WORKERS="1")
+    env["SECRET_KEY"] = settings.SECRET_KEY  # this process reads the tasks they sign
+    connection.close()  # no lock of ours in the way of the subprocesses (SQLite)
+    return env
+
+
+def wait_for(condition, *, timeout: float, what: str, services: list[Service]):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for service in services:
+            if service.process.poll() is not None:
+                raise AssertionError(
+                    f"{service.name} exited with {service.process.returncode} while waiting for "
+                    f"{what}.\n{log_tail(service.log_path)}"
+                )
+        value = condition()
+        if value:
+            return value
+        time.sleep(POLL_S)
+    logs = "\n".join(log_tail(service.log_path) for service in services)
+    raise AssertionError(f"No {what} within {timeout:.0f} s.\n{logs}")
+
+
+def encoded(corpus: Corpus) -> int:
+    return corpus.images.filter(status=ImageStatus.ENCODED).count()
+
+
+def add_pending_images(corpus: Corpus) -> None:
+    files = [(f"img-{seed}.png", io.BytesIO(image_bytes(seed=seed))) for seed in range(IMAGES)]
+    services.ingest_files(corpus=corpus, files=files, enqueue=False)
+
+
+def request_indexing_from_outside(env: dict[str, str]) -> None:
+    """Enqueue the corpus's task through the app's own broker (this process runs tasks inline)."""
+    subprocess.run(manage("resume_indexing"), env=env, check=True, timeout=120, capture_output=True)
+
+
+def assert_each_image_encoded_once(corpus: Corpus, writes: dict[int, int]) -> None:
+    corpus.refresh_from_db()
+    assert corpus.status == CorpusStatus.READY
+    assert corpus.indexed_count == IMAGES and corpus.indexing_lease_token == ""
+    assert encoded(corpus) == IMAGES
+    assert sorted(writes) == sorted(corpus.images.values_list("pk", flat=True))
+    assert set(writes.values()) == {1}, {pk: n for pk, n in writes.items() if n != 1}
+
+
+def test_a_killed_worker_s_corpus_finishes_after_a_restart_with_each_image_encoded_once(
+    user, encode_log, worker_env, tmp_path
+):
+    assert Schedule.objects.filter(func="search.tasks.resume_stalled_indexing").exists()
+    corpus = make_corpus(user, encoder="efficientnet-lite0")
+    add_pending_images(corpus)
+    log_dir = tmp_path / "logs"
+    log_dir.mkdir()
+
+    first = start_service("worker-1", manage("qcluster"), env=worker_env, log_dir=log_dir)
+    second = None
+    try:
+        request_indexing_from_outside(worker_env)
+        wait_for(
+            lambda: encoded(corpus) >= 2 * BATCH_SIZE,
+            timeout=START_TIMEOUT_S,
+            what="vectors from the first worker",
+            services=[first],
+        )
+        signal_session(first, signal.SIGKILL)  # every process of it, at once: a crash
+        first.process.wait(timeout=30)
+        wait_for(lambda: not session_pids(first), timeout=30, what="exit", services=[])
+        stored_before = encoded(corpus)
+        assert stored_before < IMAGES, "encoding finished before the kill: raise IMAGES"
+        corpus.refresh_from_db()
+        assert corpus.indexing_lease_token, "the dead worker's lease is still on the corpus"
+
+        second = start_service("worker-2", manage("qcluster"), env=worker_env, log_dir=log_dir)
+        wait_for(
+            lambda: Corpus.objects.filter(pk=corpus.pk, status=CorpusStatus.READY).exists(),
+            timeout=RECOVERY_TIMEOUT_S,
+            what="ready corpus after the restart",
+            services=[second],
+        )
+    finally:
+        for service in (first, second):
+            if service is not None:
+                stop_service(service)
+
+    assert_each_image_encoded_once(corpus, encode_log())
+
+
+@pytest.fixture
+def redis_url() -> Iterator[str]:
+    """The Redis database the broker test may use (its queue key is emptied before and after)."""
+    import redis
+
+    url = os.environ.get("CRIER_TEST_REDIS_URL", "redis://127.0.0.1:6379/5")
+    client = redis.Redis.from_url(url)
+    try:
+        client.ping()
+    except redis.ConnectionError:
+        pytest.fail(f"The Redis broker test needs Redis at {url} (CRIER_TEST_REDIS_URL).")
+    client.delete(REDIS_QUEUE_KEY)
+    yield url
+    client.delete(REDIS_QUEUE_KEY)
+    client.close()
+
+
+def queued_tasks(broker: str, redis_url: str | None) -> list[str]:
+    """The functions of the tasks waiting in the broker, none of them claimed by a worker."""
+    if broker == "orm":
+        assert not OrmQ.objects.filter(lock__gt=timezone.now()).exists(), "a task is claimed"
+        return [SignedPackage.loads(row.payload)["func"] for row in OrmQ.objects.all()]
+    import redis
+
+    with redis.Redis.from_url(redis_url) as client:
+        payloads = client.lrange(REDIS_QUEUE_KEY, 0, -1)
+    return [SignedPackage.loads(payload.decode())["func"] for payload in payloads]
+
+
+@pytest.mark.parametrize(
+    ("broker", "signum"),
+    [("orm", signal.SIGTERM), ("redis", signal.SIGTERM), ("orm", signal.SIGINT)],
+    ids=["orm-sigterm", "redis-sigterm", "orm-sigint"],
+)
+def test_a_signal_to_the_worker_s_group_stops_it_in_time_and_the_corpus_finishes_after(
+    broker, signum, user, encode_log, worker_env, tmp_path, request
+):
+    if broker == "redis":
+        worker_env["CRIER_REDIS_URL"] = request.getfixturevalue("redis_url")
+    corpus = make_corpus(user, encoder="efficientnet-lite0")
+    add_pending_images(corpus)
+    log_dir = tmp_path / "logs"
+    log_dir.mkdir()
+
+    first = start_service("worker-1", manage("qcluster"), env=worker_env, log_dir=log_dir)
+    second = None
+    try:
+        request_indexing_from_outside(worker_env)
+        wait_for(
+            lambda: encoded(corpus) >= 2 * BATCH_SIZE,
+            timeout=START_TIMEOUT_S,
+            what="vectors from the first worker",
+            services=[first],
+        )
+        signalled = time.monotonic()
+        signal_group(first, signum)
+        wait_for(lambda: not session_pids(first), timeout=STOP_TIMEOUT_S, what="stop", services=[])
+        stopped_after = time.monotonic() - signalled
+        assert first.process.wait(timeout=5) == 0, log_tail(first.log_path)
+
+        corpus.refresh_from_db()
+        assert encoded(corpus) < IMAGES, "encoding finished before the signal: raise IMAGES"
+        assert corpus.indexing_lease_token == "" and corpus.indexing_lease_until is None
+        # The job handed the rest of the corpus to a new task, waiting unclaimed for a worker.
+        assert queued_tasks(broker, worker_env.get("CRIER_REDIS_URL")).count(ENCODE_TASK) == 1
+
+        second = start_service("worker-2", manage("qcluster"), env=worker_env, log_dir=log_dir)
+        wait_for(
+            lambda: Corpus.objects.filter(pk=corpus.pk, status=CorpusStatus.READY).exists(),
+            timeout=START_TIMEOUT_S,
+            what="ready corpus after the restart",
+            services=[second],
+        )
+    finally:
+        for service in (first, second):
+            if service is not None:
+                stop_service(service)
+
+    assert stopped_after < STOP_TIMEOUT_S
+    assert_each_image_encoded_once(corpus, encode_log())
