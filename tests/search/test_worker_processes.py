@@ -147,45 +147,53 @@ def assert_each_image_encoded_once(corpus: Corpus, writes: dict[int, int]) -> No
     assert set(writes.values()) == {1}, {pk: n for pk, n in writes.items() if n != 1}
 
 
+def interrupt_and_restart(
+    corpus: Corpus, env: dict[str, str], log_dir: Path, *, interrupt, ready_within: float
+) -> None:
+    """Start a worker on the corpus, ``interrupt(worker)`` once it stored a few batches, then
+    start a new worker and wait until the corpus is ready."""
+    started: list[Service] = []
+    try:
+        started.append(start_service("worker-1", manage("qcluster"), env=env, log_dir=log_dir))
+        request_indexing_from_outside(env)
+        wait_for(
+            lambda: encoded(corpus) >= 2 * BATCH_SIZE,
+            timeout=START_TIMEOUT_S,
+            what="vectors from the first worker",
+            services=started,
+        )
+        interrupt(started[0])
+        assert encoded(corpus) < IMAGES, "encoding finished before the interruption: raise IMAGES"
+        started.append(start_service("worker-2", manage("qcluster"), env=env, log_dir=log_dir))
+        wait_for(
+            lambda: Corpus.objects.filter(pk=corpus.pk, status=CorpusStatus.READY).exists(),
+            timeout=ready_within,
+            what="ready corpus after the restart",
+            services=started[1:],
+        )
+    finally:
+        for service in started:
+            stop_service(service)
+
+
 def test_a_killed_worker_s_corpus_finishes_after_a_restart_with_each_image_encoded_once(
     user, encode_log, worker_env, tmp_path
 ):
     assert Schedule.objects.filter(func="search.tasks.resume_stalled_indexing").exists()
     corpus = make_corpus(user, encoder="efficientnet-lite0")
     add_pending_images(corpus)
-    log_dir = tmp_path / "logs"
-    log_dir.mkdir()
 
-    first = start_service("worker-1", manage("qcluster"), env=worker_env, log_dir=log_dir)
-    second = None
-    try:
-        request_indexing_from_outside(worker_env)
-        wait_for(
-            lambda: encoded(corpus) >= 2 * BATCH_SIZE,
-            timeout=START_TIMEOUT_S,
-            what="vectors from the first worker",
-            services=[first],
-        )
-        signal_session(first, signal.SIGKILL)  # every process of it, at once: a crash
-        first.process.wait(timeout=30)
-        wait_for(lambda: not session_pids(first), timeout=30, what="exit", services=[])
-        stored_before = encoded(corpus)
-        assert stored_before < IMAGES, "encoding finished before the kill: raise IMAGES"
+    def crash(worker: Service) -> None:
+        signal_session(worker, signal.SIGKILL)  # every process of it, at once
+        worker.process.wait(timeout=30)
+        wait_for(lambda: not session_pids(worker), timeout=30, what="exit", services=[])
         corpus.refresh_from_db()
         assert corpus.indexing_lease_token, "the dead worker's lease is still on the corpus"
 
-        second = start_service("worker-2", manage("qcluster"), env=worker_env, log_dir=log_dir)
-        wait_for(
-            lambda: Corpus.objects.filter(pk=corpus.pk, status=CorpusStatus.READY).exists(),
-            timeout=RECOVERY_TIMEOUT_S,
-            what="ready corpus after the restart",
-            services=[second],
-        )
-    finally:
-        for service in (first, second):
-            if service is not None:
-                stop_service(service)
-
+    # Nobody asks again after the restart: the recovery schedule must find the corpus.
+    interrupt_and_restart(
+        corpus, worker_env, tmp_path, interrupt=crash, ready_within=RECOVERY_TIMEOUT_S
+    )
     assert_each_image_encoded_once(corpus, encode_log())
 
 
@@ -230,42 +238,21 @@ def test_a_signal_to_the_worker_s_group_stops_it_in_time_and_the_corpus_finishes
         worker_env["CRIER_REDIS_URL"] = request.getfixturevalue("redis_url")
     corpus = make_corpus(user, encoder="efficientnet-lite0")
     add_pending_images(corpus)
-    log_dir = tmp_path / "logs"
-    log_dir.mkdir()
+    stopped_after: list[float] = []
 
-    first = start_service("worker-1", manage("qcluster"), env=worker_env, log_dir=log_dir)
-    second = None
-    try:
-        request_indexing_from_outside(worker_env)
-        wait_for(
-            lambda: encoded(corpus) >= 2 * BATCH_SIZE,
-            timeout=START_TIMEOUT_S,
-            what="vectors from the first worker",
-            services=[first],
-        )
+    def stop(worker: Service) -> None:
         signalled = time.monotonic()
-        signal_group(first, signum)
-        wait_for(lambda: not session_pids(first), timeout=STOP_TIMEOUT_S, what="stop", services=[])
-        stopped_after = time.monotonic() - signalled
-        assert first.process.wait(timeout=5) == 0, log_tail(first.log_path)
-
+        signal_group(worker, signum)
+        wait_for(lambda: not session_pids(worker), timeout=STOP_TIMEOUT_S, what="stop", services=[])
+        stopped_after.append(time.monotonic() - signalled)
+        assert worker.process.wait(timeout=5) == 0, log_tail(worker.log_path)
         corpus.refresh_from_db()
-        assert encoded(corpus) < IMAGES, "encoding finished before the signal: raise IMAGES"
         assert corpus.indexing_lease_token == "" and corpus.indexing_lease_until is None
         # The job handed the rest of the corpus to a new task, waiting unclaimed for a worker.
         assert queued_tasks(broker, worker_env.get("CRIER_REDIS_URL")).count(ENCODE_TASK) == 1
 
-        second = start_service("worker-2", manage("qcluster"), env=worker_env, log_dir=log_dir)
-        wait_for(
-            lambda: Corpus.objects.filter(pk=corpus.pk, status=CorpusStatus.READY).exists(),
-            timeout=START_TIMEOUT_S,
-            what="ready corpus after the restart",
-            services=[second],
-        )
-    finally:
-        for service in (first, second):
-            if service is not None:
-                stop_service(service)
-
-    assert stopped_after < STOP_TIMEOUT_S
+    interrupt_and_restart(
+        corpus, worker_env, tmp_path, interrupt=stop, ready_within=START_TIMEOUT_S
+    )
+    assert stopped_after[0] < STOP_TIMEOUT_S
     assert_each_image_encoded_once(corpus, encode_log())
