@@ -13,7 +13,6 @@ from rest_framework.views import APIView
 
 from corpora import selectors, services
 from corpora.files import corpus_zip_response, image_file_response
-from corpora.metadata import parse_metadata_field
 from corpora.serializers import (
     CorpusCreateSerializer,
     CorpusListQuerySerializer,
@@ -101,10 +100,8 @@ class ImageListApi(APIView):
     def post(self, request: Request, corpus_id: int) -> Response:
         corpus = selectors.get_writable_corpus(user=request.user, corpus_id=corpus_id)
         check_request_size(request)
-        _valid(ImageUploadSerializer, request.data)
+        annotations = _valid(ImageUploadSerializer, request.data).get("metadata")
         uploads = request.FILES.getlist("images")
-        raw_metadata = request.data.get("metadata")
-        annotations = parse_metadata_field(raw_metadata) if raw_metadata else None
         report = services.ingest_files(
             corpus=corpus, files=[(f.name, f) for f in uploads], annotations=annotations
         )

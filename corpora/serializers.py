@@ -9,7 +9,13 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from corpora.encoder_options import encoder_choices
-from corpora.metadata import MAX_CAPTION_LENGTH, MAX_DATA_BYTES, MAX_TAG_LENGTH, MAX_TAGS
+from corpora.metadata import (
+    MAX_CAPTION_LENGTH,
+    MAX_DATA_BYTES,
+    MAX_TAG_LENGTH,
+    MAX_TAGS,
+    parse_metadata_field,
+)
 from corpora.models import Corpus, ImageRecord, Visibility
 from corpora.selectors import corpus_counts
 from crier_site.http import absolute_url, image_file_url, image_thumbnail_url, image_url
@@ -261,6 +267,7 @@ class ImageUploadSerializer(serializers.Serializer):
         help_text="Image files (JPEG, PNG, GIF, BMP, TIFF, WebP), repeated in one field.",
     )
     metadata = JSONObjectPartField(
+        parse=parse_metadata_field,
         required=False,
         help_text='A JSON object: {"<filename>": {"tags": ["..."], "caption": '
         '"...", "metadata": {...}}}. A file whose entry is invalid, and a '

@@ -56,16 +56,15 @@ class SearchApi(APIView):
         return Response(search_response(result, context={"request": request}))
 
 
-class SimilarSearchApi(APIView):
-    permission_classes = [AllowAny]
-    throttle_classes = [AnonymousSearchThrottle]
+class SimilarSearchApi(SearchApi):
     parser_classes = [JSONParser]
 
     @api_operation(
         request=SearchSimilarSerializer,
         responses=SearchResponseSerializer,
         errors=[409],
-        description="More like an image of the corpus (never that image itself).",
+        description="More like an image of the corpus (never that image itself). 409 while "
+        "the corpus has no index yet.",
     )
     def post(self, request: Request, corpus_id: int) -> Response:
         corpus = get_readable_corpus(user=request.user, corpus_id=corpus_id)
