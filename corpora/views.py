@@ -17,7 +17,7 @@ from corpora.forms import CorpusForm, UploadForm
 from corpora.models import Corpus
 from corpora.services import IngestReport
 from crier_site.errors import Conflict, InvalidInput
-from crier_site.views import page_errors
+from crier_site.http import page_errors
 
 IMAGES_PER_PAGE = 48
 

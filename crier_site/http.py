@@ -1,15 +1,20 @@
-"""HTTP helpers shared by the apps' API and pages: request-size checks and the URLs of images.
+"""HTTP helpers shared by the apps' API and pages: request-size checks, the URLs of images,
+and the one place where page views turn domain errors into HTTP answers.
 
-No business logic lives here; the error envelope is ``crier_site.api.api_exception_handler``.
+No business logic lives here; the API's error envelope is ``crier_site.api.api_exception_handler``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import wraps
+
 from django.conf import settings
-from django.http import HttpRequest
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import render
 from django.urls import reverse
 
-from crier_site.errors import PayloadTooLarge
+from crier_site.errors import CrierError, NotFound, PayloadTooLarge
 
 
 def check_request_size(request: HttpRequest) -> None:
@@ -46,3 +51,18 @@ def image_thumbnail_url(context: dict, record) -> str:
     """The API URL of an image record's thumbnail (for grids: never load the original)."""
     route = reverse("api:image-thumbnail", args=[record.corpus_id, record.pk])
     return absolute_url(context, route)
+
+
+def page_errors(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """NotFound becomes the 404 page; any other CrierError a page with its message and status."""
+
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        try:
+            return view(request, *args, **kwargs)
+        except NotFound as exc:
+            raise Http404(exc.message) from None
+        except CrierError as exc:
+            return render(request, "error.html", {"error": exc}, status=exc.status_code)
+
+    return wrapper

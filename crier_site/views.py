@@ -1,10 +1,6 @@
-"""Site-wide pages that belong to no app (home, sign-up, API token) and the one place where
-page views turn domain errors into HTTP answers."""
+"""Site-wide pages that belong to no app (home, sign-up, API token)."""
 
 from __future__ import annotations
-
-from collections.abc import Callable
-from functools import wraps
 
 from django.conf import settings
 from django.contrib import messages
@@ -19,25 +15,10 @@ from corpora import selectors
 from corpora.examples import get_example_corpus
 from corpora.models import ImageStatus
 from crier_site import tokens
-from crier_site.errors import CrierError, NotFound, TooManyRequests
+from crier_site.errors import TooManyRequests
 from crier_site.throttling import check_signup_allowed
 
 EXAMPLE_TILES = 8
-
-
-def page_errors(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
-    """NotFound becomes the 404 page; any other CrierError a page with its message and status."""
-
-    @wraps(view)
-    def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
-        try:
-            return view(request, *args, **kwargs)
-        except NotFound as exc:
-            raise Http404(exc.message) from None
-        except CrierError as exc:
-            return render(request, "error.html", {"error": exc}, status=exc.status_code)
-
-    return wrapper
 
 
 def home(request: HttpRequest) -> HttpResponse:

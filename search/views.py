@@ -13,7 +13,7 @@ from corpora import selectors
 from corpora.models import Corpus, ImageRecord
 from corpora.validation import read_limited
 from crier_site.errors import CrierError, InvalidInput, NotFound, TooManyRequests
-from crier_site.views import page_errors
+from crier_site.http import page_errors
 from search.duplicates import DuplicateReport, DuplicateRow, duplicate_rows, find_duplicates
 from search.params import DEFAULT_THRESHOLD, validate_k, validate_threshold
 from search.preview import query_preview_data_url

@@ -11,8 +11,17 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 
-# crier_site modules that any app may import; they must import no app themselves.
-SHARED_SITE_MODULES = ("crier_site.errors", "crier_site.http", "crier_site.env", "crier_site.api")
+# crier_site modules that any app may import; they must import no app themselves. The rest of
+# crier_site (urls, site pages, health checks) wires the apps together and may import them.
+SHARED_SITE_MODULES = (
+    "crier_site.api",
+    "crier_site.env",
+    "crier_site.errors",
+    "crier_site.http",
+    "crier_site.quiet",
+    "crier_site.throttling",
+    "crier_site.tokens",
+)
 # corpora's HTTP layer: other apps use its models, selectors, services and signals instead.
 CORPORA_HTTP_MODULES = ("corpora.api", "corpora.views", "corpora.serializers", "corpora.forms")
 
@@ -73,6 +82,19 @@ def test_corpora_never_imports_search():
     assert offenders(imports_of("corpora"), ("search",)) == []
 
 
+@pytest.mark.parametrize("app", ["corpora", "search"])
+def test_apps_use_only_the_shared_site_helpers(app):
+    graph = imports_of(app)
+    site_modules = {
+        target
+        for targets in graph.values()
+        for target in targets
+        if target.startswith("crier_site.") and target.count(".") == 1
+    }
+    assert site_modules - set(SHARED_SITE_MODULES) == set()
+    assert offenders(graph, ("crier_site.views", "crier_site.urls", "crier_site.health")) == []
+
+
 def test_shared_site_helpers_import_no_app():
     graph = {
         module: targets
@@ -106,3 +128,26 @@ def test_the_check_does_not_mistake_a_similar_name_for_search():
     source = "import searchlight\nfrom corpora import search_helpers\n'search.tasks'"
     graph = {"corpora.module": imported_modules(source, "corpora.module")}
     assert offenders(graph, ("search",)) == []
+
+
+def real_edges() -> dict[str, set[str]]:
+    """app → the modules of other apps it imports (``app.module``)."""
+    apps = ("corpora", "search", "crier_site")
+    edges: dict[str, set[str]] = {app: set() for app in apps}
+    for app in apps:
+        for targets in imports_of(app).values():
+            for target in targets:
+                parts = target.split(".")
+                if parts[0] in apps and parts[0] != app and len(parts) > 1:
+                    edges[app].add(".".join(parts[:2]))
+    return edges
+
+
+def test_architecture_doc_draws_the_real_import_graph():
+    doc = (ROOT / "docs" / "architecture.md").read_text()
+    block = doc.split("```text import-graph\n", 1)[1].split("```", 1)[0]
+    drawn = {
+        app.strip(): set(targets.split())
+        for app, _, targets in (line.partition("->") for line in block.strip().splitlines())
+    }
+    assert drawn == real_edges(), "update the import graph in docs/architecture.md"
