@@ -18,6 +18,7 @@ SHARED_SITE_MODULES = (
     "crier_site.env",
     "crier_site.errors",
     "crier_site.http",
+    "crier_site.openapi",
     "crier_site.quiet",
     "crier_site.throttling",
     "crier_site.tokens",
