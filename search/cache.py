@@ -16,7 +16,9 @@ class SearcherCache:
     """Thread-safe: concurrent requests for a missing key load it once.
 
     A corpus keeps one entry: loading a new version evicts its older one, so a swapped-out
-    index is freed as soon as the new one is asked for.
+    index is freed as soon as the new one is asked for. A request for an older version than
+    the cached one (it read the corpus just before a swap) gets the newer index rather than
+    loading the old one again.
     """
 
     def __init__(
@@ -53,7 +55,7 @@ class SearcherCache:
 
     def _hit(self, corpus_id: int, version: str) -> LoadedIndex | None:
         entry = self._entries.get(corpus_id)
-        if entry is None or entry[0] != version:
+        if entry is None or entry[0] < version:  # versions sort by creation time
             return None
         self._entries.move_to_end(corpus_id)
         return entry[1]

@@ -2,7 +2,8 @@
 
 Layout: ``<CRIER_INDEX_DIR>/<corpus id>/<version>/`` (ScaNN assets, record_ids.npy, meta.json).
 A build writes ``.tmp-<uuid>/`` beside the live version, renames it to a new version, records the
-version on the corpus with a conditional UPDATE, then removes the older versions. See
+version on the corpus with a conditional UPDATE, then removes the older versions that no search
+can still be opening (``SUPERSEDED_GRACE_SECONDS`` after they were replaced). See
 docs/indexing.md.
 """
 
@@ -28,6 +29,8 @@ logger = logging.getLogger(__name__)
 TMP_PREFIX = ".tmp-"
 # Directories younger than this are left alone by the sweep: a build may be writing them.
 SWEEP_GRACE_SECONDS = 10 * 60
+# A replaced version stays this long, so that searches that read it as live can still open it.
+SUPERSEDED_GRACE_SECONDS = 30
 READ_CHUNK = 2_000
 # An index updated without a rebuild is rebuilt from scratch once the records added or removed
 # since its last full build exceed this share of it: the delta is scored exactly, so it must
@@ -101,12 +104,39 @@ def _remove(path: Path) -> None:
     shutil.rmtree(path, ignore_errors=True)
 
 
+def version_time(name: str) -> float | None:
+    """When the version ``name`` (see :func:`new_version`) was made, in seconds since the epoch."""
+    digits = name[1:17]
+    if not (name.startswith("v") and len(name) > 17 and name[17] == "-" and digits.isdigit()):
+        return None
+    return int(digits) / 1_000_000
+
+
+def _superseded_recently(root: Path, version: str, live: str) -> bool:
+    """Whether ``version`` stopped being live less than ``SUPERSEDED_GRACE_SECONDS`` ago.
+
+    A search reads the corpus's live version first and opens its directory a moment later (or,
+    loading a large index, over seconds): the directory must still be there. A version older
+    than the live one was replaced when the next newer version was made.
+    """
+    if version_time(version) is None or not version < live:
+        return False
+    newer = [c.name for c in root.iterdir() if version < c.name <= live and version_time(c.name)]
+    replaced_at = version_time(min(newer, default=live))
+    return replaced_at is not None and time.time() - replaced_at < SUPERSEDED_GRACE_SECONDS
+
+
 def _remove_others(root: Path, keep: str) -> None:
-    """After a swap: remove the other versions, and tmp dirs too old to be a running build's."""
+    """After a swap: remove the older versions no search can still be opening, and tmp dirs
+    too old to be a running build's. Newer versions belong to a concurrent build (or the sweep).
+    """
     for child in root.iterdir():
         if child.name == keep or not child.is_dir():
             continue
-        if not child.name.startswith(TMP_PREFIX) or _older_than(child, SWEEP_GRACE_SECONDS):
+        if child.name.startswith(TMP_PREFIX):
+            if _older_than(child, SWEEP_GRACE_SECONDS):
+                _remove(child)
+        elif child.name < keep and not _superseded_recently(root, child.name, keep):
             _remove(child)
 
 
@@ -318,6 +348,8 @@ def sweep_orphan_index_dirs(*, grace_seconds: float = SWEEP_GRACE_SECONDS) -> li
             continue
         for child in root.iterdir():
             if child.name == live[corpus_id] or not _older_than(child, grace_seconds):
+                continue
+            if _superseded_recently(root, child.name, live[corpus_id]):
                 continue
             # Re-read: a build may have swapped this version in after `live` was read.
             if Corpus.objects.filter(pk=corpus_id, index_version=child.name).exists():

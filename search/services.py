@@ -90,10 +90,18 @@ def _require_same_encoder(corpus: Corpus, index: LoadedIndex, fingerprint: str) 
 
 
 def _load(corpus: Corpus) -> LoadedIndex:
+    """The corpus's live index. A replaced version stays on disk for a while (search/indexing.py)
+    so a search that read it as live can still open it; one that took longer than that is
+    retried once with the version that is live now."""
     version = corpus.index_version
     try:
         return searchers.get(corpus.pk, version, index_root(corpus.pk) / version)
-    except (FileNotFoundError, ValueError) as exc:  # swapped out and removed under us
+    # ScaNN raises RuntimeError for a missing or partial directory.
+    except (FileNotFoundError, ValueError, RuntimeError) as exc:
+        live = Corpus.objects.filter(pk=corpus.pk).values_list("index_version", flat=True).first()
+        if live and live != version:
+            corpus.index_version = live
+            return _load(corpus)
         raise IndexNotReady(
             "This corpus's search index is not available right now (being replaced, or missing "
             "on disk); try again shortly. Staff can rebuild it from the admin.",

@@ -36,15 +36,28 @@ def test_rebuild_reads_stored_vectors_and_swaps(user):
     assert ids[0] == records[4].pk
 
 
-def test_old_versions_removed_after_swap(user):
+def test_a_replaced_version_stays_for_searches_that_read_it_then_goes(user, monkeypatch):
     corpus = make_corpus(user)
     add_vector_records(corpus, unit_vectors(10))
     first = indexing.rebuild_index(corpus=corpus)
     add_vector_records(corpus, unit_vectors(5, seed=1))
     second = indexing.rebuild_index(corpus=corpus)
     assert second > first
-    assert version_dirs(corpus) == [second]
+    # A search that read `first` as live a moment ago can still open it.
+    assert version_dirs(corpus) == [first, second]
     assert Corpus.objects.get(pk=corpus.pk).indexed_count == 15
+
+    monkeypatch.setattr(indexing, "SUPERSEDED_GRACE_SECONDS", 0)  # ... the grace has passed
+    add_vector_records(corpus, unit_vectors(2, seed=2))
+    third = indexing.rebuild_index(corpus=corpus)
+    assert version_dirs(corpus) == [third]
+
+
+def test_version_names_carry_their_creation_time():
+    before = time.time()
+    version = indexing.new_version()
+    assert before - 1 < indexing.version_time(version) < time.time() + 1
+    assert indexing.version_time(".tmp-1234") is None and indexing.version_time("v12") is None
 
 
 def test_empty_corpus_has_no_index(user):
@@ -146,10 +159,17 @@ def test_sweep_removes_only_orphans(user, settings):
     fresh_tmp.mkdir()
     gone = indexing.index_root(live_corpus.pk + 1000)  # a corpus that no longer exists
     (gone / "v1").mkdir(parents=True)
+    other = make_corpus(user, "just swapped")
+    add_vector_records(other, unit_vectors(3))
+    replaced = indexing.rebuild_index(corpus=other)
+    add_vector_records(other, unit_vectors(1, seed=5))
+    indexing.rebuild_index(corpus=other)
+    age(indexing.index_root(other.pk) / replaced)  # made long ago, replaced just now: kept
 
     removed = indexing.sweep_orphan_index_dirs()
 
     assert set(removed) == {stale, old_tmp, gone}
+    assert (indexing.index_root(other.pk) / replaced).is_dir()
     assert (root / live).is_dir() and fresh_stale.is_dir() and fresh_tmp.is_dir()
     assert not gone.exists()
     assert scann_index.LoadedIndex.load(root / live).size == 5
@@ -183,7 +203,7 @@ def test_a_large_index_is_updated_in_place_for_small_changes(user, settings, mon
     assert builds["builds"] == 0 and version != first
     corpus.refresh_from_db()
     assert corpus.index_version == version and corpus.indexed_count == 1202
-    assert version_dirs(corpus) == [version]
+    assert version_dirs(corpus) == [first, version]  # the replaced one stays for a while
     index = scann_index.LoadedIndex.load(indexing.index_root(corpus.pk) / version)
     assert index.meta["changes_since_build"] == 8 and index.meta["n"] == 1202
     assert index.meta["delta_n"] == 5

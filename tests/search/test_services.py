@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import io
+import shutil
 
 import numpy as np
 import pytest
 from PIL import Image
 
-from corpora.models import ImageRecord, ImageStatus
+from corpora.models import Corpus, ImageRecord, ImageStatus
 from crier_site.errors import Conflict, InvalidInput, NotFound
 from search import encoders, indexing, params, services
 from search.cache import SearcherCache, searchers
@@ -138,6 +139,30 @@ def test_cache_is_a_small_lru(tmp_path):
     cache.get(1, "b", tmp_path / "1b")  # new version replaces 1's entry
     cache.get(2, "a", tmp_path / "2a")
     assert [d.name for d in loaded] == ["1a", "2a", "3a", "1b", "2a"]
+
+
+def test_a_request_for_an_older_version_gets_the_newer_cached_one(tmp_path):
+    loaded = []
+    cache = SearcherCache(loader=lambda d: loaded.append(d) or d.name)
+    cache.get(1, "v2", tmp_path / "v2")
+    # A request that read the corpus just before the swap: no reload of the old version.
+    assert cache.get(1, "v1", tmp_path / "v1") == "v2"
+    assert cache.get(1, "v3", tmp_path / "v3") == "v3"
+    assert [d.name for d in loaded] == ["v2", "v3"]
+
+
+def test_a_search_that_read_a_version_removed_since_uses_the_live_one(indexed_vectors):
+    corpus, vectors, _ = indexed_vectors
+    stale_row = Corpus.objects.get(pk=corpus.pk)
+    add_vector_records(corpus, unit_vectors(3, seed=4))
+    live = indexing.rebuild_index(corpus=corpus)
+    # Slower than the grace: the version the request read is gone from disk.
+    shutil.rmtree(indexing.index_root(corpus.pk) / stale_row.index_version)
+    searchers.clear()
+
+    result = services.search_vectors(corpus=stale_row, query=vectors[0], k=100)
+
+    assert len(result.hits) == 43 and stale_row.index_version == live
 
 
 def test_missing_version_dir_is_not_ready(indexed_vectors):
