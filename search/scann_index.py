@@ -11,6 +11,8 @@ from __future__ import annotations
 import json
 import math
 import os
+import sys
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -36,10 +38,31 @@ DELTA_VECTORS_FILE = "delta_vectors.npy"
 META_FILE = "meta.json"
 
 
+class _NoTensorFlowOnThisThread:
+    """A meta path finder that makes ``import tensorflow`` fail on one thread only."""
+
+    def __init__(self) -> None:
+        self.thread = threading.get_ident()
+
+    def find_spec(self, name: str, path: Any = None, target: Any = None) -> None:
+        if threading.get_ident() == self.thread and name.partition(".")[0] == "tensorflow":
+            raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+        return None
+
+
 def _scann_ops():
-    # Imported lazily: `import scann` pulls in TensorFlow (seconds), which processes that never
-    # touch an index (migrations, the admin) should not pay for.
-    from scann import scann_ops_pybind
+    # Imported lazily, and without TensorFlow: `import scann` also loads its TensorFlow ops
+    # when TensorFlow imports (3 s, ~640 MB resident), which the pybind searcher never uses;
+    # it skips them when the import fails. Failing it only on this thread leaves other
+    # threads' imports alone; where TensorFlow is already loaded this changes nothing.
+    blocker = None if "scann" in sys.modules else _NoTensorFlowOnThisThread()
+    if blocker is not None:
+        sys.meta_path.insert(0, blocker)
+    try:
+        from scann import scann_ops_pybind
+    finally:
+        if blocker is not None:
+            sys.meta_path.remove(blocker)
 
     return scann_ops_pybind
 

@@ -130,3 +130,30 @@ def test_serialized_index_survives_rename_and_fresh_process(big, tmp_path: Path)
     assert done.stdout.strip().splitlines()[-1] == "5000"
     np.testing.assert_array_equal(np.load(tmp_path / "ids.npy"), before[0])
     np.testing.assert_allclose(np.load(tmp_path / "scores.npy"), before[1], rtol=1e-5)
+
+
+NO_TENSORFLOW = """
+import sys
+import numpy as np
+from search import scann_index
+v = np.random.default_rng(0).random((1200, 16), dtype=np.float32)
+v /= np.linalg.norm(v, axis=1, keepdims=True)
+searcher = scann_index.build_searcher(v, ann_threshold=1000)
+ids, _ = searcher.search(v[7], final_num_neighbors=3)
+print("found", int(ids[0]), "tensorflow", "tensorflow" in sys.modules)
+import tensorflow  # other code may still import it afterwards, on this thread or another
+print("then", tensorflow.__name__)
+"""
+
+
+def test_indices_build_and_search_without_loading_tensorflow():
+    # `import scann` would load TensorFlow (~640 MB resident) for ops the searcher never uses.
+    out = subprocess.run(
+        [sys.executable, "-c", NO_TENSORFLOW],
+        cwd=Path(__file__).resolve().parents[2],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "found 7 tensorflow False" in out.stdout and "then tensorflow" in out.stdout
