@@ -18,9 +18,10 @@ Figures (docs/benchmarks.md "Camera photos"), all from the same run:
   5. resident memory (VmRSS) of the web process after its first search and of the worker
      process after encoding.
 
-The photos are generated once from scikit-image's sample photos (4000×3000, JPEG quality 90,
-sensor-like grain so they compress like camera files: 3-5 MB) into
-``var/bench-camera/`` (not committed); the server runs in a throw-away data dir.
+The photos come from ``benchmarks/camera_photos.py`` (4000×3000, JPEG quality 90, ~3.3 MB,
+made once into ``var/bench-camera/``, not committed); the server runs in a throw-away data
+dir. The same run also times, in this process, the two decodes each upload goes through
+(the upload check and the encoding job's decode), to show where ingest time goes.
 """
 
 from __future__ import annotations
@@ -44,21 +45,6 @@ from pathlib import Path
 from bootstrap import ROOT, setup_django
 
 VENV_BIN = Path(sys.executable).parent
-CAMERA_SIZE = (4000, 3000)
-GENERATOR_VERSION = 1
-SOURCES = [
-    "astronaut.png",
-    "chelsea.png",
-    "coffee.png",
-    "rocket.jpg",
-    "motorcycle_left.png",
-    "motorcycle_right.png",
-    "hubble_deep_field.jpg",
-    "retina.jpg",
-    "ihc.png",
-    "color.png",
-    "horse.png",
-]
 USER, PASSWORD = "bench", "a-long-benchmark-passphrase"
 
 
@@ -67,69 +53,9 @@ USER, PASSWORD = "bench", "a-long-benchmark-passphrase"
 
 def camera_photos(count: int) -> list[Path]:
     """``count`` distinct 4000×3000 JPEGs (quality 90), made once and kept in var/."""
-    folder = ROOT / "var" / "bench-camera" / f"v{GENERATOR_VERSION}"
-    folder.mkdir(parents=True, exist_ok=True)
-    paths = [folder / f"camera-{i:04d}.jpg" for i in range(count)]
-    missing = [(i, p) for i, p in enumerate(paths) if not p.exists()]
-    if missing:
-        print(f"making {len(missing)} camera JPEGs in {folder} …", flush=True)
-        started = time.perf_counter()
-        for i, path in missing:
-            _make_camera_photo(i, path)
-        print(f"  {time.perf_counter() - started:.0f} s", flush=True)
-    return paths
+    from camera_photos import write_camera_photos
 
-
-def _sources():
-    from PIL import Image
-
-    from corpora.examples import sample_photo_path
-
-    images = []
-    for name in SOURCES:
-        if sample_photo_path(name).exists():
-            image = Image.open(sample_photo_path(name))
-            if image.mode == "RGB" and min(image.size) >= 256:
-                images.append(image)
-    return images
-
-
-def _make_camera_photo(index: int, path: Path) -> None:
-    import numpy as np
-    from PIL import Image
-
-    sources = _camera_sources()
-    rng = np.random.default_rng(index)
-    base = sources[index % len(sources)]
-    w, h = base.size
-    # A random 4:3 window (zoom 60-100 % of the largest one), upscaled to 12 MP.
-    side_w = min(w, h * 4 / 3) * rng.uniform(0.6, 1.0)
-    side_h = side_w * 3 / 4
-    left, top = rng.uniform(0, w - side_w), rng.uniform(0, h - side_h)
-    box = (left, top, left + side_w, top + side_h)
-    image = base.resize(CAMERA_SIZE, Image.Resampling.BICUBIC, box=box)
-    if index // len(sources) % 2:
-        image = image.transpose(Image.Transpose.FLIP_LEFT_RIGHT)
-    # Sensor-like grain: a tile of noise drawn for this photo (so every file is different).
-    pixels = np.asarray(image, dtype=np.int16)
-    tile = rng.integers(-7, 8, size=(500, 500, 3), dtype=np.int16)
-    noise = np.tile(tile, (CAMERA_SIZE[1] // 500, CAMERA_SIZE[0] // 500, 1))
-    pixels = np.clip(pixels + noise + int(rng.integers(-12, 13)), 0, 255).astype(np.uint8)
-    exif = Image.Exif()
-    exif[0x010F], exif[0x0110] = "CRIER bench", "12MP camera"  # Make, Model
-    exif[0x0112] = 1  # orientation: upright
-    temporary = path.with_suffix(".part")
-    Image.fromarray(pixels, "RGB").save(temporary, "JPEG", quality=90, exif=exif.tobytes())
-    os.replace(temporary, path)
-
-
-_cached_sources: list = []
-
-
-def _camera_sources():
-    if not _cached_sources:
-        _cached_sources.extend(image.convert("RGB") for image in _sources())
-    return _cached_sources
+    return write_camera_photos(ROOT / "var" / "bench-camera", count)
 
 
 # --- the encoder alone ----------------------------------------------------------------------
@@ -153,6 +79,7 @@ def encoder_alone(name: str, files: list[Path], batch: int) -> dict[str, float]:
 
     figures = {"encoder": encoder.name, "runtime": encoder.runtime}
     figures["inference_img_s"] = n / best_of(project, 3)
+    figures.update(decode_costs(encoder, files[:20]))
     if encoder.runtime == "litert":
         from ai_edge_litert.interpreter import Interpreter
 
@@ -173,6 +100,30 @@ def encoder_alone(name: str, files: list[Path], batch: int) -> dict[str, float]:
         figures["threads"] = encoder.threads
         figures["litert_batch"] = encoder.inference_slice
     return figures
+
+
+def decode_costs(encoder, files: list[Path]) -> dict[str, float]:
+    """Median ms per camera JPEG of the two decodes an upload goes through: the upload check
+    in the web process and the encoding job's decode + preprocess in the worker."""
+    import io
+
+    from corpora.services import INGEST_DECODE_SIDE
+    from corpora.validation import decode_image
+    from search.preprocessing import open_image
+
+    contents = [path.read_bytes() for path in files]
+    check, model = [], []
+    for data in contents:
+        started = time.perf_counter()
+        decode_image(data, min_side=INGEST_DECODE_SIDE)
+        check.append(time.perf_counter() - started)
+        started = time.perf_counter()
+        encoder.preprocess(open_image(io.BytesIO(data), min_side=encoder.decode_side))
+        model.append(time.perf_counter() - started)
+    return {
+        "upload_check_ms": statistics.median(check) * 1000,
+        "job_decode_preprocess_ms": statistics.median(model) * 1000,
+    }
 
 
 def best_of(run, repeats: int) -> float:
@@ -460,6 +411,12 @@ def report(results: dict) -> None:
     rows = [
         ("encoder alone, inference only (batches of the encoding job)",
          f"{alone['inference_img_s']:.0f} img/s"),
+        ("upload check of one camera JPEG (web process: decode at ingest scale), median",
+         f"{alone['upload_check_ms']:.0f} ms"),
+        ("encoding job's decode + preprocess of one camera JPEG (worker), median",
+         f"{alone['job_decode_preprocess_ms']:.0f} ms"),
+        ("inference of one image (from the inference-only rate)",
+         f"{1000 / alone['inference_img_s']:.1f} ms"),
         ("raw LiteRT, same model and images, one image per call",
          f"{alone.get('raw_litert_img_s', 0):.0f} img/s"),
         ("**project encoder / raw LiteRT** (goal ≥ 0.9)",
