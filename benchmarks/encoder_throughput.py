@@ -3,9 +3,12 @@ histogram baseline, in one run.
 
     .venv/bin/python benchmarks/encoder_throughput.py [--images 256] [--repeats 3]
         [--encoders efficientnet-lite0,efficientnet-lite1] [--slices 4,16]
+        [--runtimes litert,tensorflow]
 
 "end to end" is ``encode()`` on decoded PIL images (resize + scale + inference); "inference" is
 ``encode_batch()`` on already preprocessed arrays. The best of ``--repeats`` runs is reported.
+``--runtimes`` measures each encoder on each runtime (``CRIER_RUNTIME``) in the same process;
+"slice" is ``CRIER_INFERENCE_SLICE`` on TensorFlow and ``CRIER_LITERT_BATCH`` on LiteRT.
 """
 
 from __future__ import annotations
@@ -71,6 +74,7 @@ def neural_rows(
         for start in range(0, n, batch_size):
             encoder.encode_batch(arrays[start : start + batch_size])
 
+    name = f"{name} ({encoder.runtime})"
     rows = [(f"{name}, batch 1, inference", best_rate(lambda: inference(1), n, repeats))]
     default_slice = encoder.inference_slice
     try:
@@ -94,12 +98,15 @@ def main() -> None:
     parser.add_argument(
         "--slices", default="", help="comma-separated CRIER_INFERENCE_SLICE values to compare"
     )
+    parser.add_argument("--runtimes", default=settings.CRIER_RUNTIME, help="comma-separated")
     args = parser.parse_args()
     images = photos(args.images)
     slices = [int(s) for s in args.slices.split(",") if s] or [settings.CRIER_INFERENCE_SLICE]
     rows = []
-    for name in args.encoders.split(","):
-        rows += neural_rows(name, images, args.repeats, slices)
+    for runtime in args.runtimes.split(","):
+        settings.CRIER_RUNTIME = runtime
+        for name in args.encoders.split(","):
+            rows += neural_rows(name, images, args.repeats, slices)
     histogram = get_encoder("histogram")
     rate = best_rate(lambda: with_batch_size(histogram, 32, images), len(images), args.repeats)
     rows.append(("histogram, batch 32, end to end", rate))
