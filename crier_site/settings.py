@@ -164,7 +164,7 @@ CRIER_INFERENCE_SLICE = env_int("CRIER_INFERENCE_SLICE", 4)
 CRIER_RUNTIME = env_choice("CRIER_RUNTIME", {"litert", "tensorflow"}, "litert")
 # Threads of each LiteRT interpreter (one interpreter per thread that encodes).
 CRIER_LITERT_THREADS = env_int("CRIER_LITERT_THREADS", min(4, len(os.sched_getaffinity(0))))
-# Images per LiteRT interpreter call; 1 was fastest with XNNPACK on 2 cores.
+# Images per LiteRT interpreter call; 1 was fastest for Lite0 on a quiet 2-core machine.
 CRIER_LITERT_BATCH = env_int("CRIER_LITERT_BATCH", 1)
 # Corpora with at least this many vectors get the tree + asymmetric hashing ScaNN configuration;
 # smaller ones are searched by ScaNN's exact brute force.
