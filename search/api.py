@@ -51,7 +51,7 @@ class SearchApi(APIView):
         upload = params["image"]
         data = read_limited(upload, declared_size=upload.size)
         result = services.search_image(
-            corpus=corpus, image=data, k=params["k"], region=params.get("region")
+            corpus=corpus, image=data, page=params["page"], region=params.get("region")
         )
         return Response(search_response(result, context={"request": request}))
 
@@ -69,7 +69,9 @@ class SimilarSearchApi(SearchApi):
     def post(self, request: Request, corpus_id: int) -> Response:
         corpus = get_readable_corpus(user=request.user, corpus_id=corpus_id)
         params = _valid(SearchSimilarSerializer, request.data)
-        result = services.search_similar(corpus=corpus, record_id=params["image_id"], k=params["k"])
+        result = services.search_similar(
+            corpus=corpus, record_id=params["image_id"], page=params["page"]
+        )
         return Response(search_response(result, context={"request": request}))
 
 

@@ -3,10 +3,17 @@ to the services as plain values."""
 
 from __future__ import annotations
 
+import math
+from dataclasses import dataclass
+
 from crier_site.errors import InvalidInput
 
 MAX_K = 100
-DEFAULT_K = 10  # the API's default; the result page shows more (search.views.PAGE_K)
+# How deep a query can be paged (offset + k), and how many hits a min_score count looks at.
+MAX_DEPTH = 1000
+DEFAULT_K = 10  # the API's default; the result page shows more
+PAGE_K = 24  # results a page shows unless asked for another k
+PAGE_K_CHOICES = (10, 24, 50, 100)  # what the search form offers
 DEFAULT_THRESHOLD = 0.9
 MIN_THRESHOLD = 0.5
 
@@ -39,3 +46,65 @@ def validate_threshold(raw: object) -> float:
             field="threshold",
         )
     return threshold
+
+
+@dataclass(frozen=True)
+class Page:
+    """Which slice of a query's ranking to return: ``k`` hits from ``offset`` on (best first,
+    equal scores by image id), only those scoring at least ``min_score`` when it is given.
+    Made by :func:`validate_page`."""
+
+    k: int = DEFAULT_K
+    offset: int = 0
+    min_score: float | None = None
+
+    @property
+    def depth(self) -> int:
+        """Hits to rank: this page and one more (is there a next page?), or, to count the
+        matches above ``min_score``, as many as can be paged through."""
+        return MAX_DEPTH if self.min_score is not None else self.offset + self.k + 1
+
+
+def validate_page(
+    *, k: object = None, offset: object = None, min_score: object = None, default_k: int = DEFAULT_K
+) -> Page:
+    """k, offset and min_score from a form or the API (strings or numbers; empty: defaults).
+    offset + k may be at most ``MAX_DEPTH``; min_score is a cosine similarity, -1 to 1."""
+    k = validate_k(k, default=default_k)
+    start = _whole_number(offset, "offset")
+    if start < 0:
+        raise InvalidInput("offset must be 0 or more.", field="offset")
+    if start + k > MAX_DEPTH:
+        raise InvalidInput(
+            f"offset + k may be at most {MAX_DEPTH}: only the best {MAX_DEPTH} hits of a query "
+            "can be paged through.",
+            field="offset",
+        )
+    return Page(k=k, offset=start, min_score=_min_score(min_score))
+
+
+def _whole_number(raw: object, field: str) -> int:
+    if raw is None or raw == "":
+        return 0
+    try:
+        value = int(raw) if isinstance(raw, str) else raw
+    except ValueError:
+        value = None
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InvalidInput(f"{field} must be a whole number.", field=field)
+    return value
+
+
+def _min_score(raw: object) -> float | None:
+    if raw is None or (isinstance(raw, str) and raw.strip() == ""):
+        return None
+    try:
+        score = float(raw.strip().replace(",", ".") if isinstance(raw, str) else raw)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        score = math.nan
+    if isinstance(raw, bool) or not -1.0 <= score <= 1.0:  # NaN fails this too
+        raise InvalidInput(
+            "min_score must be a number from -1 to 1 (a cosine similarity; 1 is identical).",
+            field="min_score",
+        )
+    return score

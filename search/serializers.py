@@ -7,7 +7,14 @@ from rest_framework import serializers
 from crier_site.http import image_file_url, image_thumbnail_url, image_url
 from crier_site.openapi import MAX_ID
 from search.duplicates import DuplicateReport, DuplicateRow
-from search.params import DEFAULT_K, DEFAULT_THRESHOLD, MAX_K, MIN_THRESHOLD
+from search.params import (
+    DEFAULT_K,
+    DEFAULT_THRESHOLD,
+    MAX_DEPTH,
+    MAX_K,
+    MIN_THRESHOLD,
+    validate_page,
+)
 from search.regions import Region
 from search.services import SearchResult
 
@@ -20,6 +27,30 @@ class SearchOptionsSerializer(serializers.Serializer):
         max_value=MAX_K,
         help_text="Results wanted.",
     )
+    offset = serializers.IntegerField(
+        required=False,
+        default=0,
+        min_value=0,
+        max_value=MAX_DEPTH - 1,
+        help_text="Skip this many of the best hits: the next page of a query starts at the "
+        f"previous response's next_offset. offset + k may be at most {MAX_DEPTH} (400 "
+        "otherwise). Hits are ordered by score, equal scores by image id, so the pages of one "
+        "query against the same index_version never overlap.",
+    )
+    min_score = serializers.FloatField(
+        required=False,
+        min_value=-1.0,
+        max_value=1.0,
+        help_text="Only hits scoring at least this (cosine similarity, 1 is identical); the "
+        f"response then counts them in 'matched' (among the best {MAX_DEPTH}).",
+    )
+
+    def validate(self, attrs: dict) -> dict:
+        # The same check the pages use: offset + k within MAX_DEPTH, which no one field knows.
+        attrs["page"] = validate_page(
+            k=attrs.pop("k"), offset=attrs.pop("offset"), min_score=attrs.pop("min_score", None)
+        )
+        return attrs
 
 
 class SearchImageSerializer(SearchOptionsSerializer):
@@ -42,7 +73,7 @@ class SearchImageSerializer(SearchOptionsSerializer):
     def validate(self, attrs: dict) -> dict:
         if "region" in attrs:
             attrs["region"] = Region.parse(attrs["region"])
-        return attrs
+        return super().validate(attrs)
 
 
 class SearchSimilarSerializer(SearchOptionsSerializer):
@@ -61,7 +92,7 @@ class SearchSimilarSerializer(SearchOptionsSerializer):
             raise serializers.ValidationError(
                 {"image": "Send a query image as a file in a multipart request."}
             )
-        return attrs
+        return super().validate(attrs)
 
 
 class SearchHitSerializer(serializers.Serializer):
@@ -78,6 +109,19 @@ class SearchResponseSerializer(serializers.Serializer):
     results = SearchHitSerializer(many=True)
     took_ms = serializers.FloatField()
     index_version = serializers.CharField()
+    offset = serializers.IntegerField(help_text="Hits skipped before the first result.")
+    next_offset = serializers.IntegerField(
+        allow_null=True, help_text="The offset of the next page; null when there is none."
+    )
+    min_score = serializers.FloatField(allow_null=True)
+    matched = serializers.IntegerField(
+        allow_null=True,
+        help_text="With min_score: how many images score at least that much, counted among "
+        f"the best {MAX_DEPTH} hits (see matched_capped); null without min_score.",
+    )
+    matched_capped = serializers.BooleanField(
+        help_text=f"True when the count stopped at {MAX_DEPTH}: more images may score as high."
+    )
 
 
 def search_response(result: SearchResult, *, context: dict) -> dict:
@@ -98,6 +142,11 @@ def search_response(result: SearchResult, *, context: dict) -> dict:
         "results": results,
         "took_ms": round(result.took_ms, 2),
         "index_version": result.index_version,
+        "offset": result.offset,
+        "next_offset": result.next_offset,
+        "min_score": result.min_score,
+        "matched": result.matched,
+        "matched_capped": result.matched_capped,
     }
 
 

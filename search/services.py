@@ -15,6 +15,7 @@ from crier_site.errors import Conflict, InvalidInput, NotFound
 from search import encoders
 from search.cache import searchers
 from search.indexing import index_root, read_vectors
+from search.params import Page
 from search.preprocessing import decode_side, open_image
 from search.regions import Region
 from search.scann_index import LoadedIndex
@@ -44,6 +45,17 @@ class SearchResult:
     exact: bool
     # The query picture as decoded for the encoder (region applied), for a preview.
     query_picture: Image.Image | None = None
+    offset: int = 0
+    min_score: float | None = None
+    # With min_score: how many images score at least that much, counted among the best
+    # MAX_DEPTH (matched_capped: the count stopped there). None without min_score.
+    matched: int | None = None
+    matched_capped: bool = False
+    has_more: bool = False
+
+    @property
+    def next_offset(self) -> int | None:
+        return self.offset + len(self.hits) if self.has_more else None
 
 
 def _as_query(query: np.ndarray, dim: int) -> np.ndarray:
@@ -128,48 +140,62 @@ def search_vectors(
     exact: bool = False,
     exclude_ids: Collection[int] = (),
     expansion: int | None = None,
+    page: Page | None = None,
 ) -> SearchResult:
-    """Top-``k`` records of ``corpus`` by dot product with ``query`` (an L2-normalised vector).
+    """Top-``k`` records of ``corpus`` by dot product with ``query`` (an L2-normalised vector),
+    or the slice of the ranking ``page`` asks for (offset, min_score).
 
     Records deleted since the index was built never show up. ``exact=True`` scans the stored
     vectors with numpy instead of the index (for checks and evaluation). ``expansion`` (default
     ``settings.CRIER_QUERY_EXPANSION``; 0 = off) is α-query expansion: the query is averaged
     with its top ``expansion`` hits (weighted by similarity³) and searched again; scores are
     then similarities to the expanded query (docs/evaluation.md has the before/after figures).
-    ``k`` comes validated from the edge (``search.params.validate_k``).
+    ``k`` and ``page`` come validated from the edge (``search.params``).
     """
     index = None if exact else require_index(corpus)
-    return _search(corpus, index, query, k, exclude_ids=exclude_ids, expansion=expansion)
+    page = page or Page(k=k)
+    return _search(corpus, index, query, page, exclude_ids=exclude_ids, expansion=expansion)
 
 
 def _search(
     corpus: Corpus,
     index: LoadedIndex | None,
     query: np.ndarray,
-    k: int,
+    page: Page,
     *,
     exclude_ids: Collection[int] = (),
     expansion: int | None = None,
 ) -> SearchResult:
     """Search the live ``index`` resolved once by the caller (``None``: exact, over the stored
-    vectors)."""
+    vectors) and cut the ranking to ``page``."""
     started = time.perf_counter()
     exclude = {int(i) for i in exclude_ids}
     if index is None:
         search = _exact_searcher(corpus)
     else:
         search = lambda query, n: index.search(_as_query(query, index.meta["dim"]), n)  # noqa: E731
-    hits = _top_hits(corpus, search, query, k, exclude)
+    ranked = _top_hits(corpus, search, query, page.depth, exclude)
     if expansion is None:
         expansion = settings.CRIER_QUERY_EXPANSION
-    if expansion > 0 and hits:
-        query = _expanded_query(corpus, query, hits[:expansion])
-        hits = _top_hits(corpus, search, query, k, exclude)
+    if expansion > 0 and ranked:
+        query = _expanded_query(corpus, query, ranked[:expansion])
+        ranked = _top_hits(corpus, search, query, page.depth, exclude)
+    matched, capped = None, False
+    if page.min_score is not None:
+        capped = len(ranked) == page.depth and ranked[-1].score >= page.min_score
+        ranked = [hit for hit in ranked if hit.score >= page.min_score]
+        matched = len(ranked)
+    end = page.offset + page.k
     return SearchResult(
-        hits=hits,
+        hits=ranked[page.offset : end],
         took_ms=(time.perf_counter() - started) * 1000,
         index_version=corpus.index_version,
         exact=index is None,
+        offset=page.offset,
+        min_score=page.min_score,
+        matched=matched,
+        matched_capped=capped,
+        has_more=len(ranked) > end,
     )
 
 
@@ -178,13 +204,16 @@ def _exact_searcher(corpus: Corpus):
 
 
 def _top_hits(corpus: Corpus, search, query: np.ndarray, k: int, exclude: set[int]) -> list[Hit]:
+    """The best ``k`` live hits, best first; equal scores in image id order, so that the pages
+    of one ranking never overlap or skip a hit."""
     wanted = k + len(exclude)
     while True:
         ids, scores = search(query, wanted)
-        hits = _alive_hits(corpus, ids, scores, exclude)[:k]
+        hits = _alive_hits(corpus, ids, scores, exclude)
+        hits.sort(key=lambda hit: (-hit.score, hit.record_id))
         # Records deleted since the build eat into the top-k: ask for more, up to everything.
-        if len(hits) == k or len(ids) < wanted:
-            return hits
+        if len(hits) >= k or len(ids) < wanted:
+            return hits[:k]
         wanted *= 4
 
 
@@ -201,12 +230,18 @@ def _expanded_query(corpus: Corpus, query: np.ndarray, hits: list[Hit]) -> np.nd
 
 
 def search_image(
-    *, corpus: Corpus, image, k: int = 10, region: Region | None = None
+    *,
+    corpus: Corpus,
+    image,
+    k: int = 10,
+    region: Region | None = None,
+    page: Page | None = None,
 ) -> SearchResult:
     """Encode ``image`` (bytes, an uploaded file, a path: anything ``open_image`` accepts), or
-    only its ``region``, with the corpus's encoder and search. The image passes the same gate
-    as uploads (``corpora.validation.decode_image``) and is decoded once, at the scale the
-    encoder needs for the part it sees. ``k`` comes validated from the edge."""
+    only its ``region``, with the corpus's encoder and search (``page`` instead of ``k``: another
+    slice of the ranking). The image passes the same gate as uploads
+    (``corpora.validation.decode_image``) and is decoded once, at the scale the encoder needs
+    for the part it sees. ``k`` and ``page`` come validated from the edge."""
     index = require_index(corpus)  # before the encoder: no model is loaded for a 409
     encoder = encoders.get_encoder(corpus.encoder)
     _require_same_encoder(corpus, index, encoder.fingerprint)
@@ -216,10 +251,12 @@ def search_image(
     if region is not None:
         picture = region.crop(picture)
     vector = encoder.encode_batch(encoder.preprocess(picture)[np.newaxis])[0]
-    return replace(_search(corpus, index, vector, k), query_picture=picture)
+    return replace(_search(corpus, index, vector, page or Page(k=k)), query_picture=picture)
 
 
-def search_similar(*, corpus: Corpus, record_id: int, k: int = 10) -> SearchResult:
+def search_similar(
+    *, corpus: Corpus, record_id: int, k: int = 10, page: Page | None = None
+) -> SearchResult:
     """Records most similar to one already in the corpus (itself excluded)."""
     row = (
         ImageRecord.objects.filter(corpus=corpus, pk=record_id)
@@ -233,4 +270,4 @@ def search_similar(*, corpus: Corpus, record_id: int, k: int = 10) -> SearchResu
         raise Conflict("This image is not encoded yet.", record_id=record_id, status=status)
     index = require_index(corpus)
     _require_same_encoder(corpus, index, fingerprint)
-    return _search(corpus, index, as_vector(embedding), k, exclude_ids=[record_id])
+    return _search(corpus, index, as_vector(embedding), page or Page(k=k), exclude_ids=[record_id])

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import render
 from django.views.decorators.http import require_GET, require_http_methods
 
@@ -15,12 +15,11 @@ from corpora.validation import read_limited
 from crier_site.errors import CrierError, InvalidInput, NotFound, TooManyRequests
 from crier_site.http import page_errors
 from search.duplicates import DuplicateReport, DuplicateRow, duplicate_rows, find_duplicates
-from search.params import DEFAULT_THRESHOLD, validate_k, validate_threshold
+from search.params import DEFAULT_THRESHOLD, PAGE_K, Page, validate_page, validate_threshold
 from search.preview import query_preview_data_url
 from search.regions import Region
 from search.services import SearchResult, search_image, search_similar
 
-PAGE_K = 24  # results a page shows unless asked for another k
 DUPLICATE_GROUPS_SHOWN = 60
 
 
@@ -40,16 +39,16 @@ def results(request: HttpRequest, corpus_id: int) -> HttpResponse:
         return _render(request, corpus)
     try:
         _check_rate(request)
-        k = validate_k(request.POST.get("k"), default=PAGE_K)
+        page = _page(request.POST)
         region = Region.parse(request.POST["region"]) if request.POST.get("region") else None
         data = _read_upload(request)
-        result = search_image(corpus=corpus, image=data, k=k, region=region)
+        result = search_image(corpus=corpus, image=data, page=page, region=region)
     except NotFound:
         raise
     except CrierError as exc:
         return _render(request, corpus, error=exc, status=exc.status_code)
     preview = query_preview_data_url(result.query_picture)
-    return _render(request, corpus, result=result, query_src=preview, region=region)
+    return _render(request, corpus, result=result, query_src=preview, region=region, page=page)
 
 
 @require_GET
@@ -59,13 +58,13 @@ def similar(request: HttpRequest, corpus_id: int, image_id: int) -> HttpResponse
     corpus = selectors.get_readable_corpus(user=request.user, corpus_id=corpus_id)
     record = selectors.get_image(corpus=corpus, image_id=image_id)
     try:
-        k = validate_k(request.GET.get("k"), default=PAGE_K)
-        result = search_similar(corpus=corpus, record_id=record.pk, k=k)
+        page = _page(request.GET)
+        result = search_similar(corpus=corpus, record_id=record.pk, page=page)
     except NotFound:
         raise
     except CrierError as exc:
         return _render(request, corpus, query_record=record, error=exc, status=exc.status_code)
-    return _render(request, corpus, query_record=record, result=result)
+    return _render(request, corpus, query_record=record, result=result, page=page)
 
 
 @require_GET
@@ -106,6 +105,7 @@ def _render(
     query_src: str | None = None,
     query_record: ImageRecord | None = None,
     region: Region | None = None,
+    page: Page | None = None,
     error: CrierError | None = None,
     status: int = 200,
 ) -> HttpResponse:
@@ -114,15 +114,29 @@ def _render(
         "result": result,
         "rows": [
             Row(rank, hit.record, hit.score)
-            for rank, hit in enumerate(result.hits if result is not None else [], start=1)
+            for rank, hit in enumerate(
+                result.hits if result is not None else [],
+                start=result.offset + 1 if result is not None else 1,
+            )
         ],
         "query_src": query_src,
         "query_record": query_record,
         "region": region,
+        "search_page": page,
+        "restore_query": request.method == "POST",  # search.js puts the kept picture back
         "error": error,
         "counts": selectors.corpus_counts(corpus=corpus) if error else None,
     }
     return render(request, "search/results.html", context, status=status)
+
+
+def _page(data: QueryDict) -> Page:
+    return validate_page(
+        k=data.get("k"),
+        offset=data.get("offset"),
+        min_score=data.get("min_score"),
+        default_k=PAGE_K,
+    )
 
 
 def _check_rate(request: HttpRequest) -> None:

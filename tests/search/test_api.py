@@ -64,7 +64,17 @@ def test_search_by_file_returns_ranked_results(api, user, colours):
     )
     assert response.status_code == 200
     body = response.json()
-    assert set(body) == {"results", "took_ms", "index_version"}
+    assert set(body) == {
+        "results",
+        "took_ms",
+        "index_version",
+        "offset",
+        "next_offset",
+        "min_score",
+        "matched",
+        "matched_capped",
+    }
+    assert body["offset"] == 0 and body["next_offset"] == 3 and body["matched"] is None
     assert body["index_version"] == corpus.index_version
     results = body["results"]
     assert len(results) == 3

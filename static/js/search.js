@@ -1,0 +1,166 @@
+// The search form, made quicker: paste a picture (Ctrl/Cmd+V) or drop one anywhere on the page
+// to search with it; the picture is kept in this browser (IndexedDB; never stored on the server)
+// so that the results page can search again with another region, or show more results, without
+// choosing it again. Without this script the form still works as a plain upload.
+(() => {
+  "use strict";
+
+  const form = document.querySelector("form[data-search-form]");
+  if (!form) return;
+  const input = form.querySelector("input[type=file]");
+  const regionField = form.querySelector("[data-region]");
+
+  // --- announcements for screen readers ---------------------------------------------------
+  const announcer = document.createElement("p");
+  announcer.className = "visually-hidden";
+  announcer.setAttribute("role", "status");
+  announcer.dataset.announcer = "";
+  (document.querySelector("main") || document.body).append(announcer);
+  const announce = (text) => {
+    announcer.textContent = text;
+  };
+
+  // --- the kept query picture ---------------------------------------------------------------
+  const STORE = "query";
+  const KEY = "last";
+  const database = () =>
+    new Promise((resolve, reject) => {
+      const request = indexedDB.open("crier-search", 1);
+      request.onupgradeneeded = () => request.result.createObjectStore(STORE);
+      request.onsuccess = () => resolve(request.result);
+      request.onerror = () => reject(request.error);
+    });
+  const keep = (file) =>
+    database().then(
+      (db) =>
+        new Promise((resolve, reject) => {
+          const tx = db.transaction(STORE, "readwrite");
+          tx.objectStore(STORE).put(file, KEY);
+          tx.oncomplete = () => resolve();
+          tx.onerror = () => reject(tx.error);
+        }),
+    );
+  const kept = () =>
+    database().then(
+      (db) =>
+        new Promise((resolve, reject) => {
+          const request = db.transaction(STORE).objectStore(STORE).get(KEY);
+          request.onsuccess = () => resolve(request.result || null);
+          request.onerror = () => reject(request.error);
+        }),
+    );
+
+  const choose = (file) => {
+    const transfer = new DataTransfer();
+    transfer.items.add(file);
+    input.files = transfer.files;
+    input.dispatchEvent(new Event("change", { bubbles: true }));
+  };
+
+  let keptFile = null;
+  window.addEventListener("pageshow", () => delete form.dataset.saved); // back to a page
+  form.addEventListener("submit", (event) => {
+    const file = input.files[0];
+    if (!file || form.dataset.saved === "yes") return;
+    event.preventDefault();
+    const send = () => {
+      form.dataset.saved = "yes";
+      form.submit();
+    };
+    keep(file).then(send, send); // without storage the search still runs
+  });
+
+  // --- paste and drop anywhere --------------------------------------------------------------
+  const imageIn = (files) => Array.from(files || []).find((file) => file.type.startsWith("image/"));
+  const searchWith = (file, how) => {
+    choose(file);
+    announce(`Searching with the ${how} image…`);
+    form.requestSubmit();
+  };
+  document.addEventListener("paste", (event) => {
+    const file = imageIn(event.clipboardData && event.clipboardData.files);
+    if (!file) return; // text pastes go where they always went
+    event.preventDefault();
+    searchWith(file, "pasted");
+  });
+  const carriesFiles = (event) => event.dataTransfer && Array.from(event.dataTransfer.types).includes("Files");
+  document.addEventListener("dragover", (event) => {
+    if (!carriesFiles(event) || event.defaultPrevented) return;
+    event.preventDefault(); // allow the drop
+    document.body.classList.add("dropping");
+  });
+  document.addEventListener("dragleave", (event) => {
+    if (!event.relatedTarget) document.body.classList.remove("dropping");
+  });
+  document.addEventListener("drop", (event) => {
+    document.body.classList.remove("dropping");
+    if (event.defaultPrevented || !carriesFiles(event)) return; // a drop box took it
+    event.preventDefault();
+    const file = imageIn(event.dataTransfer.files);
+    if (file) searchWith(file, "dropped");
+    else announce("That was not an image; drop a picture to search with it.");
+  });
+
+  // --- the results page: the query back in the form, and "Show more" ------------------------
+  const results = document.querySelector("[data-results]");
+  const more = results && results.querySelector("[data-show-more]");
+
+  if (form.hasAttribute("data-restore-query")) {
+    kept()
+      .then((file) => {
+        if (!file) return;
+        keptFile = file;
+        const searched = regionField ? regionField.defaultValue : "";
+        choose(file); // shows the preview (and clears the region, as for any new picture)
+        if (regionField && searched) {
+          regionField.value = searched;
+          regionField.dispatchEvent(new Event("change"));
+        }
+        if (more && more.tagName === "BUTTON") more.hidden = false;
+      })
+      .catch(() => {}); // no storage: the form is empty, as without this script
+  }
+
+  if (more) {
+    const list = results.querySelector("[data-results-list]");
+    const count = results.querySelector("[data-results-count]");
+    const request = () => {
+      if (more.tagName === "A") return fetch(more.href, { credentials: "same-origin" });
+      const data = new FormData();
+      data.append("csrfmiddlewaretoken", form.querySelector("[name=csrfmiddlewaretoken]").value);
+      data.append("image", keptFile, keptFile.name);
+      data.append("k", results.dataset.k);
+      data.append("offset", more.dataset.nextOffset);
+      if (results.dataset.minScore) data.append("min_score", results.dataset.minScore);
+      if (results.dataset.region) data.append("region", results.dataset.region);
+      return fetch(form.action, { method: "POST", body: data, credentials: "same-origin" });
+    };
+    more.addEventListener("click", (event) => {
+      event.preventDefault();
+      if (more.getAttribute("aria-disabled") === "true") return;
+      if (more.tagName === "BUTTON" && !keptFile) return;
+      more.setAttribute("aria-disabled", "true");
+      announce("Loading more results…");
+      request()
+        .then((response) => (response.ok ? response.text() : Promise.reject(response.status)))
+        .then((html) => {
+          const page = new DOMParser().parseFromString(html, "text/html");
+          const tiles = Array.from(page.querySelectorAll("[data-results-list] > li"));
+          tiles.forEach((tile) => list.append(document.adoptNode(tile)));
+          if (count) count.textContent = String(list.children.length);
+          const next = page.querySelector("[data-show-more]");
+          if (next && more.tagName === "A") more.href = next.getAttribute("href");
+          else if (next) more.dataset.nextOffset = next.dataset.nextOffset;
+          else more.parentElement.hidden = true;
+          more.removeAttribute("aria-disabled");
+          announce(`${tiles.length} more result${tiles.length === 1 ? "" : "s"} shown; ${list.children.length} in all.`);
+          const firstLink = tiles.length && tiles[0].querySelector("a");
+          if (firstLink) firstLink.focus(); // carry on reading where the new ones start
+        })
+        .catch(() => {
+          more.removeAttribute("aria-disabled");
+          announce("More results could not be loaded; try again.");
+        });
+    });
+  }
+})();
