@@ -8,6 +8,7 @@ urlpatterns = [
     path("", views.corpus_list, name="list"),
     path("<int:corpus_id>/", views.corpus_detail, name="detail"),
     path("<int:corpus_id>/upload/", views.corpus_upload, name="upload"),
+    path("<int:corpus_id>/edit/", views.corpus_edit, name="edit"),
     path("<int:corpus_id>/delete/", views.corpus_delete, name="delete"),
     path("<int:corpus_id>/export/", views.corpus_export, name="export"),
     path("<int:corpus_id>/images/delete/", views.images_delete, name="images_delete"),

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import HttpRequest, HttpResponse, QueryDict, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -14,7 +15,8 @@ from django.views.decorators.http import require_http_methods, require_POST
 from corpora import selectors, services
 from corpora.files import corpus_zip_response, image_file_response
 from corpora.forms import CorpusForm, UploadForm
-from corpora.models import Corpus
+from corpora.models import Corpus, Visibility
+from corpora.serializers import CorpusUpdateSerializer
 from corpora.services import IngestReport
 from crier_site.errors import Conflict, InvalidInput
 from crier_site.http import page_errors
@@ -43,6 +45,40 @@ def corpus_list(request: HttpRequest) -> HttpResponse:
 def corpus_detail(request: HttpRequest, corpus_id: int) -> HttpResponse:
     corpus = selectors.get_readable_corpus(user=request.user, corpus_id=corpus_id)
     return _render_detail(request, corpus)
+
+
+@login_required
+@require_POST
+@page_errors
+def corpus_edit(request: HttpRequest, corpus_id: int) -> HttpResponse:
+    """The corpus page's "Edit details" form, checked exactly as the API's PATCH is: the same
+    serializer (CorpusUpdateSerializer), then the same service (services.update_corpus)."""
+    corpus = selectors.get_writable_corpus(user=request.user, corpus_id=corpus_id)
+    serializer = CorpusUpdateSerializer(data=_edit_data(request.POST), partial=True)
+    if serializer.is_valid():
+        try:
+            services.update_corpus(corpus=corpus, **serializer.validated_data)
+        except InvalidInput as exc:
+            errors = {exc.details.get("field") or "non_field_errors": [exc.message]}
+        else:
+            messages.success(request, f"Corpus “{corpus.name}” saved.")
+            return redirect("corpora:detail", corpus_id=corpus.pk)
+    else:
+        errors = serializer.errors
+    corpus.refresh_from_db()  # the page shows what is stored; the form keeps what was typed
+    edit = {"errors": errors, "values": request.POST}
+    return _render_detail(request, corpus, edit=edit, status=400)
+
+
+def _edit_data(form: QueryDict) -> dict:
+    """The edit form as the PATCH body it stands for: expiry left out unless a new time is
+    typed or "keep it until I delete it" is ticked (null: permanent)."""
+    data = {field: form.get(field, "") for field in ("name", "description", "visibility")}
+    if form.get("keep_forever"):
+        data["expires_in_minutes"] = None
+    elif form.get("expires_in_minutes", "").strip():
+        data["expires_in_minutes"] = form["expires_in_minutes"].strip()
+    return data
 
 
 @login_required
@@ -98,6 +134,8 @@ def images_delete(request: HttpRequest, corpus_id: int) -> HttpResponse:
     ids = sorted({int(value) for value in raw if value.isdigit()})
     images = list(corpus.images.filter(pk__in=ids).order_by("pk"))
     back = _safe_next(request)
+    if not ids:
+        raise InvalidInput("Select the images to delete first.")
     if not images:
         raise InvalidInput("None of these images is in this corpus (any more).")
     if request.method == "POST":
@@ -142,6 +180,7 @@ def _render_detail(
     *,
     upload_form: UploadForm | None = None,
     report: IngestReport | None = None,
+    edit: dict | None = None,
     status: int = 200,
 ) -> HttpResponse:
     is_owner = request.user.is_authenticated and corpus.owner_id == request.user.pk
@@ -153,5 +192,8 @@ def _render_detail(
         "is_owner": is_owner,
         "upload_form": (upload_form or UploadForm()) if is_owner else None,
         "report": report,
+        "edit": edit or {"errors": {}, "values": None},
+        "visibility_choices": Visibility.choices,
+        "max_expiry_minutes": settings.CRIER_TEMP_CORPUS_MAX_MINUTES,
     }
     return render(request, "corpora/detail.html", context, status=status)

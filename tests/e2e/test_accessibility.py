@@ -66,7 +66,10 @@ def test_every_page_passes_axe_core_in_both_themes(
     upload_images(page, [sample_photo("coffee.png"), sample_photo("rocket.jpg")])
     wait_until_ready(page, 2)
     page.reload()
-    check(page, found, checked)  # one's own corpus: upload box, grid, owner actions
+    page.get_by_text("Edit details").click()
+    expect(page.get_by_role("button", name="Save changes")).to_be_visible()
+    page.get_by_role("checkbox", name="Select coffee.png").check()
+    check(page, found, checked)  # one's own corpus: edit form, upload box, grid, select many
     page.goto("/accounts/token/")
     page.get_by_role("button", name="Create a token").click()
     expect(page.get_by_role("textbox", name="Token")).to_be_visible()
