@@ -51,6 +51,16 @@ def edited_copy(name: str, target: Path) -> Path:
     return target
 
 
+def two_photos(left: str, right: str, target: Path) -> Path:
+    """Two sample photos side by side in one JPEG, each squeezed to 300 x 300."""
+    canvas = Image.new("RGB", (600, 300))
+    for x, name in ((0, left), (300, right)):
+        with Image.open(sample_photo(name)) as photo:
+            canvas.paste(photo.convert("RGB").resize((300, 300)), (x, 0))
+    canvas.save(target, "JPEG", quality=90)
+    return target
+
+
 def broken_image(target: Path) -> Path:
     """A file named like a JPEG whose bytes are not one (the header is cut short)."""
     with Image.open(sample_photo("coffee.png")) as image:

@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from PIL import Image
 from playwright.sync_api import BrowserContext, Page, expect
 
 from tests.e2e.helpers import (
@@ -29,6 +28,7 @@ from tests.e2e.helpers import (
     sample_photo,
     search_with,
     sign_up,
+    two_photos,
     upload_images,
     upload_results,
     wait_until_ready,
@@ -150,16 +150,6 @@ def test_more_like_this_leaves_the_image_itself_out(
     assert "rocket.jpg" not in found
     assert sorted(found) == sorted(set(PHOTOS) - {"rocket.jpg"})
     page.screenshot(path=e2e_output_dir / "3-more-like-this.png", full_page=True)
-
-
-def two_photos(left: str, right: str, target: Path) -> Path:
-    """Two sample photos side by side in one JPEG, each squeezed to 300 x 300."""
-    canvas = Image.new("RGB", (600, 300))
-    for x, name in ((0, left), (300, right)):
-        with Image.open(sample_photo(name)) as photo:
-            canvas.paste(photo.convert("RGB").resize((300, 300)), (x, 0))
-    canvas.save(target, "JPEG", quality=90)
-    return target
 
 
 def test_dragging_over_the_preview_searches_that_part_only(

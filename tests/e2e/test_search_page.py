@@ -12,20 +12,11 @@ from PIL import Image
 from playwright.sync_api import Page, expect
 
 from tests.e2e.conftest import ContextFactory
-from tests.e2e.helpers import filenames_in, resized_jpeg_copy, results_list, sample_photo
+from tests.e2e.helpers import filenames_in, resized_jpeg_copy, results_list, two_photos
 
 pytestmark = pytest.mark.e2e
 
 RANK_AND_SCORE = re.compile(r"#(\d+)\s+(-?[01]\.\d{3})")
-
-
-def side_by_side(left: str, right: str, target: Path) -> Path:
-    canvas = Image.new("RGB", (600, 300))
-    for x, name in ((0, left), (300, right)):
-        with Image.open(sample_photo(name)) as photo:
-            canvas.paste(photo.convert("RGB").resize((300, 300)), (x, 0))
-    canvas.save(target, "JPEG", quality=90)
-    return target
 
 
 def ranks_and_scores(page: Page) -> list[tuple[int, float]]:
@@ -84,7 +75,7 @@ def test_another_region_of_the_same_picture_chosen_with_the_keyboard(
     page = new_context().new_page()
     page.goto("/")
     page.get_by_label("Image to search with").set_input_files(
-        side_by_side("coffee.png", "rocket.jpg", tmp_path / "coffee-and-rocket.jpg")
+        two_photos("coffee.png", "rocket.jpg", tmp_path / "coffee-and-rocket.jpg")
     )
     page.get_by_role("button", name="Search", exact=True).click()
     expect(page.get_by_role("img", name="The image you searched with")).to_be_visible()

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import pytest
 
+from search import indexing
 from search.cache import searchers
+from tests.factories import add_vector_records, make_corpus, unit_vectors
 
 
 @pytest.fixture(autouse=True)
@@ -13,3 +15,13 @@ def empty_searcher_cache():
     searchers.clear()
     yield
     searchers.clear()
+
+
+@pytest.fixture
+def indexed_vectors(user):
+    """A corpus of 40 random unit vectors with a brute-force index: (corpus, vectors, records)."""
+    corpus = make_corpus(user)
+    vectors = unit_vectors(40)
+    records = add_vector_records(corpus, vectors)
+    indexing.rebuild_index(corpus=corpus)
+    return corpus, vectors, records

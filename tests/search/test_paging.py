@@ -17,15 +17,6 @@ from tests.factories import add_vector_records, make_corpus, unit_vectors
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def indexed_vectors(user):
-    corpus = make_corpus(user)
-    vectors = unit_vectors(40)
-    records = add_vector_records(corpus, vectors)
-    indexing.rebuild_index(corpus=corpus)
-    return corpus, vectors, records
-
-
 def ranking(corpus, query, **page) -> services.SearchResult:
     return services.search_vectors(corpus=corpus, query=query, page=params.validate_page(**page))
 

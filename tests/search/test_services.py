@@ -19,15 +19,6 @@ from tests.factories import add_vector_records, make_corpus, unit_vectors
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def indexed_vectors(user):
-    corpus = make_corpus(user)
-    vectors = unit_vectors(40)
-    records = add_vector_records(corpus, vectors)
-    indexing.rebuild_index(corpus=corpus)
-    return corpus, vectors, records
-
-
 def test_search_vectors_finds_nearest(indexed_vectors):
     corpus, vectors, records = indexed_vectors
     result = services.search_vectors(corpus=corpus, query=vectors[7], k=5)
