@@ -58,7 +58,7 @@ def corpus_edit(request: HttpRequest, corpus_id: int) -> HttpResponse:
     if serializer.is_valid():
         try:
             services.update_corpus(corpus=corpus, **serializer.validated_data)
-        except InvalidInput as exc:
+        except (InvalidInput, Conflict) as exc:  # e.g. the name of another of one's corpora
             errors = {exc.details.get("field") or "non_field_errors": [exc.message]}
         else:
             messages.success(request, f"Corpus “{corpus.name}” saved.")
