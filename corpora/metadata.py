@@ -85,7 +85,20 @@ def clean_data(value: Any) -> dict[str, Any]:
         raise InvalidInput(
             f"metadata is {size} bytes as JSON; at most {MAX_DATA_BYTES}.", field="metadata"
         )
+    if _holds_nul(value):
+        # PostgreSQL's jsonb cannot store U+0000 (found by the API fuzzer as a 500).
+        raise InvalidInput("metadata cannot contain the NUL character (\\u0000).", field="metadata")
     return value
+
+
+def _holds_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_holds_nul(key) or _holds_nul(item) for key, item in value.items())
+    if isinstance(value, list):
+        return any(_holds_nul(item) for item in value)
+    return False
 
 
 def parse_annotation(value: Any) -> Annotation:

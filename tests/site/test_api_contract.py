@@ -158,6 +158,16 @@ class TestAnswersMatchTheSchema:
         too_big = alice.post(delete, {"ids": [2**64]}, format="json")
         assert too_big.status_code == 400
 
+    def test_nul_characters_in_free_metadata_are_400_not_a_database_error(self, alice, user):
+        corpus = make_corpus(user)
+        record = make_record(corpus)
+        url = reverse("api:image-detail", args=[corpus.pk, record.pk])
+        for metadata in ({"a\x00": 1}, {"a": ["b\x00"]}, {"a": {"b": "c\x00"}}):
+            response = alice.patch(url, {"metadata": metadata}, format="json")
+            assert response.status_code == 400, metadata
+            assert "NUL" in error_of(response)["message"]
+        assert alice.patch(url, {"metadata": {"a": "b"}}, format="json").status_code == 200
+
     def test_blank_names_and_nul_characters_are_400(self, alice) -> None:
         corpora = reverse("api:corpus-list")
         for name in ("", "   ", "a\x00b"):
