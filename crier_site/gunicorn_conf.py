@@ -17,11 +17,13 @@ threads = int(os.environ.get("CRIER_WEB_THREADS") or 4)
 # The first search in a process loads TensorFlow and the encoder (seconds on a busy machine);
 # big uploads take time too: do not let gunicorn kill a worker for that.
 timeout = int(os.environ.get("CRIER_WEB_TIMEOUT") or 120)
+# Idle keep-alive connections are closed after this many seconds. gunicorn's default (2 s) equals
+# the poll interval of clients that watch a corpus index (the pages' script, the demo notebook):
+# a poll arriving just as its connection is closed gets "connection reset" (seen in the e2e
+# tests). 5 s leaves such clients a margin; a proxy in front usually opens new connections.
+keepalive = 5
 # On SIGTERM, requests in flight get this long to finish before the workers are killed.
 graceful_timeout = 10
-# Recycle processes now and then so memory held by one huge request is given back.
-max_requests = 2000
-max_requests_jitter = 200
 # gunicorn's runtime control socket defaults to one path per user ($HOME/.gunicorn/gunicorn.ctl):
 # a second server on the machine (a test, a benchmark) would take it over. Not used by CRIER.
 control_socket_disable = True

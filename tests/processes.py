@@ -89,6 +89,20 @@ def manage(*args: str) -> list[str]:
     return [sys.executable, str(Path(settings.BASE_DIR) / "manage.py"), *args]
 
 
+def gunicorn(port: int) -> list[str]:
+    """The web service exactly as ``make run`` and docs/deployment.md start it."""
+    executable = Path(sys.executable).parent / "gunicorn"
+    config = Path(settings.BASE_DIR) / "crier_site" / "gunicorn_conf.py"
+    return [
+        str(executable),
+        "-c",
+        str(config),
+        "--bind",
+        f"127.0.0.1:{port}",
+        "crier_site.wsgi",
+    ]
+
+
 @dataclass
 class Service:
     name: str

@@ -12,7 +12,6 @@ from __future__ import annotations
 import contextlib
 import os
 import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
@@ -40,6 +39,7 @@ from tests.processes import (
     app_env,
     database_url,
     free_port,
+    gunicorn,
     log_tail,
     manage,
     start_service,
@@ -99,20 +99,6 @@ class LiveApp:
 class Account:
     username: str
     password: str
-
-
-def gunicorn(port: int) -> list[str]:
-    """The web service exactly as ``make run`` and docs/deployment.md start it."""
-    executable = Path(sys.executable).parent / "gunicorn"
-    config = Path(settings.BASE_DIR) / "crier_site" / "gunicorn_conf.py"
-    return [
-        str(executable),
-        "-c",
-        str(config),
-        "--bind",
-        f"127.0.0.1:{port}",
-        "crier_site.wsgi",
-    ]
 
 
 def wait_until_serving(url: str, server: Service, worker: Service) -> None:
