@@ -62,22 +62,26 @@ class Page:
     def depth(self) -> int:
         """Hits to rank: this page and one more (is there a next page?), or, to count the
         matches above ``min_score``, as many as can be paged through."""
-        return MAX_DEPTH if self.min_score is not None else self.offset + self.k + 1
+        if self.min_score is not None:
+            return MAX_DEPTH
+        return min(MAX_DEPTH, self.offset + self.k + 1)
 
 
 def validate_page(
     *, k: object = None, offset: object = None, min_score: object = None, default_k: int = DEFAULT_K
 ) -> Page:
     """k, offset and min_score from a form or the API (strings or numbers; empty: defaults).
-    offset + k may be at most ``MAX_DEPTH``; min_score is a cosine similarity, -1 to 1."""
+    Only the best ``MAX_DEPTH`` hits can be paged through: a page reaching past them is cut
+    short (no error, so every request the schema allows is answered). min_score is a cosine
+    similarity, -1 to 1."""
     k = validate_k(k, default=default_k)
     start = _whole_number(offset, "offset")
     if start < 0:
         raise InvalidInput("offset must be 0 or more.", field="offset")
-    if start + k > MAX_DEPTH:
+    if start >= MAX_DEPTH:
         raise InvalidInput(
-            f"offset + k may be at most {MAX_DEPTH}: only the best {MAX_DEPTH} hits of a query "
-            "can be paged through.",
+            f"offset must be below {MAX_DEPTH}: only the best {MAX_DEPTH} hits of a query can "
+            "be paged through.",
             field="offset",
         )
     return Page(k=k, offset=start, min_score=_min_score(min_score))

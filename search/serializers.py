@@ -33,9 +33,10 @@ class SearchOptionsSerializer(serializers.Serializer):
         min_value=0,
         max_value=MAX_DEPTH - 1,
         help_text="Skip this many of the best hits: the next page of a query starts at the "
-        f"previous response's next_offset. offset + k may be at most {MAX_DEPTH} (400 "
-        "otherwise). Hits are ordered by score, equal scores by image id, so the pages of one "
-        "query against the same index_version never overlap.",
+        f"previous response's next_offset. Only the best {MAX_DEPTH} hits can be paged "
+        f"through: a page reaching past the {MAX_DEPTH}th is cut short. Hits are ordered by "
+        "score, equal scores by image id, so the pages of one query against the same "
+        "index_version never overlap.",
     )
     min_score = serializers.FloatField(
         required=False,
