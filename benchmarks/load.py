@@ -224,6 +224,7 @@ def run_load(
     clients: int,
     duration: float,
     upload_every: float,
+    think: float,
     next_seed: list[int],
 ) -> Run:
     run = Run(server=server, duration=duration)
@@ -264,6 +265,8 @@ def run_load(
                     record(kind, started, answer)
                 except requests.RequestException as exc:
                     record(kind, started, None, f"{type(exc).__name__}: {exc}")
+                if think:
+                    stop.wait(rng.uniform(0.5, 1.5) * think)
 
     def uploader() -> None:
         with requests.Session() as session:
@@ -348,6 +351,12 @@ def main() -> None:
     parser.add_argument("--duration", type=float, default=60)
     parser.add_argument("--clients", type=int, default=8, help="threads per kind of search")
     parser.add_argument("--upload-every", type=float, default=5.0)
+    parser.add_argument(
+        "--think",
+        type=float,
+        default=0.0,
+        help="mean pause (s) between a client's requests; 0: each client sends the next at once",
+    )
     parser.add_argument("--web-workers", type=int, default=2)
     parser.add_argument("--skip-runserver", action="store_true")
     parser.add_argument("--max-seconds", type=float, default=1500)
@@ -464,6 +473,7 @@ def benchmark(args, env: dict[str, str], services: Services) -> list[Run]:
         query_seeds=query_seeds,
         clients=args.clients,
         upload_every=args.upload_every,
+        think=args.think,
         next_seed=next_seed,
     )
 
