@@ -48,11 +48,8 @@ checks.positive_data_acceptance.expected-statuses = {[*POSITIVE_ACCEPTED, "400"]
 
 # Search by upload: a schema cannot say "bytes that decode as an image" nor "right > left and
 # bottom > top" for a region, so a schema-valid upload may be refused as 400 with the reason.
-# Both searches also refuse offset + k > 1000 (only the best 1000 hits are paged through): a
-# constraint between two fields, which OpenAPI 3.0's schema cannot state (each field's own
-# range is in the schema).
 [[operations]]
-include-operation-id = ["v1_corpora_search_create", "v1_corpora_search_similar_create"]
+include-operation-id = "v1_corpora_search_create"
 checks.positive_data_acceptance.expected-statuses = {[*POSITIVE_ACCEPTED, "400"]}
 
 # Free JSON metadata (image PATCH, upload): PostgreSQL's jsonb cannot store U+0000, so the API
