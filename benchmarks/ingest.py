@@ -145,13 +145,13 @@ def time_add_one(n: int, photo: Path, encoder_name: str) -> tuple[float, int]:
     print(f"  initial index of {n:,} vectors built in {time.perf_counter() - started:.1f} s")
 
     calls = {"rows": 0}
-    original = encoder.encode_batch
+    original = encoder.encode_and_classify_batch  # what the encoding job calls
 
-    def counting(batch):
+    def counting(batch, top=5):
         calls["rows"] += len(batch)
-        return original(batch)
+        return original(batch, top)
 
-    encoder.encode_batch = counting
+    encoder.encode_and_classify_batch = counting
     started = time.perf_counter()
     with photo.open("rb") as handle:
         services.ingest_files(

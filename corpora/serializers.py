@@ -20,6 +20,7 @@ from corpora.models import Corpus, ImageRecord, Visibility
 from corpora.selectors import corpus_counts
 from crier_site.http import absolute_url, image_file_url, image_thumbnail_url, image_url
 from crier_site.openapi import MAX_ID, JSONObjectPartField, QueryBooleanField
+from crier_site.serializers import LabelSerializer
 
 
 class CorpusSerializer(serializers.ModelSerializer):
@@ -133,12 +134,6 @@ class CorpusUpdateSerializer(CorpusCreateSerializer):
                 {"encoder": "A corpus keeps its encoder; create a new corpus to use another."}
             )
         return attrs
-
-
-class LabelSerializer(serializers.Serializer):
-    label = serializers.CharField(help_text="ImageNet class name, e.g. 'tabby'.")
-    synonyms = serializers.ListField(child=serializers.CharField())
-    probability = serializers.FloatField(min_value=0, max_value=1)
 
 
 class ImageSerializer(serializers.ModelSerializer):

@@ -108,8 +108,8 @@ def _run_once(corpus_id: int, lease: Lease, outcome: EncodeOutcome, deadline: fl
         encoder_fingerprint=encoder.fingerprint
     )
     changed = stale_vectors.update(status=ImageStatus.PENDING) > 0
-    for records, vectors, errors in _encoded_batches(corpus, encoder):
-        _store_vectors(records, vectors, errors, encoder.fingerprint, lease)
+    for records, vectors, labels, errors in _encoded_batches(corpus, encoder):
+        _store_vectors(records, vectors, labels, errors, encoder.fingerprint, lease)
         outcome.encoded += len(records) - len(errors)
         outcome.failed += len(errors)
         changed = True
@@ -126,9 +126,12 @@ def _run_once(corpus_id: int, lease: Lease, outcome: EncodeOutcome, deadline: fl
 
 def _encoded_batches(
     corpus: Corpus, encoder
-) -> Iterator[tuple[list[ImageRecord], np.ndarray, dict[int, str]]]:
-    """Yield (records, vectors, errors by record id), decoding the next batch while the encoder
-    works on the current one. Vectors of failed records are zero rows that are not stored."""
+) -> Iterator[tuple[list[ImageRecord], np.ndarray, list[list[dict]], dict[int, str]]]:
+    """Yield (records, vectors, top labels, errors by record id), decoding the next batch while
+    the encoder works on the current one. Vectors of failed records are zero rows that are not
+    stored; labels come from the same forward pass (empty for encoders without a classifier)."""
+    from search.encoders.labels import TOP_LABELS, describe_labels
+
     batch_size = max(1, encoder.batch_size)
     pending = (
         ImageRecord.objects.filter(corpus=corpus, status=ImageStatus.PENDING)
@@ -146,10 +149,16 @@ def _encoded_batches(
                 pool, encoder, list(pending.filter(pk__gt=last_id)[:batch_size])
             )
             vectors = np.zeros((len(records), encoder.dim), dtype=np.float32)
+            labels: list[list[dict]] = [[] for _ in records]
             ok = [i for i, record in enumerate(records) if record.pk not in errors]
             if ok:
-                vectors[ok] = encoder.encode_batch(np.stack([arrays[i] for i in ok]))
-            yield records, vectors, errors
+                encoded, predicted = encoder.encode_and_classify_batch(
+                    np.stack([arrays[i] for i in ok]), TOP_LABELS
+                )
+                vectors[ok] = encoded
+                for i, entries in zip(ok, describe_labels(predicted, len(ok)), strict=True):
+                    labels[i] = entries
+            yield records, vectors, labels, errors
 
 
 def _submit_batch(pool: ThreadPoolExecutor, encoder, records: list[ImageRecord]):
@@ -178,11 +187,16 @@ def _collect(upcoming: list[tuple[ImageRecord, Future]]) -> tuple[list, dict[int
 def _store_vectors(
     records: list[ImageRecord],
     vectors: np.ndarray,
+    labels: list[list[dict]],
     errors: dict[int, str],
     fingerprint: str,
     lease: Lease,
 ) -> None:
-    for record, vector in zip(records, vectors, strict=True):
+    from corpora.metadata import label_text
+
+    for record, vector, predicted in zip(records, vectors, labels, strict=True):
+        record.labels = predicted
+        record.label_text = label_text(predicted)
         if record.pk in errors:
             record.status, record.error, record.embedding = (
                 ImageStatus.FAILED,
@@ -197,7 +211,9 @@ def _store_vectors(
         lease.check()  # holds the corpus row until commit: no other holder can store meanwhile
         # Only still-pending rows: a record deleted or already stored meanwhile is not updated.
         ImageRecord.objects.filter(status=ImageStatus.PENDING).bulk_update(
-            records, ["status", "error", "embedding", "encoder_fingerprint"], batch_size=500
+            records,
+            ["status", "error", "embedding", "encoder_fingerprint", "labels", "label_text"],
+            batch_size=500,
         )
 
 

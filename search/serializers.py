@@ -6,6 +6,7 @@ from rest_framework import serializers
 
 from crier_site.http import image_file_url, image_thumbnail_url, image_url
 from crier_site.openapi import MAX_ID
+from crier_site.serializers import LabelSerializer
 from search.duplicates import DuplicateReport, DuplicateRow
 from search.params import (
     DEFAULT_K,
@@ -104,6 +105,10 @@ class SearchHitSerializer(serializers.Serializer):
     file_url = serializers.CharField()
     thumbnail_url = serializers.CharField(help_text="A 320-px WebP: use it in result grids.")
     metadata = serializers.JSONField()
+    tags = serializers.ListField(child=serializers.CharField())
+    caption = serializers.CharField(allow_blank=True)
+    labels = LabelSerializer(many=True, help_text="Predicted ImageNet labels, best first.")
+    taken_at = serializers.DateTimeField(allow_null=True)
 
 
 class SearchResponseSerializer(serializers.Serializer):
@@ -136,6 +141,10 @@ def search_response(result: SearchResult, *, context: dict) -> dict:
             "file_url": image_file_url(context, hit.record),
             "thumbnail_url": image_thumbnail_url(context, hit.record),
             "metadata": hit.record.metadata,
+            "tags": hit.record.tags,
+            "caption": hit.record.caption,
+            "labels": hit.record.labels,
+            "taken_at": hit.record.taken_at.isoformat() if hit.record.taken_at else None,
         }
         for hit in result.hits
     ]

@@ -106,8 +106,9 @@ class Encoder(abc.ABC):
         self, batch: np.ndarray, top: int = 5
     ) -> tuple[np.ndarray, list[list[tuple[str, float]]] | None]:
         """Vectors (as ``encode_batch``) and, when the encoder has a classifier head, the top
-        ``top`` labels per image (else None). LiteRT encoders get both from one forward pass;
-        this default (the TensorFlow path) runs the network once for each."""
+        ``top`` labels per image (else None). What the encoding job calls. The Lite encoders
+        get both from one forward pass (LiteRT, and TensorFlow's serving signature); this
+        default runs the network once for each."""
         vectors = self.encode_batch(batch)
         return vectors, (self.classify_batch(batch, top) if self.has_classifier() else None)
 

@@ -30,6 +30,7 @@ from .base import (
 
 MANIFEST_NAME = "crier-encoder.json"
 CONNECT_TIMEOUT_S = 3.0
+FEATURES_OUTPUT_KEY = "feature_vector"  # what our own builds' serving signature returns
 
 
 @dataclass(frozen=True)
@@ -178,12 +179,14 @@ class TFHubEncoder(Encoder):
         self.input_size = size = int(spec.input_size)
         signature = [tf.TensorSpec([None, size, size, 3], tf.float32)]
         self._features = tf.function(self._features_layer, input_signature=signature)
-        self._logits = None
+        self._heads = self._logits = None
         if spec.logits_signature:
-            self._logits_layer = _load_layer(
-                spec.handle, signature=spec.logits_signature, output_key=spec.logits_output_key
+            # One signature call gives the logits and (for our own builds) the feature vector.
+            self._heads_layer = _load_layer(
+                spec.handle, signature=spec.logits_signature, signature_outputs_as_dict=True
             )
-            self._logits = tf.function(self._logits_layer, input_signature=signature)
+            self._heads = tf.function(self._heads_layer, input_signature=signature)
+            self._logits = lambda images: self._heads(images)[self._logits_key()]
         probe = self._features(tf.zeros([1, size, size, 3], tf.float32)).numpy()
         if probe.ndim != 2:
             raise EncoderError(f"{spec.handle} returns shape {probe.shape}, not a feature vector.")
@@ -206,10 +209,33 @@ class TFHubEncoder(Encoder):
         return l2_normalise(np.concatenate(features))
 
     def has_classifier(self) -> bool:
-        return self._logits is not None
+        return self._heads is not None
+
+    def _logits_key(self) -> str:
+        return self.spec.logits_output_key or "logits"
+
+    def encode_and_classify_batch(
+        self, batch: np.ndarray, top: int = 5
+    ) -> tuple[np.ndarray, list[list[tuple[str, float]]] | None]:
+        """Both from ONE call of the serving signature, which returns the feature vector
+        beside the logits in our own builds (other models: a features call of its own)."""
+        if self._heads is None:
+            return self.encode_batch(batch), None
+        batch = np.asarray(batch, dtype=np.float32)
+        features, logits = [], []
+        for start in range(0, len(batch), self.inference_slice):
+            part = batch[start : start + self.inference_slice]
+            outputs = self._heads(part)
+            vectors = outputs.get(FEATURES_OUTPUT_KEY)
+            features.append((vectors if vectors is not None else self._features(part)).numpy())
+            logits.append(outputs[self._logits_key()].numpy())
+        if not features:
+            return np.zeros((0, self.dim), dtype=np.float32), []
+        labels = softmax_top(np.concatenate(logits), top, self.spec.label_offset)
+        return l2_normalise(np.concatenate(features)), labels
 
     def classify_batch(self, batch: np.ndarray, top: int = 5) -> list[list[tuple[str, float]]]:
-        if self._logits is None:
+        if self._heads is None:
             return super().classify_batch(batch, top)
         logits = self._logits(np.asarray(batch, dtype=np.float32)).numpy()
         return softmax_top(logits, top, self.spec.label_offset)

@@ -82,8 +82,18 @@ def test_search_by_file_returns_ranked_results(api, user, colours):
     scores = [r["score"] for r in results]
     assert scores == sorted(scores, reverse=True)
     assert set(results[0]) == {
-        "image_id", "filename", "score", "url", "file_url", "thumbnail_url", "metadata"
-    }  # fmt: skip
+        "image_id",
+        "filename",
+        "score",
+        "url",
+        "file_url",
+        "thumbnail_url",
+        "metadata",
+        "tags",
+        "caption",
+        "labels",
+        "taken_at",
+    }
     assert api.get(results[0]["file_url"]).status_code == 200
 
 
