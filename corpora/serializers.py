@@ -19,8 +19,7 @@ from corpora.metadata import (
 from corpora.models import Corpus, ImageRecord, Visibility
 from corpora.selectors import corpus_counts
 from crier_site.http import absolute_url, image_file_url, image_thumbnail_url, image_url
-from crier_site.openapi import MAX_ID, JSONObjectPartField, QueryBooleanField
-from crier_site.serializers import LabelSerializer
+from crier_site.openapi import MAX_ID, JSONObjectPartField, LabelSerializer, QueryBooleanField
 
 
 class CorpusSerializer(serializers.ModelSerializer):

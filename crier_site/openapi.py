@@ -125,6 +125,14 @@ class JSONObjectPartField(serializers.Field):
         return value
 
 
+class LabelSerializer(serializers.Serializer):
+    """A predicted ImageNet label (docs/metadata.md), shown by both apps' image answers."""
+
+    label = serializers.CharField(help_text="ImageNet class name, e.g. 'tabby cat'.")
+    synonyms = serializers.ListField(child=serializers.CharField())
+    probability = serializers.FloatField(min_value=0, max_value=1)
+
+
 @dataclass(frozen=True)
 class OperationSpec:
     query: type[serializers.Serializer] | None
@@ -395,6 +403,7 @@ __all__ = [
     "CrierPagination",
     "ErrorEnvelopeSerializer",
     "JSONObjectPartField",
+    "LabelSerializer",
     "PageQuerySerializer",
     "QueryBooleanField",
     "api_operation",

@@ -5,8 +5,7 @@ from __future__ import annotations
 from rest_framework import serializers
 
 from crier_site.http import image_file_url, image_thumbnail_url, image_url
-from crier_site.openapi import MAX_ID
-from crier_site.serializers import LabelSerializer
+from crier_site.openapi import MAX_ID, LabelSerializer
 from search.duplicates import DuplicateReport, DuplicateRow
 from search.params import (
     DEFAULT_K,
