@@ -6,6 +6,8 @@ from __future__ import annotations
 import os
 import sys
 import tempfile
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -32,3 +34,14 @@ def setup_django(*, scratch_prefix: str | None = None) -> Path | None:
 
         call_command("migrate", verbosity=0)
     return scratch
+
+
+def timed_runs(run: Callable[[], object], repeats: int) -> list[float]:
+    """Seconds each of ``repeats`` calls of ``run`` took, after one untimed warm-up call."""
+    run()
+    times = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        run()
+        times.append(time.perf_counter() - started)
+    return times

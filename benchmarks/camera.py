@@ -42,7 +42,7 @@ import time
 import uuid
 from pathlib import Path
 
-from bootstrap import ROOT, setup_django
+from bootstrap import ROOT, setup_django, timed_runs
 
 VENV_BIN = Path(sys.executable).parent
 USER, PASSWORD = "bench", "a-long-benchmark-passphrase"
@@ -127,13 +127,7 @@ def decode_costs(encoder, files: list[Path]) -> dict[str, float]:
 
 
 def best_of(run, repeats: int) -> float:
-    run()  # warm-up
-    times = []
-    for _ in range(repeats):
-        started = time.perf_counter()
-        run()
-        times.append(time.perf_counter() - started)
-    return min(times)
+    return min(timed_runs(run, repeats))
 
 
 # --- HTTP -----------------------------------------------------------------------------------

@@ -16,9 +16,8 @@ from __future__ import annotations
 import argparse
 import io
 import statistics
-import time
 
-from bootstrap import setup_django
+from bootstrap import setup_django, timed_runs
 
 setup_django()
 
@@ -66,13 +65,7 @@ def new_upload_check(data: bytes) -> None:
 
 
 def median_ms(run, repeats: int) -> float:
-    run()  # warm-up
-    times = []
-    for _ in range(repeats):
-        started = time.perf_counter()
-        run()
-        times.append(time.perf_counter() - started)
-    return statistics.median(times) * 1000
+    return statistics.median(timed_runs(run, repeats)) * 1000
 
 
 def main() -> None:
