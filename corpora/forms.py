@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import json
+
 from django import forms
 from django.conf import settings
+from django.http import QueryDict
 
 from corpora.encoder_options import encoder_choices
-from corpora.models import Corpus, Visibility
+from corpora.metadata import MAX_CAPTION_LENGTH, MAX_DATA_BYTES, MAX_TAG_LENGTH, MAX_TAGS
+from corpora.models import Corpus, ImageRecord, Visibility
 
 
 class CorpusForm(forms.Form):
@@ -75,3 +79,54 @@ class UploadForm(forms.Form):
         if len(images) > limit:
             raise forms.ValidationError(f"At most {limit} files per upload, please.")
         return images
+
+
+class ImageEditForm(forms.Form):
+    """The image page's form: tags, caption and free metadata as text. It only turns the text
+    into values; ``services.update_image`` (the API's PATCH service) checks them."""
+
+    tags = forms.CharField(
+        required=False,
+        help_text=f"Separated by commas, e.g. “beach, sunset”: at most {MAX_TAGS} tags of "
+        f"{MAX_TAG_LENGTH} characters each.",
+    )
+    caption = forms.CharField(
+        required=False,
+        strip=False,  # the service trims it, as for the API
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text=f"At most {MAX_CAPTION_LENGTH} characters.",
+    )
+    metadata = forms.CharField(
+        required=False,
+        label="Other details (JSON)",
+        widget=forms.Textarea(attrs={"rows": 6, "class": "mono", "spellcheck": "false"}),
+        help_text=f'A JSON object, e.g. {{"roll": 3, "place": "Lisbon"}}, of at most '
+        f"{MAX_DATA_BYTES} bytes. Empty: none.",
+    )
+
+    @classmethod
+    def for_record(cls, record: ImageRecord, data: QueryDict | None = None) -> ImageEditForm:
+        """The form filled with what the record holds now (``data``: what was sent)."""
+        initial = {
+            "tags": ", ".join(record.tags),
+            "caption": record.caption,
+            "metadata": record.metadata_text,
+        }
+        return cls(data, initial=initial, auto_id="image-%s")
+
+    def clean_tags(self) -> list[str]:
+        return [tag for tag in self.cleaned_data["tags"].split(",") if tag.strip()]
+
+    def clean_metadata(self) -> dict | object:
+        text = self.cleaned_data["metadata"].strip()
+        if not text:
+            return {}
+        try:
+            return json.loads(text)
+        except ValueError as exc:
+            raise forms.ValidationError(f"This is not valid JSON: {exc}.") from None
+
+    def changes(self) -> dict:
+        """The cleaned values of the fields whose text changed: the PATCH this form stands
+        for (an untouched field keeps its stored value exactly, e.g. a tag holding a comma)."""
+        return {name: self.cleaned_data[name] for name in self.changed_data}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from pathlib import PurePosixPath
 
@@ -116,6 +117,9 @@ def image_upload_to(record: ImageRecord, filename: str) -> str:
 
 
 THUMBNAIL_SIDE = 320  # long side of every thumbnail, in pixels (corpora/thumbnails.py)
+DISPLAY_SIDE = 800  # long side at which the image page shows a picture, in CSS pixels
+# Formats every browser shows in an <img>; the image page shows the thumbnail of the others.
+BROWSER_FORMATS = frozenset({"JPEG", "PNG", "GIF", "WEBP", "BMP"})
 
 
 def thumbnail_upload_to(record: ImageRecord, filename: str) -> str:
@@ -173,11 +177,32 @@ class ImageRecord(models.Model):
     def __str__(self) -> str:
         return self.original_filename
 
+    def fitted_size(self, side: int) -> tuple[int, int]:
+        """Width and height scaled to a long side of at most ``side``, never enlarged."""
+        scale = min(1.0, side / max(self.width, self.height, 1))
+        return max(1, round(self.width * scale)), max(1, round(self.height * scale))
+
     @property
     def thumbnail_size(self) -> tuple[int, int]:
-        """Width and height of the thumbnail: long side ``THUMBNAIL_SIDE``, never enlarged."""
-        scale = min(1.0, THUMBNAIL_SIDE / max(self.width, self.height, 1))
-        return max(1, round(self.width * scale)), max(1, round(self.height * scale))
+        """Width and height of the thumbnail: long side ``THUMBNAIL_SIDE``."""
+        return self.fitted_size(THUMBNAIL_SIDE)
+
+    @property
+    def display_size(self) -> tuple[int, int]:
+        """Width and height of the picture on the image page: long side ``DISPLAY_SIDE``."""
+        return self.fitted_size(DISPLAY_SIDE)
+
+    @property
+    def metadata_text(self) -> str:
+        """The free metadata as indented JSON text; empty when there is none."""
+        if not self.metadata:
+            return ""
+        return json.dumps(self.metadata, indent=2, ensure_ascii=False)
+
+    @property
+    def shows_in_browser(self) -> bool:
+        """Whether browsers can show the original file itself (not TIFF, for one)."""
+        return self.format.upper() in BROWSER_FORMATS
 
     @property
     def thumbnail_width(self) -> int:

@@ -12,6 +12,8 @@ urlpatterns = [
     path("<int:corpus_id>/delete/", views.corpus_delete, name="delete"),
     path("<int:corpus_id>/export/", views.corpus_export, name="export"),
     path("<int:corpus_id>/images/delete/", views.images_delete, name="images_delete"),
+    path("<int:corpus_id>/images/<int:image_id>/", views.image_detail, name="image"),
+    path("<int:corpus_id>/images/<int:image_id>/edit/", views.image_edit, name="image_edit"),
     path("<int:corpus_id>/images/<int:image_id>/delete/", views.image_delete, name="image_delete"),
     path("<int:corpus_id>/images/<int:image_id>/file/", views.image_file, name="image_file"),
     path(

@@ -14,8 +14,8 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from corpora import selectors, services
 from corpora.files import corpus_zip_response, image_file_response
-from corpora.forms import CorpusForm, UploadForm
-from corpora.models import Corpus, Visibility
+from corpora.forms import CorpusForm, ImageEditForm, UploadForm
+from corpora.models import Corpus, ImageRecord, Visibility
 from corpora.serializers import CorpusUpdateSerializer
 from corpora.services import IngestReport
 from crier_site.errors import Conflict, InvalidInput
@@ -165,6 +165,35 @@ def corpus_export(request: HttpRequest, corpus_id: int) -> StreamingHttpResponse
 
 
 @page_errors
+def image_detail(request: HttpRequest, corpus_id: int, image_id: int) -> HttpResponse:
+    """One image: the picture, its facts, predicted labels, tags, caption and metadata; the
+    owner's form to change the last three; "more like this"."""
+    corpus = selectors.get_readable_corpus(user=request.user, corpus_id=corpus_id)
+    record = selectors.get_image(corpus=corpus, image_id=image_id)
+    return _render_image(request, corpus, record)
+
+
+@login_required
+@require_POST
+@page_errors
+def image_edit(request: HttpRequest, corpus_id: int, image_id: int) -> HttpResponse:
+    """The image page's form, saved by the service the API's PATCH uses (update_image)."""
+    corpus = selectors.get_writable_corpus(user=request.user, corpus_id=corpus_id)
+    record = selectors.get_image(corpus=corpus, image_id=image_id)
+    form = ImageEditForm.for_record(record, request.POST)
+    if form.is_valid():
+        try:
+            services.update_image(record=record, **form.changes())
+        except InvalidInput as exc:
+            form.add_error(exc.details.get("field"), exc.message)
+        else:
+            messages.success(request, f"“{record.original_filename}” saved.")
+            return redirect("corpora:image", corpus_id=corpus.pk, image_id=record.pk)
+    record.refresh_from_db()  # the page shows what is stored; the form keeps what was typed
+    return _render_image(request, corpus, record, form=form, status=400)
+
+
+@page_errors
 def image_file(
     request: HttpRequest, corpus_id: int, image_id: int, thumbnail: bool = False
 ) -> HttpResponse:
@@ -172,6 +201,26 @@ def image_file(
     corpus = selectors.get_readable_corpus(user=request.user, corpus_id=corpus_id)
     record = selectors.get_image(corpus=corpus, image_id=image_id)
     return image_file_response(request, corpus, record, thumbnail=thumbnail)
+
+
+def _render_image(
+    request: HttpRequest,
+    corpus: Corpus,
+    record: ImageRecord,
+    *,
+    form: ImageEditForm | None = None,
+    status: int = 200,
+) -> HttpResponse:
+    is_owner = request.user.is_authenticated and corpus.owner_id == request.user.pk
+    context = {
+        "corpus": corpus,
+        "image": record,
+        "is_owner": is_owner,
+        "show_location": record.has_location
+        and selectors.may_see_location(user=request.user, corpus=corpus),
+        "form": (form or ImageEditForm.for_record(record)) if is_owner else None,
+    }
+    return render(request, "corpora/image.html", context, status=status)
 
 
 def _render_detail(

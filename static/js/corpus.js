@@ -204,7 +204,7 @@
       const { accepted = [], duplicates = [], rejected = [] } = answer || {};
       accepted.forEach((item) => addLine("accepted", "added", item.filename));
       duplicates.forEach((item) => addLine("duplicate", "already there", item.filename, "",
-        `${imageBase}${item.existing_id}/file/`));
+        `${imageBase}${item.existing_id}/`));
       rejected.forEach((item) => addLine("rejected", "rejected", item.filename, item.error));
       tally.accepted += accepted.length;
       tally.duplicates += duplicates.length;

@@ -56,6 +56,10 @@ def test_every_page_passes_axe_core_in_both_themes(
     check(page, found, checked)  # results, anonymous
     page.get_by_role("link", name="Example photos").first.click()
     check(page, found, checked)  # a public corpus, not one's own
+    page.get_by_role("region", name="Images").get_by_role("link").first.click()
+    expect(page.get_by_role("heading", name="What the model sees")).to_be_visible()
+    check(page, found, checked)  # an image page, not one's own
+    page.go_back()
     page.get_by_role("link", name="Find near-duplicates").click()
     check(page, found, checked)
 
@@ -70,11 +74,17 @@ def test_every_page_passes_axe_core_in_both_themes(
     expect(page.get_by_role("button", name="Save changes")).to_be_visible()
     page.get_by_role("checkbox", name="Select coffee.png").check()
     check(page, found, checked)  # one's own corpus: edit form, upload box, grid, select many
+    page.get_by_role("link", name="coffee.png", exact=True).click()
+    page.get_by_label("Other details (JSON)").fill("{not json")
+    page.get_by_role("button", name="Save tags and notes").click()
+    expect(page.get_by_role("alert").filter(has_text="not valid JSON")).to_be_visible()
+    check(page, found, checked)  # one's own image page, its form showing an error
+    page.screenshot(path=e2e_output_dir / f"axe-{scheme}-image.png", full_page=True)
     page.goto("/accounts/token/")
     page.get_by_role("button", name="Create a token").click()
     expect(page.get_by_role("textbox", name="Token")).to_be_visible()
     check(page, found, checked)
     page.screenshot(path=e2e_output_dir / f"axe-{scheme}-token.png", full_page=True)
 
-    assert len(checked) >= 9
+    assert len(checked) >= 11
     assert found == [], "\n".join(found)

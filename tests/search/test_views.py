@@ -49,6 +49,9 @@ def test_search_with_an_image_ranks_its_twin_first(client, user, indexed_photos)
     assert rows[0].score > 0.99 and f"{rows[0].score:.3f}" in html
     assert 'src="data:image/jpeg;base64,' in html  # the query, shown back without storing it
     assert reverse("corpora:image_thumbnail", args=[indexed_photos.pk, rows[0].record.pk]) in html
+    # Each hit leads to its image page.
+    image_page = reverse("corpora:image", args=[indexed_photos.pk, rows[0].record.pk])
+    assert f'<a href="{image_page}">' in html
 
 
 def test_more_like_this_leaves_the_image_itself_out(client, user, indexed_photos):
@@ -58,7 +61,10 @@ def test_more_like_this_leaves_the_image_itself_out(client, user, indexed_photos
     assert response.status_code == 200
     ids = [row.record.pk for row in response.context["rows"]]
     assert len(ids) == 3 and record.pk not in ids
-    assert 'alt="Query image: chelsea.png"' in response.content.decode()
+    html = response.content.decode()
+    assert 'alt="Query image: chelsea.png"' in html
+    for pk in [record.pk, *ids]:
+        assert f'<a href="{reverse("corpora:image", args=[indexed_photos.pk, pk])}">' in html
 
 
 def test_search_before_indexing_says_it_is_still_indexing(client, user):
