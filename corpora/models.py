@@ -7,7 +7,9 @@ import uuid
 from pathlib import PurePosixPath
 
 from django.conf import settings
+from django.contrib.postgres.search import SearchVector, SearchVectorField
 from django.db import models
+from django.db.models import F, Func, Value
 from django.utils import timezone
 
 
@@ -127,6 +129,52 @@ def thumbnail_upload_to(record: ImageRecord, filename: str) -> str:
     return f"corpora/{record.corpus_id}/{PurePosixPath(filename).name}"
 
 
+# The language whose stemming rules the text-search document uses ("dogs" finds "dog").
+TEXT_SEARCH_CONFIG = "english"
+
+
+class SearchDocument(Func):
+    """PostgreSQL's full-text document of an image, for text search (docs/metadata.md): its
+    tags (weight A), predicted label names and synonyms (B), caption (C) and file name without
+    extension (D). A stored generated column: the database keeps it in step with every write of
+    those fields, whatever wrote them. On other databases it is an empty string, unused (text
+    search reads the plain columns there)."""
+
+    output_field = SearchVectorField()
+    template = "%(expressions)s"
+
+    def __init__(self) -> None:
+        text = models.TextField()
+
+        def words(expression, weight: str) -> SearchVector:
+            return SearchVector(expression, config=TEXT_SEARCH_CONFIG, weight=weight)
+
+        def bars_to_spaces(field: str) -> Func:
+            return Func(F(field), Value("|"), Value(" "), function="replace", output_field=text)
+
+        # "IMG_0042.dog-park.jpg" -> "IMG 0042 dog park": separators become spaces, the
+        # extension goes (a query "jpg" should not match every JPEG by its name).
+        stem = Func(
+            F("original_filename"),
+            Value(r"\.[[:alnum:]]{1,5}$"),
+            Value(""),
+            function="regexp_replace",
+            output_field=text,
+        )
+        filename = Func(stem, Value("_.-"), Value("   "), function="translate", output_field=text)
+        super().__init__(
+            words(bars_to_spaces("tag_text"), "A")
+            + words(bars_to_spaces("label_text"), "B")
+            + words(F("caption"), "C")
+            + words(filename, "D")
+        )
+
+    def as_sql(self, compiler, connection, **extra_context):
+        if connection.vendor != "postgresql":
+            return "''", []
+        return super().as_sql(compiler, connection, **extra_context)
+
+
 class ImageRecord(models.Model):
     corpus = models.ForeignKey(Corpus, on_delete=models.CASCADE, related_name="images")
     file = models.FileField(upload_to=image_upload_to, max_length=255)
@@ -163,6 +211,11 @@ class ImageRecord(models.Model):
     # services that write them: exact-word filters on both databases and text search read them.
     tag_text = models.TextField(blank=True, editable=False)
     label_text = models.TextField(blank=True, editable=False)
+    # Text search's document (PostgreSQL; GIN-indexed by migration 0005): computed by the
+    # database from the four fields above, never written by Django.
+    search_document = models.GeneratedField(
+        expression=SearchDocument(), output_field=SearchVectorField(), db_persist=True
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -39,6 +39,7 @@ urlpatterns = [
         corpora_api.ImageThumbnailApi.as_view(),
         name="image-thumbnail",
     ),
+    path("search/", search_api.TextSearchApi.as_view(), name="text-search"),
     path("corpora/<int:corpus_id>/search/", search_api.SearchApi.as_view(), name="search"),
     path(
         "corpora/<int:corpus_id>/search/similar/",

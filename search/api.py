@@ -1,6 +1,7 @@
-"""POST /api/v1/corpora/{id}/search/ — by a query image; …/search/similar/ — by an image of
-the corpus;
-GET /api/v1/corpora/{id}/duplicates/ — groups of near-duplicate images."""
+"""POST /api/v1/corpora/{id}/search/ — by a query image; GET …/search/?q= — by words;
+…/search/similar/ — by an image of the corpus; GET /api/v1/search/?q= — by words, in every
+corpus the caller may see; GET /api/v1/corpora/{id}/duplicates/ — groups of near-duplicate
+images."""
 
 from __future__ import annotations
 
@@ -11,7 +12,8 @@ from rest_framework.response import Response
 from rest_framework.throttling import AnonRateThrottle
 from rest_framework.views import APIView
 
-from corpora.selectors import get_readable_corpus
+from corpora.models import Corpus
+from corpora.selectors import get_readable_corpus, visible_corpora
 from corpora.validation import read_limited
 from crier_site.http import check_request_size
 from crier_site.openapi import api_operation
@@ -23,8 +25,19 @@ from search.serializers import (
     SearchImageSerializer,
     SearchResponseSerializer,
     SearchSimilarSerializer,
+    TextSearchQuerySerializer,
+    TextSearchResponseSerializer,
     duplicates_response,
     search_response,
+    text_search_response,
+)
+from search.text import text_search
+
+TEXT_SEARCH_RANKING = (
+    "Every word of `q` must be found in an image's tags, predicted labels (with their "
+    "synonyms), caption or file name. Ranked by where each word was found and, for labels, by "
+    "their predicted probability (docs/metadata.md); equal scores by image id. Needs no index: "
+    "images still being encoded are found by their tags, caption and name."
 )
 
 
@@ -32,9 +45,12 @@ class AnonymousSearchThrottle(AnonRateThrottle):
     scope = "anon_search"
 
 
-class SearchApi(APIView):
+class SearchView(APIView):
     permission_classes = [AllowAny]  # public corpora are searchable by anyone
     throttle_classes = [AnonymousSearchThrottle]
+
+
+class SearchApi(SearchView):
     parser_classes = [MultiPartParser]
 
     @api_operation(
@@ -55,8 +71,34 @@ class SearchApi(APIView):
         )
         return Response(search_response(result, context={"request": request}))
 
+    @api_operation(
+        query=TextSearchQuerySerializer,
+        responses=TextSearchResponseSerializer,
+        description=f"Find the corpus's images by words. {TEXT_SEARCH_RANKING}",
+    )
+    def get(self, request: Request, corpus_id: int, query: dict) -> Response:
+        corpus = get_readable_corpus(user=request.user, corpus_id=corpus_id)
+        result = text_search(
+            corpora=Corpus.objects.filter(pk=corpus.pk), q=query["q"], page=query["page"]
+        )
+        return Response(text_search_response(result, context={"request": request}))
 
-class SimilarSearchApi(SearchApi):
+
+class TextSearchApi(SearchView):
+    @api_operation(
+        query=TextSearchQuerySerializer,
+        responses=TextSearchResponseSerializer,
+        description="Find images by words in every corpus you may see: your own and the public "
+        f"ones (anonymous callers: the public ones). {TEXT_SEARCH_RANKING}",
+    )
+    def get(self, request: Request, query: dict) -> Response:
+        result = text_search(
+            corpora=visible_corpora(user=request.user), q=query["q"], page=query["page"]
+        )
+        return Response(text_search_response(result, context={"request": request}))
+
+
+class SimilarSearchApi(SearchView):
     parser_classes = [JSONParser]
 
     @api_operation(

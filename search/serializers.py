@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
+from corpora.models import ImageRecord
 from crier_site.http import image_file_url, image_thumbnail_url, image_url
 from crier_site.openapi import MAX_ID, LabelSerializer
 from search.duplicates import DuplicateReport, DuplicateRow
@@ -17,9 +18,13 @@ from search.params import (
 )
 from search.regions import Region
 from search.services import SearchResult
+from search.text import FIELDS as TEXT_FIELDS
+from search.text import MAX_QUERY_LENGTH, TextSearchResult, validate_text_query
 
 
-class SearchOptionsSerializer(serializers.Serializer):
+class PageOptionsSerializer(serializers.Serializer):
+    """Which slice of a ranking: ``k`` hits from ``offset`` on (``search.params.Page``)."""
+
     k = serializers.IntegerField(
         required=False,
         default=DEFAULT_K,
@@ -35,9 +40,19 @@ class SearchOptionsSerializer(serializers.Serializer):
         help_text="Skip this many of the best hits: the next page of a query starts at the "
         f"previous response's next_offset. Only the best {MAX_DEPTH} hits can be paged "
         f"through: a page reaching past the {MAX_DEPTH}th is cut short. Hits are ordered by "
-        "score, equal scores by image id, so the pages of one query against the same "
-        "index_version never overlap.",
+        "score, equal scores by image id, so the pages of one query never overlap while the "
+        "images do not change (image search: while the index_version is the same).",
     )
+
+    def validate(self, attrs: dict) -> dict:
+        # The same check the pages use: offset + k within MAX_DEPTH, which no one field knows.
+        attrs["page"] = validate_page(
+            k=attrs.pop("k"), offset=attrs.pop("offset"), min_score=attrs.pop("min_score", None)
+        )
+        return attrs
+
+
+class SearchOptionsSerializer(PageOptionsSerializer):
     min_score = serializers.FloatField(
         required=False,
         min_value=-1.0,
@@ -129,26 +144,27 @@ class SearchResponseSerializer(serializers.Serializer):
     )
 
 
+def _hit(record: ImageRecord, score: float, context: dict) -> dict:
+    """One hit as SearchHitSerializer shows it: the record's name, links and metadata."""
+    return {
+        "image_id": record.pk,
+        "filename": record.original_filename,
+        "score": round(float(score), 6),
+        "url": image_url(context, record),
+        "file_url": image_file_url(context, record),
+        "thumbnail_url": image_thumbnail_url(context, record),
+        "metadata": record.metadata,
+        "tags": record.tags,
+        "caption": record.caption,
+        "labels": record.labels,
+        "taken_at": record.taken_at.isoformat() if record.taken_at else None,
+    }
+
+
 def search_response(result: SearchResult, *, context: dict) -> dict:
     """Results best first, with each record's name, links and metadata."""
-    results = [
-        {
-            "image_id": hit.record.pk,
-            "filename": hit.record.original_filename,
-            "score": round(float(hit.score), 6),
-            "url": image_url(context, hit.record),
-            "file_url": image_file_url(context, hit.record),
-            "thumbnail_url": image_thumbnail_url(context, hit.record),
-            "metadata": hit.record.metadata,
-            "tags": hit.record.tags,
-            "caption": hit.record.caption,
-            "labels": hit.record.labels,
-            "taken_at": hit.record.taken_at.isoformat() if hit.record.taken_at else None,
-        }
-        for hit in result.hits
-    ]
     return {
-        "results": results,
+        "results": [_hit(hit.record, hit.score, context) for hit in result.hits],
         "took_ms": round(result.took_ms, 2),
         "index_version": result.index_version,
         "offset": result.offset,
@@ -156,6 +172,72 @@ def search_response(result: SearchResult, *, context: dict) -> dict:
         "min_score": result.min_score,
         "matched": result.matched,
         "matched_capped": result.matched_capped,
+    }
+
+
+class TextSearchQuerySerializer(PageOptionsSerializer):
+    """The query string of a text search."""
+
+    q = serializers.CharField(
+        max_length=MAX_QUERY_LENGTH,
+        help_text="Words to find in the images' tags, predicted labels (and their synonyms), "
+        "captions and file names; every word must be found (stop words such as 'the' are "
+        "left out). Punctuation only separates words.",
+    )
+
+    def validate(self, attrs: dict) -> dict:
+        attrs["q"] = validate_text_query(attrs["q"])
+        return super().validate(attrs)
+
+
+class TextSearchHitSerializer(SearchHitSerializer):
+    score = serializers.FloatField(
+        min_value=0,
+        max_value=1,
+        help_text="How surely the image shows the words (docs/metadata.md): 0.95 for a tag, "
+        "0.9 x probability for a predicted label, 0.6 for the caption, 0.3 for the file name; "
+        "combined over fields and words.",
+    )
+    corpus_id = serializers.IntegerField()
+    corpus_name = serializers.CharField()
+    matched = serializers.ListField(
+        child=serializers.ChoiceField(choices=TEXT_FIELDS),
+        help_text="Where the words were found.",
+    )
+
+
+class TextSearchResponseSerializer(serializers.Serializer):
+    results = TextSearchHitSerializer(many=True)
+    took_ms = serializers.FloatField()
+    q = serializers.CharField(help_text="The query, whitespace collapsed.")
+    words = serializers.ListField(
+        child=serializers.CharField(),
+        help_text="The words searched for, lower case, stop words left out; none: no results.",
+    )
+    offset = serializers.IntegerField(help_text="Hits skipped before the first result.")
+    next_offset = serializers.IntegerField(
+        allow_null=True, help_text="The offset of the next page; null when there is none."
+    )
+
+
+def text_search_response(result: TextSearchResult, *, context: dict) -> dict:
+    """Text-search hits best first, each with its corpus and the fields that matched."""
+    results = [
+        {
+            **_hit(hit.record, hit.score, context),
+            "corpus_id": hit.corpus.pk,
+            "corpus_name": hit.corpus.name,
+            "matched": list(hit.matched),
+        }
+        for hit in result.hits
+    ]
+    return {
+        "results": results,
+        "took_ms": round(result.took_ms, 2),
+        "q": result.q,
+        "words": list(result.words),
+        "offset": result.offset,
+        "next_offset": result.next_offset,
     }
 
 

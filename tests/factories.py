@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import io
+import itertools
+from collections.abc import Sequence
 
 import numpy as np
 from django.core.files.base import ContentFile
@@ -56,6 +58,34 @@ def make_record(
     record.file.save(name, ContentFile(data), save=False)
     record.save()
     return record
+
+
+_described_seeds = itertools.count(10_000)
+
+
+def described_record(
+    corpus: Corpus,
+    name: str,
+    *,
+    tags: Sequence[str] = (),
+    labels: Sequence[tuple[str, list[str], float]] = (),
+    caption: str = "",
+) -> ImageRecord:
+    """A record with tags, a caption and predicted labels ((name, synonyms, probability), best
+    first), as ingestion and encoding would store them."""
+    from corpora.metadata import label_text, tag_text
+
+    entries = [{"label": a, "synonyms": s, "probability": p} for a, s, p in labels]
+    return make_record(
+        corpus,
+        image_bytes(seed=next(_described_seeds)),
+        name=name,
+        tags=list(tags),
+        tag_text=tag_text(tags),
+        labels=entries,
+        label_text=label_text(entries),
+        caption=caption,
+    )
 
 
 def unit_vectors(n: int, seed: int = 0, dim: int = 16) -> np.ndarray:

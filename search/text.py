@@ -1,0 +1,382 @@
+"""Text search: images found by words, in what people said about them (tags, caption, file name)
+and in what the encoder saw (predicted labels and their synonyms). docs/metadata.md explains the
+ranking; this module is the one place that computes it.
+
+Every word of the query must be found in some field of an image. How strongly a field supports a
+word is its *evidence*, a number in [0, 1]:
+
+========== ===================================================
+tags       0.95 — the owner said so
+labels     0.9 × the probability of the best label naming it
+caption    0.6 — the owner wrote it, maybe about something else
+file name  0.3 — often a camera counter, sometimes a subject
+========== ===================================================
+
+A word found in several fields gets their noisy-OR, ``1 - Π(1 - evidence)`` (each field is one
+more independent witness), and an image's score is the product over the query's words (all of
+them must be right). Scores are in (0, 1]; equal scores are ordered by image id.
+
+On PostgreSQL the words are matched against ``ImageRecord.search_document`` (a stored, GIN-indexed
+tsvector with English stemming: "dogs" finds "dog", "running" finds "run") and the whole ranking
+runs in the database. On other databases (SQLite) the candidates are found with substring tests
+on the plain columns and ranked here with the same formula; the only stemming there is a plural
+"s".
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import PurePosixPath
+from typing import TYPE_CHECKING, Any
+
+from django.contrib.postgres.search import SearchQuery
+from django.db import connection
+from django.db.models import FloatField, Q, QuerySet
+from django.db.models.expressions import RawSQL
+
+from corpora.models import TEXT_SEARCH_CONFIG, Corpus, ImageRecord
+from crier_site.errors import InvalidInput
+from search.params import Page
+
+if TYPE_CHECKING:
+    from search.filters import ImageFilters
+
+MAX_QUERY_LENGTH = 200
+
+# Evidence that an image shows a word, by the field the word is found in (module docstring).
+TAG_EVIDENCE = 0.95
+LABEL_EVIDENCE = 0.9  # times the label's predicted probability
+CAPTION_EVIDENCE = 0.6
+FILENAME_EVIDENCE = 0.3
+
+FIELDS = ("tags", "labels", "caption", "filename")  # as TextHit.matched names them
+_WEIGHTS = {"tags": "A", "labels": "B", "caption": "C", "filename": "D"}  # in search_document
+
+# PostgreSQL's English stop words (tsearch_data/english.stop): words it does not index, left
+# out of queries on the other databases too, so that "the dog" means "dog" everywhere.
+_ENGLISH_STOP_WORDS = (
+    "i me my myself we our ours ourselves you your yours yourself yourselves he him his himself "
+    "she her hers herself it its itself they them their theirs themselves what which who whom "
+    "this that these those am is are was were be been being have has had having do does did "
+    "doing a an the and but if or because as until while of at by for with about against "
+    "between into through during before after above below to from up down in out on off over "
+    "under again further then once here there when where why how all any both each few more "
+    "most other some such no nor not only own same so than too very s t can will just don "
+    "should now"
+)
+STOP_WORDS = frozenset(_ENGLISH_STOP_WORDS.split())
+
+_WORD = re.compile(r"[^\W_]+")  # letters and digits; everything else separates words
+
+
+def query_words(q: str) -> tuple[str, ...]:
+    """The distinct words of a query, lower-case, in order: punctuation only separates."""
+    words: list[str] = []
+    for word in _WORD.findall(q.lower()):
+        if word not in words:
+            words.append(word)
+    return tuple(words)
+
+
+def validate_text_query(raw: object) -> str:
+    """A text query from a form or the API: trimmed, whitespace collapsed, 1 to
+    ``MAX_QUERY_LENGTH`` characters. A query without a word to search for ("!!!", "the") is
+    valid and finds nothing."""
+    if not isinstance(raw, str) or not raw.strip():
+        raise InvalidInput("Type a word or a few to search for.", field="q")
+    q = raw.strip()
+    if len(q) > MAX_QUERY_LENGTH:
+        raise InvalidInput(
+            f"The query is {len(q)} characters long; at most {MAX_QUERY_LENGTH}.", field="q"
+        )
+    if "\x00" in q:
+        raise InvalidInput("The query cannot contain the NUL character.", field="q")
+    return " ".join(q.split())
+
+
+@dataclass(frozen=True)
+class TextHit:
+    record: ImageRecord  # with its corpus loaded
+    score: float
+    matched: tuple[str, ...]  # the fields where a query word was found, in FIELDS order
+
+    @property
+    def record_id(self) -> int:
+        return self.record.pk
+
+    @property
+    def corpus(self) -> Corpus:
+        return self.record.corpus
+
+
+@dataclass(frozen=True)
+class TextSearchResult:
+    hits: list[TextHit]
+    took_ms: float
+    q: str
+    words: tuple[str, ...]  # the words searched for, stop words such as "the" left out
+    offset: int = 0
+    has_more: bool = False
+
+    @property
+    def next_offset(self) -> int | None:
+        return self.offset + len(self.hits) if self.has_more else None
+
+
+@dataclass(frozen=True)
+class _Ranked:
+    record_id: int
+    score: float
+    matched: tuple[str, ...]
+
+
+def text_search(
+    *,
+    corpora: QuerySet[Corpus],
+    q: str,
+    filters: ImageFilters | None = None,
+    page: Page | None = None,
+) -> TextSearchResult:
+    """The images of ``corpora`` that match every word of ``q``, best first (module docstring),
+    among those ``filters`` keep; ``page`` is the slice (offset, k) of the ranking wanted.
+
+    The caller decides which corpora may be searched (``corpora.selectors.visible_corpora``, or
+    one readable corpus); every image of them counts, encoded or not (words need no vector).
+    ``q`` is checked with :func:`validate_text_query`; ``page.min_score`` is refused (text
+    scores are no cosine similarities)."""
+    started = time.perf_counter()
+    q = validate_text_query(q)
+    page = page or Page()
+    if page.min_score is not None:
+        raise InvalidInput("min_score applies to image search, not text search.", field="min_score")
+    records = ImageRecord.objects.filter(corpus__in=corpora)
+    if filters is not None:
+        records = _apply_filters(records, filters)
+    words = query_words(q)
+    if ranks_in_database():
+        words = _searchable_words(words)
+        ranked = _rank_in_postgres(records, words, page.depth)
+    else:
+        words = tuple(word for word in words if word not in STOP_WORDS)
+        ranked = _rank_here(records, words, page.depth)
+    end = page.offset + page.k
+    shown = ranked[page.offset : end]
+    loaded = ImageRecord.objects.select_related("corpus").in_bulk([r.record_id for r in shown])
+    hits = [
+        TextHit(record=loaded[r.record_id], score=r.score, matched=r.matched)
+        for r in shown
+        if r.record_id in loaded
+    ]
+    return TextSearchResult(
+        hits=hits,
+        took_ms=(time.perf_counter() - started) * 1000,
+        q=q,
+        words=words,
+        offset=page.offset,
+        has_more=len(ranked) > end,
+    )
+
+
+def ranks_in_database() -> bool:
+    """PostgreSQL ranks with its full-text search; other databases rank here."""
+    return connection.vendor == "postgresql"
+
+
+def _apply_filters(records: QuerySet[ImageRecord], filters: ImageFilters) -> QuerySet[ImageRecord]:
+    from search.filters import apply_filters
+
+    return apply_filters(records, filters)
+
+
+def combine(evidence: Mapping[str, float]) -> float:
+    """Noisy-OR of one word's evidence from each field it is found in."""
+    return 1.0 - math.prod(1.0 - value for value in evidence.values())
+
+
+# --- PostgreSQL: the document and the ranking in the database -------------------------------------
+
+
+def _searchable_words(words: tuple[str, ...]) -> tuple[str, ...]:
+    """The words PostgreSQL indexes: stop words ("the", "of") have no lexeme and match nothing,
+    so they are left out of the query instead of making it match nothing."""
+    if not words:
+        return ()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT word FROM unnest(%s::text[]) WITH ORDINALITY AS t(word, n) "
+            "WHERE numnode(plainto_tsquery(%s::regconfig, word)) > 0 ORDER BY n",
+            [list(words), TEXT_SEARCH_CONFIG],
+        )
+        return tuple(row[0] for row in cursor.fetchall())
+
+
+def _tsquery(text: str) -> SearchQuery:
+    # Words are letters and digits only (query_words), so they are safe in to_tsquery syntax.
+    return SearchQuery(text, config=TEXT_SEARCH_CONFIG, search_type="raw")
+
+
+def _evidence_columns(words: tuple[str, ...]) -> dict[str, RawSQL]:
+    """``w<n>_<field>``: the evidence ``field`` gives for the n-th word, as SQL."""
+    document = f'"{ImageRecord._meta.db_table}"."search_document"'
+    labels = f'"{ImageRecord._meta.db_table}"."labels"'
+    matches = f"{document} @@ to_tsquery(%s::regconfig, %s)"
+    # The best probability among the labels whose name or synonyms hold the word; only read
+    # where the document says some label does.
+    best_label = (
+        f"(SELECT max((label->>'probability')::float) FROM jsonb_array_elements({labels}) label "
+        "WHERE to_tsvector(%s::regconfig, concat_ws(' ', label->>'label', label->>'synonyms')) "
+        "@@ to_tsquery(%s::regconfig, %s))"
+    )
+    config = TEXT_SEARCH_CONFIG
+    columns: dict[str, RawSQL] = {}
+    for n, word in enumerate(words):
+        for field, evidence in (
+            ("tags", TAG_EVIDENCE),
+            ("caption", CAPTION_EVIDENCE),
+            ("filename", FILENAME_EVIDENCE),
+        ):
+            columns[f"w{n}_{field}"] = RawSQL(
+                f"CASE WHEN {matches} THEN %s ELSE 0.0 END",
+                [config, f"{word}:{_WEIGHTS[field]}", evidence],
+                output_field=FloatField(),
+            )
+        columns[f"w{n}_labels"] = RawSQL(
+            f"CASE WHEN {matches} THEN %s * coalesce({best_label}, 0.0) ELSE 0.0 END",
+            [config, f"{word}:{_WEIGHTS['labels']}", LABEL_EVIDENCE, config, config, word],
+            output_field=FloatField(),
+        )
+    return columns
+
+
+def _rank_in_postgres(
+    records: QuerySet[ImageRecord], words: tuple[str, ...], depth: int
+) -> list[_Ranked]:
+    """Rank in one query: the candidates come through the GIN index (every word somewhere in
+    the document), each word's evidence per field is computed for them alone, and the score
+    (the same formula as :func:`score_fields`) orders them."""
+    if not words:
+        return []
+    columns = _evidence_columns(words)
+    candidates = (
+        records.filter(search_document=_tsquery(" & ".join(words)))
+        .annotate(**columns)
+        .values("pk", *columns)
+    )
+    inner, params = candidates.query.sql_with_params()
+    word_scores = [
+        "(1.0 - " + " * ".join(f'(1.0 - "w{n}_{field}")' for field in FIELDS) + ")"
+        for n in range(len(words))
+    ]
+    # Geometric mean over the words: the product decides the order, the root keeps a score
+    # comparable to one field's evidence whatever the number of words.
+    score = f"power({' * '.join(word_scores)}, 1.0 / {len(words)})"
+    names = ", ".join(f'"{name}"' for name in columns)
+    sql = (
+        f'SELECT "pk", {score} AS "score", {names} FROM ({inner}) AS "candidates" '
+        'ORDER BY "score" DESC, "pk" LIMIT %s'
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*params, depth])
+        rows = cursor.fetchall()
+    ranked = []
+    for pk, value, *evidence in rows:
+        found = dict(zip(columns, evidence, strict=True))
+        matched = tuple(
+            field for field in FIELDS if any(found[f"w{n}_{field}"] > 0 for n in range(len(words)))
+        )
+        ranked.append(_Ranked(record_id=pk, score=float(value), matched=matched))
+    return ranked
+
+
+# --- other databases: substring candidates, ranked here ------------------------------------------
+
+
+def _stem(word: str) -> str:
+    """The only stemming outside PostgreSQL: a plural "s" ("dogs" → "dog", not "glass")."""
+    if len(word) > 3 and word.endswith("s") and not word.endswith(("ss", "us", "is")):
+        return word[:-1]
+    return word
+
+
+def _stems(text: str) -> set[str]:
+    return {_stem(word) for word in _WORD.findall(text.lower())}
+
+
+def _filename_stems(name: str) -> set[str]:
+    path = PurePosixPath(name)
+    suffix = path.suffix
+    if 1 < len(suffix) <= 6 and suffix[1:].isalnum():
+        name = name[: -len(suffix)]
+    return _stems(name)
+
+
+def _rank_here(records: QuerySet[ImageRecord], words: tuple[str, ...], depth: int) -> list[_Ranked]:
+    if not words:
+        return []
+    stems = [_stem(word) for word in words]
+    for stem in stems:
+        records = records.filter(
+            Q(tag_text__icontains=stem)
+            | Q(label_text__icontains=stem)
+            | Q(caption__icontains=stem)
+            | Q(original_filename__icontains=stem)
+        )
+    rows = records.values_list("pk", "tags", "labels", "caption", "original_filename")
+    ranked = []
+    for pk, tags, labels, caption, filename in rows.iterator():
+        found = score_fields(
+            stems,
+            tags=_stems(" ".join(tags or [])),
+            labels=[(_stems(_label_words(label)), _probability(label)) for label in labels or []],
+            caption=_stems(caption),
+            filename=_filename_stems(filename),
+        )
+        if found is not None:
+            ranked.append(_Ranked(record_id=pk, score=found[0], matched=found[1]))
+    ranked.sort(key=lambda r: (-r.score, r.record_id))
+    return ranked[:depth]
+
+
+def _label_words(label: Any) -> str:
+    if not isinstance(label, dict):
+        return ""
+    synonyms = label.get("synonyms") or []
+    return " ".join([str(label.get("label", "")), *map(str, synonyms)])
+
+
+def _probability(label: Any) -> float:
+    try:
+        return float(label.get("probability", 0.0))
+    except (AttributeError, TypeError, ValueError):
+        return 0.0
+
+
+def score_fields(
+    stems: Iterable[str],
+    *,
+    tags: set[str],
+    labels: list[tuple[set[str], float]],
+    caption: set[str],
+    filename: set[str],
+) -> tuple[float, tuple[str, ...]] | None:
+    """(score, matched fields) of one image, or None when a word is found nowhere."""
+    stems = list(stems)
+    score, matched = 1.0, set()
+    for stem in stems:
+        evidence = {
+            "tags": TAG_EVIDENCE if stem in tags else 0.0,
+            "labels": LABEL_EVIDENCE
+            * max((p for words, p in labels if stem in words), default=0.0),
+            "caption": CAPTION_EVIDENCE if stem in caption else 0.0,
+            "filename": FILENAME_EVIDENCE if stem in filename else 0.0,
+        }
+        word_score = combine(evidence)
+        if word_score <= 0.0:
+            return None
+        score *= word_score
+        matched.update(field for field, value in evidence.items() if value > 0)
+    return score ** (1.0 / len(stems)), tuple(field for field in FIELDS if field in matched)

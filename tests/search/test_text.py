@@ -1,0 +1,265 @@
+"""Text search's service: what matches and in which order (search/text.py, docs/metadata.md).
+
+The ranking runs twice where it can: on PostgreSQL through its full-text search (the stored,
+GIN-indexed ``search_document``) and through the portable ranker that SQLite uses, which runs
+on any database. ``make test`` (SQLite) runs the portable one, CI (PostgreSQL) both."""
+
+from __future__ import annotations
+
+import pytest
+from django.db import connection
+
+from corpora import services as corpus_services
+from corpora.models import Corpus, ImageRecord
+from crier_site.errors import InvalidInput
+from search import encoders, text
+from search.params import Page
+from search.text import query_words, text_search, validate_text_query
+from tests.factories import described_record, image_bytes, ingested_corpus, make_corpus
+
+pytestmark = pytest.mark.django_db
+
+RANKERS = ["portable"] + (["postgresql"] if connection.vendor == "postgresql" else [])
+
+
+@pytest.fixture(params=RANKERS)
+def ranker(request, monkeypatch) -> str:
+    """Which ranker answers: PostgreSQL's full-text search or the portable one."""
+    monkeypatch.setattr(text, "ranks_in_database", lambda: request.param == "postgresql")
+    return request.param
+
+
+def search(corpus_or_corpora, q: str, **page) -> text.TextSearchResult:
+    corpora = corpus_or_corpora
+    if isinstance(corpora, Corpus):
+        corpora = Corpus.objects.filter(pk=corpora.pk)
+    return text_search(corpora=corpora, q=q, page=Page(**{"k": 50, **page}))
+
+
+def names(result: text.TextSearchResult) -> list[str]:
+    return [hit.record.original_filename for hit in result.hits]
+
+
+@pytest.fixture
+def album(user) -> Corpus:
+    corpus = make_corpus(user, "album")
+    described_record(corpus, "IMG_0001.jpg", labels=[("Chihuahua", ["dog"], 0.9)])
+    described_record(
+        corpus,
+        "IMG_0002.jpg",
+        labels=[("tabby cat", ["tabby", "cat"], 0.8), ("Chihuahua", ["dog"], 0.1)],
+    )
+    described_record(corpus, "IMG_0003.jpg", tags=["dog", "beach"])
+    described_record(corpus, "dog.png")
+    described_record(corpus, "IMG_0005.jpg", caption="My dogs at the beach, before the storm.")
+    described_record(corpus, "IMG_0006.jpg", labels=[("running shoe", ["sneaker"], 0.7)])
+    described_record(corpus, "IMG_0007.jpg", labels=[("sandal", [], 0.4)], tags=["Summer"])
+    return corpus
+
+
+def test_fields_rank_by_their_weight_and_labels_by_probability(album, ranker) -> None:
+    result = search(album, "dog")
+    assert names(result) == [
+        "IMG_0003.jpg",  # a tag: 0.95
+        "IMG_0001.jpg",  # a label predicted at 0.9: 0.9 x 0.9
+        "IMG_0005.jpg",  # the caption ("dogs"): 0.6
+        "dog.png",  # the file name: 0.3
+        "IMG_0002.jpg",  # a label predicted at 0.1: 0.9 x 0.1
+    ]
+    assert [round(hit.score, 6) for hit in result.hits] == [0.95, 0.81, 0.6, 0.3, 0.09]
+    assert [hit.matched for hit in result.hits] == [
+        ("tags",),
+        ("labels",),
+        ("caption",),
+        ("filename",),
+        ("labels",),
+    ]
+
+
+def test_a_word_found_in_several_fields_ranks_above_one_found_in_one(user, ranker) -> None:
+    corpus = make_corpus(user)
+    described_record(corpus, "tagged.jpg", tags=["dog"])
+    described_record(corpus, "both.jpg", tags=["dog"], labels=[("Chihuahua", ["dog"], 0.5)])
+    result = search(corpus, "dog")
+    assert names(result) == ["both.jpg", "tagged.jpg"]
+    # Noisy-OR: 1 - (1 - 0.95)(1 - 0.9 x 0.5).
+    assert result.hits[0].score == pytest.approx(1 - 0.05 * 0.55)
+    assert result.hits[0].matched == ("tags", "labels")
+
+
+def test_the_best_label_naming_the_word_counts(user, ranker) -> None:
+    corpus = make_corpus(user)
+    described_record(
+        corpus,
+        "two-breeds.jpg",
+        labels=[("Chihuahua", ["dog"], 0.3), ("tabby cat", ["cat"], 0.2), ("pug", ["dog"], 0.45)],
+    )
+    described_record(corpus, "one-breed.jpg", labels=[("beagle", ["dog"], 0.4)])
+    result = search(corpus, "dog")
+    assert names(result) == ["two-breeds.jpg", "one-breed.jpg"]
+    assert result.hits[0].score == pytest.approx(0.9 * 0.45)
+
+
+def test_synonyms_and_label_names_are_found(album, ranker) -> None:
+    assert names(search(album, "tabby")) == ["IMG_0002.jpg"]
+    assert names(search(album, "Chihuahua")) == ["IMG_0001.jpg", "IMG_0002.jpg"]
+    assert names(search(album, "sneaker")) == ["IMG_0006.jpg"]
+
+
+def test_every_word_must_be_found_somewhere(album, ranker) -> None:
+    result = search(album, "dog beach")
+    # A tag for both words, then the caption for both; a dog without a beach is no hit.
+    assert names(result) == ["IMG_0003.jpg", "IMG_0005.jpg"]
+    # The geometric mean over the words: as sure as one field for both.
+    assert [round(hit.score, 6) for hit in result.hits] == [0.95, 0.6]
+    assert names(search(album, "cat beach")) == []
+
+
+def test_words_may_come_from_different_fields(user, ranker) -> None:
+    corpus = make_corpus(user)
+    described_record(corpus, "a.jpg", tags=["beach"], labels=[("Chihuahua", ["dog"], 0.8)])
+    result = search(corpus, "dog beach")
+    assert names(result) == ["a.jpg"]
+    assert result.hits[0].score == pytest.approx((0.95 * 0.9 * 0.8) ** 0.5)
+    assert result.hits[0].matched == ("tags", "labels")
+
+
+def test_a_many_word_label_is_found_by_its_words(album, ranker) -> None:
+    result = search(album, "running shoe")
+    assert names(result) == ["IMG_0006.jpg"]
+    assert result.hits[0].score == pytest.approx(0.9 * 0.7)
+
+
+def test_case_punctuation_and_plurals_do_not_matter(album, ranker) -> None:
+    expected = names(search(album, "dog"))
+    for q in ["DOG", "dogs", "  dog!!!", "dog?", "(dog)", "'dog'", "dog,"]:
+        assert names(search(album, q)) == expected, q
+    assert names(search(album, "Dogs, beach?")) == ["IMG_0003.jpg", "IMG_0005.jpg"]
+    assert names(search(album, "summer")) == ["IMG_0007.jpg"]  # tags match in any case
+
+
+def test_postgresql_stems_english_words(album, ranker) -> None:
+    """PostgreSQL's English stemming finds "run" in "running shoe" and "storms" in the
+    caption's "storm"; the portable ranker only drops a plural s."""
+    stemmed = names(search(album, "run"))
+    assert names(search(album, "storms")) == ["IMG_0005.jpg"]
+    if ranker == "postgresql":
+        assert stemmed == ["IMG_0006.jpg"]
+    else:
+        assert stemmed == []
+
+
+def test_stop_words_are_left_out(album, ranker) -> None:
+    assert names(search(album, "the dog")) == names(search(album, "dog"))
+    result = search(album, "the of")
+    assert result.hits == [] and result.words == ()
+    assert search(album, "a dog on the beach").words == ("dog", "beach")
+
+
+def test_a_query_without_words_finds_nothing(album, ranker) -> None:
+    result = search(album, "?!… --")
+    assert result.hits == [] and result.words == () and result.next_offset is None
+
+
+def test_file_names_match_by_their_words_not_their_extension(user, ranker) -> None:
+    corpus = make_corpus(user)
+    described_record(corpus, "IMG_0042.dog-park.JPG")
+    described_record(corpus, "cat.png")
+    assert names(search(corpus, "park")) == ["IMG_0042.dog-park.JPG"]
+    assert names(search(corpus, "0042")) == ["IMG_0042.dog-park.JPG"]
+    assert names(search(corpus, "jpg")) == []
+    assert names(search(corpus, "png")) == []
+
+
+def test_words_match_whole_words_not_parts(user, ranker) -> None:
+    corpus = make_corpus(user)
+    described_record(corpus, "a.jpg", tags=["category"], caption="dogma")
+    assert names(search(corpus, "cat")) == []
+    assert names(search(corpus, "dog")) == []
+
+
+def test_only_the_given_corpora_are_searched(user, other_user, ranker) -> None:
+    mine = make_corpus(user, "mine")
+    theirs = make_corpus(other_user, "theirs")
+    described_record(mine, "mine.jpg", tags=["dog"])
+    described_record(theirs, "theirs.jpg", tags=["dog"])
+    assert names(search(mine, "dog")) == ["mine.jpg"]
+    both = search(Corpus.objects.all(), "dog")
+    assert sorted(names(both)) == ["mine.jpg", "theirs.jpg"]
+    assert {hit.corpus.name for hit in both.hits} == {"mine", "theirs"}
+
+
+def test_pages_join_up_without_overlap_and_ties_go_by_image_id(user, ranker) -> None:
+    corpus = make_corpus(user)
+    records = [described_record(corpus, f"{i:02d}.jpg", tags=["dog"]) for i in range(7)]
+    described_record(corpus, "label.jpg", labels=[("pug", ["dog"], 0.5)])
+    first = search(corpus, "dog", k=3)
+    assert first.next_offset == 3 and first.offset == 0
+    second = search(corpus, "dog", k=3, offset=3)
+    third = search(corpus, "dog", k=3, offset=6)
+    assert third.next_offset is None
+    ids = [hit.record_id for page in (first, second, third) for hit in page.hits]
+    assert ids == [record.pk for record in records] + [ids[-1]]
+    assert names(third)[-1] == "label.jpg"
+
+
+def test_images_need_no_vector_to_be_found(user, ranker) -> None:
+    corpus = make_corpus(user)
+    record = described_record(corpus, "new.jpg", tags=["dog"])
+    assert record.status == "pending"
+    assert names(search(corpus, "dog")) == ["new.jpg"]
+
+
+def test_the_document_follows_every_change_of_tags_and_caption(user, ranker) -> None:
+    corpus = make_corpus(user)
+    record = described_record(corpus, "a.jpg", tags=["dog"])
+    corpus_services.update_image(record=record, tags=["cat"], caption="a lighthouse")
+    assert names(search(corpus, "dog")) == []
+    assert names(search(corpus, "cat")) == ["a.jpg"]
+    assert names(search(corpus, "lighthouse")) == ["a.jpg"]
+
+
+def test_predicted_labels_stored_by_encoding_are_found(
+    user, ranker, django_capture_on_commit_callbacks, monkeypatch
+) -> None:
+    """The encoding job writes labels with a bulk update; the document follows."""
+    histogram = encoders.get_encoder("histogram")
+    encode = histogram.encode_batch
+    monkeypatch.setattr(
+        histogram,
+        "encode_and_classify_batch",
+        lambda batch, top=5: (encode(batch), [[("Chihuahua", 0.7)] for _ in batch]),
+    )
+    corpus, ids = ingested_corpus(
+        user, "encoded", {"x.png": image_bytes(seed=3)}, django_capture_on_commit_callbacks
+    )
+    assert ImageRecord.objects.get(pk=ids["x.png"]).labels[0]["label"] == "Chihuahua"
+    result = search(corpus, "dog")
+    assert names(result) == ["x.png"]
+    assert result.hits[0].score == pytest.approx(0.9 * 0.7)
+
+
+def test_the_number_of_queries_does_not_grow_with_the_hits(
+    user, ranker, django_assert_max_num_queries
+) -> None:
+    corpus = make_corpus(user)
+    for i in range(30):
+        described_record(corpus, f"{i}.jpg", tags=["dog"], labels=[("pug", ["dog"], i / 30)])
+    with django_assert_max_num_queries(4):
+        result = search(corpus, "dog", k=30)
+        assert [hit.corpus.name for hit in result.hits] == ["holiday"] * 30
+
+
+def test_the_query_is_checked() -> None:
+    assert validate_text_query("  dog   on\tthe  beach ") == "dog on the beach"
+    for bad in ["", "   ", None, 3, "x" * 201]:
+        with pytest.raises(InvalidInput) as caught:
+            validate_text_query(bad)
+        assert caught.value.details == {"field": "q"}
+    assert validate_text_query("x" * 200) == "x" * 200
+    assert query_words("Dog, DOG & t-shirt_IMG") == ("dog", "t", "shirt", "img")
+
+
+def test_min_score_is_refused(album) -> None:
+    with pytest.raises(InvalidInput, match="min_score"):
+        text_search(corpora=Corpus.objects.filter(pk=album.pk), q="dog", page=Page(min_score=0.5))
