@@ -207,9 +207,11 @@ class LoadedIndex:
         return len(self.record_ids) + len(self.delta_ids)
 
     def search(self, query: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-        """Top-``k`` (record ids int64, scores float32), best first; fewer if the index is smaller.
+        """Top-``k`` (record ids int64, scores float32), best first; fewer if the index is
+        smaller, or when a tree index finds fewer candidates in the leaves it searches.
 
-        ``query`` (dim,) gives 1-d arrays; (q, dim) gives (q, min(k, n)) arrays.
+        ``query`` (dim,) gives 1-d arrays; (q, dim) gives (q, min(k, n)) arrays, where the
+        places of neighbours a tree did not find hold id -1 and score -inf.
         """
         query = np.ascontiguousarray(query, dtype=np.float32)
         single = query.ndim == 1
@@ -222,7 +224,10 @@ class LoadedIndex:
         ids, scores = self._search_base(queries, min(k, len(self.record_ids)))
         if len(self.delta_ids):
             ids, scores = self._merge_delta(queries, ids, scores, k)
-        return (ids[0], scores[0]) if single else (ids, scores)
+        if single:
+            found = scores[0] > -np.inf  # a tree index may find fewer than k: no padding
+            return ids[0][found], scores[0][found]
+        return ids, scores
 
     def _merge_delta(
         self, queries: np.ndarray, ids: np.ndarray, scores: np.ndarray, k: int
@@ -246,4 +251,11 @@ class LoadedIndex:
         idx, scores = search(queries, final_num_neighbors=k, pre_reorder_num_neighbors=pre_reorder)
         # Doc ids are positions as strings; a position maps to its record id (-1: removed).
         ids = self.record_ids[np.asarray(idx).astype(np.int64).reshape(len(queries), -1)]
-        return ids, np.asarray(scores, dtype=np.float32).reshape(len(queries), -1)
+        scores = np.asarray(scores, dtype=np.float32).reshape(len(queries), -1)
+        # Asked for more neighbours than the searched leaves hold, ScaNN pads its answer with
+        # position 0 and a NaN score: mark those places as empty.
+        padding = np.isnan(scores)
+        if padding.any():
+            ids = np.where(padding, -1, ids)
+            scores = np.where(padding, -np.inf, scores).astype(np.float32)
+        return ids, scores

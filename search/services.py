@@ -14,6 +14,8 @@ from corpora.models import Corpus, ImageRecord, ImageStatus
 from crier_site.errors import Conflict, InvalidInput, NotFound
 from search import encoders
 from search.cache import searchers
+from search.filtered import FilteredSearch
+from search.filters import ImageFilters
 from search.indexing import index_root, read_vectors
 from search.params import Page
 from search.preprocessing import decode_side, open_image
@@ -141,9 +143,11 @@ def search_vectors(
     exclude_ids: Collection[int] = (),
     expansion: int | None = None,
     page: Page | None = None,
+    filters: ImageFilters | None = None,
 ) -> SearchResult:
     """Top-``k`` records of ``corpus`` by dot product with ``query`` (an L2-normalised vector),
-    or the slice of the ranking ``page`` asks for (offset, min_score).
+    or the slice of the ranking ``page`` asks for (offset, min_score), among the images
+    ``filters`` keep (``search.filtered``: the true top-k of the matching images).
 
     Records deleted since the index was built never show up. ``exact=True`` scans the stored
     vectors with numpy instead of the index (for checks and evaluation). ``expansion`` (default
@@ -154,7 +158,15 @@ def search_vectors(
     """
     index = None if exact else require_index(corpus)
     page = page or Page(k=k)
-    return _search(corpus, index, query, page, exclude_ids=exclude_ids, expansion=expansion)
+    return _search(
+        corpus,
+        index,
+        query,
+        page,
+        exclude_ids=exclude_ids,
+        expansion=expansion,
+        filters=filters,
+    )
 
 
 def _search(
@@ -165,12 +177,15 @@ def _search(
     *,
     exclude_ids: Collection[int] = (),
     expansion: int | None = None,
+    filters: ImageFilters | None = None,
 ) -> SearchResult:
     """Search the live ``index`` resolved once by the caller (``None``: exact, over the stored
-    vectors) and cut the ranking to ``page``."""
+    vectors) among the images ``filters`` keep, and cut the ranking to ``page``."""
     started = time.perf_counter()
     exclude = {int(i) for i in exclude_ids}
-    if index is None:
+    if filters is not None and not filters.is_empty:
+        search = FilteredSearch(corpus=corpus, index=index, filters=filters)
+    elif index is None:
         search = _exact_searcher(corpus)
     else:
         search = lambda query, n: index.search(_as_query(query, index.meta["dim"]), n)  # noqa: E731
@@ -236,12 +251,13 @@ def search_image(
     k: int = 10,
     region: Region | None = None,
     page: Page | None = None,
+    filters: ImageFilters | None = None,
 ) -> SearchResult:
     """Encode ``image`` (bytes, an uploaded file, a path: anything ``open_image`` accepts), or
     only its ``region``, with the corpus's encoder and search (``page`` instead of ``k``: another
     slice of the ranking). The image passes the same gate as uploads
     (``corpora.validation.decode_image``) and is decoded once, at the scale the encoder needs
-    for the part it sees. ``k`` and ``page`` come validated from the edge."""
+    for the part it sees. ``k``, ``page`` and ``filters`` come validated from the edge."""
     index = require_index(corpus)  # before the encoder: no model is loaded for a 409
     encoder = encoders.get_encoder(corpus.encoder)
     _require_same_encoder(corpus, index, encoder.fingerprint)
@@ -251,13 +267,20 @@ def search_image(
     if region is not None:
         picture = region.crop(picture)
     vector = encoder.encode_batch(encoder.preprocess(picture)[np.newaxis])[0]
-    return replace(_search(corpus, index, vector, page or Page(k=k)), query_picture=picture)
+    result = _search(corpus, index, vector, page or Page(k=k), filters=filters)
+    return replace(result, query_picture=picture)
 
 
 def search_similar(
-    *, corpus: Corpus, record_id: int, k: int = 10, page: Page | None = None
+    *,
+    corpus: Corpus,
+    record_id: int,
+    k: int = 10,
+    page: Page | None = None,
+    filters: ImageFilters | None = None,
 ) -> SearchResult:
-    """Records most similar to one already in the corpus (itself excluded)."""
+    """Records most similar to one already in the corpus (itself excluded), among the images
+    ``filters`` keep (the query image itself need not match them)."""
     row = (
         ImageRecord.objects.filter(corpus=corpus, pk=record_id)
         .values_list("status", "embedding", "encoder_fingerprint")
@@ -270,4 +293,11 @@ def search_similar(
         raise Conflict("This image is not encoded yet.", record_id=record_id, status=status)
     index = require_index(corpus)
     _require_same_encoder(corpus, index, fingerprint)
-    return _search(corpus, index, as_vector(embedding), page or Page(k=k), exclude_ids=[record_id])
+    return _search(
+        corpus,
+        index,
+        as_vector(embedding),
+        page or Page(k=k),
+        exclude_ids=[record_id],
+        filters=filters,
+    )

@@ -1,0 +1,193 @@
+"""Filtered search gives the true top-k among matching images (search.filtered), checked
+against a brute-force filtered search on 3,000 synthetic records.
+
+How the comparison stays honest: random unit vectors are written straight into records and a
+real index is built from them.
+
+- Below ``CRIER_ANN_THRESHOLD`` the index is ScaNN's brute force, i.e. exact: the filtered
+  search must equal numpy's exact ranking of the matching records (vectors @ query, best first,
+  equal scores by id) — page by page, with min_score, exclude_ids and query expansion — for a
+  selective filter (20 of 3,000, 0.7%) and an unselective one (1,500, 50%), through both of its
+  ways (exact scan of the matching vectors, over-fetch from the index; EXACT_SCAN_MAX is moved
+  so that each filter takes each way).
+- With a partitioned (tree) index an unfiltered search is approximate: it ranks only the vectors
+  in the leaves it searches. There the filtered search must equal what the same index returns
+  unfiltered at full depth, then filtered (at 3,000 vectors every candidate the tree offers is
+  re-scored exactly, so the two agree); and where the index runs out of matching candidates
+  (a deep page of a 50% filter) it falls back to the exact scan: numpy's ranking again.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from django.test import override_settings
+
+from corpora.models import ImageRecord
+from search import filtered, indexing, params, services
+from search.filters import ImageFilters
+from search.scann_index import BRUTE_FORCE, TREE_AH
+from search.vectors import expand_queries
+from tests.factories import add_vector_records, make_corpus, unit_vectors
+
+pytestmark = pytest.mark.django_db
+
+N = 3_000
+DIM = 32
+RARE = ImageFilters(tags=("rare",))  # every 150th record: 20 of 3,000
+HALF = ImageFilters(tags=("half",))  # every other record: 1,500
+
+
+def build(user, *, ann_threshold: int = 20_000):
+    """(corpus, ids, vectors, is_rare, is_half) of N records with a built index."""
+    corpus = make_corpus(user)
+    vectors = unit_vectors(N, seed=11, dim=DIM)
+    records = add_vector_records(corpus, vectors)
+    ids = np.array([record.pk for record in records], dtype=np.int64)
+    is_half = np.arange(N) % 2 == 0
+    is_rare = np.arange(N) % 150 == 0
+    ImageRecord.objects.filter(pk__in=ids[is_half].tolist()).update(tag_text="|half|")
+    ImageRecord.objects.filter(pk__in=ids[is_rare].tolist()).update(tag_text="|half|rare|")
+    with override_settings(CRIER_ANN_THRESHOLD=ann_threshold):
+        indexing.rebuild_index(corpus=corpus)
+    corpus.refresh_from_db()
+    return corpus, ids, vectors, is_rare, is_half
+
+
+def exact_ranking(ids, vectors, keep, query, exclude=()):
+    """Brute force: every kept record scored, best first, equal scores by id."""
+    mask = keep & ~np.isin(ids, list(exclude))
+    scores = vectors[mask] @ query
+    order = np.lexsort((ids[mask], -scores))
+    return ids[mask][order], scores[order]
+
+
+def ranking(corpus, query, filters, **page):
+    return services.search_vectors(
+        corpus=corpus,
+        query=query,
+        filters=filters,
+        expansion=page.pop("expansion", 0),
+        page=params.validate_page(**page),
+    )
+
+
+def ids_of(result) -> list[int]:
+    return [hit.record_id for hit in result.hits]
+
+
+@pytest.fixture
+def brute(user):
+    corpus, ids, vectors, is_rare, is_half = build(user)
+    assert services.require_index(corpus).meta["kind"] == BRUTE_FORCE
+    return corpus, ids, vectors, {"rare": (RARE, is_rare), "half": (HALF, is_half)}
+
+
+@pytest.mark.parametrize("exact_scan_max", [filtered.EXACT_SCAN_MAX, 100, 0])
+@pytest.mark.parametrize("which", ["rare", "half"])
+def test_filtered_pages_equal_brute_force_with_a_brute_force_index(
+    brute, monkeypatch, which, exact_scan_max
+):
+    corpus, ids, vectors, filters_by_name = brute
+    filters, keep = filters_by_name[which]
+    monkeypatch.setattr(filtered, "EXACT_SCAN_MAX", exact_scan_max)
+    expected_way = "exact" if keep.sum() <= exact_scan_max else "overfetch"
+    search = filtered.FilteredSearch(
+        corpus=corpus, index=services.require_index(corpus), filters=filters
+    )
+    assert search.strategy == expected_way
+    for query in unit_vectors(4, seed=99, dim=DIM):
+        want, want_scores = exact_ranking(ids, vectors, keep, query)
+        seen, offset = [], 0
+        while offset is not None and offset < 45:
+            page = ranking(corpus, query, filters, k=15, offset=offset)
+            assert ids_of(page) == want[offset : offset + 15].tolist()
+            got = [hit.score for hit in page.hits]
+            assert np.allclose(got, want_scores[offset : offset + 15], atol=1e-5)
+            seen += ids_of(page)
+            offset = page.next_offset
+        assert len(seen) == min(45, keep.sum())
+        # min_score: the count of matching images scoring at least that much.
+        # Midway between two scores: index and numpy may round the same score differently.
+        cut = float(want_scores[12] + want_scores[13]) / 2
+        counted = ranking(corpus, query, filters, k=5, min_score=cut)
+        assert counted.matched == 13
+        assert ids_of(counted) == want[:5].tolist()
+
+
+def test_more_like_this_with_a_filter_leaves_out_the_query_image(brute):
+    corpus, ids, vectors, filters_by_name = brute
+    filters, keep = filters_by_name["half"]
+    for position in (0, 1):  # one that matches the filter, one that does not
+        result = services.search_similar(
+            corpus=corpus, record_id=int(ids[position]), k=10, filters=filters
+        )
+        want, _ = exact_ranking(ids, vectors, keep, vectors[position], exclude=[ids[position]])
+        assert ids_of(result) == want[:10].tolist()
+
+
+def test_query_expansion_expands_with_matching_neighbours_only(brute):
+    corpus, ids, vectors, filters_by_name = brute
+    filters, keep = filters_by_name["rare"]
+    query = unit_vectors(1, seed=5, dim=DIM)[0]
+    first, _ = exact_ranking(ids, vectors, keep, query)
+    neighbours = vectors[np.searchsorted(ids, first[:3])]
+    expanded = expand_queries(query, neighbours, neighbours @ query)
+    want, _ = exact_ranking(ids, vectors, keep, expanded)
+    assert ids_of(ranking(corpus, query, filters, k=10, expansion=3)) == want[:10].tolist()
+    exact = services.search_vectors(
+        corpus=corpus, query=query, k=10, exact=True, expansion=3, filters=filters
+    )
+    assert ids_of(exact) == want[:10].tolist()
+
+
+def test_records_deleted_or_no_longer_matching_are_never_hits(brute):
+    corpus, ids, vectors, filters_by_name = brute
+    filters, keep = filters_by_name["rare"]
+    query = vectors[150]  # a rare record's own vector: it comes first
+    assert ids_of(ranking(corpus, query, filters, k=3))[0] == ids[150]
+    ImageRecord.objects.filter(pk=ids[150]).delete()
+    ImageRecord.objects.filter(pk=ids[300]).update(tag_text="|half|")
+    keep = keep.copy()
+    keep[[150, 300]] = False
+    want, _ = exact_ranking(ids, vectors, keep, query)
+    assert ids_of(ranking(corpus, query, filters, k=18)) == want.tolist()
+
+
+def test_a_filter_nothing_matches_answers_no_hits(brute):
+    corpus, _, vectors, _ = brute
+    result = ranking(corpus, vectors[0], ImageFilters(tags=("absent",)), k=10)
+    assert result.hits == [] and result.next_offset is None
+    assert ranking(corpus, vectors[0], ImageFilters(), k=10).hits  # empty filters: unfiltered
+
+
+def test_with_a_tree_index_the_filter_cuts_the_indexs_own_ranking(user, monkeypatch):
+    corpus, ids, vectors, is_rare, is_half = build(user, ann_threshold=1_000)
+    index = services.require_index(corpus)
+    assert index.meta["kind"] == TREE_AH
+    exact_calls = []
+    original = filtered.FilteredSearch._exact
+
+    def counting_exact(self, query, n):
+        exact_calls.append(n)
+        return original(self, query, n)
+
+    monkeypatch.setattr(filtered.FilteredSearch, "_exact", counting_exact)
+    monkeypatch.setattr(filtered, "EXACT_SCAN_MAX", 100)  # the 50% filter over-fetches
+    for query in unit_vectors(4, seed=7, dim=DIM):
+        # Selective: the exact scan, whatever the index would have offered.
+        want, _ = exact_ranking(ids, vectors, is_rare, query)
+        assert ids_of(ranking(corpus, query, RARE, k=10)) == want[:10].tolist()
+        # Unselective: the index's unfiltered ranking at full depth, filtered.
+        full_ids, _ = index.search(query, N)
+        kept = full_ids[np.isin(full_ids, ids[is_half])]
+        exact_calls.clear()
+        for offset in (0, 10, 20):
+            page = ranking(corpus, query, HALF, k=10, offset=offset)
+            assert ids_of(page) == kept[offset : offset + 10].tolist()
+        assert exact_calls == []
+        # A page deeper than the matching candidates the tree offers: the exact scan.
+        assert len(kept) < 400
+        want, _ = exact_ranking(ids, vectors, is_half, query)
+        deep = ranking(corpus, query, HALF, k=50, offset=400)
+        assert exact_calls and ids_of(deep) == want[400:450].tolist()
