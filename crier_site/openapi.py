@@ -11,7 +11,8 @@ things that could otherwise drift apart:
   each with the one error envelope ``{"error": {"code", "message", ...}}`` (component
   ``ErrorEnvelope``). Statuses that follow from the operation's shape are added by themselves
   (400 always; 401, and 403 for writes, where credentials are read; 404 with path parameters or
-  pages; 413 with file uploads; 429 when the view has throttles); others are named with
+  pages; 413 with file uploads; 414 with string query parameters; 429 when the view has
+  throttles); others are named with
   ``errors=(409, ...)``.
 
 docs/api.md shows how to declare a new endpoint.
@@ -50,6 +51,8 @@ ERROR_DESCRIPTIONS: dict[int, str] = {
     404: "Not found, or someone else's private corpus.",
     409: "Conflicts with the current state (see `code` and `message`).",
     413: "The request or one of its files is too large.",
+    414: "The request line is longer than the web server takes (gunicorn: 4094 bytes), which "
+    "no request within this operation's limits reaches; answered by the server, as HTML.",
     415: "Unsupported request content type.",
     429: "Too many requests: retry after `retry_after_seconds` (also the Retry-After header).",
     503: "Temporarily unavailable: retry later.",
@@ -328,6 +331,8 @@ class CrierAutoSchema(AutoSchema):
                 "description": ERROR_DESCRIPTIONS.get(status, "Error."),
                 "content": {"application/json": {"schema": envelope}},
             }
+            if status == 414:  # the web server's page, before the app runs
+                body["content"] = {"text/html": {"schema": {"type": "string"}}}
             if status == 429:
                 body["headers"] = {
                     "Retry-After": {
@@ -349,11 +354,21 @@ class CrierAutoSchema(AutoSchema):
             statuses.add(404)
         if self._has_file_upload():
             statuses.add(413)
+        if self._has_string_query(spec):
+            statuses.add(414)
         if self.view.get_throttles():
             statuses.add(429)
         if spec is not None:
             statuses.update(spec.errors)
         return statuses
+
+    @staticmethod
+    def _has_string_query(spec: OperationSpec | None) -> bool:
+        """Query strings grow with their string parameters: past the server's request-line
+        limit (only a request breaking their maxLength gets there) the server answers 414."""
+        if spec is None or spec.query is None:
+            return False
+        return any(isinstance(f, serializers.CharField) for f in spec.query().fields.values())
 
     def _has_file_upload(self) -> bool:
         if self.method in SAFE_METHODS or self.method == "DELETE":

@@ -149,4 +149,7 @@ def test_the_schema_documents_both_operations() -> None:
         assert {"k", "offset"} <= set(params)
         assert "200" in operation["responses"] and "400" in operation["responses"]
         assert "429" in operation["responses"]
-    assert "post" in schema["paths"]["/api/v1/corpora/{corpus_id}/search/"]
+        # gunicorn's own page for a request line past 4094 bytes (only past q's maxLength).
+        assert set(operation["responses"]["414"]["content"]) == {"text/html"}
+    by_image = schema["paths"]["/api/v1/corpora/{corpus_id}/search/"]["post"]
+    assert "414" not in by_image["responses"]  # no string in its query

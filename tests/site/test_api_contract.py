@@ -77,7 +77,7 @@ def test_every_operation_documents_its_errors_in_the_envelope(schema) -> None:
                 assert "security" not in operation and "401" not in errors
             if "{" in path:
                 assert "404" in errors, (method, path)
-            for code in errors:
+            for code in errors - {"414"}:  # 414: the web server's own page (docs/api.md)
                 body = responses[code]["content"]["application/json"]["schema"]
                 assert body == {"$ref": envelope}, (method, path, code)
 
