@@ -265,10 +265,19 @@ def validated_query(
     request: Request, query_serializers: Iterable[type[serializers.Serializer]]
 ) -> dict[str, Any]:
     """The query string checked against the declared serializers: unknown names and malformed
-    values raise a ValidationError (a 400 in the error envelope)."""
+    values raise a ValidationError (a 400 in the error envelope). A serializer may let through
+    names that start with one of its ``query_param_prefixes`` (``metadata.<key>`` filters,
+    which no schema can list) and read them from its ``initial_data``."""
     query_serializers = list(query_serializers)
     known = {name for cls in query_serializers for name in cls().fields}
-    unknown = sorted(set(request.query_params) - known)
+    prefixes = tuple(
+        p for cls in query_serializers for p in getattr(cls, "query_param_prefixes", ())
+    )
+    unknown = sorted(
+        name
+        for name in set(request.query_params) - known
+        if not (prefixes and name.startswith(prefixes))
+    )
     if unknown:
         raise serializers.ValidationError({name: ["Unknown query parameter."] for name in unknown})
     check_blank_values(

@@ -67,7 +67,11 @@ class SearchApi(SearchView):
         upload = params["image"]
         data = read_limited(upload, declared_size=upload.size)
         result = services.search_image(
-            corpus=corpus, image=data, page=params["page"], region=params.get("region")
+            corpus=corpus,
+            image=data,
+            page=params["page"],
+            region=params.get("region"),
+            filters=params["filters"],
         )
         return Response(search_response(result, context={"request": request}))
 
@@ -112,7 +116,10 @@ class SimilarSearchApi(SearchView):
         corpus = get_readable_corpus(user=request.user, corpus_id=corpus_id)
         params = _valid(SearchSimilarSerializer, request.data)
         result = services.search_similar(
-            corpus=corpus, record_id=params["image_id"], page=params["page"]
+            corpus=corpus,
+            record_id=params["image_id"],
+            page=params["page"],
+            filters=params["filters"],
         )
         return Response(search_response(result, context={"request": request}))
 

@@ -11,7 +11,8 @@ SQLite:
   case-insensitive.
 - ``taken_after`` / ``taken_before`` — ISO dates or date-times, both bounds included; a bare
   date covers its whole day (``taken_before=2024-07-31`` keeps the 31st). Times without an
-  offset are UTC, as are EXIF times without one. Images without a taken-at time never match.
+  offset are UTC, as are EXIF times without one. Images without a taken-at time never match,
+  nor does anything when taken_after is later than taken_before.
 - ``camera`` — every word of it appears (case-insensitive, anywhere) in the camera make or
   model: ``canon``, ``EOS 5D`` and ``apple iphone`` all match what they say.
 - ``metadata.<key>=<value>`` (or ``metadata=<key>=<value>``, repeatable) — the uploader's
@@ -51,6 +52,11 @@ METADATA_PAIR = re.compile(
 )
 JSON_NUMBER = re.compile(r"^-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?$")
 DATE_ONLY = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
+# ISO 8601's extended form only (no 20240714 or week dates); RFC 3339 is a part of it.
+ISO_MOMENT = re.compile(
+    r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ][0-9]{2}:[0-9]{2}(:[0-9]{2}([.,][0-9]+)?)?"
+    r"([Zz]|[+-][0-9]{2}:?[0-9]{2})?$"
+)
 
 
 @dataclass(frozen=True)
@@ -133,15 +139,11 @@ def validate_filters(data: Mapping[str, Any] | None) -> ImageFilters:
     naming the field."""
     if not data:
         return NO_FILTERS
-    taken_after = _moment(_one(data, "taken_after"), "taken_after", end_of_day=False)
-    taken_before = _moment(_one(data, "taken_before"), "taken_before", end_of_day=True)
-    if taken_after and taken_before and taken_after > taken_before:
-        raise InvalidInput("taken_after must not be later than taken_before.", field="taken_after")
     return ImageFilters(
         tags=_tags(_many(data, "tags")),
         label=_word(_one(data, "label"), "label", MAX_LABEL_LENGTH),
-        taken_after=taken_after,
-        taken_before=taken_before,
+        taken_after=_moment(_one(data, "taken_after"), "taken_after", end_of_day=False),
+        taken_before=_moment(_one(data, "taken_before"), "taken_before", end_of_day=True),
         camera=_camera(_one(data, "camera")),
         metadata=_metadata(data),
     )
@@ -176,12 +178,12 @@ def _word(raw: Any, name: str, limit: int) -> str | None:
     """One lower-case name matched against a ``|a|b|`` column (a tag, a label)."""
     if raw is None:
         return None
-    text = _text(raw, name).lower()
+    text = _text(raw, name)
     if not text:
         return None
     if len(text) > limit or "|" in text:
         raise InvalidInput(f"{name} is at most {limit} characters, without '|'.", field=name)
-    return text
+    return text.lower()
 
 
 def _tags(values: list[Any]) -> tuple[str, ...]:
@@ -218,8 +220,10 @@ def _moment(raw: Any, name: str, *, end_of_day: bool) -> datetime | None:
         if DATE_ONLY.match(text):
             day = date.fromisoformat(text)
             moment = datetime.combine(day, time.max if end_of_day else time.min)
+        elif ISO_MOMENT.match(text):
+            moment = datetime.fromisoformat(text.upper().replace(",", "."))  # RFC 3339: t, z
         else:
-            moment = datetime.fromisoformat(text.upper())  # RFC 3339 allows t and z
+            raise ValueError(text)
     except ValueError:
         raise InvalidInput(problem, field=name) from None
     if moment.tzinfo is None:
@@ -240,9 +244,6 @@ def _to_utc(moment: datetime) -> datetime:
 def _metadata(data: Mapping[str, Any]) -> tuple[tuple[str, str], ...]:
     pairs: list[tuple[str, str]] = []
     for raw in _many(data, "metadata"):
-        if isinstance(raw, Mapping):  # JSON: {"key": value, ...}
-            pairs += [(str(key), _metadata_value(value, key)) for key, value in raw.items()]
-            continue
         if not isinstance(raw, str) or not METADATA_PAIR.match(raw):
             raise InvalidInput(
                 f"Each metadata filter is key=value (a key of 1 to {MAX_METADATA_KEY_LENGTH} "

@@ -2,12 +2,23 @@
 
 from __future__ import annotations
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from corpora.models import ImageRecord
 from crier_site.http import image_file_url, image_thumbnail_url, image_url
 from crier_site.openapi import MAX_ID, LabelSerializer
 from search.duplicates import DuplicateReport, DuplicateRow
+from search.filters import (
+    FILTER_FIELDS,
+    MAX_CAMERA_LENGTH,
+    MAX_FILTER_TAGS,
+    MAX_LABEL_LENGTH,
+    MAX_METADATA_FILTERS,
+    METADATA_PAIR,
+    METADATA_PREFIX,
+    validate_filters,
+)
 from search.params import (
     DEFAULT_K,
     DEFAULT_THRESHOLD,
@@ -69,7 +80,83 @@ class SearchOptionsSerializer(PageOptionsSerializer):
         return attrs
 
 
-class SearchImageSerializer(SearchOptionsSerializer):
+@extend_schema_field(
+    {"anyOf": [{"type": "string", "format": "date"}, {"type": "string", "format": "date-time"}]}
+)
+class IsoMomentField(serializers.CharField):
+    """An ISO date or date-time (checked by ``search.filters.validate_filters``)."""
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(required=False, max_length=64, **kwargs)
+
+
+class SearchFiltersSerializer(serializers.Serializer):
+    """The filters every search takes (``search.filters``; docs/metadata.md, "Filters"), for
+    query strings, forms and JSON alike: combine it with a search's own serializer (before it in
+    the bases). Its validated data holds ``filters`` (an ``ImageFilters``) instead of the
+    fields. ``metadata.<key>=<value>`` fields, which no schema can list, are read from the raw
+    data; ``api_operation`` lets them through a query string (``query_param_prefixes``)."""
+
+    query_param_prefixes = (METADATA_PREFIX,)
+
+    tags = serializers.ListField(
+        child=serializers.RegexField(
+            r"^[^|\x00]+$", max_length=50, trim_whitespace=False, help_text="A tag."
+        ),
+        required=False,
+        max_length=MAX_FILTER_TAGS,
+        help_text="Only images with every one of these tags (the whole tag, any case). Repeat "
+        "the field for more tags; a comma is part of a tag.",
+    )
+    label = serializers.RegexField(
+        r"^[^|\x00]*$",
+        required=False,
+        allow_blank=True,
+        max_length=MAX_LABEL_LENGTH,
+        trim_whitespace=False,
+        help_text="Only images with this predicted label name or synonym (e.g. 'cat', 'tabby "
+        "cat'; the whole name, any case).",
+    )
+    taken_after = IsoMomentField(
+        help_text="Only images taken at or after this (EXIF time): an ISO date (from the start "
+        "of that day) or date-time; UTC when no offset is given."
+    )
+    taken_before = IsoMomentField(
+        help_text="Only images taken at or before this: an ISO date (to the end of that day) "
+        "or date-time; UTC when no offset is given."
+    )
+    camera = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        max_length=MAX_CAMERA_LENGTH,
+        trim_whitespace=False,
+        help_text="Only images whose camera make or model holds every word of this (any case): "
+        "'canon', 'apple iphone'.",
+    )
+    metadata = serializers.ListField(
+        child=serializers.RegexField(
+            METADATA_PAIR.pattern, trim_whitespace=False, help_text="key=value"
+        ),
+        required=False,
+        max_length=MAX_METADATA_FILTERS,
+        help_text="Only images whose uploader metadata has key equal to value, given as "
+        "key=value (repeatable): a string equal to it exactly, a number equal to it, or a "
+        "boolean for true/false (docs/metadata.md). The same filter may be sent as a field "
+        "named metadata.<key> with the value.",
+    )
+
+    def validate(self, attrs: dict) -> dict:
+        given: dict = {name: attrs.pop(name) for name in FILTER_FIELDS if name in attrs}
+        raw = self.initial_data
+        getlist = getattr(raw, "getlist", None)
+        for name in raw if hasattr(raw, "keys") else ():
+            if isinstance(name, str) and name.startswith(METADATA_PREFIX):
+                given[name] = getlist(name) if getlist is not None else raw[name]
+        attrs["filters"] = validate_filters(given)
+        return super().validate(attrs)
+
+
+class SearchImageSerializer(SearchFiltersSerializer, SearchOptionsSerializer):
     """Multipart: search with an uploaded picture (or a part of it)."""
 
     # Empty files are judged by the same gate as every image (corpora.validation), so the API
@@ -92,7 +179,7 @@ class SearchImageSerializer(SearchOptionsSerializer):
         return super().validate(attrs)
 
 
-class SearchSimilarSerializer(SearchOptionsSerializer):
+class SearchSimilarSerializer(SearchFiltersSerializer, SearchOptionsSerializer):
     """JSON: more like an image already in the corpus."""
 
     image_id = serializers.IntegerField(
