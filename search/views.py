@@ -15,6 +15,8 @@ from corpora.validation import read_limited
 from crier_site.errors import CrierError, InvalidInput, NotFound, TooManyRequests
 from crier_site.http import page_errors
 from search.duplicates import DuplicateReport, DuplicateRow, duplicate_rows, find_duplicates
+from search.filters import ImageFilters
+from search.forms import FilterForm
 from search.params import DEFAULT_THRESHOLD, PAGE_K, Page, validate_page, validate_threshold
 from search.preview import query_preview_data_url
 from search.regions import Region
@@ -37,18 +39,28 @@ def results(request: HttpRequest, corpus_id: int) -> HttpResponse:
     corpus = selectors.get_readable_corpus(user=request.user, corpus_id=corpus_id)
     if request.method == "GET":
         return _render(request, corpus)
+    filter_form = FilterForm(request.POST)
     try:
         _check_rate(request)
         page = _page(request.POST)
         region = Region.parse(request.POST["region"]) if request.POST.get("region") else None
+        filters = _filters(filter_form)
         data = _read_upload(request)
-        result = search_image(corpus=corpus, image=data, page=page, region=region)
+        result = search_image(corpus=corpus, image=data, page=page, region=region, filters=filters)
     except NotFound:
         raise
     except CrierError as exc:
-        return _render(request, corpus, error=exc, status=exc.status_code)
+        return _render(request, corpus, filter_form=filter_form, error=exc, status=exc.status_code)
     preview = query_preview_data_url(result.query_picture)
-    return _render(request, corpus, result=result, query_src=preview, region=region, page=page)
+    return _render(
+        request,
+        corpus,
+        result=result,
+        query_src=preview,
+        region=region,
+        page=page,
+        filter_form=filter_form,
+    )
 
 
 @require_GET
@@ -57,14 +69,17 @@ def similar(request: HttpRequest, corpus_id: int, image_id: int) -> HttpResponse
     """Images most like one of the corpus's own, itself left out."""
     corpus = selectors.get_readable_corpus(user=request.user, corpus_id=corpus_id)
     record = selectors.get_image(corpus=corpus, image_id=image_id)
+    filter_form = FilterForm(request.GET)
+    shown = {"query_record": record, "filter_form": filter_form}
     try:
         page = _page(request.GET)
-        result = search_similar(corpus=corpus, record_id=record.pk, page=page)
+        filters = _filters(filter_form)
+        result = search_similar(corpus=corpus, record_id=record.pk, page=page, filters=filters)
     except NotFound:
         raise
     except CrierError as exc:
-        return _render(request, corpus, query_record=record, error=exc, status=exc.status_code)
-    return _render(request, corpus, query_record=record, result=result, page=page)
+        return _render(request, corpus, **shown, error=exc, status=exc.status_code)
+    return _render(request, corpus, **shown, result=result, page=page)
 
 
 @require_GET
@@ -106,6 +121,7 @@ def _render(
     query_record: ImageRecord | None = None,
     region: Region | None = None,
     page: Page | None = None,
+    filter_form: FilterForm | None = None,
     error: CrierError | None = None,
     status: int = 200,
 ) -> HttpResponse:
@@ -123,6 +139,7 @@ def _render(
         "query_record": query_record,
         "region": region,
         "search_page": page,
+        "filter_form": filter_form or FilterForm(),
         "restore_query": request.method == "POST",  # search.js puts the kept picture back
         "error": error,
         "counts": selectors.corpus_counts(corpus=corpus) if error else None,
@@ -137,6 +154,14 @@ def _page(data: QueryDict) -> Page:
         min_score=data.get("min_score"),
         default_k=PAGE_K,
     )
+
+
+def _filters(form: FilterForm) -> ImageFilters:
+    """The form's filters, or the refusal that sends the visitor to the fields it names."""
+    filters = form.filters()
+    if filters is None:
+        raise InvalidInput("A filter could not be used; see the filters.")
+    return filters
 
 
 def _check_rate(request: HttpRequest) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django import template
 
+from search.forms import FilterForm
 from search.params import PAGE_K, PAGE_K_CHOICES, Page
 
 register = template.Library()
@@ -16,3 +17,9 @@ def search_options(page: Page | None = None) -> dict:
         return {"k_choices": PAGE_K_CHOICES, "k": PAGE_K, "min_score": ""}
     min_score = "" if page.min_score is None else f"{page.min_score:g}"
     return {"k_choices": PAGE_K_CHOICES, "k": page.k, "min_score": min_score}
+
+
+@register.simple_tag
+def filter_controls(form: FilterForm | None = None) -> FilterForm:
+    """The filter form a view made (holding what was sent), else an empty one."""
+    return form if isinstance(form, FilterForm) else FilterForm()

@@ -133,6 +133,7 @@
       data.append("offset", more.dataset.nextOffset);
       if (results.dataset.minScore) data.append("min_score", results.dataset.minScore);
       if (results.dataset.region) data.append("region", results.dataset.region);
+      new URLSearchParams(results.dataset.filters || "").forEach((value, name) => data.append(name, value));
       return fetch(form.action, { method: "POST", body: data, credentials: "same-origin" });
     };
     more.addEventListener("click", (event) => {

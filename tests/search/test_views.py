@@ -8,8 +8,10 @@ from django.urls import reverse
 
 from corpora.examples import seed_example_corpus
 from corpora.models import Visibility
+from corpora.services import update_image
 from search import encoding
 from tests.factories import image_bytes, make_corpus, make_record, photo_bytes
+from tests.site.test_accessible_forms import dangling_references
 
 pytestmark = pytest.mark.django_db
 
@@ -150,3 +152,89 @@ def test_anonymous_page_searches_are_throttled(client, user, indexed_photos, mon
         assert client.post(url, {"image": upload("q.jpg", data)}).status_code == 200
     finally:
         cache.clear()
+
+
+# --- filters on the results pages --------------------------------------------------------------
+
+
+def tag(corpus, tags: dict[str, list[str]]) -> None:
+    for name, values in tags.items():
+        update_image(record=corpus.images.get(original_filename=name), tags=values)
+
+
+def test_an_image_search_keeps_only_the_images_the_filters_keep(client, user, indexed_photos):
+    tag(indexed_photos, {"chelsea.png": ["pet", "sofa"], "astronaut.png": ["pet"]})
+    client.force_login(user)
+    query = upload("q.jpg", photo_bytes("coffee.png", size=(96, 96)))
+    response = client.post(
+        reverse("search:results", args=[indexed_photos.pk]),
+        {"image": query, "tags": "Pet", "k": "10"},
+    )
+    assert response.status_code == 200
+    names = {row.record.original_filename for row in response.context["rows"]}
+    assert names == {"chelsea.png", "astronaut.png"}
+    html = response.content.decode()
+    # The controls are open, hold what was typed, and "Show more" would send the filters again.
+    assert '<details class="filter-details" data-filter-details open>' in html
+    assert 'name="tags" value="Pet"' in html and 'data-filters="tags=Pet"' in html
+    assert "among the images the filters keep" in html
+    both = client.post(
+        reverse("search:results", args=[indexed_photos.pk]),
+        {"image": upload("q.jpg", photo_bytes("coffee.png", size=(96, 96))), "tags": "pet, sofa"},
+    )
+    assert [row.record.original_filename for row in both.context["rows"]] == ["chelsea.png"]
+
+
+def test_a_refused_filter_is_shown_on_its_field_with_what_was_typed(client, user, indexed_photos):
+    client.force_login(user)
+    response = client.post(
+        reverse("search:results", args=[indexed_photos.pk]),
+        {"image": upload("q.png", image_bytes()), "taken_after": "last summer", "camera": "Canon"},
+    )
+    assert response.status_code == 400
+    html = response.content.decode()
+    assert "A filter could not be used" in html
+    assert 'id="filter-taken_after_error"' in html and "taken_after must be an ISO date" in html
+    assert 'aria-describedby="filter-taken_after_error"' in html and 'aria-invalid="true"' in html
+    assert 'value="last summer"' in html and 'name="camera" value="Canon"' in html
+    assert dangling_references(html) == []
+
+
+def test_more_like_this_takes_filters_and_pages_with_them(client, user, indexed_photos):
+    tag(indexed_photos, {"coffee.png": ["cup"], "astronaut.png": ["cup"], "rocket.jpg": ["cup"]})
+    chelsea = indexed_photos.images.get(original_filename="chelsea.png")
+    client.force_login(user)
+    url = reverse("search:similar", args=[indexed_photos.pk, chelsea.pk])
+    response = client.get(url, {"tags": "cup", "metadata": "roll=3", "k": "1"})
+    assert response.status_code == 200 and response.context["rows"] == []  # no metadata matches
+    assert "among the images the filters keep" in response.content.decode()
+    response = client.get(url, {"tags": "cup", "k": "1"})
+    first = response.context["rows"][0].record
+    html = response.content.decode()
+    assert 'href="?tags=cup&amp;k=1&amp;offset=1"' in html  # "Show more" keeps the filters
+    again = client.get(url, {"tags": "cup", "k": "1", "offset": "1"})
+    assert again.context["rows"][0].record.pk != first.pk
+    # The filter form on this page is a GET form of its own; the upload form has none.
+    assert html.count('name="tags"') == 1 and "Apply the filters" in html
+    assert dangling_references(html) == []
+
+
+def test_more_like_this_reads_the_api_spellings_of_filters(client, user, indexed_photos):
+    chelsea = indexed_photos.images.get(original_filename="chelsea.png")
+    client.force_login(user)
+    url = reverse("search:similar", args=[indexed_photos.pk, chelsea.pk])
+    response = client.get(url + "?tags=a&tags=b&metadata.roll=3&metadata=film=x")
+    form = response.context["filter_form"]
+    assert form["tags"].value() == "a, b"
+    assert form["metadata"].value() == "film=x\nroll=3"
+    bad = client.get(url, {"metadata": "no equals sign"})
+    assert bad.status_code == 400 and 'id="filter-metadata_error"' in bad.content.decode()
+
+
+def test_the_home_and_corpus_search_forms_offer_folded_filters(client, user, indexed_photos):
+    client.force_login(user)
+    html = client.get(reverse("corpora:detail", args=[indexed_photos.pk])).content.decode()
+    assert '<details class="filter-details" data-filter-details>' in html
+    assert '<label for="filter-taken_after">Taken on or after</label>' in html
+    assert 'type="date" name="taken_after"' in html
+    assert dangling_references(html) == []
