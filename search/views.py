@@ -21,6 +21,7 @@ from search.params import DEFAULT_THRESHOLD, PAGE_K, Page, validate_page, valida
 from search.preview import query_preview_data_url
 from search.regions import Region
 from search.services import SearchResult, search_image, search_similar
+from search.text import TextSearchResult, text_search
 
 DUPLICATE_GROUPS_SHOWN = 60
 
@@ -80,6 +81,41 @@ def similar(request: HttpRequest, corpus_id: int, image_id: int) -> HttpResponse
     except CrierError as exc:
         return _render(request, corpus, **shown, error=exc, status=exc.status_code)
     return _render(request, corpus, **shown, result=result, page=page)
+
+
+@require_GET
+@page_errors
+def text_results(request: HttpRequest, corpus_id: int | None = None) -> HttpResponse:
+    """Images found by words (``q``): in one corpus, or in every corpus the visitor may see
+    (their own and the public ones), with the same filters and paging as the image search."""
+    corpus = None
+    if corpus_id is not None:
+        corpus = selectors.get_readable_corpus(user=request.user, corpus_id=corpus_id)
+    corpora = (
+        Corpus.objects.filter(pk=corpus.pk)
+        if corpus is not None
+        else selectors.visible_corpora(user=request.user)
+    )
+    filter_form = FilterForm(request.GET, id_prefix="text-filter")
+    context: dict = {"corpus": corpus, "q": request.GET.get("q", ""), "filter_form": filter_form}
+    result: TextSearchResult | None = None
+    error: CrierError | None = None
+    if "q" in request.GET or filter_form.is_bound:
+        try:
+            _check_rate(request)
+            page = _page(request.GET)
+            filters = _filters(filter_form)
+            result = text_search(corpora=corpora, q=context["q"], filters=filters, page=page)
+            context["search_page"] = page
+        except CrierError as exc:
+            error = exc
+    context |= {
+        "result": result,
+        "error": error,
+        "q_error": error.message if error and error.details.get("field") == "q" else None,
+    }
+    status = error.status_code if error else 200
+    return render(request, "search/text_results.html", context, status=status)
 
 
 @require_GET

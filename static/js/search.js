@@ -1,14 +1,14 @@
 // The search form, made quicker: paste a picture (Ctrl/Cmd+V) or drop one anywhere on the page
 // to search with it; the picture is kept in this browser (IndexedDB; never stored on the server)
 // so that the results page can search again with another region, or show more results, without
-// choosing it again. Without this script the form still works as a plain upload.
+// choosing it again. Without this script the form still works as a plain upload. "Show more"
+// also serves the pages whose next results are a link (more like this, text search).
 (() => {
   "use strict";
 
   const form = document.querySelector("form[data-search-form]");
-  if (!form) return;
-  const input = form.querySelector("input[type=file]");
-  const regionField = form.querySelector("[data-region]");
+  const input = form && form.querySelector("input[type=file]");
+  const regionField = form && form.querySelector("[data-region]");
 
   // --- announcements for screen readers ---------------------------------------------------
   const announcer = document.createElement("p");
@@ -58,54 +58,56 @@
   };
 
   let keptFile = null;
-  window.addEventListener("pageshow", () => delete form.dataset.saved); // back to a page
-  form.addEventListener("submit", (event) => {
-    const file = input.files[0];
-    if (!file || form.dataset.saved === "yes") return;
-    event.preventDefault();
-    const send = () => {
-      form.dataset.saved = "yes";
-      form.submit();
-    };
-    keep(file).then(send, send); // without storage the search still runs
-  });
+  if (form) {
+    window.addEventListener("pageshow", () => delete form.dataset.saved); // back to a page
+    form.addEventListener("submit", (event) => {
+      const file = input.files[0];
+      if (!file || form.dataset.saved === "yes") return;
+      event.preventDefault();
+      const send = () => {
+        form.dataset.saved = "yes";
+        form.submit();
+      };
+      keep(file).then(send, send); // without storage the search still runs
+    });
 
-  // --- paste and drop anywhere --------------------------------------------------------------
-  const imageIn = (files) => Array.from(files || []).find((file) => file.type.startsWith("image/"));
-  const searchWith = (file, how) => {
-    choose(file);
-    announce(`Searching with the ${how} image…`);
-    form.requestSubmit();
-  };
-  document.addEventListener("paste", (event) => {
-    const file = imageIn(event.clipboardData && event.clipboardData.files);
-    if (!file) return; // text pastes go where they always went
-    event.preventDefault();
-    searchWith(file, "pasted");
-  });
-  const carriesFiles = (event) => event.dataTransfer && Array.from(event.dataTransfer.types).includes("Files");
-  document.addEventListener("dragover", (event) => {
-    if (!carriesFiles(event) || event.defaultPrevented) return;
-    event.preventDefault(); // allow the drop
-    document.body.classList.add("dropping");
-  });
-  document.addEventListener("dragleave", (event) => {
-    if (!event.relatedTarget) document.body.classList.remove("dropping");
-  });
-  document.addEventListener("drop", (event) => {
-    document.body.classList.remove("dropping");
-    if (event.defaultPrevented || !carriesFiles(event)) return; // a drop box took it
-    event.preventDefault();
-    const file = imageIn(event.dataTransfer.files);
-    if (file) searchWith(file, "dropped");
-    else announce("That was not an image; drop a picture to search with it.");
-  });
+    // --- paste and drop anywhere --------------------------------------------------------------
+    const imageIn = (files) => Array.from(files || []).find((file) => file.type.startsWith("image/"));
+    const searchWith = (file, how) => {
+      choose(file);
+      announce(`Searching with the ${how} image…`);
+      form.requestSubmit();
+    };
+    document.addEventListener("paste", (event) => {
+      const file = imageIn(event.clipboardData && event.clipboardData.files);
+      if (!file) return; // text pastes go where they always went
+      event.preventDefault();
+      searchWith(file, "pasted");
+    });
+    const carriesFiles = (event) => event.dataTransfer && Array.from(event.dataTransfer.types).includes("Files");
+    document.addEventListener("dragover", (event) => {
+      if (!carriesFiles(event) || event.defaultPrevented) return;
+      event.preventDefault(); // allow the drop
+      document.body.classList.add("dropping");
+    });
+    document.addEventListener("dragleave", (event) => {
+      if (!event.relatedTarget) document.body.classList.remove("dropping");
+    });
+    document.addEventListener("drop", (event) => {
+      document.body.classList.remove("dropping");
+      if (event.defaultPrevented || !carriesFiles(event)) return; // a drop box took it
+      event.preventDefault();
+      const file = imageIn(event.dataTransfer.files);
+      if (file) searchWith(file, "dropped");
+      else announce("That was not an image; drop a picture to search with it.");
+    });
+  }
 
   // --- the results page: the query back in the form, and "Show more" ------------------------
   const results = document.querySelector("[data-results]");
   const more = results && results.querySelector("[data-show-more]");
 
-  if (form.hasAttribute("data-restore-query")) {
+  if (form && form.hasAttribute("data-restore-query")) {
     kept()
       .then((file) => {
         if (!file) return;

@@ -66,7 +66,9 @@ def test_the_owner_sees_everything_and_the_form(client, user, photo):
     assert "38.71234, -9.13999" in html and "Only you see this position" in html
     assert "tabby cat" in html and "61%" in html and "&lt;1%" in html
     assert "(tabby, cat)" in html
-    assert '<li class="badge">cat</li>' in html and "On the sofa" in html
+    text = reverse("search:corpus_text", args=[photo.corpus_id])
+    assert f'<a class="badge" href="{text}?q=cat"' in html and "On the sofa" in html
+    assert f'<a class="label-name" href="{text}?q=tabby%20cat">tabby cat</a>' in html
     assert "&quot;place&quot;: &quot;Lisbon&quot;" in html
     assert reverse("search:similar", args=[photo.corpus_id, photo.pk]) in html
     # The form, filled with what is stored.
@@ -126,7 +128,7 @@ def test_the_owner_saves_tags_caption_and_metadata(client, user, photo):
     assert photo.tags == ["beach", "sunset"] and photo.tag_text == "|beach|sunset|"
     assert photo.caption == "At the pier" and photo.metadata == {"a": 1}
     html = client.get(response["Location"]).content.decode()
-    assert "“chelsea.jpg” saved." in html and '<li class="badge">sunset</li>' in html
+    assert "“chelsea.jpg” saved." in html and ">sunset</a></li>" in html
 
 
 def test_emptying_the_fields_clears_them(client, user, photo):

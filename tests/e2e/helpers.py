@@ -135,6 +135,19 @@ def results_list(page: Page) -> Locator:
     return region.get_by_role("list")
 
 
+def search_words(page: Page, words: str) -> Locator:
+    """Types ``words`` in the page's text box and returns the ranked text results list."""
+    page.get_by_label("Words to search for").fill(words)
+    page.get_by_role("button", name="Search by words").click()
+    return text_results_list(page)
+
+
+def text_results_list(page: Page) -> Locator:
+    region = page.get_by_role("region", name=re.compile(r"images? matching"))
+    expect(region).to_be_visible()
+    return region.get_by_role("list")
+
+
 def action_name(action: str, subject: str) -> re.Pattern[str]:
     """The accessible name of a link like "More like this<hidden>: rocket.jpg</hidden>".
 

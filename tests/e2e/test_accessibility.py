@@ -15,6 +15,7 @@ from tests.e2e.helpers import (
     resized_jpeg_copy,
     sample_photo,
     search_with,
+    search_words,
     sign_up,
     upload_images,
     wait_until_ready,
@@ -66,7 +67,7 @@ def test_every_page_passes_axe_core_in_both_themes(
     sign_up(page, f"axe-{scheme}")
     page.goto("/corpora/")
     check(page, found, checked)
-    create_private_corpus(page, f"Contrast check {scheme}", "Two photos.")
+    corpus_path = create_private_corpus(page, f"Contrast check {scheme}", "Two photos.")
     upload_images(page, [sample_photo("coffee.png"), sample_photo("rocket.jpg")])
     wait_until_ready(page, 2)
     page.reload()
@@ -74,6 +75,14 @@ def test_every_page_passes_axe_core_in_both_themes(
     expect(page.get_by_role("button", name="Save changes")).to_be_visible()
     page.get_by_role("checkbox", name="Select coffee.png").check()
     check(page, found, checked)  # one's own corpus: edit form, upload box, grid, select many
+    search_words(page, "coffee")
+    page.get_by_text("Filters", exact=True).click()
+    page.get_by_label("Other details").fill("no equals sign")
+    page.get_by_role("button", name="Search by words").click()
+    expect(page.get_by_role("alert").filter(has_text="key=value")).to_be_visible()
+    check(page, found, checked)  # text results, the filters open with an error
+    page.screenshot(path=e2e_output_dir / f"axe-{scheme}-text.png", full_page=True)
+    page.goto(corpus_path)
     page.get_by_role("link", name="coffee.png", exact=True).click()
     page.get_by_label("Other details (JSON)").fill("{not json")
     page.get_by_role("button", name="Save tags and notes").click()
@@ -86,5 +95,5 @@ def test_every_page_passes_axe_core_in_both_themes(
     check(page, found, checked)
     page.screenshot(path=e2e_output_dir / f"axe-{scheme}-token.png", full_page=True)
 
-    assert len(checked) >= 11
+    assert len(checked) >= 12
     assert found == [], "\n".join(found)
