@@ -31,7 +31,7 @@ import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import PurePosixPath
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from django.contrib.postgres.search import SearchQuery
 from django.db import connection
@@ -40,10 +40,8 @@ from django.db.models.expressions import RawSQL
 
 from corpora.models import TEXT_SEARCH_CONFIG, Corpus, ImageRecord
 from crier_site.errors import InvalidInput
+from search.filters import ImageFilters, apply_filters
 from search.params import Page
-
-if TYPE_CHECKING:
-    from search.filters import ImageFilters
 
 MAX_QUERY_LENGTH = 200
 
@@ -153,9 +151,7 @@ def text_search(
     page = page or Page()
     if page.min_score is not None:
         raise InvalidInput("min_score applies to image search, not text search.", field="min_score")
-    records = ImageRecord.objects.filter(corpus__in=corpora)
-    if filters is not None:
-        records = _apply_filters(records, filters)
+    records = apply_filters(ImageRecord.objects.filter(corpus__in=corpora), filters)
     words = query_words(q)
     if ranks_in_database():
         words = _searchable_words(words)
@@ -184,12 +180,6 @@ def text_search(
 def ranks_in_database() -> bool:
     """PostgreSQL ranks with its full-text search; other databases rank here."""
     return connection.vendor == "postgresql"
-
-
-def _apply_filters(records: QuerySet[ImageRecord], filters: ImageFilters) -> QuerySet[ImageRecord]:
-    from search.filters import apply_filters
-
-    return apply_filters(records, filters)
 
 
 def combine(evidence: Mapping[str, float]) -> float:

@@ -13,6 +13,7 @@ from corpora import services as corpus_services
 from corpora.models import Corpus, ImageRecord
 from crier_site.errors import InvalidInput
 from search import encoders, text
+from search.filters import validate_filters
 from search.params import Page
 from search.text import query_words, text_search, validate_text_query
 from tests.factories import described_record, image_bytes, ingested_corpus, make_corpus
@@ -201,6 +202,28 @@ def test_pages_join_up_without_overlap_and_ties_go_by_image_id(user, ranker) -> 
     ids = [hit.record_id for page in (first, second, third) for hit in page.hits]
     assert ids == [record.pk for record in records] + [ids[-1]]
     assert names(third)[-1] == "label.jpg"
+
+
+def test_filters_narrow_the_images_before_ranking(user, ranker) -> None:
+    corpus = make_corpus(user)
+    described_record(corpus, "beach-dog.jpg", tags=["dog", "beach"])
+    described_record(corpus, "pug.jpg", tags=["holiday"], labels=[("pug", ["dog"], 0.9)])
+    described_record(corpus, "cat.jpg", tags=["holiday"], labels=[("tabby cat", ["cat"], 0.9)])
+
+    def found(q: str, **filters) -> list[str]:
+        result = text_search(
+            corpora=Corpus.objects.filter(pk=corpus.pk),
+            q=q,
+            filters=validate_filters(filters),
+            page=Page(k=10),
+        )
+        return names(result)
+
+    assert found("dog") == ["beach-dog.jpg", "pug.jpg"]
+    assert found("dog", tags=["holiday"]) == ["pug.jpg"]
+    assert found("dog", label="pug") == ["pug.jpg"]
+    assert found("dog", tags=["holiday"], label="tabby cat") == []
+    assert found("holiday", label="cat") == ["cat.jpg"]
 
 
 def test_images_need_no_vector_to_be_found(user, ranker) -> None:
