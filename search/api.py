@@ -83,7 +83,10 @@ class SearchApi(SearchView):
     def get(self, request: Request, corpus_id: int, query: dict) -> Response:
         corpus = get_readable_corpus(user=request.user, corpus_id=corpus_id)
         result = text_search(
-            corpora=Corpus.objects.filter(pk=corpus.pk), q=query["q"], page=query["page"]
+            corpora=Corpus.objects.filter(pk=corpus.pk),
+            q=query["q"],
+            filters=query["filters"],
+            page=query["page"],
         )
         return Response(text_search_response(result, context={"request": request}))
 
@@ -97,7 +100,10 @@ class TextSearchApi(SearchView):
     )
     def get(self, request: Request, query: dict) -> Response:
         result = text_search(
-            corpora=visible_corpora(user=request.user), q=query["q"], page=query["page"]
+            corpora=visible_corpora(user=request.user),
+            q=query["q"],
+            filters=query["filters"],
+            page=query["page"],
         )
         return Response(text_search_response(result, context={"request": request}))
 

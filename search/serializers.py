@@ -72,13 +72,6 @@ class SearchOptionsSerializer(PageOptionsSerializer):
         f"response then counts them in 'matched' (among the best {MAX_DEPTH}).",
     )
 
-    def validate(self, attrs: dict) -> dict:
-        # The same check the pages use: offset + k within MAX_DEPTH, which no one field knows.
-        attrs["page"] = validate_page(
-            k=attrs.pop("k"), offset=attrs.pop("offset"), min_score=attrs.pop("min_score", None)
-        )
-        return attrs
-
 
 @extend_schema_field(
     {"anyOf": [{"type": "string", "format": "date"}, {"type": "string", "format": "date-time"}]}
@@ -262,8 +255,8 @@ def search_response(result: SearchResult, *, context: dict) -> dict:
     }
 
 
-class TextSearchQuerySerializer(PageOptionsSerializer):
-    """The query string of a text search."""
+class TextSearchQuerySerializer(SearchFiltersSerializer, PageOptionsSerializer):
+    """The query string of a text search: words, the filters every search takes, a page."""
 
     q = serializers.CharField(
         max_length=MAX_QUERY_LENGTH,

@@ -108,6 +108,32 @@ def test_pages_follow_next_offset(api, user) -> None:
 
 
 @pytest.mark.parametrize("url", ["global", "corpus"])
+def test_the_filters_of_every_search_apply(api, user, url) -> None:
+    corpus = make_corpus(user, "trip")
+    described_record(corpus, "a.jpg", tags=["dog", "beach"])
+    described_record(corpus, "b.jpg", tags=["dog"], labels=[("pug", ["dog"], 0.9)])
+    record = described_record(corpus, "c.jpg", tags=["dog", "Beach"])
+    record.metadata = {"roll": 3}
+    record.save(update_fields=["metadata"])
+    api.force_authenticate(user)
+    address = GLOBAL if url == "global" else corpus_url(corpus.pk)
+
+    def names(params) -> list[str]:
+        response = api.get(address, params)
+        assert response.status_code == 200, response.content
+        return [hit["filename"] for hit in response.json()["results"]]
+
+    assert names({"q": "dog"}) == ["b.jpg", "a.jpg", "c.jpg"]
+    assert names({"q": "dog", "tags": "beach"}) == ["a.jpg", "c.jpg"]
+    assert names({"q": "dog", "label": "pug"}) == ["b.jpg"]
+    assert names({"q": "dog", "metadata.roll": "3"}) == ["c.jpg"]
+    assert names({"q": "dog", "metadata": "roll=3", "tags": ["beach", "dog"]}) == ["c.jpg"]
+    response = api.get(address, {"q": "dog", "taken_after": "last summer"})
+    assert response.status_code == 400
+    assert error_of(response).get("field") == "taken_after"
+
+
+@pytest.mark.parametrize("url", ["global", "corpus"])
 @pytest.mark.parametrize(
     ("params", "field"),
     [
@@ -146,7 +172,7 @@ def test_the_schema_documents_both_operations() -> None:
         operation = schema["paths"][path]["get"]
         params = {param["name"]: param for param in operation["parameters"]}
         assert params["q"]["required"] and params["q"]["schema"]["maxLength"] == 200
-        assert {"k", "offset"} <= set(params)
+        assert {"k", "offset", "tags", "label", "camera", "taken_after"} <= set(params)
         assert "200" in operation["responses"] and "400" in operation["responses"]
         assert "429" in operation["responses"]
         # gunicorn's own page for a request line past 4094 bytes (only past q's maxLength).
