@@ -34,6 +34,8 @@ POSITIVE_ACCEPTED = ["2xx", "3xx", "401", "403", "404", "409", "429", "5xx"]
 NEGATIVE_REJECTED = [
     "400", "401", "403", "404", "405", "406", "409", "415", "422", "428", "429", "5xx",
 ]  # fmt: skip
+# Every check runs: schemathesis 4 enables all of them by default. (`--checks all` on the command
+# line would also override the per-operation relaxations below, which a config file cannot.)
 CONFIG = f"""
 [generation]
 max-examples = {EXAMPLES}
@@ -66,6 +68,14 @@ generation.allow-x00 = false
 include-operation-id = ["v1_search_retrieve", "v1_corpora_search_retrieve"]
 checks.negative_data_rejection.expected-statuses = {[*NEGATIVE_REJECTED, "414"]}
 
+# More like this in a corpus just created: the body's image_id names an image of another corpus
+# (or none), so the answer is 404 "No such image in this corpus" — about the image, not the new
+# corpus, which the resource-availability check (ST302) cannot tell apart. Seen once the text
+# searches' filters changed the seeded sequence; the 404 itself is right.
+[[operations]]
+include-operation-id = "v1_corpora_search_similar_create"
+checks.ensure_resource_availability.enabled = false
+
 # Upload: more files than `images`' maxItems are refused by Django's request parser before the
 # view runs, as 413 (too many files), a status that schemathesis does not count as a rejection.
 [[operations]]
@@ -85,8 +95,6 @@ def run_schemathesis(
         str(config),
         "run",
         live_app.url("/api/schema/"),
-        "--checks",
-        "all",
         "--header",
         f"Authorization: Token {token}",
         "--seed",
