@@ -5,6 +5,23 @@ from __future__ import annotations
 import numpy as np
 
 
+def synthetic_record(corpus, index: int, **fields):
+    """An unsaved ``ImageRecord`` numbered ``index`` in ``corpus``, with no file behind it."""
+    from corpora.models import ImageRecord
+
+    return ImageRecord(
+        corpus=corpus,
+        file=f"corpora/{corpus.pk}/synthetic-{index}.jpg",
+        original_filename=f"synthetic-{index}.jpg",
+        sha256=f"{corpus.pk:08x}{index:056x}",
+        width=1,
+        height=1,
+        format="JPEG",
+        byte_size=1,
+        **fields,
+    )
+
+
 def store_encoded(corpus, vectors: np.ndarray, fingerprint: str) -> list[int]:
     """Insert one encoded ``ImageRecord`` per row of ``vectors``; returns their ids in order."""
     from django.db import transaction
@@ -14,15 +31,9 @@ def store_encoded(corpus, vectors: np.ndarray, fingerprint: str) -> list[int]:
     ids: list[int] = []
     for start in range(0, len(vectors), 5000):
         rows = [
-            ImageRecord(
-                corpus=corpus,
-                file=f"corpora/{corpus.pk}/synthetic-{start + j}.jpg",
-                original_filename=f"synthetic-{start + j}.jpg",
-                sha256=f"{corpus.pk:08x}{start + j:056x}",
-                width=1,
-                height=1,
-                format="JPEG",
-                byte_size=1,
+            synthetic_record(
+                corpus,
+                start + j,
                 status="encoded",
                 embedding=np.asarray(vector, dtype=np.float32).tobytes(),
                 encoder_fingerprint=fingerprint,

@@ -10,6 +10,8 @@ from django.conf import settings
 from django.contrib.postgres.search import SearchVector, SearchVectorField
 from django.db import models
 from django.db.models import F, Func, Value
+from django.db.models.fields.json import KT
+from django.db.models.functions import Concat
 from django.utils import timezone
 
 
@@ -133,21 +135,32 @@ def thumbnail_upload_to(record: ImageRecord, filename: str) -> str:
 TEXT_SEARCH_CONFIG = "english"
 
 
-class SearchDocument(Func):
-    """PostgreSQL's full-text document of an image, for text search (docs/metadata.md): its
-    tags (weight A), predicted label names and synonyms (B), caption (C) and file name without
-    extension (D). A stored generated column: the database keeps it in step with every write of
-    those fields, whatever wrote them. On other databases it is an empty string, unused (text
-    search reads the plain columns there)."""
+def _words(expression, weight: str) -> SearchVector:
+    return SearchVector(expression, config=TEXT_SEARCH_CONFIG, weight=weight)
+
+
+class _TextSearchVector(Func):
+    """A tsvector that PostgreSQL computes and stores (a generated column): the database keeps
+    it in step with every write of the fields it reads, whatever wrote them. On other databases
+    it is an empty string, unused (text search reads the plain columns there). Changing one
+    needs a migration that drops and re-adds its column."""
 
     output_field = SearchVectorField()
     template = "%(expressions)s"
 
+    def as_sql(self, compiler, connection, **extra_context):
+        if connection.vendor != "postgresql":
+            return "''", []
+        return super().as_sql(compiler, connection, **extra_context)
+
+
+class SearchDocument(_TextSearchVector):
+    """Text search's document of an image (docs/metadata.md): its tags (weight A), predicted
+    label names and synonyms (B), caption (C) and file name without extension (D)."""
+
     def __init__(self) -> None:
         text = models.TextField()
-
-        def words(expression, weight: str) -> SearchVector:
-            return SearchVector(expression, config=TEXT_SEARCH_CONFIG, weight=weight)
+        words = _words
 
         def bars_to_spaces(field: str) -> Func:
             return Func(F(field), Value("|"), Value(" "), function="replace", output_field=text)
@@ -169,10 +182,27 @@ class SearchDocument(Func):
             + words(filename, "D")
         )
 
-    def as_sql(self, compiler, connection, **extra_context):
-        if connection.vendor != "postgresql":
-            return "''", []
-        return super().as_sql(compiler, connection, **extra_context)
+
+class LabelDocument(_TextSearchVector):
+    """The words of the first four predicted labels, each label under its own weight (A: the
+    best, B, C, D: the fourth), so that text search tells which label holds a word — and so its
+    probability — without parsing the labels again for every candidate (search/text.py)."""
+
+    def __init__(self) -> None:
+        def label_words(index: int) -> Concat:
+            return Concat(
+                KT(f"labels__{index}__label"),
+                Value(" "),
+                KT(f"labels__{index}__synonyms"),
+                output_field=models.TextField(),
+            )
+
+        super().__init__(
+            _words(label_words(0), "A")
+            + _words(label_words(1), "B")
+            + _words(label_words(2), "C")
+            + _words(label_words(3), "D")
+        )
 
 
 class ImageRecord(models.Model):
@@ -215,6 +245,10 @@ class ImageRecord(models.Model):
     # database from the four fields above, never written by Django.
     search_document = models.GeneratedField(
         expression=SearchDocument(), output_field=SearchVectorField(), db_persist=True
+    )
+    # The first four labels' words by rank (A-D), for their probabilities (migration 0006).
+    label_document = models.GeneratedField(
+        expression=LabelDocument(), output_field=SearchVectorField(), db_persist=True
     )
     created_at = models.DateTimeField(auto_now_add=True)
 

@@ -211,17 +211,7 @@ def _tsquery(text: str) -> SearchQuery:
 
 def _evidence_columns(words: tuple[str, ...]) -> dict[str, RawSQL]:
     """``w<n>_<field>``: the evidence ``field`` gives for the n-th word, as SQL."""
-    document = f'"{ImageRecord._meta.db_table}"."search_document"'
-    labels = f'"{ImageRecord._meta.db_table}"."labels"'
-    matches = f"{document} @@ to_tsquery(%s::regconfig, %s)"
-    # The best probability among the labels whose name or synonyms hold the word; only read
-    # where the document says some label does.
-    best_label = (
-        f"(SELECT max((label->>'probability')::float) FROM jsonb_array_elements({labels}) label "
-        "WHERE to_tsvector(%s::regconfig, concat_ws(' ', label->>'label', label->>'synonyms')) "
-        "@@ to_tsquery(%s::regconfig, %s))"
-    )
-    config = TEXT_SEARCH_CONFIG
+    table = ImageRecord._meta.db_table
     columns: dict[str, RawSQL] = {}
     for n, word in enumerate(words):
         for field, evidence in (
@@ -229,17 +219,43 @@ def _evidence_columns(words: tuple[str, ...]) -> dict[str, RawSQL]:
             ("caption", CAPTION_EVIDENCE),
             ("filename", FILENAME_EVIDENCE),
         ):
+            sql, params = _matches(f'"{table}"."search_document"', f"{word}:{_WEIGHTS[field]}")
             columns[f"w{n}_{field}"] = RawSQL(
-                f"CASE WHEN {matches} THEN %s ELSE 0.0 END",
-                [config, f"{word}:{_WEIGHTS[field]}", evidence],
-                output_field=FloatField(),
+                f"CASE WHEN {sql} THEN %s ELSE 0.0 END", [*params, evidence], FloatField()
             )
+        sql, params = _matches(f'"{table}"."search_document"', f"{word}:{_WEIGHTS['labels']}")
+        best, best_params = _best_label_probability(table, word)
         columns[f"w{n}_labels"] = RawSQL(
-            f"CASE WHEN {matches} THEN %s * coalesce({best_label}, 0.0) ELSE 0.0 END",
-            [config, f"{word}:{_WEIGHTS['labels']}", LABEL_EVIDENCE, config, config, word],
-            output_field=FloatField(),
+            f"CASE WHEN {sql} THEN %s * {best} ELSE 0.0 END",
+            [*params, LABEL_EVIDENCE, *best_params],
+            FloatField(),
         )
     return columns
+
+
+def _matches(column: str, query: str) -> tuple[str, list[Any]]:
+    return f"{column} @@ to_tsquery(%s::regconfig, %s)", [TEXT_SEARCH_CONFIG, query]
+
+
+def _best_label_probability(table: str, word: str) -> tuple[str, list[Any]]:
+    """The probability of the best label whose name or synonyms hold ``word``, read from
+    ``label_document`` (labels 1-4 under weights A-D): no label is parsed again per candidate.
+    A word in the labels (the search document says so) but in none of the first four is in the
+    fifth. Labels are stored best first, so a word in two of them gets the better one."""
+    document = f'"{table}"."label_document"'
+
+    def probability(index: int) -> str:
+        return f"""coalesce(("{table}"."labels" -> {index} ->> 'probability')::float, 0.0)"""
+
+    parts, params = [], []
+    for index, weight in enumerate("ABCD"):
+        sql, args = _matches(document, f"{word}:{weight}")
+        parts.append(f"CASE WHEN {sql} THEN {probability(index)} ELSE 0.0 END")
+        params += args
+    sql, args = _matches(document, word)
+    parts.append(f"CASE WHEN {sql} THEN 0.0 ELSE {probability(4)} END")
+    params += args
+    return f"GREATEST({', '.join(parts)})", params
 
 
 def _rank_in_postgres(
@@ -253,6 +269,7 @@ def _rank_in_postgres(
     columns = _evidence_columns(words)
     candidates = (
         records.filter(search_document=_tsquery(" & ".join(words)))
+        .order_by()
         .annotate(**columns)
         .values("pk", *columns)
     )

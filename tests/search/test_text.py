@@ -101,6 +101,24 @@ def test_the_best_label_naming_the_word_counts(user, ranker) -> None:
     assert result.hits[0].score == pytest.approx(0.9 * 0.45)
 
 
+def test_every_one_of_the_five_labels_counts_with_its_probability(user, ranker) -> None:
+    corpus = make_corpus(user)
+    others = [("tabby cat", ["cat"]), ("lynx", ["cat"]), ("tiger", ["cat"]), ("jaguar", ["cat"])]
+    for slot in range(5):
+        names_ = [(name, synonyms) for name, synonyms in others]
+        names_.insert(slot, ("pug", ["dog"]))
+        probabilities = [0.5, 0.2, 0.1, 0.06, 0.04]
+        labels = [(n, syn, p) for (n, syn), p in zip(names_, probabilities, strict=True)]
+        described_record(corpus, f"slot{slot}.jpg", labels=labels)
+    result = search(corpus, "dog")
+    assert names(result) == [f"slot{slot}.jpg" for slot in range(5)]
+    assert [hit.score for hit in result.hits] == pytest.approx(
+        [0.9 * p for p in (0.5, 0.2, 0.1, 0.06, 0.04)]
+    )
+    # "cat" is in four labels of each: the best of them counts.
+    assert {round(hit.score, 6) for hit in search(corpus, "cat").hits} == {0.45, 0.18}
+
+
 def test_synonyms_and_label_names_are_found(album, ranker) -> None:
     assert names(search(album, "tabby")) == ["IMG_0002.jpg"]
     assert names(search(album, "Chihuahua")) == ["IMG_0001.jpg", "IMG_0002.jpg"]
