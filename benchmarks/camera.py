@@ -1,16 +1,18 @@
 """12-megapixel camera photos end to end, against a real server and worker, in one run.
 
     .venv/bin/python benchmarks/camera.py [--images 200] [--queries 30]
-        [--database-url postgres://...] [--encoder efficientnet-lite0]
+        [--database-url postgres://...] [--encoder efficientnet-lite0] [--baseline REF]
 
 Figures (docs/benchmarks.md "Camera photos"), all from the same run:
   1. the encoder alone: ``encode_batch`` on preprocessed arrays in batches of the encoding job
      (inference only), and raw LiteRT (an ``Interpreter`` on the same .tflite, same threads,
-     same images one call per image) — their ratio;
-  2. ingest: the camera JPEGs uploaded through the REST API (10 files a request) to gunicorn
-     (crier_site/gunicorn_conf.py, as `make run`: 2 workers × 4 threads by default),
-     encoded and indexed by a ``qcluster`` worker, until the corpus is ``ready`` with every
-     image encoded: img/s, and that divided by (1)'s inference-only img/s;
+     same images one call per image) — their ratio; and, per camera JPEG, what each step of
+     ingest costs in this process (the upload's one decode with its thumbnail and model input,
+     the job's read of that model input, and the decode the job does without one);
+  2. ingest: the camera JPEGs uploaded through the REST API (10 files a request, one request
+     after another) to gunicorn (crier_site/gunicorn_conf.py, as `make run`: 2 workers × 4
+     threads by default), encoded and indexed by a ``qcluster`` worker, until the corpus is
+     ``ready`` with every image encoded: img/s, and that divided by (1)'s inference-only img/s;
   3. search by one 12-MP JPEG over HTTP (``POST …/search/``, k=10, token auth): the first
      request (loads encoder + index) and p50/p90 of the rest;
   4. bytes a browser loads for the corpus page (48 tiles): the HTML plus every <img>, script
@@ -18,10 +20,14 @@ Figures (docs/benchmarks.md "Camera photos"), all from the same run:
   5. resident memory (VmRSS) of the web process after its first search and of the worker
      process after encoding.
 
+With ``--baseline REF`` (a git commit, e.g. ``main`` before a change), 2-5 are measured a
+second time in the same run with the server and worker running REF's code (``git archive``
+into a temporary folder; same database, photos, encoder and machine state), so a busy shared
+machine does not decide the comparison. The load average is printed with each phase.
+
 The photos come from ``benchmarks/camera_photos.py`` (4000×3000, JPEG quality 90, ~3.3 MB,
 made once into ``var/bench-camera/``, not committed); the server runs in a throw-away data
-dir. The same run also times, in this process, the two decodes each upload goes through
-(the upload check and the encoding job's decode), to show where ingest time goes.
+dir. The last lines are a Markdown table to paste into docs/benchmarks.md.
 """
 
 from __future__ import annotations
@@ -32,6 +38,7 @@ import http.client
 import json
 import os
 import re
+import shutil
 import signal
 import socket
 import statistics
@@ -103,27 +110,50 @@ def encoder_alone(name: str, files: list[Path], batch: int) -> dict[str, float]:
 
 
 def decode_costs(encoder, files: list[Path]) -> dict[str, float]:
-    """Median ms per camera JPEG of the two decodes an upload goes through: the upload check
-    in the web process and the encoding job's decode + preprocess in the worker."""
+    """Median ms per camera JPEG of each step of ingest, in this process: the upload's
+    preparation in the web process (its one decode, the thumbnail, the model input), the
+    encoding job's read of that model input, and the decode + preprocess the job does where
+    there is none (another encoder, a re-encode) — what every upload cost the job before."""
     import io
 
-    from corpora.services import INGEST_DECODE_SIDE
+    from django.core.files.storage import FileSystemStorage
+
+    from corpora import model_inputs, preparation, thumbnails
     from corpora.validation import decode_image
     from search.preprocessing import open_image
 
-    contents = [path.read_bytes() for path in files]
-    check, model = [], []
-    for data in contents:
-        started = time.perf_counter()
-        decode_image(data, min_side=INGEST_DECODE_SIDE)
-        check.append(time.perf_counter() - started)
-        started = time.perf_counter()
+    plan = preparation.plan_for(encoder.name)
+    storage = FileSystemStorage(location=tempfile.mkdtemp(prefix="crier-camera-inputs-"))
+    size = encoder.input_size
+    steps: dict[str, list[float]] = {}
+    clock = [time.perf_counter()]
+
+    def lap(step: str) -> None:
+        now = time.perf_counter()
+        steps.setdefault(step, []).append((now - clock[0]) * 1000)
+        clock[0] = now
+
+    for index, data in enumerate(path.read_bytes() for path in files):
+        name = f"photo-{index}.jpg"
+        clock[0] = time.perf_counter()
+        prepared = preparation.prepare(data, plan)
+        lap("upload_prepare_ms")
+        decoded = decode_image(data, min_side=plan.decode_side)
+        lap("upload_decode_ms")
+        thumbnails.render(decoded.image)
+        lap("thumbnail_ms")
+        if prepared.model_pixels is not None:
+            model_inputs.write(storage, name, encoder.fingerprint, prepared.model_pixels)
+            lap("model_input_write_ms")
+            pixels = model_inputs.read(
+                storage, name, fingerprint=encoder.fingerprint, shape=(size, size, 3)
+            )
+            encoder.input_from_pixels(pixels)
+            lap("job_from_model_input_ms")
         encoder.preprocess(open_image(io.BytesIO(data), min_side=encoder.decode_side))
-        model.append(time.perf_counter() - started)
-    return {
-        "upload_check_ms": statistics.median(check) * 1000,
-        "job_decode_preprocess_ms": statistics.median(model) * 1000,
-    }
+        lap("job_decode_preprocess_ms")
+    shutil.rmtree(storage.location, ignore_errors=True)
+    return {step: statistics.median(values) for step, values in steps.items()}
 
 
 def best_of(run, repeats: int) -> float:
@@ -245,6 +275,9 @@ def main() -> None:
     parser.add_argument(
         "--database-url", default="", help="default: SQLite in the throw-away data dir"
     )
+    parser.add_argument(
+        "--baseline", default="", help="a git commit whose server and worker are measured too"
+    )
     args = parser.parse_args()
 
     os.environ.pop("CRIER_REDIS_URL", None)  # the ORM broker, in the benchmark's database
@@ -256,7 +289,6 @@ def main() -> None:
         setup_django()
     else:
         workdir = setup_django(scratch_prefix="crier-camera-")
-    env = dict(os.environ)  # what the server and the worker get
     from django.core.management import call_command
 
     call_command("migrate", verbosity=0, interactive=False)
@@ -272,27 +304,81 @@ def main() -> None:
     corpus_files, query_files = files[: args.images], files[args.images :]
     megabytes = sum(p.stat().st_size for p in corpus_files) / len(corpus_files) / 1e6
     print(f"{len(corpus_files)} camera JPEGs, 4000x3000, q90, mean {megabytes:.1f} MB")
+    print(f"start: {uptime()}", flush=True)
 
     alone = encoder_alone(args.encoder, corpus_files, settings.CRIER_ENCODE_BATCH_SIZE)
     print(f"encoder alone: {json.dumps(alone)}", flush=True)
 
+    phases: dict[str, dict] = {}
+    trees = [("this tree", ROOT)]
+    if args.baseline:
+        trees.insert(0, (f"baseline {args.baseline}", export_tree(args.baseline, workdir)))
+    for label, tree in trees:
+        logs = workdir / label.replace(" ", "-")
+        results = run_phase(tree, logs, args, corpus_files, query_files)
+        results["ingest_vs_inference"] = results["ingest_img_s"] / alone["inference_img_s"]
+        print(f"{label}: {json.dumps(results)}", flush=True)
+        phases[label] = results
+    summary = {
+        "encoder_alone": alone,
+        "phases": phases,
+        "cpus": len(os.sched_getaffinity(0)),
+        "database": settings.DATABASES["default"]["ENGINE"].rsplit(".", 1)[-1],
+        "commit": git_describe(),
+    }
+    report(summary)
+    shutil.rmtree(workdir, ignore_errors=True)
+
+
+def uptime() -> str:
+    one, five, fifteen = os.getloadavg()
+    return f"{time.strftime('%Y-%m-%d %H:%M:%S UTC', time.gmtime())}, load average {one:.2f}, {five:.2f}, {fifteen:.2f}"  # noqa: E501
+
+
+def git_describe() -> str:
+    run = subprocess.run(
+        ["git", "-C", str(ROOT), "log", "-1", "--format=%h %s"], capture_output=True, text=True
+    )
+    dirty = subprocess.run(
+        ["git", "-C", str(ROOT), "status", "--porcelain", "--untracked-files=no"],
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+    return run.stdout.strip()[:72] + (" (+ uncommitted changes)" if dirty else "")
+
+
+def export_tree(ref: str, workdir: Path) -> Path:
+    """The files of commit ``ref`` in a folder of their own (no git state is touched)."""
+    target = workdir / "baseline-tree"
+    target.mkdir()
+    archive = subprocess.run(
+        ["git", "-C", str(ROOT), "archive", ref], check=True, capture_output=True
+    ).stdout
+    subprocess.run(["tar", "-x", "-C", str(target)], input=archive, check=True)
+    return target
+
+
+def run_phase(tree: Path, logs: Path, args, corpus_files, query_files) -> dict:
+    """Start ``tree``'s server and worker, ingest and search, stop them."""
+    env = dict(os.environ)  # what the server and the worker get
     port = free_port()
-    logs = workdir / "logs"
-    logs.mkdir()
+    logs.mkdir(parents=True)
     web_log, worker_log = (logs / "web.log").open("wb"), (logs / "worker.log").open("wb")
     web = subprocess.Popen(
         [str(VENV_BIN / "gunicorn"), "-c", "crier_site/gunicorn_conf.py", "crier_site.wsgi"],
-        cwd=ROOT, env={**env, "CRIER_BIND": f"127.0.0.1:{port}"}, stdout=web_log,
+        cwd=tree, env={**env, "CRIER_BIND": f"127.0.0.1:{port}"}, stdout=web_log,
         stderr=subprocess.STDOUT, start_new_session=True,
     )  # fmt: skip
     worker = subprocess.Popen(
         [sys.executable, "manage.py", "qcluster"],
-        cwd=ROOT, env=env, stdout=worker_log, stderr=subprocess.STDOUT,
+        cwd=tree, env=env, stdout=worker_log, stderr=subprocess.STDOUT,
         start_new_session=True,
     )  # fmt: skip
     try:
         wait_for_server(port, web)
+        load_before = uptime()
         results = run_client(port, args, corpus_files, query_files, web.pid, worker.pid)
+        results["load_before"], results["load_after"] = load_before, uptime()
     finally:
         for process in (web, worker):
             with contextlib.suppress(ProcessLookupError):
@@ -302,16 +388,10 @@ def main() -> None:
                 process.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 os.killpg(process.pid, signal.SIGKILL)
-    results["encoder_alone"] = alone
-    results["ingest_vs_inference"] = results["ingest_img_s"] / alone["inference_img_s"]
-    results["load_average"] = os.getloadavg()
-    results["cpus"] = len(os.sched_getaffinity(0))
-    results["database"] = settings.DATABASES["default"]["ENGINE"].rsplit(".", 1)[-1]
-    print(json.dumps(results, indent=2))
-    report(results)
-    import shutil
-
-    shutil.rmtree(workdir, ignore_errors=True)
+    worker_log.close()
+    log = (logs / "worker.log").read_text(errors="replace")
+    results["index_builds"] = len(re.findall(r"corpus \d+: index v\S+ \(", log))
+    return results
 
 
 def run_client(port, args, corpus_files, query_files, web_pid, worker_pid) -> dict:
@@ -368,6 +448,7 @@ def run_client(port, args, corpus_files, query_files, web_pid, worker_pid) -> di
     web_processes = descendants(web_pid)
     results["web_rss_mib"] = max(rss_mib(pid) for pid in web_processes or [web_pid])
     results["page"] = page_bytes(port, corpus["id"])
+    client.request("DELETE", corpus_path)
     return results
 
 
@@ -399,41 +480,61 @@ def page_bytes(port: int, corpus_id: int) -> dict:
     return totals
 
 
-def report(results: dict) -> None:
-    alone, page = results["encoder_alone"], results["page"]
-    p50, p90 = results["search_p50_ms"], results["search_p90_ms"]
-    rows = [
+def report(summary: dict) -> None:
+    """The Markdown tables for docs/benchmarks.md: one column per phase."""
+    alone, phases = summary["encoder_alone"], summary["phases"]
+    labels = list(phases)
+    print(f"\n{summary['cpus']} CPUs, {summary['database']}, {alone['runtime']} "
+          f"({alone.get('threads', '-')} threads), commit {summary['commit']}")  # fmt: skip
+    for label, phase in phases.items():
+        print(f"{label}: {phase['load_before']} → {phase['load_after']}")
+    steps = [
         ("encoder alone, inference only (batches of the encoding job)",
          f"{alone['inference_img_s']:.0f} img/s"),
-        ("upload check of one camera JPEG (web process: decode at ingest scale), median",
-         f"{alone['upload_check_ms']:.0f} ms"),
-        ("encoding job's decode + preprocess of one camera JPEG (worker), median",
-         f"{alone['job_decode_preprocess_ms']:.0f} ms"),
-        ("inference of one image (from the inference-only rate)",
-         f"{1000 / alone['inference_img_s']:.1f} ms"),
         ("raw LiteRT, same model and images, one image per call",
          f"{alone.get('raw_litert_img_s', 0):.0f} img/s"),
         ("**project encoder / raw LiteRT** (goal ≥ 0.9)",
          f"**{alone.get('project_vs_raw', 0):.2f}**"),
-        (f"ingest of {results['images']} camera JPEGs, upload → ready",
-         f"{results['ingest_img_s']:.1f} img/s"),
-        ("**ingest / inference only** (goal ≥ 0.5)", f"**{results['ingest_vs_inference']:.2f}**"),
-        ("search by one 12-MP JPEG over HTTP, first request",
-         f"{results['first_search_ms']:.0f} ms"),
-        (f"**search p50** (goal ≤ 60 ms) / p90, {results['search_queries']} queries",
-         f"**{p50:.0f} ms** / {p90:.0f} ms"),
-        (f"**corpus page**, {page['image_count']} tiles (goal ≤ 3 MB)",
-         f"**{page['total'] / 1e6:.2f} MB** (images {page['images'] / 1e6:.2f} MB)"),
-        ("web process RSS after its first search", f"{results['web_rss_mib']:.0f} MiB"),
-        ("worker process RSS after encoding (whole qcluster)",
-         f"{results['worker_rss_mib']:.0f} MiB ({results['worker_cluster_rss_mib']:.0f} MiB)"),
+        ("inference of one image (from the inference-only rate)",
+         f"{1000 / alone['inference_img_s']:.1f} ms"),
+        ("upload: the one decode (`decode_image` at the encoder's scale)",
+         f"{alone['upload_decode_ms']:.1f} ms"),
+        ("upload: WebP thumbnail from that decode", f"{alone['thumbnail_ms']:.1f} ms"),
+        ("upload: decode + thumbnail + model input (`preparation.prepare`)",
+         f"{alone['upload_prepare_ms']:.1f} ms"),
+        ("upload: write the model input", f"{alone.get('model_input_write_ms', 0):.1f} ms"),
+        ("job: read the model input and scale it",
+         f"{alone.get('job_from_model_input_ms', 0):.1f} ms"),
+        ("job without a model input: decode the original + preprocess",
+         f"{alone['job_decode_preprocess_ms']:.1f} ms"),
     ]  # fmt: skip
-    threads = alone.get("threads", "-")
-    print(f"\n{results['cpus']} CPUs, load average {results['load_average'][0]:.1f}, "
-          f"{results['database']}, {alone['runtime']} ({threads} threads)")  # fmt: skip
-    print("| figure | value |\n|---|---:|")
-    for label, value in rows:
+    print("\n| step, per camera JPEG, median of 20, in the benchmark process | |\n|---|---:|")
+    for label, value in steps:
         print(f"| {label} | {value} |")
+
+    def row(label: str, value) -> None:
+        print(f"| {label} | " + " | ".join(value(phases[name]) for name in labels) + " |")
+
+    print("\n| figure | " + " | ".join(labels) + " |")
+    print("|---|" + "---:|" * len(labels))
+    row("load average (1 min) before → after", lambda r: (
+        f"{r['load_before'].split('load average ')[1].split(',')[0]} → "
+        f"{r['load_after'].split('load average ')[1].split(',')[0]}"))
+    images = next(iter(phases.values()))["images"]
+    row(f"ingest of {images} camera JPEGs, upload → ready",
+        lambda r: f"{r['ingest_img_s']:.1f} img/s ({r['ingest_seconds']:.1f} s)")
+    row("of which uploading (the last upload answered)", lambda r: f"{r['upload_seconds']:.1f} s")
+    row("index builds during ingest", lambda r: str(r["index_builds"]))
+    row("**ingest / inference only** (goal ≥ 0.5)", lambda r: f"**{r['ingest_vs_inference']:.3f}**")
+    row("search by one 12-MP JPEG over HTTP, first request",
+        lambda r: f"{r['first_search_ms']:.0f} ms")
+    row(f"**search p50** (goal ≤ 60 ms) / p90, {next(iter(phases.values()))['search_queries']} "
+        "queries", lambda r: f"**{r['search_p50_ms']:.0f} ms** / {r['search_p90_ms']:.0f} ms")
+    row("**corpus page**, 48 tiles (goal ≤ 3 MB)", lambda r: (
+        f"**{r['page']['total'] / 1e6:.2f} MB** (images {r['page']['images'] / 1e6:.2f} MB)"))
+    row("web process RSS after its first search", lambda r: f"{r['web_rss_mib']:.0f} MiB")
+    row("worker process RSS after encoding (whole qcluster)", lambda r: (
+        f"{r['worker_rss_mib']:.0f} MiB ({r['worker_cluster_rss_mib']:.0f} MiB)"))  # fmt: skip
 
 
 if __name__ == "__main__":

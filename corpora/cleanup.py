@@ -10,7 +10,8 @@ from pathlib import Path
 from django.conf import settings
 from django.db import transaction
 
-from corpora.models import Corpus, ImageRecord
+from corpora import model_inputs
+from corpora.models import Corpus, ImageRecord, ImageStatus
 from corpora.signals import sweep_requested
 
 logger = logging.getLogger(__name__)
@@ -57,6 +58,9 @@ def sweep_orphan_files(*, grace_seconds: int = ORPHAN_GRACE_SECONDS) -> list[Pat
             rows = ImageRecord.objects.filter(corpus_id=corpus_id)
             known = set(rows.values_list("file", flat=True))
             known |= set(rows.values_list("thumbnail", flat=True))
+            # A pending image's model input waits for the encoding job, however long that takes.
+            pending = rows.filter(status=ImageStatus.PENDING).values_list("file", flat=True)
+            known |= {model_inputs.input_name(name) for name in pending}
         for path in corpus_dir.iterdir():
             name = path.relative_to(media_root).as_posix()
             if path.is_file() and name not in known and path.stat().st_mtime < cutoff:

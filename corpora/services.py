@@ -8,7 +8,7 @@ directly for writes. Vectors and indices belong to the ``search`` app: when a co
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import IO, Any
@@ -18,7 +18,7 @@ from django.core.files.base import ContentFile
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from corpora import thumbnails
+from corpora import model_inputs, preparation, thumbnails
 from corpora.encoder_options import encoder_names, is_known_encoder
 from corpora.filenames import display_name
 from corpora.metadata import (
@@ -31,14 +31,11 @@ from corpora.metadata import (
 )
 from corpora.models import Corpus, CorpusStatus, ImageRecord, ImageStatus, Visibility
 from corpora.signals import indexing_requested
-from corpora.validation import DecodedImage, decode_image, read_limited
+from corpora.validation import read_limited
 from crier_site.errors import Conflict, CrierError, InvalidInput
 
 logger = logging.getLogger(__name__)
 
-# Uploads are decoded (and so checked) once, at the scale their thumbnail needs: JPEG DCT
-# scaling still reads every byte, so damage is caught all the same.
-INGEST_DECODE_SIDE = thumbnails.DECODE_SIDE
 UNSET = object()
 
 
@@ -164,31 +161,25 @@ def ingest_files(
     report = IngestReport()
     annotations = annotations or {}
     matched: set[str] = set()
-    for given_name, handle in files:
-        filename = display_name(given_name)
-        file_metadata = dict(metadata or {})
-        if keep_paths and filename != given_name and "/" in given_name.replace("\\", "/"):
-            file_metadata["path"] = given_name  # where it was in the uploaded folder or archive
-        key = next((name for name in (given_name, filename) if name in annotations), None)
-        try:
-            annotation = Annotation()
-            if key is not None:
-                matched.add(key)
-                annotation = _file_annotation(annotations[key])
-            data = read_limited(handle, declared_size=getattr(handle, "size", None))
-            decoded = decode_image(data, min_side=INGEST_DECODE_SIDE)
-        except CrierError as exc:
-            report.rejected.append(RejectedFile(filename, exc.message))
+    plan = preparation.plan_for(corpus.encoder)
+
+    uploads = _uploads(files, metadata, annotations, matched, keep_paths=keep_paths)
+    for upload, prepared in preparation.prepare_in_order(uploads, _data_of, plan):
+        if isinstance(prepared, CrierError):
+            upload.error = prepared.message
+        elif isinstance(prepared, OSError):
+            upload.error = f"The file could not be read: {prepared}"
+        elif isinstance(prepared, Exception):
+            raise prepared
+        if upload.error is not None or prepared is None:
+            report.rejected.append(RejectedFile(upload.filename, upload.error or ""))
             continue
-        except OSError as exc:
-            report.rejected.append(RejectedFile(filename, f"The file could not be read: {exc}"))
-            continue
-        sha256 = decoded.info.sha256
+        sha256 = prepared.info.sha256
         existing = corpus.images.filter(sha256=sha256).values_list("pk", flat=True).first()
         if existing is not None:
-            report.duplicates.append(DuplicateFile(filename, existing))
+            report.duplicates.append(DuplicateFile(upload.filename, existing))
             continue
-        record = _store(corpus, filename, data, decoded, file_metadata, annotation)
+        record = _store(corpus, upload, prepared, plan)
         if isinstance(record, DuplicateFile):
             report.duplicates.append(record)
         else:
@@ -301,26 +292,66 @@ def index_now(*, corpus_id: int) -> str:
     return "; ".join(summaries) or f"corpus {corpus_id}: nothing is connected to index it"
 
 
+@dataclass
+class _Upload:
+    given_name: str
+    filename: str
+    metadata: dict
+    annotation: Annotation = field(default_factory=Annotation)
+    data: bytes | None = None
+    error: str | None = None
+
+
+def _uploads(
+    files: Iterable[tuple[str, IO[bytes]]],
+    metadata: dict | None,
+    annotations: Mapping[str, Any],
+    matched: set[str],
+    *,
+    keep_paths: bool,
+) -> Iterator[_Upload]:
+    """Each file's bytes with what the uploader says about it (or why it is refused already);
+    the names of ``annotations`` used are added to ``matched``."""
+    for given_name, handle in files:
+        upload = _Upload(given_name, display_name(given_name), dict(metadata or {}))
+        nested = "/" in given_name.replace("\\", "/")
+        if keep_paths and upload.filename != given_name and nested:
+            upload.metadata["path"] = given_name  # where it was in the uploaded folder or archive
+        key = next((n for n in (given_name, upload.filename) if n in annotations), None)
+        try:
+            if key is not None:
+                matched.add(key)
+                upload.annotation = _file_annotation(annotations[key])
+            upload.data = read_limited(handle, declared_size=getattr(handle, "size", None))
+        except CrierError as exc:
+            upload.error = exc.message
+        except OSError as exc:
+            upload.error = f"The file could not be read: {exc}"
+        yield upload
+
+
+def _data_of(upload: _Upload) -> bytes | None:
+    return None if upload.error is not None else upload.data
+
+
 def _store(
     corpus: Corpus,
-    filename: str,
-    data: bytes,
-    decoded: DecodedImage,
-    metadata: dict,
-    annotation: Annotation,
+    upload: _Upload,
+    prepared: preparation.PreparedUpload,
+    plan: preparation.UploadPlan,
 ) -> ImageRecord | DuplicateFile:
-    info = decoded.info
+    info, annotation = prepared.info, upload.annotation
     tags = annotation.tags or []
     record = ImageRecord(
         corpus=corpus,
-        original_filename=filename,
+        original_filename=upload.filename,
         sha256=info.sha256,
         width=info.width,
         height=info.height,
         format=info.format,
         byte_size=info.byte_size,
         status=ImageStatus.PENDING,
-        metadata={**metadata, **(annotation.data or {})},
+        metadata={**upload.metadata, **(annotation.data or {})},
         tags=tags,
         tag_text=tag_text(tags),
         caption=annotation.caption or "",
@@ -331,17 +362,22 @@ def _store(
         longitude=info.exif.longitude,
     )
     # The stored name's extension follows the detected format, never the client's name.
-    record.file.save(f"image{info.extension}", ContentFile(data), save=False)
-    thumbnails.attach(record, decoded.image)  # from the picture the check decoded: no re-decode
+    record.file.save(f"image{info.extension}", ContentFile(upload.data), save=False)
+    # Both from the picture the check decoded: no re-decode, here or in the encoding job.
+    thumbnails.attach(record, prepared.thumbnail)
+    storage, name = record.file.storage, record.file.name
+    if prepared.model_pixels is not None:
+        model_inputs.write(storage, name, plan.recipe.fingerprint, prepared.model_pixels)
     try:
         with transaction.atomic():
             record.save()
     except IntegrityError:
         # Another upload stored the same bytes between our check and our insert.
-        record.file.storage.delete(record.file.name)
+        storage.delete(name)
         record.thumbnail.storage.delete(record.thumbnail.name)
+        model_inputs.delete(storage, name)
         existing = corpus.images.filter(sha256=info.sha256).values_list("pk", flat=True).first()
-        return DuplicateFile(filename, existing or 0)
+        return DuplicateFile(upload.filename, existing or 0)
     return record
 
 

@@ -14,6 +14,7 @@ from django.db import transaction
 from django.db.models.signals import post_delete
 from django.dispatch import Signal, receiver
 
+from corpora import model_inputs
 from corpora.models import ImageRecord
 
 # The corpus ``corpus_id`` has pending images or a stale index. Receivers index it: in the
@@ -28,8 +29,11 @@ sweep_requested = Signal()
 
 @receiver(post_delete, sender=ImageRecord, dispatch_uid="corpora.delete_image_file")
 def delete_image_file(sender, instance: ImageRecord, using: str, **kwargs) -> None:
-    """The original and its thumbnail go with the row."""
+    """The original, its thumbnail and its model input (if still there) go with the row."""
     for field in (instance.file, instance.thumbnail):
         if field:
             storage, name = field.storage, field.name
             transaction.on_commit(lambda s=storage, n=name: s.delete(n), using=using)
+    if instance.file:
+        storage, name = instance.file.storage, instance.file.name
+        transaction.on_commit(lambda: model_inputs.delete(storage, name), using=using)

@@ -22,6 +22,7 @@ import numpy as np
 from django.conf import settings
 from django.db import transaction
 
+from corpora import model_inputs
 from corpora.models import Corpus, CorpusStatus, ImageRecord, ImageStatus
 from corpora.services import request_indexing
 from search import encoders, shutdown
@@ -166,7 +167,18 @@ def _submit_batch(pool: ThreadPoolExecutor, encoder, records: list[ImageRecord])
 
 
 def _load_and_preprocess(encoder, record: ImageRecord) -> np.ndarray:
-    # One decode per file, at the scale this encoder needs (docs/architecture.md).
+    # One decode per file (docs/architecture.md): the upload check's, when it left this
+    # encoder's model input beside the file; else the original's, at this encoder's scale.
+    if getattr(encoder, "takes_model_pixels", False):
+        size = encoder.input_size
+        pixels = model_inputs.read(
+            record.file.storage,
+            record.file.name,
+            fingerprint=encoder.fingerprint,
+            shape=(size, size, 3),
+        )
+        if pixels is not None:
+            return encoder.input_from_pixels(pixels)
     with record.file.open("rb") as handle:
         return encoder.preprocess(open_image(handle, min_side=encoder.decode_side))
 
@@ -215,6 +227,10 @@ def _store_vectors(
             ["status", "error", "embedding", "encoder_fingerprint", "labels", "label_text"],
             batch_size=500,
         )
+    # Used, or stale (made for another encoder version): not needed now that the vectors are
+    # stored. (Were they rolled back, the job would simply decode the originals again.)
+    for record in records:
+        model_inputs.delete(record.file.storage, record.file.name)
 
 
 def _set_final_status(corpus_id: int) -> None:

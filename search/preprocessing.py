@@ -5,12 +5,14 @@ pixel scaling the encoders share. Pure PIL + numpy, so it is safe to run in work
 from __future__ import annotations
 
 import math
+from functools import partial
 from pathlib import Path
 from typing import BinaryIO
 
 import numpy as np
 from PIL import Image
 
+from corpora.model_inputs import ModelInputRecipe
 from corpora.validation import decode_image, prepare_picture, read_limited
 from crier_site.errors import InvalidInput
 
@@ -72,7 +74,26 @@ def resize_for_model(image: Image.Image, size: int, crop_fraction: float | None)
     )
 
 
-def scale_pixels(image: Image.Image, offset: float, scale: float) -> np.ndarray:
-    """RGB image to a float32 HWC array ``(pixels - offset) / scale``."""
-    pixels = np.asarray(image, dtype=np.float32)
+def model_pixels(image: Image.Image, *, size: int, crop_fraction: float | None) -> np.ndarray:
+    """What a network of input ``size`` sees of ``image``: ``resize_for_model``'s uint8 pixels,
+    ``(size, size, 3)``. The encoders' ``preprocess`` starts with exactly this."""
+    return np.asarray(resize_for_model(image, size, crop_fraction))
+
+
+def model_input_recipe(
+    fingerprint: str, size: int, crop_fraction: float | None
+) -> ModelInputRecipe:
+    """How uploads become the input of an encoder with these facts (``corpora.model_inputs``):
+    decoded at the encoder's own scale, then ``model_pixels``."""
+    return ModelInputRecipe(
+        fingerprint=fingerprint,
+        decode_side=decode_side(size, crop_fraction),
+        picture=partial(model_pixels, size=size, crop_fraction=crop_fraction),
+    )
+
+
+def scale_pixels(pixels: Image.Image | np.ndarray, offset: float, scale: float) -> np.ndarray:
+    """RGB pixels (an image or a uint8 HWC array) to a float32 HWC array
+    ``(pixels - offset) / scale``."""
+    pixels = np.asarray(pixels, dtype=np.float32)
     return (pixels - np.float32(offset)) / np.float32(scale)

@@ -15,8 +15,16 @@ import numpy as np
 from django.conf import settings
 from PIL import Image
 
+from corpora.model_inputs import ModelInputRecipe
 from crier_site.errors import ServiceUnavailable
-from search.preprocessing import PREPROCESSING_VERSION, ImageSource, decode_side, open_image
+from search.preprocessing import (
+    PREPROCESSING_VERSION,
+    ImageSource,
+    decode_side,
+    model_input_recipe,
+    model_pixels,
+    open_image,
+)
 from search.vectors import l2_normalise  # noqa: F401  (the encoders' normalisation)
 
 
@@ -95,6 +103,25 @@ class Encoder(abc.ABC):
     def decode_side(self) -> int:
         """The short side an image keeps when decoded for this encoder (>= 2x what it sees)."""
         return decode_side(self.input_size, self.crop_fraction)
+
+    # Encoders whose ``preprocess`` is ``input_from_pixels(model_pixels(image))`` say so; their
+    # uploads' model inputs are then made by the upload check (corpora.model_inputs).
+    takes_model_pixels: bool = False
+
+    def model_pixels(self, image: Image.Image) -> np.ndarray:
+        """What the network sees of ``image`` (decoded at ``decode_side``): uint8 pixels,
+        ``(input_size, input_size, 3)``."""
+        return model_pixels(image, size=self.input_size, crop_fraction=self.crop_fraction)
+
+    def input_from_pixels(self, pixels: np.ndarray) -> np.ndarray:
+        """``model_pixels`` to the array ``encode_batch`` takes (``takes_model_pixels`` only)."""
+        raise NotImplementedError(f"{type(self).__name__} does not take model pixels")
+
+    def model_input_recipe(self) -> ModelInputRecipe | None:
+        """How an upload becomes this encoder's input without a second decode, if it can."""
+        if not self.takes_model_pixels:
+            return None
+        return model_input_recipe(self.fingerprint, self.input_size, self.crop_fraction)
 
     def has_classifier(self) -> bool:
         return False

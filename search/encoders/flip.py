@@ -13,6 +13,11 @@ from .base import Encoder, l2_normalise, make_fingerprint
 SUFFIX = "+flip"
 
 
+def flip_fingerprint(base_fingerprint: str) -> str:
+    """The flip-averaged vectors' fingerprint, from that of the encoder they wrap."""
+    return make_fingerprint(kind="flip-average", base=base_fingerprint)
+
+
 class FlipAveragedEncoder(Encoder):
     def __init__(self, base: Encoder) -> None:
         super().__init__(base.batch_size)
@@ -22,10 +27,17 @@ class FlipAveragedEncoder(Encoder):
         self.input_size = base.input_size
         self.crop_fraction = base.crop_fraction
         self.source = base.source
-        self.fingerprint = make_fingerprint(kind="flip-average", base=base.fingerprint)
+        self.fingerprint = flip_fingerprint(base.fingerprint)
+        self.takes_model_pixels = base.takes_model_pixels
 
     def preprocess(self, image: Image.Image) -> np.ndarray:
         return self.base.preprocess(image)
+
+    def model_pixels(self, image: Image.Image) -> np.ndarray:
+        return self.base.model_pixels(image)
+
+    def input_from_pixels(self, pixels: np.ndarray) -> np.ndarray:
+        return self.base.input_from_pixels(pixels)
 
     def encode_batch(self, batch: np.ndarray) -> np.ndarray:
         # Preprocessing crops symmetrically, so mirroring the array equals preprocessing the

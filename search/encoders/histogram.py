@@ -5,8 +5,6 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image
 
-from search.preprocessing import resize_for_model
-
 from .base import Encoder, l2_normalise, make_fingerprint, with_preprocessing
 
 BINS = 8
@@ -22,10 +20,14 @@ class HistogramEncoder(Encoder):
         make_fingerprint(kind="histogram", version=1, bins=BINS, size=SIZE)
     )
 
+    takes_model_pixels = True
+
     def preprocess(self, image: Image.Image) -> np.ndarray:
         """Pixels scaled to [0, 1] (not L2-normalised raw pixels like the seed did)."""
-        resized = resize_for_model(image.convert("RGB"), SIZE, crop_fraction=None)
-        return np.asarray(resized, dtype=np.float32) / np.float32(255.0)
+        return self.input_from_pixels(self.model_pixels(image.convert("RGB")))
+
+    def input_from_pixels(self, pixels: np.ndarray) -> np.ndarray:
+        return np.asarray(pixels, dtype=np.float32) / np.float32(255.0)
 
     def encode_batch(self, batch: np.ndarray) -> np.ndarray:
         batch = np.asarray(batch, dtype=np.float32)

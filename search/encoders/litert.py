@@ -29,7 +29,7 @@ import numpy as np
 from django.conf import settings
 from PIL import Image
 
-from search.preprocessing import resize_for_model, scale_pixels
+from search.preprocessing import scale_pixels
 
 from .base import Encoder, EncoderError, exclusive_lock, l2_normalise, softmax_top
 from .tfhub import derive_fingerprint, vector_fingerprint
@@ -291,9 +291,13 @@ class LiteRTEncoder(Encoder):
         finally:
             self._idle.put(runner)
 
+    takes_model_pixels = True
+
     def preprocess(self, image: Image.Image) -> np.ndarray:
-        resized = resize_for_model(image, self.input_size, self.spec.crop_fraction)
-        return scale_pixels(resized, self.spec.offset, self.spec.scale)
+        return self.input_from_pixels(self.model_pixels(image))
+
+    def input_from_pixels(self, pixels: np.ndarray) -> np.ndarray:
+        return scale_pixels(pixels, self.spec.offset, self.spec.scale)
 
     def _infer(self, batch: np.ndarray, with_logits: bool) -> dict[str, np.ndarray]:
         batch = np.asarray(batch, dtype=np.float32)

@@ -10,13 +10,23 @@ from pathlib import Path
 
 from django.conf import settings
 
+from corpora.model_inputs import ModelInputRecipe
+from search.preprocessing import model_input_recipe as recipe_from_facts
+
 from .base import Encoder, EncoderError
 from .efficientnet_lite import build as lite_build
 from .flip import SUFFIX as FLIP_SUFFIX
-from .flip import FlipAveragedEncoder
+from .flip import FlipAveragedEncoder, flip_fingerprint
 from .histogram import HistogramEncoder
 from .litert import LiteRTEncoder, convert_and_verify, read_verification, usable_model
-from .tfhub import HubSpec, TFHubEncoder, derive_fingerprint, is_url, spec_for_directory
+from .tfhub import (
+    HubSpec,
+    TFHubEncoder,
+    derive_fingerprint,
+    is_url,
+    spec_for_directory,
+    vector_fingerprint,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -184,6 +194,28 @@ def is_prepared(name: str | None = None) -> bool:
     if is_url(name) or name in HUB_MODELS:
         return True  # fetched and cached by TF Hub on first use: nothing to check ahead
     return (Path(name) / "saved_model.pb").is_file()
+
+
+def model_input_recipe(name: str) -> ModelInputRecipe | None:
+    """How an upload becomes the input of encoder ``name`` (``corpora.model_inputs``), known
+    without loading a model: from an encoder this process already holds, the histogram, or a
+    prepared EfficientNet-Lite build's manifest (and their ``+flip``). None for anything else
+    (TF Hub handles, folders without a manifest size): their uploads are simply decoded again
+    by the encoding job. A recipe whose facts disagree with the encoder the job loads carries
+    another fingerprint, so the job ignores its files."""
+    encoder = _cache.get(_key(name))
+    if encoder is not None:
+        return encoder.model_input_recipe()
+    if name.endswith(FLIP_SUFFIX) and len(name) > len(FLIP_SUFFIX):
+        base = model_input_recipe(name.removesuffix(FLIP_SUFFIX))
+        return replace(base, fingerprint=flip_fingerprint(base.fingerprint)) if base else None
+    if name == "histogram":
+        return get_encoder(name).model_input_recipe()
+    if name in lite_build.VARIANTS and is_prepared(name):
+        spec = spec_for_directory(Path(settings.CRIER_MODEL_DIR) / name)
+        if spec.input_size:
+            return recipe_from_facts(vector_fingerprint(spec), spec.input_size, spec.crop_fraction)
+    return None
 
 
 def clear_cache() -> None:

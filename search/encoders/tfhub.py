@@ -17,7 +17,7 @@ import numpy as np
 from django.conf import settings
 from PIL import Image
 
-from search.preprocessing import resize_for_model, scale_pixels
+from search.preprocessing import scale_pixels
 
 from .base import (
     Encoder,
@@ -194,9 +194,13 @@ class TFHubEncoder(Encoder):
         self.crop_fraction = spec.crop_fraction
         self.fingerprint = vector_fingerprint(spec)
 
+    takes_model_pixels = True
+
     def preprocess(self, image: Image.Image) -> np.ndarray:
-        resized = resize_for_model(image, self.spec.input_size, self.spec.crop_fraction)
-        return scale_pixels(resized, self.spec.offset, self.spec.scale)
+        return self.input_from_pixels(self.model_pixels(image))
+
+    def input_from_pixels(self, pixels: np.ndarray) -> np.ndarray:
+        return scale_pixels(pixels, self.spec.offset, self.spec.scale)
 
     def encode_batch(self, batch: np.ndarray) -> np.ndarray:
         batch = np.asarray(batch, dtype=np.float32)

@@ -1,0 +1,113 @@
+"""Model inputs made at upload: the encoding job's picture, from the upload check's decode.
+
+Entropy-decoding a camera JPEG costs far more than encoding it (docs/benchmarks.md "Camera
+photos"), so each upload is decoded once, by the upload check, at the scale the corpus's
+encoder decodes at. From that same picture the web process writes, beside the original, what
+the encoder's network sees (the resized ``input_size``² RGB pixels, ~150 KB), tagged with the
+encoder's vector fingerprint. The encoding job reads it instead of decoding the original again,
+and deletes it once the vector is stored.
+
+It is only ever a shortcut: the job falls back to decoding the original whenever the file is
+absent, unreadable, of another shape or made for another encoder version (the corpus changed
+encoder, a re-encode, a model update), so losing one costs time, never a vector. Files are
+written under a temporary name and renamed (a reader never sees half a file), removed with
+their image (``corpora.signals``) and, if a crash left one behind, by the orphan sweep.
+
+corpora does not know the encoders: ``search`` registers how a model input is made for an
+encoder name (``corpora.encoder_options``); an encoder it cannot describe without loading a
+model gets none, and its uploads are decoded at the thumbnail's scale as before.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import uuid
+import zipfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+
+import numpy as np
+from django.core.files.storage import Storage
+from PIL import Image
+
+logger = logging.getLogger(__name__)
+
+SUFFIX = ".input.npz"
+
+
+@dataclass(frozen=True)
+class ModelInputRecipe:
+    """How an encoder's input is made from an upload, as ``search`` describes it."""
+
+    fingerprint: str
+    """The encoder's vector fingerprint; the job uses a file only when it is still its own."""
+    decode_side: int
+    """The short side the encoder decodes an image at (``Encoder.decode_side``); the upload
+    check decodes at exactly this scale, so the picture is the one the job would decode."""
+    picture: Callable[[Image.Image], np.ndarray]
+    """The decoded picture to what the network sees: ``(side, side, 3)`` uint8 pixels."""
+
+
+def input_name(original_name: str) -> str:
+    """Beside the original: ``corpora/7/<uuid>.jpg`` → ``corpora/7/<uuid>.input.npz``."""
+    path = PurePosixPath(original_name)
+    return str(path.with_name(path.stem + SUFFIX))
+
+
+def write(storage: Storage, original_name: str, fingerprint: str, pixels: np.ndarray) -> bool:
+    """Write ``pixels`` (``ModelInputRecipe.picture`` of the upload check's decode) as the
+    model input of the stored file ``original_name`` for the encoder ``fingerprint``. Atomic:
+    a temporary file renamed into place. False where the storage has no local paths."""
+    target = _local_path(storage, input_name(original_name))
+    if target is None:
+        return False
+    temporary = target.with_name(f"{target.name}.{uuid.uuid4().hex}.tmp")
+    try:
+        with open(temporary, "wb") as handle:
+            np.savez(handle, pixels=pixels, fingerprint=np.array(fingerprint))
+        os.replace(temporary, target)
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
+    return True
+
+
+def read(
+    storage: Storage, original_name: str, *, fingerprint: str, shape: tuple[int, ...]
+) -> np.ndarray | None:
+    """The model input written for ``original_name`` if it is there, readable, made for
+    ``fingerprint`` and of ``shape``; otherwise None (the caller decodes the original)."""
+    path = _local_path(storage, input_name(original_name))
+    if path is None:
+        return None
+    try:
+        with np.load(path, allow_pickle=False) as stored:
+            if str(stored["fingerprint"]) != fingerprint:
+                return None
+            pixels = stored["pixels"]
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
+        logger.warning("Ignoring the unreadable model input of %s: %s", original_name, exc)
+        return None
+    if pixels.shape != tuple(shape) or pixels.dtype != np.uint8:
+        return None
+    return pixels
+
+
+def delete(storage: Storage, original_name: str) -> None:
+    """Remove the model input of ``original_name``, if there is one."""
+    path = _local_path(storage, input_name(original_name))
+    if path is not None:
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()
+
+
+def _local_path(storage: Storage, name: str) -> Path | None:
+    try:
+        return Path(storage.path(name))
+    except NotImplementedError:
+        return None
