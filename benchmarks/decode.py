@@ -7,8 +7,9 @@ calls so both run in the same process on the same bytes: a full 4000x3000 decode
 orientation, then one bilinear resize of the centre crop to the model's side. "after" is the
 code that runs now: ``search.preprocessing.open_image`` (the one gate, JPEG ``draft()`` to the
 smallest DCT scale still >= 2x the model's side) and ``resize_for_model`` (reducing gap 2).
-Also times the upload check (``decode_image`` at the ingest scale) against the old check
-(``verify()`` + a 256-px draft decode). Reports the median of ``--repeats`` runs per case.
+Also times the upload check (``corpora.preparation.prepare``: one ``decode_image`` at the
+encoder's scale, the thumbnail and the model input) against the old check (``verify()`` + a
+256-px draft decode). Reports the median of ``--repeats`` runs per case.
 """
 
 from __future__ import annotations
@@ -25,9 +26,7 @@ import numpy as np  # noqa: E402
 from camera_photos import camera_jpeg  # noqa: E402
 from PIL import Image, ImageOps  # noqa: E402
 
-from corpora import thumbnails  # noqa: E402
-from corpora.services import INGEST_DECODE_SIDE  # noqa: E402
-from corpora.validation import decode_image  # noqa: E402
+from corpora import preparation  # noqa: E402
 from search.encoders.efficientnet_lite.build import PREPROCESSING  # noqa: E402
 from search.preprocessing import decode_side, open_image, resize_for_model, scale_pixels  # noqa: E402
 
@@ -60,8 +59,11 @@ def old_upload_check(data: bytes) -> None:
         image.load()
 
 
+PLAN = preparation.plan_for("efficientnet-lite0")
+
+
 def new_upload_check(data: bytes) -> None:
-    thumbnails.render(decode_image(data, min_side=INGEST_DECODE_SIDE).image)
+    preparation.prepare(data, PLAN)
 
 
 def median_ms(run, repeats: int) -> float:
@@ -90,7 +92,8 @@ def main() -> None:
         nb = median_ms(lambda data=data: new_upload_check(data), args.repeats)
         print(
             f"  upload check: before {ob:.1f} ms (verify + 256-px draft), "
-            f"after {nb:.1f} ms (decode_image at {INGEST_DECODE_SIDE} px + WebP thumbnail)"
+            f"after {nb:.1f} ms (decode_image at {PLAN.decode_side} px + WebP thumbnail "
+            "+ model input)"
         )
 
 

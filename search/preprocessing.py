@@ -50,7 +50,7 @@ def open_image(source: ImageSource, *, min_side: int | None = None) -> Image.Ima
             raise InvalidInput(f"{Path(source).name} cannot be read ({exc.strerror}).") from None
     else:
         data = read_limited(source, declared_size=getattr(source, "size", None))
-    return decode_image(data, min_side=min_side).image
+    return decode_image(data, min_side=min_side, digest=False).image
 
 
 def resize_for_model(image: Image.Image, size: int, crop_fraction: float | None) -> Image.Image:

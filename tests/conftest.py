@@ -10,7 +10,7 @@ import pytest
 import search.encoders
 from search.encoders import registry
 from search.encoders.histogram import HistogramEncoder
-from tests.factories import CountingEncoder
+from tests.factories import CountingEncoder, WideHistogramEncoder
 
 
 @pytest.fixture(autouse=True)
@@ -52,6 +52,19 @@ def counting_encoder(monkeypatch):
     counter = CountingEncoder(search.encoders.get_encoder("histogram"))
     monkeypatch.setattr(search.encoders, "get_encoder", lambda name=None: counter)
     return counter
+
+
+@pytest.fixture
+def wide_histogram(monkeypatch) -> WideHistogramEncoder:
+    """The encoder ``wide-histogram`` (tests/factories.py) is known to the registry and held by
+    this process, so uploads to its corpora get model inputs in fast tests."""
+    factories = registry._factories
+    monkeypatch.setattr(
+        registry, "_factories", lambda: {**factories(), "wide-histogram": WideHistogramEncoder}
+    )
+    encoder = WideHistogramEncoder()
+    monkeypatch.setitem(registry._cache, registry._key(encoder.name), encoder)
+    return encoder
 
 
 @pytest.fixture(autouse=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import itertools
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 from django.core.files.base import ContentFile
@@ -14,6 +15,8 @@ from corpora import services as corpus_services
 from corpora.examples import sample_photo_path
 from corpora.models import Corpus, ImageRecord, ImageStatus
 from search import indexing
+from search.encoders.base import make_fingerprint
+from search.encoders.histogram import HistogramEncoder
 
 
 def image_bytes(
@@ -182,6 +185,34 @@ def photo_bytes(name: str, fmt: str = "JPEG", size: tuple[int, int] | None = Non
     return buffer.getvalue()
 
 
+def ingest(corpus: Corpus, files: dict[str, bytes]) -> list[ImageRecord]:
+    """Upload ``{name: bytes}`` to ``corpus`` without encoding; every file must be accepted."""
+    report = corpus_services.ingest_files(
+        corpus=corpus,
+        files=[(name, io.BytesIO(data)) for name, data in files.items()],
+        enqueue=False,
+    )
+    assert not report.rejected, report.rejected
+    return report.accepted
+
+
+def model_input_path(record: ImageRecord) -> Path:
+    """Where the upload check leaves ``record``'s model input (corpora.model_inputs)."""
+    from corpora.model_inputs import input_name
+
+    return Path(record.file.storage.path(input_name(record.file.name)))
+
+
+class WideHistogramEncoder(HistogramEncoder):
+    """The colour histogram at a 160-px input, so it decodes at 320 px: enough for a thumbnail
+    from the same decode, so uploads to its corpora get model inputs (corpora.model_inputs)
+    the way the EfficientNet-Lite encoders' do, without loading a network."""
+
+    name = "wide-histogram"
+    input_size = 160
+    fingerprint = make_fingerprint(kind="test-wide-histogram", size=160)
+
+
 class CountingEncoder:
     """Wraps a real encoder, counts the rows it encodes, and can fail after ``fail_after`` rows."""
 
@@ -191,10 +222,14 @@ class CountingEncoder:
         self.fail_after = fail_after
         self.rows = 0
         self.name, self.dim, self.fingerprint = inner.name, inner.dim, inner.fingerprint
-        self.decode_side = inner.decode_side
+        self.decode_side, self.input_size = inner.decode_side, inner.input_size
+        self.takes_model_pixels = inner.takes_model_pixels
 
     def preprocess(self, image):
         return self.inner.preprocess(image)
+
+    def input_from_pixels(self, pixels):
+        return self.inner.input_from_pixels(pixels)
 
     def encode_batch(self, batch):
         if self.fail_after is not None and self.rows + len(batch) > self.fail_after:

@@ -17,20 +17,10 @@ from PIL import Image
 from rest_framework.test import APIClient
 
 from corpora import cleanup, services, thumbnails
-from corpora.models import ImageRecord, Visibility
-from tests.factories import image_bytes, make_corpus, make_record
+from corpora.models import Visibility
+from tests.factories import image_bytes, ingest, make_corpus, make_record
 
 pytestmark = pytest.mark.django_db
-
-
-def ingest(corpus, files: dict[str, bytes]) -> list[ImageRecord]:
-    report = services.ingest_files(
-        corpus=corpus,
-        files=[(name, io.BytesIO(data)) for name, data in files.items()],
-        enqueue=False,
-    )
-    assert not report.rejected, report.rejected
-    return report.accepted
 
 
 def test_ingest_stores_an_upright_webp_thumbnail_beside_the_original(user, camera_photos):

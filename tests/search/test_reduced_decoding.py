@@ -12,7 +12,6 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 from PIL import Image
 
-import corpora.validation
 from benchmarks.camera_photos import camera_image
 from corpora import services
 from corpora.models import ImageStatus
@@ -75,20 +74,6 @@ def test_small_images_are_never_upscaled():
     buffer = io.BytesIO()
     small.save(buffer, format="JPEG", quality=90)
     assert decode_image(buffer.getvalue(), min_side=512).image.size == (300, 200)
-
-
-@pytest.fixture
-def count_decodes(monkeypatch):
-    """Counts Image.open calls made by the one gate (every decode of uploaded bytes)."""
-    calls = []
-    original = corpora.validation.Image.open
-
-    def counting_open(*args, **kwargs):
-        calls.append(args)
-        return original(*args, **kwargs)
-
-    monkeypatch.setattr(corpora.validation.Image, "open", counting_open)
-    return calls
 
 
 def test_one_decode_per_file_on_upload_encoding_and_query(
