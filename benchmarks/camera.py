@@ -263,6 +263,18 @@ def rss_mib(pid: int) -> float:
     return 0.0
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of ``pid`` and all its descendants (live ones)."""
+    total = 0.0
+    for process in [pid, *descendants(pid)]:
+        try:
+            fields = Path(f"/proc/{process}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
+
+
 # --- the run --------------------------------------------------------------------------------
 
 
@@ -405,6 +417,7 @@ def run_client(port, args, corpus_files, query_files, web_pid, worker_pid) -> di
     )
     corpus_path = f"/api/v1/corpora/{corpus['id']}/"
     contents = [path.read_bytes() for path in corpus_files]  # read before the clock starts
+    cpu_before = cpu_seconds(web_pid), cpu_seconds(worker_pid)
     started = time.perf_counter()
     for start in range(0, len(contents), args.per_request):
         chunk = list(enumerate(contents[start : start + args.per_request], start))
@@ -421,11 +434,15 @@ def run_client(port, args, corpus_files, query_files, web_pid, worker_pid) -> di
             raise RuntimeError(f"indexing failed: {state}")
         time.sleep(0.05)
     ingest_seconds = time.perf_counter() - started
+    web_cpu, worker_cpu = cpu_seconds(web_pid), cpu_seconds(worker_pid)
     results = {
         "images": len(contents),
         "upload_seconds": round(uploaded, 2),
         "ingest_seconds": round(ingest_seconds, 2),
         "ingest_img_s": len(contents) / ingest_seconds,
+        # CPU per photo while ingesting, from /proc (web: gunicorn; worker: the qcluster).
+        "web_cpu_ms_per_image": (web_cpu - cpu_before[0]) * 1000 / len(contents),
+        "worker_cpu_ms_per_image": (worker_cpu - cpu_before[1]) * 1000 / len(contents),
     }
     worker_processes = descendants(worker_pid)
     results["worker_rss_mib"] = max(rss_mib(pid) for pid in worker_processes)
@@ -524,6 +541,8 @@ def report(summary: dict) -> None:
     row(f"ingest of {images} camera JPEGs, upload → ready",
         lambda r: f"{r['ingest_img_s']:.1f} img/s ({r['ingest_seconds']:.1f} s)")
     row("of which uploading (the last upload answered)", lambda r: f"{r['upload_seconds']:.1f} s")
+    row("CPU per photo while ingesting: web processes / worker processes", lambda r: (
+        f"{r['web_cpu_ms_per_image']:.0f} ms / {r['worker_cpu_ms_per_image']:.0f} ms"))
     row("index builds during ingest", lambda r: str(r["index_builds"]))
     row("**ingest / inference only** (goal ≥ 0.5)", lambda r: f"**{r['ingest_vs_inference']:.3f}**")
     row("search by one 12-MP JPEG over HTTP, first request",

@@ -152,6 +152,10 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("CRIER_MAX_REQUEST_BYTES", 200 * 1024 * 10
 DATA_UPLOAD_MAX_NUMBER_FILES = CRIER_MAX_FILES_PER_UPLOAD
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 FILE_UPLOAD_PERMISSIONS = 0o640
+FILE_UPLOAD_HANDLERS = [  # Django's own, reading 1 MiB at a time (crier_site/upload_handlers.py)
+    "crier_site.upload_handlers.MemoryUploadHandler",
+    "crier_site.upload_handlers.TemporaryUploadHandler",
+]
 
 # --- encoders and indices ------------------------------------------------------------------------
 CRIER_ENCODER = os.environ.get("CRIER_ENCODER", "efficientnet-lite0")
@@ -176,6 +180,9 @@ CRIER_TEMP_CORPUS_MAX_MINUTES = env_int("CRIER_TEMP_CORPUS_MAX_MINUTES", 60 * 24
 # --- background tasks (django-q2) ----------------------------------------------------------------
 # Seconds one background task may run; the encoding job hands over to a fresh task after half.
 CRIER_TASK_TIMEOUT = env_int("CRIER_TASK_TIMEOUT", 1800)
+# While uploads keep coming, the encoding job encodes them as they arrive and builds the index
+# when they pause, or after this many seconds at most (0: after every batch it finds).
+CRIER_INDEX_BUILD_INTERVAL = env_int("CRIER_INDEX_BUILD_INTERVAL", 2)
 Q_CLUSTER = q_cluster_config(
     os.environ.get("CRIER_REDIS_URL"),
     workers=env_int("CRIER_WORKERS", 1),

@@ -24,3 +24,7 @@ STORAGES = {
 # the same checkout do not clobber each other. pytest-django deletes it at the end of the run.
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["TEST"] = {"NAME": str(DATA_DIR / f"test-crier-{os.getpid()}.sqlite3")}
+
+# The encoding job runs inline right after each upload here: it must not wait for more images
+# (tests/search/test_encoding.py turns the wait on where it tests it).
+CRIER_INDEX_BUILD_INTERVAL = 0

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 from django.conf import settings
 from django.db import transaction
+from django.utils import timezone
 
 from corpora import model_inputs
 from corpora.models import Corpus, CorpusStatus, ImageRecord, ImageStatus
@@ -33,6 +34,10 @@ from search.preprocessing import open_image
 logger = logging.getLogger(__name__)
 
 PREPROCESS_THREADS = 2
+# An upload is taken to go on while its corpus got an image this recently (a request's files
+# are stored one by one, tens of ms apart; the next request of a client follows within ~0.2 s).
+UPLOAD_GAP_S = 0.5
+UPLOAD_POLL_S = 0.05
 
 
 @dataclass
@@ -139,6 +144,9 @@ def _encoded_batches(
         .only("id", "file", "corpus_id")
         .order_by("id")
     )
+    # While uploads keep arriving, their images are encoded as they come and the index is built
+    # once they pause (or every CRIER_INDEX_BUILD_INTERVAL s), not after each few images.
+    build_by = time.monotonic() + settings.CRIER_INDEX_BUILD_INTERVAL
     with ThreadPoolExecutor(max_workers=PREPROCESS_THREADS) as pool:
         last_id = 0
         upcoming = _submit_batch(pool, encoder, list(pending[:batch_size]))
@@ -160,6 +168,26 @@ def _encoded_batches(
                 for i, entries in zip(ok, describe_labels(predicted, len(ok)), strict=True):
                     labels[i] = entries
             yield records, vectors, labels, errors
+            if not upcoming:
+                arrived = _await_uploads(corpus, pending, last_id, batch_size, build_by)
+                upcoming = _submit_batch(pool, encoder, arrived)
+
+
+def _await_uploads(
+    corpus: Corpus, pending, last_id: int, batch_size: int, build_by: float
+) -> list[ImageRecord]:
+    """The next pending records after ``last_id``; while none are there but the corpus got an
+    image less than ``UPLOAD_GAP_S`` ago (an upload is still coming in), wait for them, until
+    ``build_by`` at the latest."""
+    newest = ImageRecord.objects.filter(corpus=corpus).order_by("-pk").values_list("created_at")
+    while True:
+        records = list(pending.filter(pk__gt=last_id)[:batch_size])
+        if records or time.monotonic() >= build_by or shutdown.stop_requested():
+            return records
+        created = newest.first()
+        if created is None or (timezone.now() - created[0]).total_seconds() > UPLOAD_GAP_S:
+            return records
+        time.sleep(UPLOAD_POLL_S)
 
 
 def _submit_batch(pool: ThreadPoolExecutor, encoder, records: list[ImageRecord]):

@@ -1,9 +1,11 @@
 from __future__ import annotations
 
 import io
+from datetime import timedelta
 
 import numpy as np
 import pytest
+from django.utils import timezone
 from django_q.models import Task
 
 from corpora import services
@@ -279,3 +281,88 @@ def test_a_stopping_worker_starts_no_encoding_and_hands_the_corpus_over(
 
     assert outcome.handed_over and counting_encoder.rows == 0 and len(enqueued) == 1
     assert Corpus.objects.get(pk=corpus.pk).indexing_lease_token == ""
+
+
+class FakeClock:
+    """Stands in for ``time`` in search.encoding: ``sleep`` advances ``monotonic`` at once and
+    runs ``on_sleep`` (an upload arriving while the job waits)."""
+
+    def __init__(self, on_sleep=None) -> None:
+        self.now, self.sleeps, self.on_sleep = 1000.0, 0, on_sleep
+
+    def monotonic(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.now += seconds
+        self.sleeps += 1
+        if self.on_sleep:
+            self.on_sleep(self.sleeps)
+
+
+@pytest.fixture
+def count_builds(monkeypatch):
+    builds = []
+    update = encoding.update_index
+    monkeypatch.setattr(
+        encoding, "update_index", lambda corpus: builds.append(1) or update(corpus=corpus)
+    )
+    return builds
+
+
+def test_images_arriving_while_the_job_runs_are_indexed_in_one_build(
+    user, settings, monkeypatch, count_builds
+):
+    settings.CRIER_INDEX_BUILD_INTERVAL = 2
+    corpus = make_corpus(user)
+    add_images(corpus, [1])
+    arrivals = {3: [2], 5: [3, 4]}  # more uploads come in while the job waits
+    clock = FakeClock(lambda sleeps: add_images(corpus, arrivals.get(sleeps, [])))
+    monkeypatch.setattr(encoding, "time", clock)
+    outcome = encoding.encode_corpus(corpus_id=corpus.pk)
+    assert outcome.encoded == 4 and len(count_builds) == 1
+    corpus.refresh_from_db()
+    assert corpus.status == CorpusStatus.READY and corpus.indexed_count == 4
+    # It waited for the upload to pause, never longer than the build interval.
+    assert 5 < clock.sleeps <= 2 / encoding.UPLOAD_POLL_S + 1
+
+
+def test_the_job_waits_for_no_upload_that_is_over(user, settings, monkeypatch, count_builds):
+    settings.CRIER_INDEX_BUILD_INTERVAL = 2
+    corpus = make_corpus(user)
+    add_images(corpus, [1, 2])
+    past = timezone.now() - timedelta(seconds=2 * encoding.UPLOAD_GAP_S)
+    corpus.images.update(created_at=past)
+    clock = FakeClock()
+    monkeypatch.setattr(encoding, "time", clock)
+    assert encoding.encode_corpus(corpus_id=corpus.pk).encoded == 2
+    assert clock.sleeps == 0 and len(count_builds) == 1
+
+
+def test_an_upload_that_goes_on_gets_an_index_every_build_interval(user, settings, monkeypatch):
+    settings.CRIER_INDEX_BUILD_INTERVAL = 1
+    corpus = make_corpus(user)
+    add_images(corpus, [1])
+    seeds = iter(range(2, 1000))
+    builds: list[int] = []
+
+    def arrive(*args) -> None:
+        if len(builds) < 2:  # the upload goes on until the second build has started
+            add_images(corpus, [next(seeds)])
+
+    # A new image at every poll and during the first two builds: the job still builds
+    # after each second of waiting, then once more for what came meanwhile.
+    clock = FakeClock(arrive)
+    monkeypatch.setattr(encoding, "time", clock)
+    update = encoding.update_index
+
+    def build(corpus):
+        arrive()
+        builds.append(1)
+        return update(corpus=corpus)
+
+    monkeypatch.setattr(encoding, "update_index", build)
+    outcome = encoding.encode_corpus(corpus_id=corpus.pk)
+    assert len(builds) == 3
+    assert outcome.encoded == corpus.images.count() > 20
+    assert clock.sleeps <= 3 * (1 / encoding.UPLOAD_POLL_S + 1)
