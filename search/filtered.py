@@ -1,19 +1,24 @@
 """The ranking of a query among the images a filter keeps (search.filters.ImageFilters).
 
-The answer is the top of the same ranking an unfiltered search gives, with the images the
-filter drops taken out, never "whatever survived the index's first k":
+The answer is the top of the ranking among matching images, never "whatever survived the
+index's first k". Two ways, the cheaper chosen per search (``FilteredSearch.prefers_exact``):
 
-- **Few matching images** (at most ``EXACT_SCAN_MAX``): their stored vectors are scored
-  exactly (one query for their ids, one for their vectors), cheaper than over-fetching
-  from the index and still exact.
-- **Many**: the index is asked for more than needed and the candidates are checked against the
-  filter in the database, asking again deeper (guided by the share that survived) until enough
-  survive. When the index can give no more — a partitioned (tree) index only searches some
-  leaves — the matching records' stored vectors are scanned exactly instead.
+- **Exact scan**: the matching records' vectors are scored exactly. Their ids come from the
+  database (the filter is SQL); their vectors from the index's own float copy on disk
+  (memory-mapped, ``LoadedIndex.stored_vectors``), or from the stored embeddings when the index
+  has none. Chosen when few images match (at most ``EXACT_SCAN_MAX``, counted first) and
+  scoring them costs less than the over-fetch below would.
+- **Over-fetch**: the index is asked for more hits than wanted (by the share of images that
+  match) and the candidates are checked against the filter in the database, asking again
+  deeper until enough survive. A tree index searches more leaves for a smaller share
+  (``leaves_to_search / share``), so that the leaves hold as many *matching* vectors as an
+  unfiltered search's leaves hold vectors: its recall among matching images stays that of an
+  unfiltered search. When the index can give no more, the exact scan answers instead.
 
 With a brute-force index (below ``CRIER_ANN_THRESHOLD`` vectors) both ways give the exact top-k
-among matching images; with a tree index the over-fetch is as approximate as the unfiltered
-search is. docs/metadata.md ("Filters") and benchmarks/filters.py measure the costs.
+among matching images; with a tree index the over-fetch is as approximate as an unfiltered
+search. docs/metadata.md ("Filters") explains, benchmarks/filters.py measures
+(docs/benchmarks.md).
 """
 
 from __future__ import annotations
@@ -25,18 +30,24 @@ import numpy as np
 from corpora.models import Corpus
 from search.filters import ImageFilters
 from search.indexing import current_fingerprint
-from search.scann_index import BRUTE_FORCE, LoadedIndex
+from search.scann_index import BRUTE_FORCE, TREE_AH, LoadedIndex
 from search.selectors import as_vector, encoded_records
 
-# Matching images up to this many are scored exactly from their stored vectors.
+# At most this many matching images are counted (and may be scanned exactly); when more match
+# the search over-fetches from the index.
 EXACT_SCAN_MAX = 2_000
+# Costs in µs, measured on PostgreSQL with 1280-d vectors (benchmarks/filters.py): checking one
+# candidate id against the filter (3.6 µs a row, in one query per round); scoring one stored
+# vector read from the database (35 µs: 0.027 a float) or from the index's memory-mapped copy.
+CHECK_US = 3.6
+READ_US_PER_FLOAT = {"database": 0.027, "index": 0.001}
 # Record ids checked against the filter per query (SQLite binds at most 32766 parameters).
 CHECK_CHUNK = 5_000
 READ_CHUNK = 2_000
-# The first over-fetch asks for this many times the hits wanted (at least OVERFETCH_MIN).
+# The first over-fetch asks for at least this many times the hits wanted (and OVERFETCH_MIN),
+# and for the share of matching images, with this margin.
 OVERFETCH_FACTOR = 4
 OVERFETCH_MIN = 100
-# After the first round, ask for the depth the surviving share suggests, with this margin.
 OVERFETCH_MARGIN = 1.5
 
 
@@ -45,14 +56,15 @@ class FilteredSearch:
     ``filters`` keep, best first (equal scores by id), every one an existing record that
     matches now. ``index=None`` scans every matching record's stored vector (exact search).
 
-    Made once per request: it remembers which records it checked and, when few match, their
-    vectors, so a second search (query expansion, a deeper page) costs no more queries.
+    Made once per request: it remembers which records it checked and the vectors it read, so a
+    second search (query expansion) costs no more queries.
     """
 
     def __init__(self, *, corpus: Corpus, index: LoadedIndex | None, filters: ImageFilters) -> None:
         self.corpus = corpus
         self.index = index
         self.records = filters.apply(encoded_records(corpus=corpus)).order_by()
+        self.strategy: str | None = None  # "exact" or "overfetch", chosen at the first search
         self._checked: dict[int, bool] = {}
         self._vectors: tuple[np.ndarray, np.ndarray] | None = None
         self._few: list[int] | None = None
@@ -60,30 +72,70 @@ class FilteredSearch:
             probe = list(self.records.values_list("id", flat=True)[: EXACT_SCAN_MAX + 1])
             if len(probe) <= EXACT_SCAN_MAX:
                 self._few = probe
-        self.strategy = "overfetch" if index is not None and self._few is None else "exact"
+
+    @property
+    def matching(self) -> int | None:
+        """How many records match, when at most ``EXACT_SCAN_MAX`` (else None)."""
+        return None if self._few is None else len(self._few)
+
+    def _share(self) -> float:
+        """The share of the index's vectors that match: known, or at least what the count
+        stopped at."""
+        assert self.index is not None
+        counted = self.matching if self.matching is not None else EXACT_SCAN_MAX + 1
+        return min(1.0, max(counted, 1) / max(self.index.size, 1))
+
+    def prefers_exact(self, n: int) -> bool:
+        """Whether scoring the matching vectors costs less than checking the candidates that
+        finding ``n`` of them in the index would take."""
+        if self.index is None:
+            return True
+        if self.matching is None:
+            return False
+        if self.matching == 0:
+            return True
+        source = "index" if self.index.directory is not None else "database"
+        scan = self.matching * self.index.meta["dim"] * READ_US_PER_FLOAT[source]
+        return scan <= self._first_overfetch(n) * CHECK_US
 
     def __call__(self, query: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
         query = np.asarray(query, dtype=np.float32).reshape(-1)
+        if self.strategy is None:
+            self.strategy = "exact" if self.prefers_exact(n) else "overfetch"
         if self.strategy == "exact":
             return self._exact(query, n)
         return self._overfetch(query, n)
 
     # --- many matching images: over-fetch from the index ---------------------------------------
 
+    def _first_overfetch(self, n: int) -> int:
+        assert self.index is not None
+        wanted = max(OVERFETCH_FACTOR * n, OVERFETCH_MIN, OVERFETCH_MARGIN * n / self._share())
+        return min(self.index.size, math.ceil(wanted))
+
+    def leaves(self) -> int | None:
+        """Leaves for a tree index to search: its own number over the share of matching
+        vectors (None: not a tree, or all of them anyway)."""
+        tree = self.index.meta.get("tree") if self.index is not None else None
+        if self.index is None or self.index.meta.get("kind") != TREE_AH or not tree:
+            return None
+        leaves = math.ceil(tree["leaves_to_search"] / self._share())
+        return min(tree["num_leaves"], leaves)
+
     def _overfetch(self, query: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
         index = self.index
         assert index is not None
-        wanted = min(index.size, max(OVERFETCH_FACTOR * n, OVERFETCH_MIN))
+        wanted, leaves = self._first_overfetch(n), self.leaves()
         while True:
-            ids, scores = index.search(query, wanted)
+            ids, scores = index.search(query, wanted, leaves=leaves)
             keep = self._matching(ids)
             if keep.sum() >= n:
                 return _best(ids[keep], scores[keep], n)
-            complete = len(ids) >= index.size and index.meta.get("kind") == BRUTE_FORCE
-            if complete:  # every indexed vector was ranked: nothing more to find
+            if len(ids) >= index.size and index.meta.get("kind") == BRUTE_FORCE:
+                # Every indexed vector was ranked: nothing more to find.
                 return _best(ids[keep], scores[keep], n)
             if len(ids) < wanted or wanted >= index.size:
-                # A tree index ranks only the vectors in the leaves it searches.
+                # The tree's searched leaves hold no more: scan the matching vectors.
                 return self._exact(query, n)
             share = keep.sum() / len(ids)
             deeper = wanted * 8 if share == 0 else math.ceil(n / share * OVERFETCH_MARGIN)
@@ -104,61 +156,68 @@ class FilteredSearch:
     # --- few matching images, or the index gave too few: exact scan ----------------------------
 
     def _exact(self, query: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+        if self._vectors is None:
+            self._vectors = self._from_index()
         if self._vectors is None and self._few is not None:
-            self._vectors = self._read(self.records.filter(pk__in=self._few))
+            self._vectors = self._decode(list(self._rows(self.records.filter(pk__in=self._few))))
         if self._vectors is not None:
             ids, vectors = self._vectors
             return _best(ids, vectors @ query if len(ids) else np.empty(0, np.float32), n)
-        # Many matching records: stream them, keeping the best n (bounded memory).
+        # Many matching records and no index copy: stream them, keeping the best n.
         best_ids, best_scores = np.empty(0, np.int64), np.empty(0, np.float32)
-        for ids, vectors in self._chunks(self.records):
+        for ids, vectors in self._chunks():
             scores = vectors @ query
             best_ids, best_scores = _best(
                 np.concatenate([best_ids, ids]), np.concatenate([best_scores, scores]), n
             )
         return best_ids, best_scores
 
-    def _read(self, records) -> tuple[np.ndarray, np.ndarray]:
-        parts = list(self._chunks(records))
-        if not parts:
-            return np.empty(0, np.int64), np.empty((0, 0), np.float32)
-        return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
+    def _from_index(self) -> tuple[np.ndarray, np.ndarray] | None:
+        """The matching records' vectors from the index's own copy (None: it has none)."""
+        if self.index is None or self.index.directory is None:
+            return None
+        ids = self._few
+        if ids is None:
+            ids = list(self.records.values_list("id", flat=True).iterator(chunk_size=10_000))
+        return self.index.stored_vectors(np.asarray(ids, dtype=np.int64))
 
-    def _chunks(self, records):
-        """(ids, vectors) of ``records`` with the searched encoder's vectors, a chunk at a time;
-        with an index, only records it holds (as an unfiltered search would find)."""
+    def _rows(self, records):
+        """(id, embedding) of ``records`` with the searched encoder's vectors."""
         if self.index is not None:
             fingerprint = self.index.meta.get("encoder_fingerprint") or None
-            indexed = np.concatenate([self.index.record_ids, self.index.delta_ids])
         else:
-            fingerprint, indexed = current_fingerprint(self.corpus), None
+            fingerprint = current_fingerprint(self.corpus)
         if fingerprint is not None:
             records = records.filter(encoder_fingerprint=fingerprint)
-        rows = records.values_list("id", "embedding").iterator(chunk_size=READ_CHUNK)
+        return records.values_list("id", "embedding")
+
+    def _chunks(self):
+        """(ids, vectors) of every matching record, a chunk at a time."""
         batch: list[tuple[int, bytes]] = []
-        for row in rows:
+        for row in self._rows(self.records).iterator(chunk_size=READ_CHUNK):
             batch.append(row)
             if len(batch) == READ_CHUNK:
-                yield self._decode(batch, indexed)
+                yield self._decode(batch)
                 batch = []
         if batch:
-            yield self._decode(batch, indexed)
+            yield self._decode(batch)
 
-    def _decode(self, rows, indexed: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    def _decode(self, rows) -> tuple[np.ndarray, np.ndarray]:
+        """Stored embeddings as a matrix; with an index, only records it holds (as an
+        unfiltered search would find them) with its dimension."""
         dim = self.index.meta["dim"] if self.index is not None else None
         ids, vectors = [], []
         for record_id, blob in rows:
             vector = as_vector(blob)
             if vector.size == 0 or (dim is not None and vector.size != dim):
                 continue
-            if dim is None:
-                dim = vector.size
+            dim = dim or vector.size
             ids.append(record_id)
             vectors.append(vector)
         ids_array = np.asarray(ids, dtype=np.int64)
         matrix = np.asarray(vectors, dtype=np.float32).reshape(len(ids), dim or 0)
-        if indexed is not None:
-            held = np.isin(ids_array, indexed)
+        if self.index is not None:
+            held = np.isin(ids_array, np.concatenate([self.index.record_ids, self.index.delta_ids]))
             ids_array, matrix = ids_array[held], matrix[held]
         return ids_array, matrix
 

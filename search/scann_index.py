@@ -33,6 +33,9 @@ REORDER_PER_K = 10
 MIN_REORDER = 200
 
 RECORD_IDS_FILE = "record_ids.npy"
+# ScaNN's own float copy of the vectors (row = position), kept by both index kinds for exact
+# scoring; read back memory-mapped to score a few chosen records exactly (search.filtered).
+DATASET_FILE = "dataset.npy"
 DELTA_IDS_FILE = "delta_ids.npy"
 DELTA_VECTORS_FILE = "delta_vectors.npy"
 META_FILE = "meta.json"
@@ -189,6 +192,10 @@ class LoadedIndex:
     meta: dict
     delta_ids: np.ndarray = field(default_factory=lambda: _NO_IDS)
     delta_vectors: np.ndarray | None = None
+    directory: Path | None = None
+    _positions: tuple[np.ndarray, np.ndarray, np.ndarray | None] | None = field(
+        default=None, init=False, repr=False
+    )
 
     @classmethod
     def load(cls, directory: Path) -> LoadedIndex:
@@ -200,18 +207,21 @@ class LoadedIndex:
         if (directory / DELTA_IDS_FILE).exists():
             delta_ids = np.load(directory / DELTA_IDS_FILE)
             delta_vectors = np.load(directory / DELTA_VECTORS_FILE)
-        return cls(searcher, record_ids, meta, delta_ids, delta_vectors)
+        return cls(searcher, record_ids, meta, delta_ids, delta_vectors, directory)
 
     @property
     def size(self) -> int:
         return len(self.record_ids) + len(self.delta_ids)
 
-    def search(self, query: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    def search(
+        self, query: np.ndarray, k: int, *, leaves: int | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Top-``k`` (record ids int64, scores float32), best first; fewer if the index is
         smaller, or when a tree index finds fewer candidates in the leaves it searches.
 
         ``query`` (dim,) gives 1-d arrays; (q, dim) gives (q, min(k, n)) arrays, where the
-        places of neighbours a tree did not find hold id -1 and score -inf.
+        places of neighbours a tree did not find hold id -1 and score -inf. ``leaves``: how
+        many leaves a tree index searches (default: its own ``tree["leaves_to_search"]``).
         """
         query = np.ascontiguousarray(query, dtype=np.float32)
         single = query.ndim == 1
@@ -221,7 +231,7 @@ class LoadedIndex:
         k = min(int(k), self.size)
         if k < 1:
             raise ValueError("k must be at least 1")
-        ids, scores = self._search_base(queries, min(k, len(self.record_ids)))
+        ids, scores = self._search_base(queries, min(k, len(self.record_ids)), leaves)
         if len(self.delta_ids):
             ids, scores = self._merge_delta(queries, ids, scores, k)
         if single:
@@ -238,17 +248,26 @@ class LoadedIndex:
         order = np.argsort(-all_scores, axis=1, kind="stable")[:, :k]
         return np.take_along_axis(all_ids, order, 1), np.take_along_axis(all_scores, order, 1)
 
-    def _search_base(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    def _search_base(
+        self, queries: np.ndarray, k: int, leaves: int | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
         pre_reorder = None
         if self.meta.get("kind") == TREE_AH:
             pre_reorder = min(len(self.record_ids), max(MIN_REORDER, REORDER_PER_K * k))
+        else:
+            leaves = None
         # Threads only pay off for a batch; a single query stays on the caller's thread.
         search = (
             self.searcher.search_batched_parallel
             if len(queries) > 1
             else (self.searcher.search_batched)
         )
-        idx, scores = search(queries, final_num_neighbors=k, pre_reorder_num_neighbors=pre_reorder)
+        idx, scores = search(
+            queries,
+            final_num_neighbors=k,
+            pre_reorder_num_neighbors=pre_reorder,
+            leaves_to_search=leaves,
+        )
         # Doc ids are positions as strings; a position maps to its record id (-1: removed).
         ids = self.record_ids[np.asarray(idx).astype(np.int64).reshape(len(queries), -1)]
         scores = np.asarray(scores, dtype=np.float32).reshape(len(queries), -1)
@@ -259,3 +278,41 @@ class LoadedIndex:
             ids = np.where(padding, -1, ids)
             scores = np.where(padding, -np.inf, scores).astype(np.float32)
         return ids, scores
+
+    def stored_vectors(self, record_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+        """(ids, vectors) of those of ``record_ids`` this index holds, in ascending id order,
+        read from its own float copy (memory-mapped ``dataset.npy``) and delta; None when the
+        directory holds no such copy (then read the stored vectors instead)."""
+        positions = self._position_map()
+        if positions is None:
+            return None
+        sorted_ids, order, dataset = positions
+        wanted = np.unique(np.asarray(record_ids, dtype=np.int64))
+        at = np.minimum(np.searchsorted(sorted_ids, wanted), max(len(sorted_ids) - 1, 0))
+        held = sorted_ids[at] == wanted if len(sorted_ids) else np.zeros(len(wanted), bool)
+        rows = np.sort(order[at[held]])  # in file order: the memory map reads forward
+        ids = self.record_ids[rows].astype(np.int64)
+        vectors = np.asarray(dataset[rows], dtype=np.float32)
+        if len(self.delta_ids):
+            in_delta = np.isin(self.delta_ids, wanted)
+            ids = np.concatenate([ids, self.delta_ids[in_delta]])
+            vectors = np.concatenate([vectors, self.delta_vectors[in_delta]])
+        ranked = np.argsort(ids, kind="stable")
+        return ids[ranked], vectors[ranked]
+
+    def _position_map(self):
+        """(live base record ids sorted, their positions, the memory-mapped float copy)."""
+        if self._positions is None:
+            path = None if self.directory is None else Path(self.directory) / DATASET_FILE
+            if path is None or not path.exists():
+                return None
+            dataset = np.load(path, mmap_mode="r")
+            if dataset.dtype != np.float32 or dataset.shape != (
+                len(self.record_ids),
+                self.meta["dim"],
+            ):
+                return None
+            live = np.flatnonzero(self.record_ids >= 0)
+            order = live[np.argsort(self.record_ids[live], kind="stable")]
+            self._positions = (self.record_ids[order].astype(np.int64), order, dataset)
+        return self._positions

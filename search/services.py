@@ -130,7 +130,7 @@ def _alive_hits(
     """The hits whose records still exist, each with its record (the one place where records
     deleted since the index was built are dropped)."""
     candidates = [(int(i), float(s)) for i, s in zip(ids, scores, strict=True) if i not in exclude]
-    records = corpus.images.in_bulk([i for i, _ in candidates])
+    records = corpus.images.defer("embedding").in_bulk([i for i, _ in candidates])
     return [Hit(record=records[i], score=s) for i, s in candidates if i in records]
 
 

@@ -8,16 +8,20 @@ real index is built from them.
   search must equal numpy's exact ranking of the matching records (vectors @ query, best first,
   equal scores by id) — page by page, with min_score, exclude_ids and query expansion — for a
   selective filter (20 of 3,000, 0.7%) and an unselective one (1,500, 50%), through both of its
-  ways (exact scan of the matching vectors, over-fetch from the index; EXACT_SCAN_MAX is moved
-  so that each filter takes each way).
+  ways (exact scan of the matching vectors, over-fetch from the index), each filter forced
+  down each way.
 - With a partitioned (tree) index an unfiltered search is approximate: it ranks only the vectors
-  in the leaves it searches. There the filtered search must equal what the same index returns
-  unfiltered at full depth, then filtered (at 3,000 vectors every candidate the tree offers is
-  re-scored exactly, so the two agree); and where the index runs out of matching candidates
-  (a deep page of a 50% filter) it falls back to the exact scan: numpy's ranking again.
+  in the leaves it searches. A filtered over-fetch searches leaves / share of them (so they
+  hold as many matching vectors as the unfiltered search's leaves hold vectors); it must equal
+  what the same index returns searching those leaves unfiltered at full depth, then filtered
+  (at 3,000 vectors every candidate the tree offers is re-scored exactly, so the two agree).
+  For the 0.7% filter that is every leaf, i.e. numpy's ranking; and where the leaves run out of
+  matching candidates (a deep page of the 50% filter) the exact scan answers: numpy's again.
 """
 
 from __future__ import annotations
+
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -83,19 +87,12 @@ def brute(user):
     return corpus, ids, vectors, {"rare": (RARE, is_rare), "half": (HALF, is_half)}
 
 
-@pytest.mark.parametrize("exact_scan_max", [filtered.EXACT_SCAN_MAX, 100, 0])
+@pytest.mark.parametrize("way", ["exact", "overfetch"])
 @pytest.mark.parametrize("which", ["rare", "half"])
-def test_filtered_pages_equal_brute_force_with_a_brute_force_index(
-    brute, monkeypatch, which, exact_scan_max
-):
+def test_filtered_pages_equal_brute_force_with_a_brute_force_index(brute, monkeypatch, which, way):
     corpus, ids, vectors, filters_by_name = brute
     filters, keep = filters_by_name[which]
-    monkeypatch.setattr(filtered, "EXACT_SCAN_MAX", exact_scan_max)
-    expected_way = "exact" if keep.sum() <= exact_scan_max else "overfetch"
-    search = filtered.FilteredSearch(
-        corpus=corpus, index=services.require_index(corpus), filters=filters
-    )
-    assert search.strategy == expected_way
+    monkeypatch.setattr(filtered.FilteredSearch, "prefers_exact", lambda self, n: way == "exact")
     for query in unit_vectors(4, seed=99, dim=DIM):
         want, want_scores = exact_ranking(ids, vectors, keep, query)
         seen, offset = [], 0
@@ -113,6 +110,27 @@ def test_filtered_pages_equal_brute_force_with_a_brute_force_index(
         counted = ranking(corpus, query, filters, k=5, min_score=cut)
         assert counted.matched == 13
         assert ids_of(counted) == want[:5].tolist()
+
+
+def test_the_cheaper_way_is_chosen(brute, monkeypatch):
+    corpus, _, _, filters_by_name = brute
+    index = services.require_index(corpus)
+    without_copy = replace(index, directory=None)  # vectors read from the database instead
+
+    def search(name, index=index):
+        return filtered.FilteredSearch(corpus=corpus, index=index, filters=filters_by_name[name][0])
+
+    assert (search("rare").matching, search("half").matching) == (20, 1500)
+    # Scoring 20 or 1,500 memory-mapped 32-d vectors costs less than checking 100 ids.
+    assert search("rare").prefers_exact(10) and search("half").prefers_exact(10)
+    # Read from the database: 20 still do (finding 10 among 3,000 would check 2,250 ids);
+    # 1,500 cost more than checking the 100 candidates the over-fetch takes at first.
+    assert search("rare", without_copy).prefers_exact(10)
+    assert not search("half", without_copy).prefers_exact(10)
+    monkeypatch.setattr(filtered, "EXACT_SCAN_MAX", 19)  # more match than may be counted
+    assert search("rare").matching is None and not search("rare").prefers_exact(10)
+    exact = filtered.FilteredSearch(corpus=corpus, index=None, filters=filters_by_name["half"][0])
+    assert exact.prefers_exact(10)
 
 
 def test_more_like_this_with_a_filter_leaves_out_the_query_image(brute):
@@ -173,21 +191,28 @@ def test_with_a_tree_index_the_filter_cuts_the_indexs_own_ranking(user, monkeypa
         return original(self, query, n)
 
     monkeypatch.setattr(filtered.FilteredSearch, "_exact", counting_exact)
-    monkeypatch.setattr(filtered, "EXACT_SCAN_MAX", 100)  # the 50% filter over-fetches
+    half_search = filtered.FilteredSearch(corpus=corpus, index=index, filters=HALF)
+    leaves = half_search.leaves()  # twice the tree's own: half the vectors match
+    assert leaves == 2 * index.meta["tree"]["leaves_to_search"]
     for query in unit_vectors(4, seed=7, dim=DIM):
-        # Selective: the exact scan, whatever the index would have offered.
+        # Selective: the exact scan (cheaper than any over-fetch).
         want, _ = exact_ranking(ids, vectors, is_rare, query)
         assert ids_of(ranking(corpus, query, RARE, k=10)) == want[:10].tolist()
-        # Unselective: the index's unfiltered ranking at full depth, filtered.
-        full_ids, _ = index.search(query, N)
-        kept = full_ids[np.isin(full_ids, ids[is_half])]
-        exact_calls.clear()
-        for offset in (0, 10, 20):
-            page = ranking(corpus, query, HALF, k=10, offset=offset)
-            assert ids_of(page) == kept[offset : offset + 10].tolist()
-        assert exact_calls == []
-        # A page deeper than the matching candidates the tree offers: the exact scan.
-        assert len(kept) < 400
-        want, _ = exact_ranking(ids, vectors, is_half, query)
-        deep = ranking(corpus, query, HALF, k=50, offset=400)
-        assert exact_calls and ids_of(deep) == want[400:450].tolist()
+        # Forced to over-fetch, 0.7% matching makes the tree search every leaf: exact again.
+        with monkeypatch.context() as forced:
+            forced.setattr(filtered.FilteredSearch, "prefers_exact", lambda self, n: False)
+            exact_calls.clear()
+            assert ids_of(ranking(corpus, query, RARE, k=10)) == want[:10].tolist()
+            assert exact_calls == []
+            # Unselective: what the same leaves rank unfiltered at full depth, filtered.
+            found, _ = index.search(query, N, leaves=leaves)
+            kept = found[np.isin(found, ids[is_half])]
+            for offset in (0, 10, 20):
+                page = ranking(corpus, query, HALF, k=10, offset=offset)
+                assert ids_of(page) == kept[offset : offset + 10].tolist()
+            assert exact_calls == []
+            # A page deeper than the matching candidates those leaves hold: the exact scan.
+            assert len(kept) < 600
+            want, _ = exact_ranking(ids, vectors, is_half, query)
+            deep = ranking(corpus, query, HALF, k=50, offset=600)
+            assert exact_calls and ids_of(deep) == want[600:650].tolist()

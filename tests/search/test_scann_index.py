@@ -115,6 +115,25 @@ def test_build_rejects_empty():
         scann_index.build_searcher(np.empty((0, 8), dtype=np.float32), ann_threshold=10)
 
 
+@pytest.mark.parametrize("threshold", [100, 10_000])  # tree + AH, brute force
+def test_stored_vectors_come_from_the_indexs_own_copy_and_delta(big, tmp_path: Path, threshold):
+    db, _ = big
+    base, extra = db[:300], db[300:310]
+    ids = np.arange(300, dtype=np.int64) * 2 + 1
+    searcher = scann_index.build_searcher(base, ann_threshold=threshold)
+    meta = {"dim": 64, "kind": scann_index.config_kind(300, ann_threshold=threshold)}
+    delta_ids = np.arange(10, dtype=np.int64) * 2 + 1000
+    scann_index.save_index(tmp_path, searcher, ids, meta, (delta_ids, extra))
+    index = scann_index.LoadedIndex.load(tmp_path)
+    index.record_ids[7] = -1  # removed since the build
+    wanted = np.array([1002, ids[5], ids[7], 999_999, ids[0], ids[5]])
+    found, vectors = index.stored_vectors(wanted)
+    assert found.tolist() == [ids[0], ids[5], 1002]
+    np.testing.assert_allclose(vectors, np.stack([base[0], base[5], extra[1]]), atol=1e-6)
+    copyless = scann_index.LoadedIndex(searcher, ids, meta)  # no directory to read
+    assert copyless.stored_vectors(wanted) is None
+
+
 def test_serialized_index_survives_rename_and_fresh_process(big, tmp_path: Path):
     db, queries = big
     ids = np.arange(len(db), dtype=np.int64) * 3 + 5
