@@ -13,8 +13,9 @@ the same run. Reported per filter: how many images match, the way ``search.filte
 searched, and how often an over-fetch fell back to the exact scan), p50 / p90 in ms, p50 minus
 the unfiltered p50, and recall@k against an exact numpy search of the matching vectors.
 
-With DATABASE_URL set it runs on that database (PostgreSQL, as deployed; the corpus is deleted
-afterwards), otherwise on a throw-away SQLite database.
+With DATABASE_URL set it runs on that database (PostgreSQL, as deployed, with the trigram
+indexes of corpora migration 0006; statistics refreshed after the rows are written; the corpus
+is deleted afterwards), otherwise on a throw-away SQLite database.
 """
 
 from __future__ import annotations
@@ -52,6 +53,29 @@ def tag_records(ids: np.ndarray, rng: np.random.Generator) -> dict[str, np.ndarr
     return masks
 
 
+class Stats:
+    """One case's timings (ms), recalls and the ways it went."""
+
+    def __init__(self) -> None:
+        self.times: list[float] = []
+        self.recalls: list[float] = []
+        self.leaves: set[int] = set()
+        self.fallbacks = 0
+
+    def row(self, n: int, kind: str, name: str, matching: int, way: str, baseline: float) -> str:
+        if self.leaves:
+            low, high = min(self.leaves), max(self.leaves)
+            way += f" ({low}{'' if low == high else f'–{high}'} leaves)"
+        if self.fallbacks:
+            way += f", {self.fallbacks} exact fallbacks"
+        p50, p90 = np.percentile(self.times, [50, 90])
+        overhead = "–" if name == "none" else f"{p50 - baseline:+.1f}"
+        return (
+            f"| {n:,} | {kind} | {name} | {matching:,} | {way} | {p50:.1f} | {p90:.1f} | "
+            f"{overhead} | {np.mean(self.recalls):.3f} |"
+        )
+
+
 def drop(corpora) -> None:
     """Delete corpora and their records without loading 100k rows for the cascade (the
     records have no files)."""
@@ -64,6 +88,9 @@ def drop(corpora) -> None:
             table = ImageRecord._meta.db_table
             cursor.execute(f"DELETE FROM {table} WHERE corpus_id = %s", [corpus.pk])
         corpus.delete()
+    if connection.vendor == "postgresql":  # as autovacuum would, before the next measurement
+        with connection.cursor() as cursor:
+            cursor.execute(f"VACUUM ANALYZE {ImageRecord._meta.db_table}")
 
 
 def exact_top(vectors: np.ndarray, mask: np.ndarray, query: np.ndarray, k: int) -> set[int]:
@@ -89,7 +116,7 @@ def main() -> None:
     from django.core.management import call_command
     from django.db import connection
 
-    from corpora.models import Corpus
+    from corpora.models import Corpus, ImageRecord
     from search import filtered
     from search.filters import ImageFilters
     from search.indexing import rebuild_index
@@ -109,6 +136,16 @@ def main() -> None:
         return exact(self, query, n)
 
     filtered.FilteredSearch._exact = counting_exact
+    leaves_seen: set[int] = set()
+    overfetch = filtered.FilteredSearch._overfetch
+
+    def noting_overfetch(self, query, n):
+        found = overfetch(self, query, n)
+        if self.leaves_searched:
+            leaves_seen.add(self.leaves_searched)
+        return found
+
+    filtered.FilteredSearch._overfetch = noting_overfetch
 
     owner, _ = get_user_model().objects.get_or_create(username="bench-filters")
     rng = np.random.default_rng(0)
@@ -132,6 +169,9 @@ def main() -> None:
             started = time.perf_counter()
             ids = np.asarray(store_encoded(corpus, vectors, "benchmark"))
             masks = tag_records(ids, rng)
+            if on_postgres:  # fresh statistics, as autovacuum keeps them
+                with connection.cursor() as cursor:
+                    cursor.execute(f"ANALYZE {ImageRecord._meta.db_table}")
             inserted = time.perf_counter() - started
             started = time.perf_counter()
             rebuild_index(corpus=corpus)
@@ -142,20 +182,15 @@ def main() -> None:
             cases = [("none", None, np.ones(n, dtype=bool))] + [
                 (tag, ImageFilters(tags=(tag,)), masks[tag]) for tag in TAGS
             ]
-            baseline = None
-            for name, filters, mask in cases:
-                way = "index"
-                if filters is not None:
-                    probe = filtered.FilteredSearch(
-                        corpus=corpus, index=require_index(corpus), filters=filters
-                    )
-                    way = "exact" if probe.prefers_exact(args.k + 1) else "overfetch"
-                    if way == "overfetch" and probe.leaves():
-                        way += f" ({probe.leaves()} leaves)"
-                fallbacks["count"] = 0
-                times, recalls = [], []
+            stats = {name: Stats() for name, _, _ in cases}
+            for _, filters, _ in cases:  # warm-up: the index loaded, the statements planned
                 search_vectors(corpus=corpus, query=queries[0], k=args.k, filters=filters)
-                for query in queries:
+            # Interleaved (every case for one query, then the next query), so that the load of
+            # a shared machine falls on all cases alike.
+            for query in queries:
+                for name, filters, mask in cases:
+                    fallbacks["count"] = 0
+                    leaves_seen.clear()
                     started = time.perf_counter()
                     result = search_vectors(
                         corpus=corpus,
@@ -164,20 +199,21 @@ def main() -> None:
                         filters=filters,
                         expansion=0,
                     )
-                    times.append((time.perf_counter() - started) * 1000)
+                    stats[name].times.append((time.perf_counter() - started) * 1000)
                     found = set(np.searchsorted(ids, [hit.record_id for hit in result.hits]))
                     truth = exact_top(vectors, mask, query, args.k)
-                    recalls.append(len(found & truth) / max(1, len(truth)))
-                if fallbacks["count"]:
-                    way += f", {fallbacks['count']} exact fallbacks"
-                p50, p90 = np.percentile(times, [50, 90])
-                baseline = p50 if baseline is None else baseline
-                overhead = "–" if filters is None else f"{p50 - baseline:+.1f}"
-                print(
-                    f"| {n:,} | {kind} | {name} | {int(mask.sum()):,} | {way} | {p50:.1f} | "
-                    f"{p90:.1f} | {overhead} | {np.mean(recalls):.3f} |",
-                    flush=True,
-                )
+                    stats[name].recalls.append(len(found & truth) / max(1, len(truth)))
+                    stats[name].leaves.update(leaves_seen)
+                    stats[name].fallbacks += fallbacks["count"]
+            baseline = float(np.percentile(stats["none"].times, 50))
+            for name, filters, mask in cases:
+                way = "index"
+                if filters is not None:
+                    probe = filtered.FilteredSearch(
+                        corpus=corpus, index=require_index(corpus), filters=filters
+                    )
+                    way = "exact" if probe.prefers_exact(args.k + 1) else "overfetch"
+                print(stats[name].row(n, kind, name, int(mask.sum()), way, baseline), flush=True)
         finally:
             drop([corpus])
 

@@ -13,7 +13,9 @@ index's first k". Two ways, the cheaper chosen per search (``FilteredSearch.pref
   deeper until enough survive. A tree index searches more leaves for a smaller share
   (``leaves_to_search / share``), so that the leaves hold as many *matching* vectors as an
   unfiltered search's leaves hold vectors: its recall among matching images stays that of an
-  unfiltered search. When the index can give no more, the exact scan answers instead.
+  unfiltered search. The share is the counted one, or, when too many match to count, the
+  share among the query's neighbours in the tree's own leaves (one look first). When the index
+  can give no more, the exact scan answers instead.
 
 With a brute-force index (below ``CRIER_ANN_THRESHOLD`` vectors) both ways give the exact top-k
 among matching images; with a tree index the over-fetch is as approximate as an unfiltered
@@ -65,6 +67,7 @@ class FilteredSearch:
         self.index = index
         self.records = filters.apply(encoded_records(corpus=corpus)).order_by()
         self.strategy: str | None = None  # "exact" or "overfetch", chosen at the first search
+        self.leaves_searched: int | None = None  # by a tree index's last over-fetch
         self._checked: dict[int, bool] = {}
         self._vectors: tuple[np.ndarray, np.ndarray] | None = None
         self._few: list[int] | None = None
@@ -108,24 +111,39 @@ class FilteredSearch:
 
     # --- many matching images: over-fetch from the index ---------------------------------------
 
-    def _first_overfetch(self, n: int) -> int:
+    def _first_overfetch(self, n: int, share: float | None = None) -> int:
         assert self.index is not None
-        wanted = max(OVERFETCH_FACTOR * n, OVERFETCH_MIN, OVERFETCH_MARGIN * n / self._share())
+        share = share or self._share()
+        wanted = max(OVERFETCH_FACTOR * n, OVERFETCH_MIN, OVERFETCH_MARGIN * n / share)
         return min(self.index.size, math.ceil(wanted))
 
-    def leaves(self) -> int | None:
+    def leaves(self, share: float | None = None) -> int | None:
         """Leaves for a tree index to search: its own number over the share of matching
-        vectors (None: not a tree, or all of them anyway)."""
+        vectors (``share``, default: the counted one), so that they hold as many matching
+        vectors as its own leaves hold vectors. None: not a tree index."""
         tree = self.index.meta.get("tree") if self.index is not None else None
         if self.index is None or self.index.meta.get("kind") != TREE_AH or not tree:
             return None
-        leaves = math.ceil(tree["leaves_to_search"] / self._share())
+        leaves = math.ceil(tree["leaves_to_search"] / (share or self._share()))
         return min(tree["num_leaves"], leaves)
+
+    def _local_share(self, query: np.ndarray, n: int) -> float | None:
+        """Too many matched to count: the share of matching vectors among the query's
+        neighbours in the tree's own leaves (what decides how many of them more leaves hold),
+        or None when none of those match."""
+        assert self.index is not None
+        ids, _ = self.index.search(query, self._first_overfetch(n, share=1.0))
+        keep = self._matching(ids)
+        return keep.sum() / len(ids) if keep.any() else None
 
     def _overfetch(self, query: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
         index = self.index
         assert index is not None
-        wanted, leaves = self._first_overfetch(n), self.leaves()
+        share = None
+        if self.matching is None and self.leaves() is not None:
+            share = self._local_share(query, n)
+        wanted, leaves = self._first_overfetch(n, share), self.leaves(share)
+        self.leaves_searched = leaves
         while True:
             ids, scores = index.search(query, wanted, leaves=leaves)
             keep = self._matching(ids)

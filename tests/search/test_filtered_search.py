@@ -191,6 +191,7 @@ def test_with_a_tree_index_the_filter_cuts_the_indexs_own_ranking(user, monkeypa
         return original(self, query, n)
 
     monkeypatch.setattr(filtered.FilteredSearch, "_exact", counting_exact)
+    counted_max = filtered.EXACT_SCAN_MAX
     half_search = filtered.FilteredSearch(corpus=corpus, index=index, filters=HALF)
     leaves = half_search.leaves()  # twice the tree's own: half the vectors match
     assert leaves == 2 * index.meta["tree"]["leaves_to_search"]
@@ -211,6 +212,16 @@ def test_with_a_tree_index_the_filter_cuts_the_indexs_own_ranking(user, monkeypa
                 page = ranking(corpus, query, HALF, k=10, offset=offset)
                 assert ids_of(page) == kept[offset : offset + 10].tolist()
             assert exact_calls == []
+            # Too many match to count: the share among the query's neighbours decides.
+            forced.setattr(filtered, "EXACT_SCAN_MAX", 100)
+            uncounted = filtered.FilteredSearch(corpus=corpus, index=index, filters=HALF)
+            assert uncounted.matching is None
+            got, _ = uncounted(query, 11)
+            own = index.meta["tree"]["leaves_to_search"]
+            assert own < uncounted.leaves_searched <= 4 * own
+            found, _ = index.search(query, N, leaves=uncounted.leaves_searched)
+            assert got.tolist() == found[np.isin(found, ids[is_half])][:11].tolist()
+            forced.setattr(filtered, "EXACT_SCAN_MAX", counted_max)
             # A page deeper than the matching candidates those leaves hold: the exact scan.
             assert len(kept) < 600
             want, _ = exact_ranking(ids, vectors, is_half, query)
