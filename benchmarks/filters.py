@@ -14,7 +14,7 @@ searched, and how often an over-fetch fell back to the exact scan), p50 / p90 in
 the unfiltered p50, and recall@k against an exact numpy search of the matching vectors.
 
 With DATABASE_URL set it runs on that database (PostgreSQL, as deployed, with the trigram
-indexes of corpora migration 0006; statistics refreshed after the rows are written; the corpus
+indexes of corpora migration 0007; statistics refreshed after the rows are written; the corpus
 is deleted afterwards), otherwise on a throw-away SQLite database.
 """
 

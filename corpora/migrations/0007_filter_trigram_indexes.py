@@ -40,7 +40,7 @@ def drop_indexes(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ("corpora", "0005_search_document"),
+        ("corpora", "0006_label_document"),
     ]
 
     operations = [
