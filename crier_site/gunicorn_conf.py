@@ -6,8 +6,8 @@ Each worker process that answers a search by image loads the encoder (LiteRT: ~1
 resident after its first search; with CRIER_RUNTIME=tensorflow about 1 GB, docs/deployment.md):
 size CRIER_WEB_WORKERS by memory as much as by cores. Threads share one process's encoder, so
 more threads cost little memory. CRIER_WEB_THREADS=1 (gunicorn's sync workers) answered a
-search by a 12-MP photo 5-9 ms faster at p50, but then each process serves one request at a
-time, slow uploads included (docs/benchmarks.md "Camera photos end to end").
+search by a 12-MP photo 5-12 ms faster at p50 in most runs, but then each process serves one
+request at a time, slow uploads included (docs/benchmarks.md "Camera photos end to end").
 """
 
 import os
