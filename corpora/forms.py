@@ -9,7 +9,13 @@ from django.conf import settings
 from django.http import QueryDict
 
 from corpora.encoder_options import encoder_choices
-from corpora.metadata import MAX_CAPTION_LENGTH, MAX_DATA_BYTES, MAX_TAG_LENGTH, MAX_TAGS
+from corpora.metadata import (
+    MAX_CAPTION_LENGTH,
+    MAX_DATA_BYTES,
+    MAX_TAG_LENGTH,
+    MAX_TAGS,
+    split_tags,
+)
 from corpora.models import Corpus, ImageRecord, Visibility
 
 
@@ -115,7 +121,7 @@ class ImageEditForm(forms.Form):
         return cls(data, initial=initial, auto_id="image-%s")
 
     def clean_tags(self) -> list[str]:
-        return [tag for tag in self.cleaned_data["tags"].split(",") if tag.strip()]
+        return split_tags(self.cleaned_data["tags"])
 
     def clean_metadata(self) -> dict | object:
         text = self.cleaned_data["metadata"].strip()

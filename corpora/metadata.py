@@ -140,6 +140,12 @@ def parse_metadata_field(raw: Any) -> dict[str, Any]:
     return raw
 
 
+def split_tags(text: str) -> list[str]:
+    """Tags typed in a form as comma-separated text (blank ones dropped); ``clean_tags``
+    checks them."""
+    return [tag for tag in text.split(",") if tag.strip()]
+
+
 def tag_text(tags: Iterable[str]) -> str:
     """``|a|b|`` in lower case: an exact-tag filter is a plain substring test on any database."""
     words = [tag.lower() for tag in tags]

@@ -8,6 +8,7 @@ from urllib.parse import urlencode
 from django import forms
 from django.http import QueryDict
 
+from corpora.metadata import split_tags
 from crier_site.errors import InvalidInput
 from search.filters import METADATA_PREFIX, ImageFilters, validate_filters
 
@@ -57,7 +58,7 @@ class FilterForm(forms.Form):
         if not self.is_valid():
             return None
         data = dict(self.cleaned_data)
-        data["tags"] = [tag for tag in data["tags"].split(",") if tag.strip()]
+        data["tags"] = split_tags(data["tags"])
         data["metadata"] = [line for line in data["metadata"].splitlines() if line.strip()]
         try:
             return validate_filters(data)
