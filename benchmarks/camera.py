@@ -120,11 +120,11 @@ def decode_costs(encoder, files: list[Path]) -> dict[str, float]:
 
     from corpora import model_inputs, preparation, thumbnails
     from corpora.validation import decode_image
+    from search.encoding import stored_model_input
     from search.preprocessing import open_image
 
     plan = preparation.plan_for(encoder.name)
     storage = FileSystemStorage(location=tempfile.mkdtemp(prefix="crier-camera-inputs-"))
-    size = encoder.input_size
     steps: dict[str, list[float]] = {}
     clock = [time.perf_counter()]
 
@@ -145,9 +145,7 @@ def decode_costs(encoder, files: list[Path]) -> dict[str, float]:
         if prepared.model_pixels is not None:
             model_inputs.write(storage, name, encoder.fingerprint, prepared.model_pixels)
             lap("model_input_write_ms")
-            pixels = model_inputs.read(
-                storage, name, fingerprint=encoder.fingerprint, shape=(size, size, 3)
-            )
+            pixels = stored_model_input(encoder, storage, name)
             encoder.input_from_pixels(pixels)
             lap("job_from_model_input_ms")
         encoder.preprocess(open_image(io.BytesIO(data), min_side=encoder.decode_side))

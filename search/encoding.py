@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from django.conf import settings
+from django.core.files.storage import Storage
 from django.db import transaction
 from django.utils import timezone
 
@@ -197,18 +198,20 @@ def _submit_batch(pool: ThreadPoolExecutor, encoder, records: list[ImageRecord])
 def _load_and_preprocess(encoder, record: ImageRecord) -> np.ndarray:
     # One decode per file (docs/architecture.md): the upload check's, when it left this
     # encoder's model input beside the file; else the original's, at this encoder's scale.
-    if getattr(encoder, "takes_model_pixels", False):
-        size = encoder.input_size
-        pixels = model_inputs.read(
-            record.file.storage,
-            record.file.name,
-            fingerprint=encoder.fingerprint,
-            shape=(size, size, 3),
-        )
-        if pixels is not None:
-            return encoder.input_from_pixels(pixels)
+    pixels = stored_model_input(encoder, record.file.storage, record.file.name)
+    if pixels is not None:
+        return encoder.input_from_pixels(pixels)
     with record.file.open("rb") as handle:
         return encoder.preprocess(open_image(handle, min_side=encoder.decode_side))
+
+
+def stored_model_input(encoder, storage: Storage, name: str) -> np.ndarray | None:
+    """The model input the upload check left beside the stored file ``name`` for ``encoder``
+    (``corpora.model_inputs``), or None: the caller decodes the original."""
+    if not getattr(encoder, "takes_model_pixels", False):
+        return None
+    size = encoder.input_size
+    return model_inputs.read(storage, name, fingerprint=encoder.fingerprint, shape=(size, size, 3))
 
 
 def _collect(upcoming: list[tuple[ImageRecord, Future]]) -> tuple[list, dict[int, str]]:

@@ -13,6 +13,7 @@ import pytest
 
 from corpora import cleanup, model_inputs, preparation, services, thumbnails
 from corpora.models import ImageStatus
+from search.encoding import stored_model_input
 from search.preprocessing import open_image
 from tests.factories import image_bytes, ingest, make_corpus, model_input_path
 
@@ -33,13 +34,7 @@ def test_an_upload_leaves_exactly_the_jobs_input_beside_the_original(
         path = model_input_path(record)
         assert path.parent == Path(record.file.path).parent
         assert path.name == Path(record.file.name).stem + ".input.npz"
-        size = wide_histogram.input_size
-        pixels = model_inputs.read(
-            record.file.storage,
-            record.file.name,
-            fingerprint=wide_histogram.fingerprint,
-            shape=(size, size, 3),
-        )
+        pixels = stored_model_input(wide_histogram, record.file.storage, record.file.name)
         direct = wide_histogram.preprocess(open_image(data, min_side=wide_histogram.decode_side))
         assert np.array_equal(wide_histogram.input_from_pixels(pixels), direct)
     assert not list(Path(record.file.path).parent.glob("*.tmp"))

@@ -114,11 +114,7 @@ def test_efficientnet_lite0_vectors_are_the_same_from_the_upload_checks_decode(
     files = {path.name: path.read_bytes() for path in camera_photos}
     records = ingest(corpus, files)
     for record, data in zip(records, files.values(), strict=True):
-        size = encoder.input_size
-        pixels = model_inputs.read(
-            record.file.storage, record.file.name, fingerprint=recipe.fingerprint,
-            shape=(size, size, 3),
-        )  # fmt: skip
+        pixels = encoding.stored_model_input(encoder, record.file.storage, record.file.name)
         direct = encoder.preprocess(open_image(data, min_side=encoder.decode_side))
         assert np.array_equal(encoder.input_from_pixels(pixels), direct)
 
