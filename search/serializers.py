@@ -5,6 +5,7 @@ from __future__ import annotations
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from corpora.metadata import MAX_TAG_LENGTH
 from corpora.models import ImageRecord
 from crier_site.http import image_file_url, image_thumbnail_url, image_url
 from crier_site.openapi import MAX_ID, LabelSerializer
@@ -94,7 +95,7 @@ class SearchFiltersSerializer(serializers.Serializer):
 
     tags = serializers.ListField(
         child=serializers.RegexField(
-            r"^[^|\x00]+$", max_length=50, trim_whitespace=False, help_text="A tag."
+            r"^[^|\x00]+$", max_length=MAX_TAG_LENGTH, trim_whitespace=False, help_text="A tag."
         ),
         required=False,
         max_length=MAX_FILTER_TAGS,
