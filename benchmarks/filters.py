@@ -34,6 +34,7 @@ TAGS = {"rare": 0.005, "some": 0.05, "half": 0.5}
 
 def tag_records(ids: np.ndarray, rng: np.random.Generator) -> dict[str, np.ndarray]:
     """Nested random sets (rare ⊂ some ⊂ half), written as tag_text; their masks by tag."""
+    from corpora.metadata import tag_text
     from corpora.models import ImageRecord
 
     order = rng.permutation(len(ids))
@@ -44,8 +45,7 @@ def tag_records(ids: np.ndarray, rng: np.random.Generator) -> dict[str, np.ndarr
         masks[tag] = mask
     texts = np.array([""] * len(ids), dtype=object)
     for position in range(len(ids)):
-        tags = [tag for tag, mask in masks.items() if mask[position]]
-        texts[position] = f"|{'|'.join(tags)}|" if tags else ""
+        texts[position] = tag_text(tag for tag, mask in masks.items() if mask[position])
     for text in set(texts) - {""}:
         chosen = ids[texts == text].tolist()
         for start in range(0, len(chosen), 10_000):
