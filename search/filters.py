@@ -26,7 +26,7 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
 from typing import Any
@@ -252,9 +252,9 @@ def _metadata(data: Mapping[str, Any]) -> tuple[tuple[str, str], ...]:
             )
         key, _, value = raw.partition("=")
         pairs.append((key, value))
-    for name in _prefixed_names(data):
+    for name, values in metadata_fields(data).items():
         key = name[len(METADATA_PREFIX) :]
-        pairs += [(key, _metadata_value(value, key)) for value in _many(data, name)]
+        pairs += [(key, _metadata_value(value, key)) for value in values]
     for key, value in pairs:
         _check_metadata_pair(key, value)
     if len(pairs) > MAX_METADATA_FILTERS:
@@ -262,8 +262,13 @@ def _metadata(data: Mapping[str, Any]) -> tuple[tuple[str, str], ...]:
     return tuple(dict.fromkeys(pairs))
 
 
-def _prefixed_names(data: Mapping[str, Any]) -> Iterable[str]:
-    return [name for name in data if isinstance(name, str) and name.startswith(METADATA_PREFIX)]
+def metadata_fields(data: Mapping[str, Any]) -> dict[str, list[Any]]:
+    """The ``metadata.<key>`` fields of ``data`` (a QueryDict or a dict), each with its values."""
+    return {
+        name: _many(data, name)
+        for name in data
+        if isinstance(name, str) and name.startswith(METADATA_PREFIX)
+    }
 
 
 def _metadata_value(value: Any, key: Any) -> str:

@@ -10,7 +10,7 @@ from django.http import QueryDict
 
 from corpora.metadata import split_tags
 from crier_site.errors import InvalidInput
-from search.filters import METADATA_PREFIX, ImageFilters, validate_filters
+from search.filters import METADATA_PREFIX, ImageFilters, metadata_fields, validate_filters
 
 
 class DateInput(forms.DateInput):
@@ -80,12 +80,11 @@ def _only_filters(data: QueryDict | None) -> dict | None:
     repeated and ``metadata.<key>=<value>``."""
     if data is None:
         return None
-    fields = {name: data.get(name, "") for name in ("label", "taken_after", "taken_before")}
-    fields["camera"] = data.get("camera", "")
+    single = ("label", "taken_after", "taken_before", "camera")
+    fields = {name: data.get(name, "") for name in single}
     fields["tags"] = ", ".join(tag for tag in data.getlist("tags") if tag)
     pairs = [pair for pair in data.getlist("metadata") if pair]
-    for name in data:
-        if name.startswith(METADATA_PREFIX):
-            pairs += [f"{name[len(METADATA_PREFIX) :]}={value}" for value in data.getlist(name)]
+    for name, values in metadata_fields(data).items():
+        pairs += [f"{name[len(METADATA_PREFIX) :]}={value}" for value in values]
     fields["metadata"] = "\n".join(pairs)
     return fields if any(fields.values()) else None

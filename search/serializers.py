@@ -18,6 +18,7 @@ from search.filters import (
     MAX_METADATA_FILTERS,
     METADATA_PAIR,
     METADATA_PREFIX,
+    metadata_fields,
     validate_filters,
 )
 from search.params import (
@@ -141,11 +142,7 @@ class SearchFiltersSerializer(serializers.Serializer):
 
     def validate(self, attrs: dict) -> dict:
         given: dict = {name: attrs.pop(name) for name in FILTER_FIELDS if name in attrs}
-        raw = self.initial_data
-        getlist = getattr(raw, "getlist", None)
-        for name in raw if hasattr(raw, "keys") else ():
-            if isinstance(name, str) and name.startswith(METADATA_PREFIX):
-                given[name] = getlist(name) if getlist is not None else raw[name]
+        given.update(metadata_fields(self.initial_data))
         attrs["filters"] = validate_filters(given)
         return super().validate(attrs)
 
