@@ -5,6 +5,7 @@ images."""
 
 from __future__ import annotations
 
+from django.db.models import QuerySet
 from rest_framework.parsers import JSONParser, MultiPartParser
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
@@ -82,13 +83,7 @@ class SearchApi(SearchView):
     )
     def get(self, request: Request, corpus_id: int, query: dict) -> Response:
         corpus = get_readable_corpus(user=request.user, corpus_id=corpus_id)
-        result = text_search(
-            corpora=Corpus.objects.filter(pk=corpus.pk),
-            q=query["q"],
-            filters=query["filters"],
-            page=query["page"],
-        )
-        return Response(text_search_response(result, context={"request": request}))
+        return _text_search(request, Corpus.objects.filter(pk=corpus.pk), query)
 
 
 class TextSearchApi(SearchView):
@@ -99,13 +94,7 @@ class TextSearchApi(SearchView):
         f"ones (anonymous callers: the public ones). {TEXT_SEARCH_RANKING}",
     )
     def get(self, request: Request, query: dict) -> Response:
-        result = text_search(
-            corpora=visible_corpora(user=request.user),
-            q=query["q"],
-            filters=query["filters"],
-            page=query["page"],
-        )
-        return Response(text_search_response(result, context={"request": request}))
+        return _text_search(request, visible_corpora(user=request.user), query)
 
 
 class SimilarSearchApi(SearchView):
@@ -142,6 +131,14 @@ class DuplicatesApi(APIView):
         report = find_duplicates(corpus=corpus, threshold=query["threshold"])
         rows = duplicate_rows(corpus=corpus, report=report, limit=query["limit"])
         return Response(duplicates_response(report, rows, context={"request": request}))
+
+
+def _text_search(request: Request, corpora: QuerySet[Corpus], query: dict) -> Response:
+    """The text search both endpoints answer, over the corpora the caller may search."""
+    result = text_search(
+        corpora=corpora, q=query["q"], filters=query["filters"], page=query["page"]
+    )
+    return Response(text_search_response(result, context={"request": request}))
 
 
 def _valid(serializer_class, data) -> dict:
