@@ -4,7 +4,9 @@ to the services as plain values."""
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 
 from crier_site.errors import InvalidInput
 
@@ -16,6 +18,8 @@ PAGE_K = 24  # results a page shows unless asked for another k
 PAGE_K_CHOICES = (10, 24, 50, 100)  # what the search form offers
 DEFAULT_THRESHOLD = 0.9
 MIN_THRESHOLD = 0.5
+
+T = TypeVar("T")
 
 
 def validate_k(raw: object, *, default: int = DEFAULT_K) -> int:
@@ -65,6 +69,12 @@ class Page:
         if self.min_score is not None:
             return MAX_DEPTH
         return min(MAX_DEPTH, self.offset + self.k + 1)
+
+    def cut(self, ranked: Sequence[T]) -> tuple[list[T], bool]:
+        """This page of ``ranked`` (a ranking at least ``depth`` deep where it can be), and
+        whether any hit follows it."""
+        end = self.offset + self.k
+        return list(ranked[self.offset : end]), len(ranked) > end
 
 
 def validate_page(

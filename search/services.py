@@ -200,9 +200,9 @@ def _search(
         capped = len(ranked) == page.depth and ranked[-1].score >= page.min_score
         ranked = [hit for hit in ranked if hit.score >= page.min_score]
         matched = len(ranked)
-    end = page.offset + page.k
+    hits, has_more = page.cut(ranked)
     return SearchResult(
-        hits=ranked[page.offset : end],
+        hits=hits,
         took_ms=(time.perf_counter() - started) * 1000,
         index_version=corpus.index_version,
         exact=index is None,
@@ -210,7 +210,7 @@ def _search(
         min_score=page.min_score,
         matched=matched,
         matched_capped=capped,
-        has_more=len(ranked) > end,
+        has_more=has_more,
     )
 
 

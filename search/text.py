@@ -159,8 +159,7 @@ def text_search(
     else:
         words = tuple(word for word in words if word not in STOP_WORDS)
         ranked = _rank_here(records, words, page.depth)
-    end = page.offset + page.k
-    shown = ranked[page.offset : end]
+    shown, has_more = page.cut(ranked)
     loaded = ImageRecord.objects.select_related("corpus").in_bulk([r.record_id for r in shown])
     hits = [
         TextHit(record=loaded[r.record_id], score=r.score, matched=r.matched)
@@ -173,7 +172,7 @@ def text_search(
         q=q,
         words=words,
         offset=page.offset,
-        has_more=len(ranked) > end,
+        has_more=has_more,
     )
 
 
