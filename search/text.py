@@ -38,6 +38,7 @@ from django.db import connection
 from django.db.models import FloatField, Q, QuerySet
 from django.db.models.expressions import RawSQL
 
+from corpora.metadata import label_text
 from corpora.models import TEXT_SEARCH_CONFIG, Corpus, ImageRecord
 from crier_site.errors import InvalidInput
 from search.filters import ImageFilters, apply_filters
@@ -73,11 +74,7 @@ _WORD = re.compile(r"[^\W_]+")  # letters and digits; everything else separates 
 
 def query_words(q: str) -> tuple[str, ...]:
     """The distinct words of a query, lower-case, in order: punctuation only separates."""
-    words: list[str] = []
-    for word in _WORD.findall(q.lower()):
-        if word not in words:
-            words.append(word)
-    return tuple(words)
+    return tuple(dict.fromkeys(_WORD.findall(q.lower())))
 
 
 def validate_text_query(raw: object) -> str:
@@ -160,7 +157,12 @@ def text_search(
         words = tuple(word for word in words if word not in STOP_WORDS)
         ranked = _rank_here(records, words, page.depth)
     shown, has_more = page.cut(ranked)
-    loaded = ImageRecord.objects.select_related("corpus").in_bulk([r.record_id for r in shown])
+    # The page's records, without their vector (as image search loads its hits).
+    loaded = (
+        ImageRecord.objects.select_related("corpus")
+        .defer("embedding")
+        .in_bulk([r.record_id for r in shown])
+    )
     hits = [
         TextHit(record=loaded[r.record_id], score=r.score, matched=r.matched)
         for r in shown
@@ -337,7 +339,7 @@ def _rank_here(records: QuerySet[ImageRecord], words: tuple[str, ...], depth: in
         found = score_fields(
             stems,
             tags=_stems(" ".join(tags or [])),
-            labels=[(_stems(_label_words(label)), _probability(label)) for label in labels or []],
+            labels=[(_stems(label_text([label])), _probability(label)) for label in labels or []],
             caption=_stems(caption),
             filename=_filename_stems(filename),
         )
@@ -345,13 +347,6 @@ def _rank_here(records: QuerySet[ImageRecord], words: tuple[str, ...], depth: in
             ranked.append(_Ranked(record_id=pk, score=found[0], matched=found[1]))
     ranked.sort(key=lambda r: (-r.score, r.record_id))
     return ranked[:depth]
-
-
-def _label_words(label: Any) -> str:
-    if not isinstance(label, dict):
-        return ""
-    synonyms = label.get("synonyms") or []
-    return " ".join([str(label.get("label", "")), *map(str, synonyms)])
 
 
 def _probability(label: Any) -> float:
