@@ -160,7 +160,6 @@ class SearchDocument(_TextSearchVector):
 
     def __init__(self) -> None:
         text = models.TextField()
-        words = _words
 
         def bars_to_spaces(field: str) -> Func:
             return Func(F(field), Value("|"), Value(" "), function="replace", output_field=text)
@@ -176,10 +175,10 @@ class SearchDocument(_TextSearchVector):
         )
         filename = Func(stem, Value("_.-"), Value("   "), function="translate", output_field=text)
         super().__init__(
-            words(bars_to_spaces("tag_text"), "A")
-            + words(bars_to_spaces("label_text"), "B")
-            + words(F("caption"), "C")
-            + words(filename, "D")
+            _words(bars_to_spaces("tag_text"), "A")
+            + _words(bars_to_spaces("label_text"), "B")
+            + _words(F("caption"), "C")
+            + _words(filename, "D")
         )
 
 
