@@ -98,6 +98,15 @@ def create_private_corpus(page: Page, name: str, description: str = "") -> str:
     return re.sub(r"^https?://[^/]+", "", page.url)
 
 
+def private_corpus_of(page: Page, name: str, photos: list[str], description: str = "") -> str:
+    """A private corpus of these sample photos, waited on until they are searchable; returns
+    the path of its page."""
+    path = create_private_corpus(page, name, description)
+    upload_images(page, [sample_photo(photo) for photo in photos])
+    wait_until_ready(page, len(photos))
+    return path
+
+
 def upload_results(page: Page) -> Locator:
     return page.get_by_role("region", name="Upload results")
 

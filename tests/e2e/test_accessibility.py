@@ -11,14 +11,11 @@ from playwright.sync_api import Page, expect
 from tests.e2e.conftest import ContextFactory
 from tests.e2e.helpers import (
     axe_violations,
-    create_private_corpus,
+    private_corpus_of,
     resized_jpeg_copy,
-    sample_photo,
     search_with,
     search_words,
     sign_up,
-    upload_images,
-    wait_until_ready,
 )
 
 pytestmark = pytest.mark.e2e
@@ -67,9 +64,8 @@ def test_every_page_passes_axe_core_in_both_themes(
     sign_up(page, f"axe-{scheme}")
     page.goto("/corpora/")
     check(page, found, checked)
-    corpus_path = create_private_corpus(page, f"Contrast check {scheme}", "Two photos.")
-    upload_images(page, [sample_photo("coffee.png"), sample_photo("rocket.jpg")])
-    wait_until_ready(page, 2)
+    photos = ["coffee.png", "rocket.jpg"]
+    corpus_path = private_corpus_of(page, f"Contrast check {scheme}", photos, "Two photos.")
     page.reload()
     page.get_by_text("Edit details").click()
     expect(page.get_by_role("button", name="Save changes")).to_be_visible()

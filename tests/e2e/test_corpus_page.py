@@ -7,13 +7,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.e2e.conftest import ContextFactory
-from tests.e2e.helpers import (
-    create_private_corpus,
-    sample_photo,
-    sign_up,
-    upload_images,
-    wait_until_ready,
-)
+from tests.e2e.helpers import private_corpus_of, sign_up
 
 pytestmark = pytest.mark.e2e
 
@@ -25,9 +19,7 @@ def test_edit_details_in_place_then_delete_two_images_at_once(
 ) -> None:
     page = new_context().new_page()
     sign_up(page, "carol-e2e")
-    path = create_private_corpus(page, "Camera roll", "Unsorted.")
-    upload_images(page, [sample_photo(name) for name in PHOTOS])
-    wait_until_ready(page, len(PHOTOS))
+    path = private_corpus_of(page, "Camera roll", PHOTOS, "Unsorted.")
     page.goto(path)
 
     # Edit in place, by keyboard: open the details, fix the name, make it public.

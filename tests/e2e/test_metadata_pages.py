@@ -13,15 +13,13 @@ from playwright.sync_api import Page, expect
 from tests.e2e.conftest import ContextFactory
 from tests.e2e.helpers import (
     action_name,
-    create_private_corpus,
     filenames_in,
+    private_corpus_of,
     results_list,
     sample_photo,
     search_with,
     search_words,
     sign_up,
-    upload_images,
-    wait_until_ready,
 )
 
 pytestmark = pytest.mark.e2e
@@ -50,9 +48,7 @@ def open_filters(page: Page) -> None:
 def test_find_photos_by_words_and_tags(new_context: ContextFactory, e2e_output_dir) -> None:
     page = new_context().new_page()
     sign_up(page, "dora-e2e")
-    corpus_path = create_private_corpus(page, "Space and coffee")
-    upload_images(page, [sample_photo(name) for name in PHOTOS])
-    wait_until_ready(page, len(PHOTOS))
+    corpus_path = private_corpus_of(page, "Space and coffee", PHOTOS)
     page.goto(corpus_path)
 
     # A word the model saw: the encoder labelled the coffee photo "espresso" at encoding time.
