@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import PurePosixPath
+
 MAX_NAME_LENGTH = 255
 
 
@@ -18,6 +20,13 @@ def base_name(path: str) -> str:
 def display_name(filename: str) -> str:
     """The name shown to people: the last path part, printable, bounded, never empty."""
     return (base_name(filename) or "unnamed")[:MAX_NAME_LENGTH]
+
+
+def beside(stored_name: str, suffix: str) -> str:
+    """A file stored next to ``stored_name``, its extension replaced by ``suffix``:
+    ``beside("corpora/7/<uuid>.jpg", ".thumb.webp")`` → ``corpora/7/<uuid>.thumb.webp``."""
+    path = PurePosixPath(stored_name)
+    return str(path.with_name(path.stem + suffix))
 
 
 def ascii_header_name(name: str) -> str:

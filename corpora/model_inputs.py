@@ -27,11 +27,13 @@ import uuid
 import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
 import numpy as np
 from django.core.files.storage import Storage
 from PIL import Image
+
+from corpora.filenames import beside
 
 logger = logging.getLogger(__name__)
 
@@ -53,8 +55,7 @@ class ModelInputRecipe:
 
 def input_name(original_name: str) -> str:
     """Beside the original: ``corpora/7/<uuid>.jpg`` → ``corpora/7/<uuid>.input.npz``."""
-    path = PurePosixPath(original_name)
-    return str(path.with_name(path.stem + SUFFIX))
+    return beside(original_name, SUFFIX)
 
 
 def write(storage: Storage, original_name: str, fingerprint: str, pixels: np.ndarray) -> bool:

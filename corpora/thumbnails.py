@@ -13,6 +13,7 @@ from django.core.files.base import ContentFile
 from django.db import transaction
 from PIL import Image
 
+from corpora.filenames import beside
 from corpora.models import THUMBNAIL_SIDE, ImageRecord
 from corpora.validation import decode_image
 from crier_site.errors import CrierError
@@ -46,8 +47,7 @@ def render(picture: Image.Image) -> bytes:
 
 def thumbnail_name(original_name: str) -> str:
     """Beside the original: ``corpora/7/<uuid>.jpg`` → ``corpora/7/<uuid>.thumb.webp``."""
-    path = PurePosixPath(original_name)
-    return str(path.with_name(path.stem + SUFFIX))
+    return beside(original_name, SUFFIX)
 
 
 def attach(record: ImageRecord, rendered: bytes) -> None:
