@@ -11,8 +11,8 @@ SQLite:
   case-insensitive.
 - ``taken_after`` / ``taken_before`` — ISO dates or date-times, both bounds included; a bare
   date covers its whole day (``taken_before=2024-07-31`` keeps the 31st). Times without an
-  offset are UTC, as are EXIF times without one. Images without a taken-at time never match,
-  nor does anything when taken_after is later than taken_before.
+  offset are UTC, as are EXIF times without one. Images without a taken-at time never match.
+  A taken_after later than taken_before is refused (on ``taken_before``): it could keep nothing.
 - ``camera`` — every word of it appears (case-insensitive, anywhere) in the camera make or
   model: ``canon``, ``EOS 5D`` and ``apple iphone`` all match what they say.
 - ``metadata.<key>=<value>`` (or ``metadata=<key>=<value>``, repeatable) — the uploader's
@@ -139,11 +139,18 @@ def validate_filters(data: Mapping[str, Any] | None) -> ImageFilters:
     naming the field."""
     if not data:
         return NO_FILTERS
+    taken_after = _moment(_one(data, "taken_after"), "taken_after", end_of_day=False)
+    taken_before = _moment(_one(data, "taken_before"), "taken_before", end_of_day=True)
+    if taken_after is not None and taken_before is not None and taken_after > taken_before:
+        raise InvalidInput(
+            "taken_before is earlier than taken_after: no image could be taken in between.",
+            field="taken_before",
+        )
     return ImageFilters(
         tags=_tags(_many(data, "tags")),
         label=_word(_one(data, "label"), "label", MAX_LABEL_LENGTH),
-        taken_after=_moment(_one(data, "taken_after"), "taken_after", end_of_day=False),
-        taken_before=_moment(_one(data, "taken_before"), "taken_before", end_of_day=True),
+        taken_after=taken_after,
+        taken_before=taken_before,
         camera=_camera(_one(data, "camera")),
         metadata=_metadata(data),
     )

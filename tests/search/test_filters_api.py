@@ -87,6 +87,7 @@ def test_more_like_this_takes_filters_in_json(api, shades):
     [
         ({"taken_after": "last summer"}, "taken_after"),
         ({"taken_before": "2024-02-30"}, "taken_before"),
+        ({"taken_after": "2024-08-01", "taken_before": "2024-07-01"}, "taken_before"),
         ({"metadata": ["roll"]}, "metadata"),
         ({"tags": ["a|b"]}, "tags"),
         ({"tags": [f"t{i}" for i in range(MAX_FILTER_TAGS + 1)]}, "tags"),

@@ -86,6 +86,12 @@ def test_a_refused_filter_or_query_is_shown_on_its_field(client, user, corpora):
     html = bad_filter.content.decode()
     assert 'id="text-filter-taken_before_error"' in html and 'value="soon"' in html
     assert 'value="beach"' in html and dangling_references(html) == []
+    backwards = client.get(
+        url, {"q": "beach", "taken_after": "2024-08-01", "taken_before": "2024-07-01"}
+    )
+    assert backwards.status_code == 400
+    html = backwards.content.decode()
+    assert 'id="text-filter-taken_before_error"' in html and "earlier than taken_after" in html
     empty = client.get(url, {"q": "  "})
     assert empty.status_code == 400
     html = empty.content.decode()
