@@ -25,7 +25,6 @@ from corpora.serializers import (
     ImageUploadSerializer,
     IngestReportSerializer,
 )
-from crier_site import tokens
 from crier_site.http import check_request_size
 from crier_site.openapi import api_operation, paginated_response
 
@@ -192,15 +191,6 @@ class CorpusExportApi(APIView):
     def get(self, request: Request, corpus_id: int) -> StreamingHttpResponse:
         corpus = selectors.get_writable_corpus(user=request.user, corpus_id=corpus_id)
         return corpus_zip_response(corpus)
-
-
-class TokenRevokeApi(APIView):
-    permission_classes = [IsAuthenticated]
-
-    @api_operation(request=None, responses={204: None})
-    def delete(self, request: Request) -> Response:
-        tokens.revoke_token(user=request.user)
-        return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 def _image_context(request: Request, corpus) -> dict:

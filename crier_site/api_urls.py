@@ -2,15 +2,15 @@
 
 from django.urls import path
 
+from accounts.api import TokenApi, TokenRevokeApi
 from corpora import api as corpora_api
-from crier_site.accounts import TokenApi
 from search import api as search_api
 
 app_name = "api"
 
 urlpatterns = [
     path("auth/token/", TokenApi.as_view(), name="token"),
-    path("auth/token/revoke/", corpora_api.TokenRevokeApi.as_view(), name="token-revoke"),
+    path("auth/token/revoke/", TokenRevokeApi.as_view(), name="token-revoke"),
     path("corpora/", corpora_api.CorpusListApi.as_view(), name="corpus-list"),
     path("corpora/<int:corpus_id>/", corpora_api.CorpusDetailApi.as_view(), name="corpus-detail"),
     path(

@@ -47,6 +47,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "crier_site",
+    "accounts",
     "corpora",
     "search",
     # After search: its `qcluster` command (a supervisor that stops the cluster on a group

@@ -2,9 +2,10 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
-from crier_site import about, accounts, health, views
+from accounts.forms import ThrottledAdminAuthenticationForm
+from crier_site import about, health, views
 
-admin.site.login_form = accounts.ThrottledAdminAuthenticationForm
+admin.site.login_form = ThrottledAdminAuthenticationForm
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -12,10 +13,7 @@ urlpatterns = [
     path("about/img/<str:name>", about.about_figure, name="about-figure"),
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
-    path("accounts/signup/", views.signup, name="signup"),
-    path("accounts/login/", accounts.LoginView.as_view(), name="login"),
-    path("accounts/token/", views.api_token, name="token"),
-    path("accounts/", include("django.contrib.auth.urls")),
+    path("accounts/", include("accounts.urls")),
     path("corpora/", include("corpora.urls")),
     path("search/", include("search.urls")),
     path("admin/", admin.site.urls),

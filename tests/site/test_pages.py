@@ -5,7 +5,6 @@ from __future__ import annotations
 import pytest
 from django.template.loader import render_to_string
 from django.urls import reverse
-from rest_framework.authtoken.models import Token
 
 from corpora.examples import seed_example_corpus
 from corpora.models import Visibility
@@ -90,24 +89,3 @@ def test_404_page_uses_the_site_layout(client, user):
 def test_500_page_renders_without_a_request_context():
     html = render_to_string("500.html")
     assert "Something went wrong" in html and "Skip to content" in html
-
-
-def test_token_page_needs_a_login(client):
-    response = client.get(reverse("token"))
-    assert response.status_code == 302 and response["Location"].startswith(reverse("login"))
-
-
-def test_create_replace_and_revoke_the_api_token(client, user):
-    client.force_login(user)
-    url = reverse("token")
-    assert "You have no API token." in client.get(url).content.decode()
-
-    assert client.post(url, {"action": "create"}).status_code == 302
-    key = Token.objects.get(user=user).key
-    assert key in client.get(url).content.decode()
-
-    client.post(url, {"action": "create"})
-    assert Token.objects.get(user=user).key != key
-
-    client.post(url, {"action": "revoke"})
-    assert not Token.objects.filter(user=user).exists()

@@ -10,8 +10,8 @@ from django.urls import reverse
 from rest_framework.test import APIClient
 from rest_framework.throttling import BaseThrottle
 
+from accounts.throttling import AttemptLimit, client_address, parse_rate
 from corpora.models import Visibility
-from crier_site.throttling import AttemptLimit, client_address, parse_rate
 from search.api import AnonymousSearchThrottle
 from tests.factories import make_corpus
 

@@ -1,66 +1,24 @@
-"""Signing in, by page and by API, with failed attempts limited per client address and per
-username (``crier_site.throttling``)."""
+"""/api/v1/auth/: a token for a username and password (failed attempts limited per client
+address and per username, ``accounts.throttling``) and revoking it."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 
-from django.contrib.admin.forms import AdminAuthenticationForm
-from django.contrib.auth import views as auth_views
-from django.contrib.auth.forms import AuthenticationForm
-from django.core.exceptions import ValidationError
-from django.http import HttpResponse
-from rest_framework import serializers
+from rest_framework import serializers, status
 from rest_framework.authtoken.models import Token
 from rest_framework.authtoken.serializers import AuthTokenSerializer
 from rest_framework.authtoken.views import ObtainAuthToken
 from rest_framework.exceptions import ValidationError as ApiValidationError
 from rest_framework.parsers import JSONParser
+from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.views import APIView
 
-from crier_site.errors import TooManyRequests
+from accounts import tokens
+from accounts.throttling import check_signin_allowed, record_signin_failure
 from crier_site.openapi import api_operation
-from crier_site.throttling import check_signin_allowed, record_signin_failure
-
-
-class SignInLimitMixin:
-    """For authentication forms: refuses to check any password while the address or the
-    username is over its limit; counts every failed check."""
-
-    retry_after_seconds = 0
-
-    def clean(self) -> dict:
-        username = str(self.data.get("username", ""))
-        try:
-            check_signin_allowed(self.request, username)
-        except TooManyRequests as exc:
-            self.retry_after_seconds = exc.details["retry_after_seconds"]
-            raise ValidationError(exc.message, code="throttled") from None
-        try:
-            return super().clean()
-        except ValidationError:
-            record_signin_failure(self.request, username)
-            raise
-
-
-class ThrottledAuthenticationForm(SignInLimitMixin, AuthenticationForm):
-    pass
-
-
-class ThrottledAdminAuthenticationForm(SignInLimitMixin, AdminAuthenticationForm):
-    pass
-
-
-class LoginView(auth_views.LoginView):
-    form_class = ThrottledAuthenticationForm
-
-    def form_invalid(self, form: ThrottledAuthenticationForm) -> HttpResponse:
-        response = super().form_invalid(form)
-        if form.retry_after_seconds:
-            response.status_code = 429
-            response.headers["Retry-After"] = str(form.retry_after_seconds)
-        return response
 
 
 class TokenRequestSerializer(AuthTokenSerializer):
@@ -102,3 +60,12 @@ class TokenApi(ObtainAuthToken):
             raise ApiValidationError(serializer.errors)
         token, _ = Token.objects.get_or_create(user=serializer.validated_data["user"])
         return Response({"token": token.key})
+
+
+class TokenRevokeApi(APIView):
+    permission_classes = [IsAuthenticated]
+
+    @api_operation(request=None, responses={204: None})
+    def delete(self, request: Request) -> Response:
+        tokens.revoke_token(user=request.user)
+        return Response(status=status.HTTP_204_NO_CONTENT)

@@ -1,0 +1,39 @@
+"""Sign-in forms whose failed attempts are limited per client address and per username
+(``accounts.throttling``)."""
+
+from __future__ import annotations
+
+from django.contrib.admin.forms import AdminAuthenticationForm
+from django.contrib.auth.forms import AuthenticationForm
+from django.core.exceptions import ValidationError
+
+from accounts.throttling import check_signin_allowed, record_signin_failure
+from crier_site.errors import TooManyRequests
+
+
+class SignInLimitMixin:
+    """For authentication forms: refuses to check any password while the address or the
+    username is over its limit; counts every failed check."""
+
+    retry_after_seconds = 0
+
+    def clean(self) -> dict:
+        username = str(self.data.get("username", ""))
+        try:
+            check_signin_allowed(self.request, username)
+        except TooManyRequests as exc:
+            self.retry_after_seconds = exc.details["retry_after_seconds"]
+            raise ValidationError(exc.message, code="throttled") from None
+        try:
+            return super().clean()
+        except ValidationError:
+            record_signin_failure(self.request, username)
+            raise
+
+
+class ThrottledAuthenticationForm(SignInLimitMixin, AuthenticationForm):
+    pass
+
+
+class ThrottledAdminAuthenticationForm(SignInLimitMixin, AdminAuthenticationForm):
+    pass
