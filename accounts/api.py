@@ -17,7 +17,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts import tokens
-from accounts.throttling import check_signin_allowed, record_signin_failure
+from accounts.throttling import start_signin
 from crier_site.openapi import api_operation
 
 
@@ -53,11 +53,11 @@ class TokenApi(ObtainAuthToken):
     def post(self, request: Request, *args, **kwargs) -> Response:
         data = request.data if isinstance(request.data, Mapping) else {}
         username = str(data.get("username", ""))
-        check_signin_allowed(request, username)
+        attempt = start_signin(request, username)
         serializer = self.get_serializer(data=request.data)
         if not serializer.is_valid():
-            record_signin_failure(request, username)
-            raise ApiValidationError(serializer.errors)
+            raise ApiValidationError(serializer.errors)  # the attempt keeps its slots
+        attempt.succeeded()
         token, _ = Token.objects.get_or_create(user=serializer.validated_data["user"])
         return Response({"token": token.key})
 

@@ -7,7 +7,7 @@ from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth.forms import AuthenticationForm
 from django.core.exceptions import ValidationError
 
-from accounts.throttling import check_signin_allowed, record_signin_failure
+from accounts.throttling import start_signin
 from crier_site.errors import TooManyRequests
 
 
@@ -20,15 +20,13 @@ class SignInLimitMixin:
     def clean(self) -> dict:
         username = str(self.data.get("username", ""))
         try:
-            check_signin_allowed(self.request, username)
+            attempt = start_signin(self.request, username)
         except TooManyRequests as exc:
             self.retry_after_seconds = exc.details["retry_after_seconds"]
             raise ValidationError(exc.message, code="throttled") from None
-        try:
-            return super().clean()
-        except ValidationError:
-            record_signin_failure(self.request, username)
-            raise
+        cleaned = super().clean()  # a wrong password raises: the attempt keeps its slots
+        attempt.succeeded()
+        return cleaned
 
 
 class ThrottledAuthenticationForm(SignInLimitMixin, AuthenticationForm):

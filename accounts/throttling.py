@@ -5,9 +5,9 @@ so the page throttles, the sign-in limits and the API throttles always count the
 ``REMOTE_ADDR`` unless proxies are trusted, and never a header a client can forge on its own.
 
 Attempts are counted in Django's cache, which every web process shares (``CACHES`` in
-``crier_site/settings.py``): a sliding window of recent attempt times per address and per
-username. Concurrent attempts may each read the list before the other writes it, so a burst can
-get a few more tries than the limit, never many.
+``crier_site/settings.py``): a sliding window per address and per username whose slots are
+taken atomically (``AttemptLimit``), before the password is checked, so a burst of concurrent
+attempts gets no more checks than the limit.
 """
 
 from __future__ import annotations
@@ -46,7 +46,19 @@ def parse_rate(rate: str) -> tuple[int, int]:
 
 @dataclass(frozen=True)
 class AttemptLimit:
-    """At most ``count`` attempts per ``seconds`` for each identity (an address, a username)."""
+    """At most ``count`` attempts per ``seconds`` (a sliding window) for each identity (an
+    address, a username).
+
+    Each attempt holds one of ``count`` slots: a cache key claimed with ``cache.add``, which is
+    atomic on every backend CRIER uses (Redis ``SET NX``, the database cache's primary key,
+    locmem's lock), holding the attempt's time. Slot keys are named by the window-long period
+    they were claimed in and live two periods, so a claim never lands on an expired key that a
+    concurrent claim could also take; a window spans the current and the previous period. After
+    its ``add`` an attempt counts the held slots again and gives its own back if there are too
+    many (two periods' claims may race): so however many attempts arrive at once, at most
+    ``count`` hold a slot at any moment — never a few more, as a read-change-write of one list
+    would allow.
+    """
 
     scope: str
     count: int
@@ -57,28 +69,52 @@ class AttemptLimit:
         count, seconds = parse_rate(rate)
         return cls(scope, count, seconds)
 
-    def _key(self, identity: str) -> str:
+    def _slots(self, identity: str, now: float) -> list[str]:
+        """The slot keys of the previous and the current period, the current one's last."""
         digest = hashlib.sha256(identity.encode()).hexdigest()[:32]
-        return f"attempts:{self.scope}:{digest}"
+        period = int(now // self.seconds)
+        return [
+            f"attempts:{self.scope}:{digest}:{p}:{slot}"
+            for p in (period - 1, period)
+            for slot in range(self.count)
+        ]
 
-    def _recent(self, identity: str, now: float) -> list[float]:
-        history = cache.get(self._key(identity)) or []
-        return [moment for moment in history if moment > now - self.seconds]
+    def _held(self, keys: list[str], now: float) -> dict[str, float]:
+        """The slots among ``keys`` that an attempt of the last ``seconds`` holds."""
+        found = cache.get_many(keys)
+        return {key: moment for key, moment in found.items() if moment > now - self.seconds}
 
     def wait(self, identity: str) -> int:
         """Seconds until ``identity`` may try again; 0 when it may now."""
         now = time.time()
-        recent = self._recent(identity, now)
-        if len(recent) < self.count:
+        held = sorted(self._held(self._slots(identity, now), now).values())
+        if len(held) < self.count:
             return 0
-        oldest_that_counts = sorted(recent)[-self.count]
+        oldest_that_counts = held[-self.count]
         return max(1, math.ceil(oldest_that_counts + self.seconds - now))
 
-    def record(self, identity: str) -> None:
+    def claim(self, identity: str) -> str | None:
+        """Take a slot for an attempt now: its key (``release`` gives it back), or None when
+        the window is full."""
         now = time.time()
-        recent = self._recent(identity, now)
-        recent.append(now)
-        cache.set(self._key(identity), recent[-self.count :], self.seconds)
+        keys = self._slots(identity, now)
+        held = self._held(keys, now)
+        if len(held) >= self.count:
+            return None
+        for key in keys[-self.count :]:
+            if key in held or not cache.add(key, now, timeout=2 * self.seconds):
+                continue
+            later = time.time()
+            recount = list(dict.fromkeys(keys + self._slots(identity, later)))
+            if len(self._held(recount, later)) > self.count:
+                self.release(key)
+                return None
+            return key
+        return None
+
+    @staticmethod
+    def release(key: str) -> None:
+        cache.delete(key)
 
 
 def _signin_limits() -> tuple[AttemptLimit, AttemptLimit]:
@@ -98,34 +134,47 @@ def human_wait(seconds: int) -> str:
     return f"{math.ceil(seconds / 60)} minutes"
 
 
-def check_signin_allowed(request: HttpRequest, username: str) -> None:
-    """Raise ``TooManyRequests`` (with ``retry_after_seconds``) while the client's address or
-    the username has used up its failed sign-ins. Checked before the password is, so a
-    throttled attempt with the right password fails too."""
-    by_address, by_username = _signin_limits()
-    wait = max(by_address.wait(client_address(request)), by_username.wait(_normalized(username)))
-    if wait:
-        raise TooManyRequests(
-            "Too many failed sign-ins from your address or for this account; "
-            f"try again in {human_wait(wait)}.",
-            retry_after_seconds=wait,
-        )
+class SignInAttempt:
+    """One password check that holds a slot of each sign-in limit; a failure keeps them for the
+    window, ``succeeded()`` gives them back (successful sign-ins do not count)."""
+
+    def __init__(self, slots: list[str]) -> None:
+        self._slots = slots
+
+    def succeeded(self) -> None:
+        cache.delete_many(self._slots)
+        self._slots = []
 
 
-def record_signin_failure(request: HttpRequest, username: str) -> None:
+def start_signin(request: HttpRequest, username: str) -> SignInAttempt:
+    """Take a slot of the client address's and of the username's failed sign-ins before the
+    password is checked, or raise ``TooManyRequests`` (with ``retry_after_seconds``) when
+    either is used up — so a throttled attempt with the right password fails too, and a burst
+    of concurrent attempts gets no more password checks than the limits allow."""
     by_address, by_username = _signin_limits()
-    by_address.record(client_address(request))
-    by_username.record(_normalized(username))
+    identities = [(by_address, client_address(request)), (by_username, _normalized(username))]
+    slots: list[str] = []
+    for limit, identity in identities:
+        slot = limit.claim(identity)
+        if slot is None:
+            cache.delete_many(slots)
+            wait = max(1, *(limit.wait(identity) for limit, identity in identities))
+            raise TooManyRequests(
+                "Too many failed sign-ins from your address or for this account; "
+                f"try again in {human_wait(wait)}.",
+                retry_after_seconds=wait,
+            )
+        slots.append(slot)
+    return SignInAttempt(slots)
 
 
 def check_signup_allowed(request: HttpRequest) -> None:
     """Every sign-up attempt counts against the client's address, successful or not."""
     limit = AttemptLimit.from_rate("signup-address", settings.CRIER_SIGNUP_RATE)
     address = client_address(request)
-    wait = limit.wait(address)
-    if wait:
+    if limit.claim(address) is None:
+        wait = max(1, limit.wait(address))
         raise TooManyRequests(
             f"Too many sign-ups from your address; try again in {human_wait(wait)}.",
             retry_after_seconds=wait,
         )
-    limit.record(address)

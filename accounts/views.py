@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from django.conf import settings
-from django.contrib import messages
+from django.contrib import admin, messages
+from django.contrib.admin import AdminSite
 from django.contrib.auth import login
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
@@ -23,11 +24,24 @@ class LoginView(auth_views.LoginView):
     template_name = "accounts/login.html"
 
     def form_invalid(self, form: ThrottledAuthenticationForm) -> HttpResponse:
-        response = super().form_invalid(form)
-        if form.retry_after_seconds:
-            response.status_code = 429
-            response.headers["Retry-After"] = str(form.retry_after_seconds)
-        return response
+        return _throttled(super().form_invalid(form), form)
+
+
+def admin_login(request: HttpRequest, extra_context: dict | None = None) -> HttpResponse:
+    """The admin site's own login (its form is ``ThrottledAdminAuthenticationForm``), with the
+    login page's 429 when sign-ins are throttled."""
+    response = AdminSite.login(admin.site, request, extra_context)
+    context = getattr(response, "context_data", None) or {}
+    return _throttled(response, context.get("form"))
+
+
+def _throttled(response: HttpResponse, form: object) -> HttpResponse:
+    """A sign-in page refused for too many failures answers 429 with ``Retry-After``."""
+    wait = getattr(form, "retry_after_seconds", 0)
+    if wait:
+        response.status_code = 429
+        response.headers["Retry-After"] = str(wait)
+    return response
 
 
 class LogoutView(auth_views.LogoutView):

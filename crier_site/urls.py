@@ -3,9 +3,11 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from accounts.forms import ThrottledAdminAuthenticationForm
+from accounts.views import admin_login
 from crier_site import about, health, views
 
 admin.site.login_form = ThrottledAdminAuthenticationForm
+admin.site.login = admin_login
 
 urlpatterns = [
     path("", views.home, name="home"),

@@ -73,6 +73,7 @@ def similar(request: HttpRequest, corpus_id: int, image_id: int) -> HttpResponse
     filter_form = FilterForm(request.GET)
     shown = {"query_record": record, "filter_form": filter_form}
     try:
+        _check_rate(request)
         page = _page(request.GET)
         filters = _filters(filter_form)
         result = search_similar(corpus=corpus, record_id=record.pk, page=page, filters=filters)

@@ -51,10 +51,28 @@ def test_rates_parse_with_a_multiplier():
 def test_attempt_limit_counts_a_sliding_window():
     limit = AttemptLimit("test", count=2, seconds=60)
     assert limit.wait("x") == 0
-    limit.record("x")
-    limit.record("x")
+    first, second = limit.claim("x"), limit.claim("x")
+    assert first and second and first != second
+    assert limit.claim("x") is None
     assert 55 <= limit.wait("x") <= 60
     assert limit.wait("y") == 0
+    limit.release(first)  # a successful sign-in gives its slot back
+    assert limit.wait("x") == 0
+    assert limit.claim("x") is not None
+
+
+def test_attempt_limit_window_slides_across_periods(monkeypatch):
+    """Attempts of the previous period still count until they are ``seconds`` old."""
+    limit = AttemptLimit("test", count=2, seconds=60)
+    clock = [6000.0 + 50]  # 10 s before the period ends
+    monkeypatch.setattr("accounts.throttling.time.time", lambda: clock[0])
+    assert limit.claim("x") and limit.claim("x")
+    clock[0] += 20  # the next period: both still count
+    assert limit.claim("x") is None
+    assert limit.wait("x") == 40
+    clock[0] += 41
+    assert limit.wait("x") == 0
+    assert limit.claim("x") and limit.claim("x") and limit.claim("x") is None
 
 
 @pytest.mark.django_db
@@ -116,15 +134,28 @@ def test_token_api_still_works_and_rejects_non_object_bodies(user):
 
 
 @pytest.mark.django_db
-def test_admin_login_is_limited_too(client, admin_user, tight_limits):
+def test_admin_login_is_limited_too_and_answers_429(client, admin_user, tight_limits):
     url = reverse("admin:login")
-    for _ in range(3):
-        client.post(url, {"username": "admin", "password": "wrong"}, REMOTE_ADDR="10.0.0.5")
+    codes = [
+        client.post(
+            url, {"username": "admin", "password": "wrong"}, REMOTE_ADDR="10.0.0.5"
+        ).status_code
+        for _ in range(3)
+    ]
+    assert codes == [200, 200, 200]
     response = client.post(
         url, {"username": "admin", "password": "password"}, REMOTE_ADDR="10.0.0.6"
     )
+    assert response.status_code == 429  # was 200: the refusal looked like a wrong password
+    assert 800 < int(response["Retry-After"]) <= 900
     assert b"Too many failed sign-ins" in response.content
     assert "_auth_user_id" not in client.session
+    # The admin's own login still works otherwise.
+    assert client.get(url).status_code == 200
+    response = client.post(
+        url, {"username": "admin", "password": "password"}, REMOTE_ADDR="10.0.0.7"
+    )
+    assert response.status_code == 429  # the username's failures count from any address
 
 
 @pytest.mark.django_db
@@ -238,3 +269,113 @@ def test_behind_one_trusted_proxy_each_client_has_its_own_budget(settings, two_s
     # A client forging an extra first entry is still counted as the address our proxy saw.
     assert search("9.9.9.9, 203.0.113.1") == 429
     assert search("203.0.113.2") == 404
+
+
+# --- bursts: at most the limit's password checks, on every cache backend ----------------------
+
+
+def _cache_settings(backend: str) -> dict:
+    import os
+
+    from crier_site.env import cache_config
+
+    if backend == "locmem":
+        return {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    if backend == "database":
+        return cache_config(None)
+    url = os.environ.get("CRIER_TEST_REDIS_URL", "redis://127.0.0.1:6379/5")
+    return cache_config(url)
+
+
+@pytest.fixture(params=["locmem", "database", "redis"])
+def shared_cache(request, settings):
+    """Each cache backend CRIER runs with; the attempt slots must be atomic on all three."""
+    from django.core.cache import cache
+
+    settings.CACHES = _cache_settings(request.param)
+    try:
+        cache.clear()
+    except Exception as exc:  # say which service is missing
+        pytest.fail(f"The {request.param} cache is not reachable: {exc}")
+    yield request.param
+    cache.clear()
+
+
+@pytest.fixture
+def slow_password_checks(monkeypatch):
+    """Counts every password check, each taking 50 ms, so concurrent attempts overlap."""
+    import threading
+    import time
+
+    from django.contrib.auth.backends import ModelBackend
+
+    checks = []
+    lock = threading.Lock()
+    authenticate = ModelBackend.authenticate
+
+    def counted(self, request, username=None, password=None, **kwargs):
+        with lock:
+            checks.append(username)
+        time.sleep(0.05)
+        return authenticate(self, request, username=username, password=password, **kwargs)
+
+    monkeypatch.setattr(ModelBackend, "authenticate", counted)
+    return checks
+
+
+def _at_once(calls: list) -> list[int]:
+    """Run every call in its own thread, released together; their status codes."""
+    import threading
+
+    from django.db import connections
+
+    barrier = threading.Barrier(len(calls))
+    codes: list[int] = [0] * len(calls)
+
+    def run(index: int) -> None:
+        try:
+            barrier.wait()
+            codes[index] = calls[index]()
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(calls))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    return codes
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("binding", ["username", "address"])
+def test_a_burst_of_wrong_passwords_gets_no_more_checks_than_the_limit(
+    settings, user, shared_cache, slow_password_checks, binding
+):
+    """Reported: 60 concurrent wrong passwords got 18 checks against a limit of 10, because the
+    attempt list was read, changed and written without a lock."""
+    settings.CRIER_SIGNIN_FAILURES_PER_USERNAME = "10/15m" if binding == "username" else "1000/h"
+    settings.CRIER_SIGNIN_FAILURES_PER_ADDRESS = "10/15m" if binding == "address" else "1000/h"
+
+    def attempt(n: int):
+        # Either the one username from many addresses, or many usernames from one address.
+        username = "alice" if binding == "username" else f"user{n}"
+        address = f"10.7.{n // 250}.{n % 250}" if binding == "username" else "10.7.0.1"
+        if n % 2:
+            return lambda: token(APIClient(), username, "wrong", address=address).status_code
+        return lambda: login(Client(), username, "wrong", address=address).status_code
+
+    from django.test import Client
+
+    codes = _at_once([attempt(n) for n in range(60)])
+    checked = len(slow_password_checks)
+    assert 1 <= checked <= 10, f"{checked} password checks for a limit of 10"
+    assert set(codes) <= {200, 400, 429}
+    assert codes.count(429) == 60 - checked
+    # Whatever the burst left unused can still be tried, one by one, up to exactly the limit.
+    for n in range(60, 80):
+        code = attempt(n)()
+        if code == 429:
+            break
+    assert len(slow_password_checks) == 10
+    assert attempt(99)() == 429
