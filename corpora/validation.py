@@ -13,7 +13,6 @@ import contextlib
 import hashlib
 import io
 import re
-import struct
 import warnings
 from dataclasses import dataclass, field
 from typing import IO
@@ -42,8 +41,11 @@ _SWAPS_SIDES = {5, 6, 7, 8}  # EXIF orientations that turn the picture by 90°
 _ALPHA_MODES = {"RGBA", "RGBa", "LA", "La", "PA"}
 _SRGB = ImageCms.createProfile("sRGB")
 _OBJECT_REPR = re.compile(r"<[^<>]* at 0x[0-9a-fA-F]+>")
-# What Pillow raises for data it cannot parse, besides OSError and its subclasses.
-_DECODE_ERRORS = (OSError, SyntaxError, ValueError, EOFError, IndexError, struct.error)
+# A damaged file can make Pillow raise almost anything: OSError, SyntaxError, ValueError,
+# EOFError, IndexError, struct.error, TypeError ("Missing dimensions" from a TIFF's n_frames),
+# ZeroDivisionError, KeyError, RecursionError (nested IFDs), MemoryError... Every one of them
+# is a refusal of the file (tests/corpora/test_decode_fuzz.py mutates files of each format).
+_DECODE_ERRORS = (Exception,)
 
 
 @dataclass(frozen=True)
@@ -90,6 +92,10 @@ def decode_image(
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             image, fmt, width, height = _open_checked(data)
             _decode(image, fmt, min_side)
+            exif = read_exif(image)  # from the image just decoded: no second decode
+            if _orientation(image) in _SWAPS_SIDES:
+                width, height = height, width
+            picture = _prepare(image, min_side)
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         raise too_many_pixels(*_declared_size(data)) from None
     except UnidentifiedImageError:
@@ -98,10 +104,6 @@ def decode_image(
         raise
     except _DECODE_ERRORS as exc:
         raise InvalidInput(f"The image is damaged and cannot be decoded: {_clean(exc)}") from None
-    exif = read_exif(image)  # from the image just decoded: no second decode
-    if _orientation(image) in _SWAPS_SIDES:
-        width, height = height, width
-    picture = _prepare(image, min_side)
     info = ImageInfo(
         sha256=hashlib.sha256(data).hexdigest() if digest else "",
         width=width,

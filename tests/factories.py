@@ -136,6 +136,19 @@ def indexed_vector_corpus(owner, vectors: np.ndarray, **fields) -> tuple[Corpus,
     return corpus, records
 
 
+def searchable_corpus(owner, name: str, count: int = 3, **fields) -> Corpus:
+    """A histogram corpus of ``count`` random images, encoded and indexed."""
+    from search import encoding
+
+    corpus = make_corpus(owner, name, **fields)
+    for seed in range(count):
+        make_record(corpus, data=image_bytes(seed=seed), name=f"{seed}.png")
+    encoding.encode_corpus(corpus_id=corpus.pk)
+    corpus.refresh_from_db()
+    assert corpus.index_version
+    return corpus
+
+
 def ingested_corpus(
     owner, name: str, files: dict[str, bytes], callbacks, **fields
 ) -> tuple[Corpus, dict[str, int]]:

@@ -12,13 +12,11 @@ from django.urls import reverse
 from PIL import Image
 from rest_framework.test import APIClient
 
-from search import encoding
 from tests.api_helpers import error_of
 from tests.factories import (
     decompression_bomb_png,
     image_bytes,
-    make_corpus,
-    make_record,
+    searchable_corpus,
     truncated_jpeg,
 )
 
@@ -61,13 +59,7 @@ BAD_INPUTS = {
 @pytest.fixture
 def searchable(user, settings):
     settings.CRIER_ENCODER = "histogram"
-    corpus = make_corpus(user, "parity")
-    for seed in range(3):
-        make_record(corpus, data=image_bytes(seed=seed), name=f"{seed}.png")
-    encoding.encode_corpus(corpus_id=corpus.pk)
-    corpus.refresh_from_db()
-    assert corpus.index_version
-    return corpus
+    return searchable_corpus(user, "parity")
 
 
 def _bad(name: str, settings) -> tuple[bytes, int, str]:
