@@ -259,8 +259,9 @@ class TextSearchQuerySerializer(SearchFiltersSerializer, PageOptionsSerializer):
     q = serializers.CharField(
         max_length=MAX_QUERY_LENGTH,
         help_text="Words to find in the images' tags, predicted labels (and their synonyms), "
-        "captions and file names; every word must be found (stop words such as 'the' are "
-        "left out). Punctuation only separates words.",
+        "captions and file names (stop words such as 'the' are left out). Images holding every "
+        "word come first, then those missing one word, and so on. Punctuation only separates "
+        "words.",
     )
 
     def validate(self, attrs: dict) -> dict:
@@ -282,6 +283,11 @@ class TextSearchHitSerializer(SearchHitSerializer):
         child=serializers.ChoiceField(choices=TEXT_FIELDS),
         help_text="Where the words were found.",
     )
+    matched_words = serializers.ListField(
+        child=serializers.CharField(),
+        help_text="The words of `words` this image holds: all of them, or (further down the "
+        "results) some.",
+    )
 
 
 class TextSearchResponseSerializer(serializers.Serializer):
@@ -291,6 +297,11 @@ class TextSearchResponseSerializer(serializers.Serializer):
     words = serializers.ListField(
         child=serializers.CharField(),
         help_text="The words searched for, lower case, stop words left out; none: no results.",
+    )
+    unmatched_words = serializers.ListField(
+        child=serializers.CharField(),
+        help_text="The words of `words` that no image searched holds (among those the filters "
+        "keep): the hits hold the other words only.",
     )
     offset = serializers.IntegerField(help_text="Hits skipped before the first result.")
     next_offset = serializers.IntegerField(
@@ -306,6 +317,7 @@ def text_search_response(result: TextSearchResult, *, context: dict) -> dict:
             "corpus_id": hit.corpus.pk,
             "corpus_name": hit.corpus.name,
             "matched": list(hit.matched),
+            "matched_words": list(hit.matched_words),
         }
         for hit in result.hits
     ]
@@ -314,6 +326,7 @@ def text_search_response(result: TextSearchResult, *, context: dict) -> dict:
         "took_ms": round(result.took_ms, 2),
         "q": result.q,
         "words": list(result.words),
+        "unmatched_words": list(result.unmatched_words),
         "offset": result.offset,
         "next_offset": result.next_offset,
     }

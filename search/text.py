@@ -2,8 +2,9 @@
 and in what the encoder saw (predicted labels and their synonyms). docs/metadata.md explains the
 ranking; this module is the one place that computes it.
 
-Every word of the query must be found in some field of an image. How strongly a field supports a
-word is its *evidence*, a number in [0, 1]:
+An image is found when at least one word of the query is found in some field of it; images that
+hold every word come first, then those that miss one word, and so on. How strongly a field
+supports a word is its *evidence*, a number in [0, 1]:
 
 ========== ===================================================
 tags       0.95 — the owner said so
@@ -13,8 +14,12 @@ file name  0.3 — often a camera counter, sometimes a subject
 ========== ===================================================
 
 A word found in several fields gets their noisy-OR, ``1 - Π(1 - evidence)`` (each field is one
-more independent witness), and an image's score is the product over the query's words (all of
-them must be right). Scores are in (0, 1]; equal scores are ordered by image id.
+more independent witness), and an image's score is the geometric mean over the words it holds
+(all of them must be right), times the share of the query's words it holds (``m / n``). The
+ranking is by the number of words held, then score, then image id: an image missing a word always
+comes after every image that holds them all, whatever their scores. Scores are in (0, 1]. The
+words no image holds at all are reported (``TextSearchResult.unmatched_words``), and each hit says
+which words it holds (``TextHit.matched_words``).
 
 On PostgreSQL the words are matched against ``ImageRecord.search_document`` (a stored, GIN-indexed
 tsvector with English stemming: "dogs" finds "dog", "running" finds "run") and the whole ranking
@@ -98,6 +103,7 @@ class TextHit:
     record: ImageRecord  # with its corpus loaded
     score: float
     matched: tuple[str, ...]  # the fields where a query word was found, in FIELDS order
+    matched_words: tuple[str, ...] = ()  # the query's words this image holds, in query order
 
     @property
     def record_id(self) -> int:
@@ -116,6 +122,7 @@ class TextSearchResult:
     words: tuple[str, ...]  # the words searched for, stop words such as "the" left out
     offset: int = 0
     has_more: bool = False
+    unmatched_words: tuple[str, ...] = ()  # words of ``words`` that no searched image holds
 
     @property
     def next_offset(self) -> int | None:
@@ -127,6 +134,13 @@ class _Ranked:
     record_id: int
     score: float
     matched: tuple[str, ...]
+    found: tuple[bool, ...]  # per query word: whether this image holds it
+
+
+@dataclass(frozen=True)
+class _Ranking:
+    ranked: list[_Ranked]  # best first, at most the depth asked for
+    found_anywhere: tuple[bool, ...]  # per query word: whether any candidate holds it
 
 
 def text_search(
@@ -136,8 +150,9 @@ def text_search(
     filters: ImageFilters | None = None,
     page: Page | None = None,
 ) -> TextSearchResult:
-    """The images of ``corpora`` that match every word of ``q``, best first (module docstring),
-    among those ``filters`` keep; ``page`` is the slice (offset, k) of the ranking wanted.
+    """The images of ``corpora`` that hold some word of ``q`` — those holding all of them first
+    (module docstring) — among those ``filters`` keep; ``page`` is the slice (offset, k) of the
+    ranking wanted.
 
     The caller decides which corpora may be searched (``corpora.selectors.visible_corpora``, or
     one readable corpus); every image of them counts, encoded or not (words need no vector).
@@ -152,11 +167,11 @@ def text_search(
     words = query_words(q)
     if ranks_in_database():
         words = _searchable_words(words)
-        ranked = _rank_in_postgres(records, words, page.depth)
+        ranking = _rank_in_postgres(records, words, page.depth)
     else:
         words = tuple(word for word in words if word not in STOP_WORDS)
-        ranked = _rank_here(records, words, page.depth)
-    shown, has_more = page.cut(ranked)
+        ranking = _rank_here(records, words, page.depth)
+    shown, has_more = page.cut(ranking.ranked)
     # The page's records, without their vector (as image search loads its hits).
     loaded = (
         ImageRecord.objects.select_related("corpus")
@@ -164,7 +179,12 @@ def text_search(
         .in_bulk([r.record_id for r in shown])
     )
     hits = [
-        TextHit(record=loaded[r.record_id], score=r.score, matched=r.matched)
+        TextHit(
+            record=loaded[r.record_id],
+            score=r.score,
+            matched=r.matched,
+            matched_words=_held(words, r.found),
+        )
         for r in shown
         if r.record_id in loaded
     ]
@@ -175,7 +195,23 @@ def text_search(
         words=words,
         offset=page.offset,
         has_more=has_more,
+        unmatched_words=tuple(
+            word for word, found in zip(words, ranking.found_anywhere, strict=True) if not found
+        ),
     )
+
+
+def _held(words: tuple[str, ...], found: tuple[bool, ...]) -> tuple[str, ...]:
+    return tuple(word for word, held in zip(words, found, strict=True) if held)
+
+
+def partial_score(word_scores: Iterable[float], n_words: int) -> float:
+    """An image's score from its words' scores (0 for a word it does not hold): the geometric
+    mean over the words it holds, times the share of the query's words they are."""
+    held = [value for value in word_scores if value > 0.0]
+    if not held:
+        return 0.0
+    return math.prod(held) ** (1.0 / len(held)) * len(held) / n_words
 
 
 def ranks_in_database() -> bool:
@@ -261,43 +297,65 @@ def _best_label_probability(table: str, word: str) -> tuple[str, list[Any]]:
 
 def _rank_in_postgres(
     records: QuerySet[ImageRecord], words: tuple[str, ...], depth: int
-) -> list[_Ranked]:
-    """Rank in one query: the candidates come through the GIN index (every word somewhere in
-    the document), each word's evidence per field is computed for them alone, and the score
-    (the same formula as :func:`score_fields`) orders them."""
+) -> _Ranking:
+    """Rank in one query: the candidates come through the GIN index (some word somewhere in the
+    document), each word's evidence per field is computed for them alone, and the number of
+    words held, then the score (the same formula as :func:`partial_score`), orders them.
+    Whether any candidate holds each word is read over all of them, before the cut."""
     if not words:
-        return []
+        return _Ranking([], ())
     columns = _evidence_columns(words)
     candidates = (
-        records.filter(search_document=_tsquery(" & ".join(words)))
+        records.filter(search_document=_tsquery(" | ".join(words)))
         .order_by()
         .annotate(**columns)
         .values("pk", *columns)
     )
     inner, params = candidates.query.sql_with_params()
-    word_scores = [
-        "(1.0 - " + " * ".join(f'(1.0 - "w{n}_{field}")' for field in FIELDS) + ")"
-        for n in range(len(words))
-    ]
-    # Geometric mean over the words: the product decides the order, the root keeps a score
-    # comparable to one field's evidence whatever the number of words.
-    score = f"power({' * '.join(word_scores)}, 1.0 / {len(words)})"
+    n = len(words)
     names = ", ".join(f'"{name}"' for name in columns)
+    word_scores = ", ".join(
+        "(1.0 - " + " * ".join(f'(1.0 - "w{i}_{field}")' for field in FIELDS) + f') AS "s{i}"'
+        for i in range(n)
+    )
+    held = " + ".join(f'(CASE WHEN "s{i}" > 0 THEN 1 ELSE 0 END)' for i in range(n))
+    product = " * ".join(f'(CASE WHEN "s{i}" > 0 THEN "s{i}" ELSE 1.0 END)' for i in range(n))
+    scores = ", ".join(f'"s{i}"' for i in range(n))
+    anywhere = ", ".join(f'bool_or("s{i}" > 0) OVER () AS "any{i}"' for i in range(n))
+    # Geometric mean over the words held (the product decides the order among images holding
+    # the same words, the root keeps a score comparable to one field's evidence), times the
+    # share of the query's words they are.
     sql = (
-        f'SELECT "pk", {score} AS "score", {names} FROM ({inner}) AS "candidates" '
-        'ORDER BY "score" DESC, "pk" LIMIT %s'
+        f'SELECT "pk", "held", "score", {scores}, {names}, '
+        + ", ".join(f'"any{i}"' for i in range(n))
+        + f" FROM (SELECT *, {anywhere} FROM ("
+        f'SELECT *, power({product}, 1.0 / GREATEST("held", 1)) * "held" / {n}.0 AS "score" '
+        f'FROM (SELECT *, {held} AS "held" FROM ('
+        f'SELECT "pk", {names}, {word_scores} FROM ({inner}) AS "candidates"'
+        ') AS "words") AS "counted") AS "scored") AS "all" '
+        'WHERE "held" > 0 ORDER BY "held" DESC, "score" DESC, "pk" LIMIT %s'
     )
     with connection.cursor() as cursor:
         cursor.execute(sql, [*params, depth])
         rows = cursor.fetchall()
     ranked = []
-    for pk, value, *evidence in rows:
+    found_anywhere = (False,) * n
+    for pk, _, value, *rest in rows:
+        word_values, evidence, anywhere_values = rest[:n], rest[n:-n], rest[-n:]
         found = dict(zip(columns, evidence, strict=True))
         matched = tuple(
-            field for field in FIELDS if any(found[f"w{n}_{field}"] > 0 for n in range(len(words)))
+            field for field in FIELDS if any(found[f"w{i}_{field}"] > 0 for i in range(n))
         )
-        ranked.append(_Ranked(record_id=pk, score=float(value), matched=matched))
-    return ranked
+        ranked.append(
+            _Ranked(
+                record_id=pk,
+                score=float(value),
+                matched=matched,
+                found=tuple(v > 0 for v in word_values),
+            )
+        )
+        found_anywhere = tuple(bool(v) for v in anywhere_values)
+    return _Ranking(ranked, found_anywhere)
 
 
 # --- other databases: substring candidates, ranked here ------------------------------------------
@@ -322,31 +380,37 @@ def _filename_stems(name: str) -> set[str]:
     return _stems(name)
 
 
-def _rank_here(records: QuerySet[ImageRecord], words: tuple[str, ...], depth: int) -> list[_Ranked]:
+def _rank_here(records: QuerySet[ImageRecord], words: tuple[str, ...], depth: int) -> _Ranking:
     if not words:
-        return []
+        return _Ranking([], ())
     stems = [_stem(word) for word in words]
+    some_word = Q()
     for stem in stems:
-        records = records.filter(
+        some_word |= (
             Q(tag_text__icontains=stem)
             | Q(label_text__icontains=stem)
             | Q(caption__icontains=stem)
             | Q(original_filename__icontains=stem)
         )
-    rows = records.values_list("pk", "tags", "labels", "caption", "original_filename")
+    rows = records.filter(some_word).values_list(
+        "pk", "tags", "labels", "caption", "original_filename"
+    )
     ranked = []
+    found_anywhere = [False] * len(stems)
     for pk, tags, labels, caption, filename in rows.iterator():
-        found = score_fields(
+        scored = score_fields(
             stems,
             tags=_stems(" ".join(tags or [])),
             labels=[(_stems(label_text([label])), _probability(label)) for label in labels or []],
             caption=_stems(caption),
             filename=_filename_stems(filename),
         )
-        if found is not None:
-            ranked.append(_Ranked(record_id=pk, score=found[0], matched=found[1]))
-    ranked.sort(key=lambda r: (-r.score, r.record_id))
-    return ranked[:depth]
+        if scored is not None:
+            score, matched, found = scored
+            ranked.append(_Ranked(record_id=pk, score=score, matched=matched, found=found))
+            found_anywhere = [a or b for a, b in zip(found_anywhere, found, strict=True)]
+    ranked.sort(key=lambda r: (-sum(r.found), -r.score, r.record_id))
+    return _Ranking(ranked[:depth], tuple(found_anywhere))
 
 
 def _probability(label: Any) -> float:
@@ -363,10 +427,11 @@ def score_fields(
     labels: list[tuple[set[str], float]],
     caption: set[str],
     filename: set[str],
-) -> tuple[float, tuple[str, ...]] | None:
-    """(score, matched fields) of one image, or None when a word is found nowhere."""
+) -> tuple[float, tuple[str, ...], tuple[bool, ...]] | None:
+    """(score, matched fields, whether each word is held) of one image, or None when it holds
+    none of the words (:func:`partial_score`)."""
     stems = list(stems)
-    score, matched = 1.0, set()
+    word_scores, matched = [], set()
     for stem in stems:
         evidence = {
             "tags": TAG_EVIDENCE if stem in tags else 0.0,
@@ -375,9 +440,12 @@ def score_fields(
             "caption": CAPTION_EVIDENCE if stem in caption else 0.0,
             "filename": FILENAME_EVIDENCE if stem in filename else 0.0,
         }
-        word_score = combine(evidence)
-        if word_score <= 0.0:
-            return None
-        score *= word_score
+        word_scores.append(combine(evidence))
         matched.update(field for field, value in evidence.items() if value > 0)
-    return score ** (1.0 / len(stems)), tuple(field for field in FIELDS if field in matched)
+    if not any(value > 0.0 for value in word_scores):
+        return None
+    return (
+        partial_score(word_scores, len(stems)),
+        tuple(field for field in FIELDS if field in matched),
+        tuple(value > 0.0 for value in word_scores),
+    )

@@ -78,13 +78,22 @@ def test_a_hit_carries_its_corpus_links_labels_and_tags(api, user) -> None:
     response = api.get(corpus_url(corpus.pk), {"q": "dog"})
     assert response.status_code == 200
     body = response.json()
-    assert set(body) == {"results", "took_ms", "q", "words", "offset", "next_offset"}
+    assert set(body) == {
+        "results",
+        "took_ms",
+        "q",
+        "words",
+        "unmatched_words",
+        "offset",
+        "next_offset",
+    }
     assert body["q"] == "dog" and body["words"] == ["dog"] and body["next_offset"] is None
+    assert body["unmatched_words"] == []
     (hit,) = body["results"]
     assert hit["image_id"] == record.pk
     assert hit["corpus_id"] == corpus.pk and hit["corpus_name"] == "pets"
     assert hit["filename"] == "rex.jpg"
-    assert hit["matched"] == ["labels", "caption"]
+    assert hit["matched"] == ["labels", "caption"] and hit["matched_words"] == ["dog"]
     assert hit["score"] == pytest.approx(1 - (1 - 0.45) * (1 - 0.6), abs=1e-6)
     assert hit["tags"] == ["Rex"] and hit["labels"][0]["label"] == "Chihuahua"
     assert hit["caption"] == "Rex, our dog"
@@ -92,6 +101,17 @@ def test_a_hit_carries_its_corpus_links_labels_and_tags(api, user) -> None:
     assert hit["thumbnail_url"] == f"http://testserver{thumbnail}"
     assert hit["url"].endswith(reverse("api:image-detail", args=[corpus.pk, record.pk]))
     assert api.get(hit["thumbnail_url"]).status_code in (200, 404)  # reachable route
+
+
+def test_images_holding_some_words_follow_and_words_held_by_none_are_named(api, user) -> None:
+    corpus = make_corpus(user, "park")
+    described_record(corpus, "both.jpg", tags=["dog", "red"])
+    described_record(corpus, "dog.jpg", tags=["dog"])
+    api.force_authenticate(user)
+    body = api.get(corpus_url(corpus.pk), {"q": "red dog on grass"}).json()
+    assert body["words"] == ["red", "dog", "grass"] and body["unmatched_words"] == ["grass"]
+    hits = [(hit["filename"], hit["matched_words"]) for hit in body["results"]]
+    assert hits == [("both.jpg", ["red", "dog"]), ("dog.jpg", ["dog"])]
 
 
 def test_pages_follow_next_offset(api, user) -> None:

@@ -99,6 +99,22 @@ def test_a_refused_filter_or_query_is_shown_on_its_field(client, user, corpora):
     assert 'aria-describedby="q-help q-error"' in html and dangling_references(html) == []
 
 
+def test_words_no_image_holds_are_named_above_the_partial_hits(client, user):
+    corpus = make_corpus(user, "park")
+    photo(corpus, "both.jpg", tags=["dog", "red"])
+    photo(corpus, "dog.jpg", tags=["dog"])
+    client.force_login(user)
+    response = client.get(reverse("search:corpus_text", args=[corpus.pk]), {"q": "red dog grass"})
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert names(response) == ["both.jpg", "dog.jpg"]
+    assert "No image has “grass”" in html and "these hold the other words only" in html
+    assert "Has “dog” only" in html and "Has “red”, “dog” only" in html
+    everything = client.get(reverse("search:corpus_text", args=[corpus.pk]), {"q": "dog"})
+    assert "data-unmatched-words" not in everything.content.decode()
+    assert "data-matched-words" not in everything.content.decode()
+
+
 def test_results_are_paged_with_show_more(client, user):
     corpus = make_corpus(user, name="many")
     for n in range(12):
