@@ -17,22 +17,28 @@ CACHE_CONTROL = "private, max-age=86400"
 
 
 def image_file_response(
-    request: HttpRequest, corpus: Corpus, record: ImageRecord, *, thumbnail: bool = False
+    request: HttpRequest,
+    corpus: Corpus,
+    record: ImageRecord,
+    *,
+    thumbnail: bool = False,
+    attachment: bool = False,
 ) -> FileResponse | HttpResponseNotModified:
     """The image's stored bytes (or its thumbnail), with an ETag; 304 when the client's copy
-    is current. Callers check that the user may read ``corpus``."""
+    is current; ``attachment``: saved under its own name rather than shown. Callers check that
+    the user may read ``corpus``."""
     etag = f'"{record.sha256}{f"-thumb{thumbnails.VERSION}" if thumbnail else ""}"'
     current = _etags(request.headers.get("If-None-Match", ""))
     if etag in current or "*" in current:
         response = HttpResponseNotModified()
     else:
-        response = _file(record, thumbnail=thumbnail)
+        response = _file(record, thumbnail=thumbnail, attachment=attachment)
     response["ETag"] = etag
     response["Cache-Control"] = CACHE_CONTROL
     return response
 
 
-def _file(record: ImageRecord, *, thumbnail: bool) -> FileResponse:
+def _file(record: ImageRecord, *, thumbnail: bool, attachment: bool = False) -> FileResponse:
     if thumbnail and not thumbnails.ensure(record):  # made now if the backfill has not yet
         raise NotFound("The image file is missing.")
     field, content_type = (
@@ -47,7 +53,8 @@ def _file(record: ImageRecord, *, thumbnail: bool) -> FileResponse:
     response = FileResponse(handle, content_type=content_type)
     response["X-Content-Type-Options"] = "nosniff"
     filename = ascii_header_name(record.original_filename)
-    response["Content-Disposition"] = f'inline; filename="{filename}"'
+    disposition = "attachment" if attachment else "inline"
+    response["Content-Disposition"] = f'{disposition}; filename="{filename}"'
     return response
 
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from django.db.models import Count, Q
 
 from corpora.models import Corpus, CorpusQuerySet, ImageRecord, ImageStatus, Visibility
-from crier_site.errors import Forbidden, NotFound
+from crier_site.errors import CorpusNotFound, Forbidden, NotFound
 
 
 def owned_corpora(*, user) -> CorpusQuerySet:
@@ -71,6 +71,31 @@ def get_image(*, corpus: Corpus, image_id: int) -> ImageRecord:
 
 
 @dataclass(frozen=True)
+class Neighbours:
+    """The images before and after one in the corpus page's order (newest first)."""
+
+    previous: ImageRecord | None
+    next: ImageRecord | None
+    position: int  # 1-based place of the image in that order
+    total: int
+
+
+def image_neighbours(*, corpus: Corpus, record: ImageRecord) -> Neighbours:
+    """Where ``record`` stands among its corpus's images in the grid's order (``-created_at,
+    -id``): the one shown before it, the one after it, its place and the count."""
+    images = corpus.images.only("pk", "original_filename", "created_at")
+    newer = Q(created_at__gt=record.created_at) | Q(created_at=record.created_at, pk__gt=record.pk)
+    older = Q(created_at__lt=record.created_at) | Q(created_at=record.created_at, pk__lt=record.pk)
+    before = images.filter(newer)
+    return Neighbours(
+        previous=before.order_by("created_at", "id").first(),
+        next=images.filter(older).order_by("-created_at", "-id").first(),
+        position=before.count() + 1,
+        total=corpus.images.count(),
+    )
+
+
+@dataclass(frozen=True)
 class CorpusCounts:
     total: int
     encoded: int
@@ -92,7 +117,7 @@ def _get(queryset: CorpusQuerySet, corpus_id: int) -> Corpus:
     try:
         return queryset.get(pk=corpus_id)
     except (Corpus.DoesNotExist, ValueError, TypeError):
-        raise NotFound(f"Corpus {corpus_id} not found.") from None
+        raise CorpusNotFound(f"Corpus {corpus_id} not found.") from None
 
 
 def _is_staff(user) -> bool:

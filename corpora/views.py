@@ -18,7 +18,7 @@ from corpora.forms import CorpusForm, ImageEditForm, UploadForm
 from corpora.models import Corpus, ImageRecord, Visibility
 from corpora.serializers import CorpusUpdateSerializer
 from corpora.services import IngestReport
-from crier_site.errors import Conflict, InvalidInput
+from crier_site.errors import Conflict, CorpusNotFound, InvalidInput, NotFound
 from crier_site.http import page_errors
 
 IMAGES_PER_PAGE = 48
@@ -197,10 +197,16 @@ def image_edit(request: HttpRequest, corpus_id: int, image_id: int) -> HttpRespo
 def image_file(
     request: HttpRequest, corpus_id: int, image_id: int, thumbnail: bool = False
 ) -> HttpResponse:
-    """The bytes of one image (or its thumbnail), only for those who may read its corpus."""
-    corpus = selectors.get_readable_corpus(user=request.user, corpus_id=corpus_id)
+    """The bytes of one image (or its thumbnail), only for those who may read its corpus;
+    ``?download=1``: as a file to save under its own name. Bytes are a 404, never a sign-in
+    page (see crier_site.http.page_errors)."""
+    try:
+        corpus = selectors.get_readable_corpus(user=request.user, corpus_id=corpus_id)
+    except CorpusNotFound as exc:
+        raise NotFound(exc.message) from None
     record = selectors.get_image(corpus=corpus, image_id=image_id)
-    return image_file_response(request, corpus, record, thumbnail=thumbnail)
+    attachment = not thumbnail and request.GET.get("download") == "1"
+    return image_file_response(request, corpus, record, thumbnail=thumbnail, attachment=attachment)
 
 
 def _render_image(
@@ -219,6 +225,7 @@ def _render_image(
         "show_location": record.has_location
         and selectors.may_see_location(user=request.user, corpus=corpus),
         "form": (form or ImageEditForm.for_record(record)) if is_owner else None,
+        "neighbours": selectors.image_neighbours(corpus=corpus, record=record),
     }
     return render(request, "corpora/image.html", context, status=status)
 

@@ -34,6 +34,11 @@ class NotFound(CrierError):
     code = "not_found"
 
 
+class CorpusNotFound(NotFound):
+    """A corpus that is not there or not shown to this visitor (the two look the same); the
+    pages send a signed-out visitor to sign in, as it may be theirs (crier_site.http)."""
+
+
 class Conflict(CrierError):
     status_code = 409
     code = "conflict"

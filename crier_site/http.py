@@ -10,11 +10,12 @@ from collections.abc import Callable
 from functools import wraps
 
 from django.conf import settings
+from django.contrib.auth.views import redirect_to_login
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
 
-from crier_site.errors import CrierError, NotFound, PayloadTooLarge
+from crier_site.errors import CorpusNotFound, CrierError, NotFound, PayloadTooLarge
 
 
 def check_request_size(request: HttpRequest) -> None:
@@ -54,13 +55,23 @@ def image_thumbnail_url(context: dict, record) -> str:
 
 
 def page_errors(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
-    """NotFound becomes the 404 page; any other CrierError a page with its message and status."""
+    """NotFound becomes the 404 page; any other CrierError a page with its message and status.
+
+    A signed-out visitor who reads a corpus the site will not show them (private, or not there:
+    both look the same, so nothing leaks) is sent to sign in and back instead; whoever is signed
+    in still gets the 404."""
 
     @wraps(view)
     def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
         try:
             return view(request, *args, **kwargs)
         except NotFound as exc:
+            if (
+                isinstance(exc, CorpusNotFound)
+                and not request.user.is_authenticated
+                and request.method in ("GET", "HEAD")
+            ):
+                return redirect_to_login(request.get_full_path())
             raise Http404(exc.message) from None
         except CrierError as exc:
             return render(request, "error.html", {"error": exc}, status=exc.status_code)

@@ -97,7 +97,6 @@ def test_staff_reading_a_private_corpus_do_not_see_the_position(client, django_u
 
 
 def test_a_private_corpus_is_not_found_for_others(client, other_user, photo):
-    assert client.get(page_url(photo)).status_code == 404  # anonymous
     client.force_login(other_user)
     assert client.get(page_url(photo)).status_code == 404
     assert client.post(edit_url(photo), {"tags": "mine"}).status_code == 404
@@ -195,3 +194,49 @@ def test_the_corpus_grid_leads_to_the_image_pages(client, user, photo):
     client.force_login(user)
     html = client.get(reverse("corpora:detail", args=[photo.corpus_id])).content.decode()
     assert f'<a href="{page_url(photo)}">' in html
+
+
+def test_a_signed_out_visitor_is_sent_to_sign_in_and_back(client, user, photo):
+    """Issue 23: the owner, signed out, opening their private corpus is asked to sign in (as
+    is anyone signed out, for a corpus that is not there: nothing leaks), then comes back."""
+    url = page_url(photo)
+    response = client.get(url)
+    assert response.status_code == 302
+    assert response["Location"] == f"{reverse('login')}?next={url}"
+    login = client.get(response["Location"]).content.decode()
+    assert "Log in to open that page" in login
+    missing = client.get(reverse("corpora:detail", args=[photo.corpus_id + 1000]))
+    assert missing.status_code == 302 and missing["Location"].startswith(reverse("login"))
+    signed_in = client.post(
+        reverse("login"), {"username": "alice", "password": "a-long-passphrase-1", "next": url}
+    )
+    assert signed_in.status_code == 302 and signed_in["Location"] == url
+    assert client.get(url).status_code == 200
+
+
+def test_previous_and_next_follow_the_grid_order(client, user, photo):
+    """Newest first, as the corpus page shows them: the newest has no previous one."""
+    older = photo
+    middle = make_record(older.corpus, name="b.png")
+    newest = make_record(older.corpus, name="cc.png")
+    client.force_login(user)
+    html = client.get(page_url(middle)).content.decode()
+    assert f'href="{page_url(newest)}" rel="prev"' in html
+    assert f'href="{page_url(older)}" rel="next"' in html
+    assert "2 of 3" in html and "js/image.js" in html
+    first = client.get(page_url(newest)).content.decode()
+    assert 'rel="prev"' not in first and "First image" in first and "1 of 3" in first
+    last = client.get(page_url(older)).content.decode()
+    assert 'rel="next"' not in last and "Last image" in last
+
+
+def test_download_saves_the_original_under_its_name(client, user, photo):
+    client.force_login(user)
+    html = client.get(page_url(photo)).content.decode()
+    file_url = reverse("corpora:image_file", args=[photo.corpus_id, photo.pk])
+    assert f'href="{file_url}?download=1" download="chelsea.jpg"' in html
+    assert "Zoom to the original (4000 × 3000)" in html
+    saved = client.get(f"{file_url}?download=1")
+    assert saved["Content-Disposition"] == 'attachment; filename="chelsea.jpg"'
+    shown = client.get(file_url)
+    assert shown["Content-Disposition"] == 'inline; filename="chelsea.jpg"'

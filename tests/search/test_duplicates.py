@@ -209,6 +209,11 @@ def test_page_shows_groups_and_deleting_returns_to_it(client, user, photos_corpu
     assert page.status_code == 200
     assert "1 group of near-duplicates" in html and "coffee-mirrored.png" in html
     assert "rocket.jpg" not in html
+    # Which copy to keep (issue 23): each copy's size, pixels, date taken and upload date.
+    coffee = corpus.images.get(pk=ids["coffee.png"])
+    assert html.count("<dt>Size</dt>") == 2 and html.count("<dt>Added</dt>") == 2
+    assert f"<dd>{coffee.width} × {coffee.height}</dd>" in html
+    assert "<dt>Taken</dt><dd>unknown</dd>" in html
     delete_url = reverse("corpora:image_delete", args=[corpus.pk, ids["coffee-mirrored.png"]])
     assert f"{delete_url}?next={quote(page_url, safe='')}" in html
 
