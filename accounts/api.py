@@ -18,7 +18,7 @@ from rest_framework.views import APIView
 
 from accounts import tokens
 from accounts.throttling import start_signin
-from crier_site.openapi import api_operation
+from crier_site.api.operations import api_operation
 
 
 class TokenRequestSerializer(AuthTokenSerializer):

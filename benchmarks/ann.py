@@ -19,7 +19,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from search import scann_index
+from search.indices import scann_index
 
 
 def clustered(n: int, dim: int, centres: np.ndarray, rng: np.random.Generator, noise: float):

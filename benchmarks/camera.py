@@ -73,7 +73,7 @@ def encoder_alone(name: str, files: list[Path], batch: int) -> dict[str, float]:
     import numpy as np
 
     from search.encoders import get_encoder
-    from search.preprocessing import open_image
+    from search.encoding.preprocessing import open_image
 
     encoder = get_encoder(name)
     arrays = np.stack([encoder.preprocess(open_image(path)) for path in files[:64]])
@@ -120,8 +120,8 @@ def decode_costs(encoder, files: list[Path]) -> dict[str, float]:
 
     from corpora import model_inputs, preparation, thumbnails
     from corpora.validation import decode_image
-    from search.encoding import stored_model_input
-    from search.preprocessing import open_image
+    from search.encoding.job import stored_model_input
+    from search.encoding.preprocessing import open_image
 
     plan = preparation.plan_for(encoder.name)
     storage = FileSystemStorage(location=tempfile.mkdtemp(prefix="crier-camera-inputs-"))

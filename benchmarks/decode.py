@@ -5,8 +5,9 @@
 "before" is the path CRIER took until PREPROCESSING_VERSION 2, rebuilt here from plain Pillow
 calls so both run in the same process on the same bytes: a full 4000x3000 decode, EXIF
 orientation, then one bilinear resize of the centre crop to the model's side. "after" is the
-code that runs now: ``search.preprocessing.open_image`` (the one gate, JPEG ``draft()`` to the
-smallest DCT scale still >= 2x the model's side) and ``resize_for_model`` (reducing gap 2).
+code that runs now: ``search.encoding.preprocessing.open_image`` (the one gate, JPEG
+``draft()`` to the smallest DCT scale still >= 2x the model's side) and ``resize_for_model``
+(reducing gap 2).
 Also times the upload check (``corpora.preparation.prepare``: one ``decode_image`` at the
 encoder's scale, the thumbnail and the model input) against the old check (``verify()`` + a
 256-px draft decode). Reports the median of ``--repeats`` runs per case.
@@ -28,7 +29,7 @@ from PIL import Image, ImageOps  # noqa: E402
 
 from corpora import preparation  # noqa: E402
 from search.encoders.efficientnet_lite.build import PREPROCESSING  # noqa: E402
-from search.preprocessing import decode_side, open_image, resize_for_model, scale_pixels  # noqa: E402
+from search.encoding.preprocessing import decode_side, open_image, resize_for_model, scale_pixels  # noqa: E402
 
 CROP = PREPROCESSING["crop_fraction"]
 

@@ -1,4 +1,4 @@
-"""Near-duplicate search over a whole corpus (`search.duplicates.find_duplicates`) against an
+"""Near-duplicate search over a whole corpus (`search.copies.duplicates.find_duplicates`) against an
 exact all-pairs numpy scan of the same vectors, in one run.
 
     .venv/bin/python benchmarks/duplicates.py [--sizes 20000,100000] [--dim 1280]
@@ -60,8 +60,8 @@ def main() -> None:
     from django.contrib.auth import get_user_model
 
     from corpora.models import Corpus
-    from search.duplicates import find_duplicates
-    from search.indexing import rebuild_index
+    from search.copies.duplicates import find_duplicates
+    from search.indices.build import rebuild_index
     from search.services import require_index
 
     owner = get_user_model().objects.create_user("bench")

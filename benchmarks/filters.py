@@ -8,7 +8,7 @@ records in bulk, and a real index built from them (brute force below CRIER_ANN_T
 tree + AH above). Tags are written on random records: ``rare`` on 0.5 %, ``some`` on 5 %,
 ``half`` on 50 %. Every query runs through ``search.services.search_vectors`` (the path of
 search by file and more like this, minus the encoder) unfiltered and with each tag filter, in
-the same run. Reported per filter: how many images match, the way ``search.filtered`` took
+the same run. Reported per filter: how many images match, the way ``search.queries.filtered`` took
 (exact scan of the matching vectors, or over-fetch from the index with the tree leaves it
 searched, and how often an over-fetch fell back to the exact scan), p50 / p90 in ms, p50 minus
 the unfiltered p50, and recall@k against an exact numpy search of the matching vectors.
@@ -106,7 +106,9 @@ def main() -> None:
     parser.add_argument("--queries", type=int, default=60)
     parser.add_argument("--k", type=int, default=10)
     parser.add_argument(
-        "--exact-scan-max", type=int, help="override search.filtered.EXACT_SCAN_MAX (to compare)"
+        "--exact-scan-max",
+        type=int,
+        help="override search.queries.filtered.EXACT_SCAN_MAX (to compare)",
     )
     args = parser.parse_args()
 
@@ -117,10 +119,10 @@ def main() -> None:
     from django.db import connection
 
     from corpora.models import Corpus, ImageRecord
-    from search import filtered
-    from search.filters import ImageFilters
-    from search.indexing import rebuild_index
-    from search.params import Page
+    from search.indices.build import rebuild_index
+    from search.queries import filtered
+    from search.queries.filters import ImageFilters
+    from search.queries.params import Page
     from search.services import require_index, search_vectors
 
     if on_postgres:

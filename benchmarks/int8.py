@@ -32,7 +32,7 @@ from corpora.examples import example_photo_paths  # noqa: E402
 from search.encoders import get_encoder  # noqa: E402
 from search.encoders.base import make_fingerprint  # noqa: E402
 from search.encoders.litert import LiteRTEncoder, Verification, check_images  # noqa: E402
-from search.preprocessing import open_image  # noqa: E402
+from search.encoding.preprocessing import open_image  # noqa: E402
 
 NAME = "efficientnet-lite0"
 

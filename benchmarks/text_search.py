@@ -1,4 +1,5 @@
-"""Text search latency (``search.text.text_search``) on synthetic corpora of 10k and 100k images.
+"""Text search latency (``search.text.ranking.text_search``) on synthetic corpora of 10k and
+100k images.
 
 Each record gets five ImageNet labels (random classes, Dirichlet probabilities, stored as the
 encoding job stores them) and 0–3 tags from a 200-word vocabulary. Queries: a very common word
@@ -64,8 +65,8 @@ def main() -> None:
     from django.db import connection, transaction
 
     from corpora.models import Corpus, ImageRecord
-    from search.params import Page
-    from search.text import text_search
+    from search.queries.params import Page
+    from search.text.ranking import text_search
 
     owner, _ = get_user_model().objects.get_or_create(
         username="crier-text-benchmark", defaults={"is_active": False}
@@ -104,13 +105,13 @@ def main() -> None:
 def _matches(corpora, q: str) -> int:
     """How many images match ``q``: the whole ranking, uncut (the service stops at 1000)."""
     from corpora.models import ImageRecord
-    from search import text
+    from search.text import ranking
 
     records = ImageRecord.objects.filter(corpus__in=corpora)
-    words = text.query_words(q)
-    if text.ranks_in_database():
-        return len(text._rank_in_postgres(records, text._searchable_words(words), 10**9))
-    return len(text._rank_here(records, words, 10**9))
+    words = ranking.query_words(q)
+    if ranking.ranks_in_database():
+        return len(ranking._rank_in_postgres(records, ranking._searchable_words(words), 10**9))
+    return len(ranking._rank_here(records, words, 10**9))
 
 
 if __name__ == "__main__":

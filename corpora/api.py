@@ -25,8 +25,9 @@ from corpora.serializers import (
     ImageUploadSerializer,
     IngestReportSerializer,
 )
+from crier_site.api.operations import api_operation
+from crier_site.api.pagination import paginated_response
 from crier_site.http import check_request_size
-from crier_site.openapi import api_operation, paginated_response
 
 
 class CorpusListApi(APIView):

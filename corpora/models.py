@@ -185,7 +185,7 @@ class SearchDocument(_TextSearchVector):
 class LabelDocument(_TextSearchVector):
     """The words of the first four predicted labels, each label under its own weight (A: the
     best, B, C, D: the fourth), so that text search tells which label holds a word — and so its
-    probability — without parsing the labels again for every candidate (search/text.py)."""
+    probability — without parsing the labels again for every candidate (search/text/ranking.py)."""
 
     def __init__(self) -> None:
         def label_words(index: int) -> Concat:

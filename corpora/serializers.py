@@ -18,8 +18,8 @@ from corpora.metadata import (
 )
 from corpora.models import Corpus, ImageRecord, Visibility
 from corpora.selectors import corpus_counts
-from crier_site.http import absolute_url, image_file_url, image_thumbnail_url, image_url
-from crier_site.openapi import MAX_ID, JSONObjectPartField, LabelSerializer, QueryBooleanField
+from crier_site.api.fields import MAX_ID, JSONObjectPartField, LabelSerializer, QueryBooleanField
+from crier_site.api.links import absolute_url, image_file_url, image_thumbnail_url, image_url
 
 
 class CorpusSerializer(serializers.ModelSerializer):

@@ -1,6 +1,6 @@
 """The few domain exceptions that services raise. One DRF exception handler
-(crier_site/api.py) and the page views turn them into HTTP answers, so every endpoint answers
-bad input the same way. Apps subclass these; they never build HTTP responses themselves."""
+(crier_site/api/envelope.py) and the page views turn them into HTTP answers, so every endpoint
+answers bad input the same way. Apps subclass these; they never build HTTP responses themselves."""
 
 from __future__ import annotations
 

@@ -1,7 +1,8 @@
-"""HTTP helpers shared by the apps' API and pages: request-size checks, the URLs of images,
-and the one place where page views turn domain errors into HTTP answers.
+"""HTTP helpers shared by the apps' API and pages: the request-size check, and the one place
+where page views turn domain errors into HTTP answers.
 
-No business logic lives here; the API's error envelope is ``crier_site.api.api_exception_handler``.
+No business logic lives here; the API's error envelope is
+``crier_site.api.envelope.api_exception_handler``, the image URLs ``crier_site.api.links``.
 """
 
 from __future__ import annotations
@@ -13,7 +14,6 @@ from django.conf import settings
 from django.contrib.auth.views import redirect_to_login
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
-from django.urls import reverse
 
 from crier_site.errors import CorpusNotFound, CrierError, NotFound, PayloadTooLarge
 
@@ -32,26 +32,6 @@ def check_request_size(request: HttpRequest) -> None:
         )
 
 
-def absolute_url(context: dict, path: str) -> str:
-    """``path`` made absolute with the serializer context's request, if it has one."""
-    request = context.get("request")
-    return request.build_absolute_uri(path) if request is not None else path
-
-
-def image_url(context: dict, record) -> str:
-    """The API URL of an image record (anything with ``corpus_id`` and ``pk``)."""
-    return absolute_url(context, reverse("api:image-detail", args=[record.corpus_id, record.pk]))
-
-
-def image_file_url(context: dict, record) -> str:
-    """The API URL of an image record's bytes."""
-    return absolute_url(context, reverse("api:image-file", args=[record.corpus_id, record.pk]))
-
-
-def image_thumbnail_url(context: dict, record) -> str:
-    """The API URL of an image record's thumbnail (for grids: never load the original)."""
-    route = reverse("api:image-thumbnail", args=[record.corpus_id, record.pk])
-    return absolute_url(context, route)
 
 
 def page_errors(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:

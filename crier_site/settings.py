@@ -202,13 +202,13 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticatedOrReadOnly"],
     # JSON only, as the schema says (the interactive docs are Swagger UI at /api/docs/), and no
-    # `?format=` override: every query parameter is declared (crier_site/openapi.py).
+    # `?format=` override: every query parameter is declared (crier_site/api/).
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "URL_FORMAT_OVERRIDE": None,
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
-    "DEFAULT_SCHEMA_CLASS": "crier_site.openapi.CrierAutoSchema",
-    "EXCEPTION_HANDLER": "crier_site.api.api_exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "crier_site.api.schema.CrierAutoSchema",
+    "EXCEPTION_HANDLER": "crier_site.api.envelope.api_exception_handler",
     "NUM_PROXIES": CRIER_TRUSTED_PROXIES,
     "DEFAULT_THROTTLE_RATES": {
         "anon_search": os.environ.get("CRIER_ANON_SEARCH_RATE", "30/minute"),

@@ -24,4 +24,4 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="api-docs"),
 ]
 
-handler404 = "crier_site.api.not_found"
+handler404 = "crier_site.api.envelope.not_found"

@@ -16,10 +16,10 @@ from rest_framework.views import APIView
 from corpora.models import Corpus
 from corpora.selectors import get_readable_corpus, visible_corpora
 from corpora.validation import read_limited
+from crier_site.api.operations import api_operation
 from crier_site.http import check_request_size
-from crier_site.openapi import api_operation
 from search import services
-from search.duplicates import duplicate_rows, find_duplicates
+from search.copies.duplicates import duplicate_rows, find_duplicates
 from search.serializers import (
     DuplicatesRequestSerializer,
     DuplicatesResponseSerializer,
@@ -32,7 +32,7 @@ from search.serializers import (
     search_response,
     text_search_response,
 )
-from search.text import text_search
+from search.text.ranking import text_search
 
 TEXT_SEARCH_RANKING = (
     "Every word of `q` must be found in an image's tags, predicted labels (with their "

@@ -1,5 +1,6 @@
 """Forms of the search pages. They only turn what a person typed into the values that
-``search.filters.validate_filters`` (the API's rules) checks; errors come back on the fields."""
+``search.queries.filters.validate_filters`` (the API's rules) checks; errors come back on the
+fields."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from django.http import QueryDict
 
 from corpora.metadata import split_tags
 from crier_site.errors import InvalidInput
-from search.filters import METADATA_PREFIX, ImageFilters, metadata_fields, validate_filters
+from search.queries.filters import METADATA_PREFIX, ImageFilters, metadata_fields, validate_filters
 
 
 class DateInput(forms.DateInput):

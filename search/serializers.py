@@ -7,10 +7,10 @@ from rest_framework import serializers
 
 from corpora.metadata import MAX_TAG_LENGTH
 from corpora.models import ImageRecord
-from crier_site.http import image_file_url, image_thumbnail_url, image_url
-from crier_site.openapi import MAX_ID, LabelSerializer
-from search.duplicates import DuplicateReport, DuplicateRow
-from search.filters import (
+from crier_site.api.fields import MAX_ID, LabelSerializer
+from crier_site.api.links import image_file_url, image_thumbnail_url, image_url
+from search.copies.duplicates import DuplicateReport, DuplicateRow
+from search.queries.filters import (
     FILTER_FIELDS,
     MAX_CAMERA_LENGTH,
     MAX_FILTER_TAGS,
@@ -21,7 +21,7 @@ from search.filters import (
     metadata_fields,
     validate_filters,
 )
-from search.params import (
+from search.queries.params import (
     DEFAULT_K,
     DEFAULT_THRESHOLD,
     MAX_DEPTH,
@@ -29,14 +29,14 @@ from search.params import (
     MIN_THRESHOLD,
     validate_page,
 )
-from search.regions import Region
+from search.queries.regions import Region
 from search.services import SearchResult
-from search.text import FIELDS as TEXT_FIELDS
-from search.text import MAX_QUERY_LENGTH, TextSearchResult, validate_text_query
+from search.text.ranking import FIELDS as TEXT_FIELDS
+from search.text.ranking import MAX_QUERY_LENGTH, TextSearchResult, validate_text_query
 
 
 class PageOptionsSerializer(serializers.Serializer):
-    """Which slice of a ranking: ``k`` hits from ``offset`` on (``search.params.Page``)."""
+    """Which slice of a ranking: ``k`` hits from ``offset`` on (``search.queries.params.Page``)."""
 
     k = serializers.IntegerField(
         required=False,
@@ -79,14 +79,14 @@ class SearchOptionsSerializer(PageOptionsSerializer):
     {"anyOf": [{"type": "string", "format": "date"}, {"type": "string", "format": "date-time"}]}
 )
 class IsoMomentField(serializers.CharField):
-    """An ISO date or date-time (checked by ``search.filters.validate_filters``)."""
+    """An ISO date or date-time (checked by ``search.queries.filters.validate_filters``)."""
 
     def __init__(self, **kwargs) -> None:
         super().__init__(required=False, max_length=64, **kwargs)
 
 
 class SearchFiltersSerializer(serializers.Serializer):
-    """The filters every search takes (``search.filters``; docs/metadata.md, "Filters"), for
+    """The filters every search takes (``search.queries.filters``; docs/metadata.md, "Filters"), for
     query strings, forms and JSON alike: combine it with a search's own serializer (before it in
     the bases). Its validated data holds ``filters`` (an ``ImageFilters``) instead of the
     fields. ``metadata.<key>=<value>`` fields, which no schema can list, are read from the raw
@@ -371,7 +371,7 @@ class DuplicatesResponseSerializer(serializers.Serializer):
 def duplicates_response(
     report: DuplicateReport, rows: list[DuplicateRow], *, context: dict
 ) -> dict:
-    """The groups shown (``search.duplicates.duplicate_rows``), with each image's name and
+    """The groups shown (``search.copies.duplicates.duplicate_rows``), with each image's name and
     links."""
     groups = [
         {

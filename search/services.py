@@ -13,16 +13,16 @@ from PIL import Image
 from corpora.models import Corpus, ImageRecord, ImageStatus
 from crier_site.errors import Conflict, InvalidInput, NotFound
 from search import encoders
-from search.cache import searchers
-from search.filtered import FilteredSearch
-from search.filters import ImageFilters
-from search.indexing import index_root, read_vectors
-from search.params import Page
-from search.preprocessing import decode_side, open_image
-from search.regions import Region
-from search.scann_index import LoadedIndex
+from search.encoding.preprocessing import decode_side, open_image
+from search.indices.build import index_root, read_vectors
+from search.indices.cache import searchers
+from search.indices.scann_index import LoadedIndex
+from search.queries.filtered import FilteredSearch
+from search.queries.filters import ImageFilters
+from search.queries.params import Page
+from search.queries.regions import Region
+from search.queries.vectors import expand_queries, top_k
 from search.selectors import as_vector, encoded_records
-from search.vectors import expand_queries, top_k
 
 
 class IndexNotReady(Conflict):
@@ -104,9 +104,9 @@ def _require_same_encoder(corpus: Corpus, index: LoadedIndex, fingerprint: str) 
 
 
 def _load(corpus: Corpus) -> LoadedIndex:
-    """The corpus's live index. A replaced version stays on disk for a while (search/indexing.py)
-    so a search that read it as live can still open it; one that took longer than that is
-    retried once with the version that is live now."""
+    """The corpus's live index. A replaced version stays on disk for a while
+    (search/indices/build.py) so a search that read it as live can still open it; one that took
+    longer than that is retried once with the version that is live now."""
     version = corpus.index_version
     try:
         return searchers.get(corpus.pk, version, index_root(corpus.pk) / version)
@@ -147,14 +147,14 @@ def search_vectors(
 ) -> SearchResult:
     """Top-``k`` records of ``corpus`` by dot product with ``query`` (an L2-normalised vector),
     or the slice of the ranking ``page`` asks for (offset, min_score), among the images
-    ``filters`` keep (``search.filtered``: the true top-k of the matching images).
+    ``filters`` keep (``search.queries.filtered``: the true top-k of the matching images).
 
     Records deleted since the index was built never show up. ``exact=True`` scans the stored
     vectors with numpy instead of the index (for checks and evaluation). ``expansion`` (default
     ``settings.CRIER_QUERY_EXPANSION``; 0 = off) is α-query expansion: the query is averaged
     with its top ``expansion`` hits (weighted by similarity³) and searched again; scores are
     then similarities to the expanded query (docs/evaluation.md has the before/after figures).
-    ``k`` and ``page`` come validated from the edge (``search.params``).
+    ``k`` and ``page`` come validated from the edge (``search.queries.params``).
     """
     index = None if exact else require_index(corpus)
     page = page or Page(k=k)
@@ -233,8 +233,9 @@ def _top_hits(corpus: Corpus, search, query: np.ndarray, k: int, exclude: set[in
 
 
 def _expanded_query(corpus: Corpus, query: np.ndarray, hits: list[Hit]) -> np.ndarray:
-    """The query expanded with its top hits' stored vectors: ``search.vectors.expand_queries``,
-    the formula evaluation measures (``aqe:n``), with similarities computed exactly."""
+    """The query expanded with its top hits' stored vectors:
+    ``search.queries.vectors.expand_queries``, the formula evaluation measures (``aqe:n``), with
+    similarities computed exactly."""
     query = np.asarray(query, dtype=np.float32).reshape(-1)
     rows = encoded_records(corpus=corpus, record_ids=[hit.record_id for hit in hits])
     vectors = [as_vector(blob) for blob in rows.values_list("embedding", flat=True)]

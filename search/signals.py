@@ -14,15 +14,15 @@ from django_q.tasks import async_task
 
 from corpora.models import Corpus
 from corpora.signals import indexing_requested, sweep_requested
-from search import encoding
-from search.indexing import drop_index, sweep_orphan_index_dirs
+from search.encoding import job
+from search.indices.build import drop_index, sweep_orphan_index_dirs
 from search.tasks import ENCODE_TASK
 
 
 @receiver(indexing_requested, dispatch_uid="search.index_on_request")
 def index_on_request(sender, corpus_id: int, synchronous: bool = False, **kwargs) -> str | None:
     if synchronous:
-        return encoding.encode_corpus(corpus_id=corpus_id).summary
+        return job.encode_corpus(corpus_id=corpus_id).summary
     # ONE task per request, enqueued once the images it is about are committed.
     transaction.on_commit(
         lambda: async_task(ENCODE_TASK, corpus_id, task_name=f"encode-corpus-{corpus_id}")

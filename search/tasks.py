@@ -3,13 +3,13 @@ paths are stored in queued tasks and schedules, so keep the names stable)."""
 
 from __future__ import annotations
 
-from search import encoding, recovery
+from search.encoding import job, recovery
 
 ENCODE_TASK = "search.tasks.encode_corpus"
 
 
 def encode_corpus(corpus_id: int) -> str:
-    return encoding.encode_corpus(corpus_id=corpus_id).summary
+    return job.encode_corpus(corpus_id=corpus_id).summary
 
 
 def resume_stalled_indexing() -> str:

@@ -14,14 +14,14 @@ from corpora.models import Corpus, ImageRecord
 from corpora.validation import read_limited
 from crier_site.errors import CrierError, InvalidInput, NotFound, TooManyRequests
 from crier_site.http import page_errors
-from search.duplicates import DuplicateReport, DuplicateRow, duplicate_rows, find_duplicates
-from search.filters import ImageFilters
+from search.copies.duplicates import DuplicateReport, DuplicateRow, duplicate_rows, find_duplicates
 from search.forms import FilterForm
-from search.params import DEFAULT_THRESHOLD, PAGE_K, Page, validate_page, validate_threshold
-from search.preview import query_preview_data_url
-from search.regions import Region
+from search.queries.filters import ImageFilters
+from search.queries.params import DEFAULT_THRESHOLD, PAGE_K, Page, validate_page, validate_threshold
+from search.queries.preview import query_preview_data_url
+from search.queries.regions import Region
 from search.services import SearchResult, search_image, search_similar
-from search.text import TextSearchResult, text_search
+from search.text.ranking import TextSearchResult, text_search
 
 DUPLICATE_GROUPS_SHOWN = 60
 

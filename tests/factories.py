@@ -14,9 +14,9 @@ from PIL import Image
 from corpora import services as corpus_services
 from corpora.examples import sample_photo_path
 from corpora.models import Corpus, ImageRecord, ImageStatus
-from search import indexing
 from search.encoders.base import make_fingerprint
 from search.encoders.histogram import HistogramEncoder
+from search.indices import build
 
 
 def image_bytes(
@@ -131,7 +131,7 @@ def indexed_vector_corpus(owner, vectors: np.ndarray, **fields) -> tuple[Corpus,
     """A corpus whose records hold ``vectors``, with its index built."""
     corpus = make_corpus(owner, **fields)
     records = add_vector_records(corpus, vectors)
-    indexing.rebuild_index(corpus=corpus)
+    build.rebuild_index(corpus=corpus)
     corpus.refresh_from_db()
     return corpus, records
 

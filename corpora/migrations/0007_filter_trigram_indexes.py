@@ -1,5 +1,5 @@
 """Trigram (pg_trgm) GIN indexes on the "|a|b|" tag and label copies, so that a selective tag or
-label filter (search.filters) finds its few images without reading every row of a large corpus
+label filter (search.queries.filters) finds its few images without reading every row of a large corpus
 (docs/metadata.md, "Filters"). PostgreSQL only; where pg_trgm cannot be installed (the role may
 not create extensions) the filters still work, by reading the rows."""
 

@@ -17,7 +17,7 @@ from PIL import Image
 
 from corpora.model_inputs import ModelInputRecipe
 from crier_site.errors import ServiceUnavailable
-from search.preprocessing import (
+from search.encoding.preprocessing import (
     PREPROCESSING_VERSION,
     ImageSource,
     decode_side,
@@ -25,7 +25,7 @@ from search.preprocessing import (
     model_pixels,
     open_image,
 )
-from search.vectors import l2_normalise  # noqa: F401  (the encoders' normalisation)
+from search.queries.vectors import l2_normalise  # noqa: F401  (the encoders' normalisation)
 
 
 class EncoderError(ServiceUnavailable):
@@ -97,7 +97,7 @@ class Encoder(abc.ABC):
     def encode_batch(self, batch: np.ndarray) -> np.ndarray:
         """Stacked ``preprocess`` outputs to ``(n, dim)`` float32 rows, L2-normalised."""
 
-    crop_fraction: float | None = None  # see search.preprocessing.resize_for_model
+    crop_fraction: float | None = None  # see search.encoding.preprocessing.resize_for_model
 
     @property
     def decode_side(self) -> int:

@@ -29,7 +29,7 @@ import numpy as np
 from django.conf import settings
 from PIL import Image
 
-from search.preprocessing import scale_pixels
+from search.encoding.preprocessing import scale_pixels
 
 from .base import Encoder, EncoderError, exclusive_lock, l2_normalise, softmax_top
 from .tfhub import derive_fingerprint, vector_fingerprint

@@ -11,7 +11,7 @@ from pathlib import Path
 from django.conf import settings
 
 from corpora.model_inputs import ModelInputRecipe
-from search.preprocessing import model_input_recipe as recipe_from_facts
+from search.encoding.preprocessing import model_input_recipe as recipe_from_facts
 
 from .base import Encoder, EncoderError
 from .efficientnet_lite import build as lite_build

@@ -17,7 +17,7 @@ import numpy as np
 from django.conf import settings
 from PIL import Image
 
-from search.preprocessing import scale_pixels
+from search.encoding.preprocessing import scale_pixels
 
 from .base import (
     Encoder,

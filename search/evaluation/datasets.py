@@ -16,8 +16,8 @@ import numpy as np
 from PIL import Image
 
 from corpora.validation import prepare_picture
+from search.encoding.preprocessing import open_image
 from search.evaluation import near_duplicates
-from search.preprocessing import open_image
 
 FASHION_MNIST_DIR = Path("/usr/share/datasets/fashion-mnist")
 FASHION_MNIST_CLASSES = [

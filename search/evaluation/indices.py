@@ -1,7 +1,7 @@
 """The two index types under test, built in memory over one split's vectors.
 
 ``exact`` is a float32 dot product + sort (the ground truth). ``scann`` is the production
-builder (search.scann_index) with ``ann_threshold`` 0 by default, so any index of at least
+builder (search.indices.scann_index) with ``ann_threshold`` 0 by default, so any index of at least
 ``MIN_TREE_SIZE`` vectors gets the tree + asymmetric-hashing configuration a large corpus gets;
 smaller ones are brute force, exactly as in production.
 """
@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from search import scann_index
-from search.vectors import top_k
+from search.indices import scann_index
+from search.queries.vectors import top_k
 
 INDEX_KINDS = ("scann", "exact")
 QUERY_CHUNK = 512  # bounds the (chunk, n) score matrix of the exact search

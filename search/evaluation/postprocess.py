@@ -11,7 +11,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from search.vectors import expand_queries, l2_normalise, top_k, weighted_mean
+from search.queries.vectors import expand_queries, l2_normalise, top_k, weighted_mean
 
 NONE = "none"
 Vectors = tuple[np.ndarray, np.ndarray]

@@ -1,6 +1,6 @@
 """How well text search finds images by the word for what they show (docs/evaluation.md, "Text
 search"): the labels an encoder predicts are stored on records as the encoding job stores them,
-and ``search.text.text_search`` — the service the API and pages call — is asked for each
+and ``search.text.ranking.text_search`` — the service the API and pages call — is asked for each
 subject's word. A query succeeds when a right image is among the first ``top`` hits.
 
 Two labelled sets ship with the project:
@@ -143,8 +143,8 @@ def ask(items: Sequence[Item], queries: Iterable[str], *, top: int) -> list[Answ
 
     from corpora.metadata import label_text
     from corpora.models import Corpus, ImageRecord
-    from search.params import Page
-    from search.text import text_search
+    from search.queries.params import Page
+    from search.text.ranking import text_search
 
     answers: list[Answer] = []
     with transaction.atomic():
@@ -297,7 +297,7 @@ def evaluate_fashion_mnist(
 
 
 def _open_photo(path: Path, side: int | None) -> Image.Image:
-    from search.preprocessing import open_image
+    from search.encoding.preprocessing import open_image
 
     return open_image(path, min_side=side)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django import template
 
 from search.forms import FilterForm
-from search.params import PAGE_K, PAGE_K_CHOICES, Page
+from search.queries.params import PAGE_K, PAGE_K_CHOICES, Page
 
 register = template.Library()
 

@@ -12,8 +12,8 @@ from django.utils import timezone
 
 from corpora import cleanup, services
 from corpora.models import Corpus, ImageRecord
-from search import encoding
-from search.indexing import index_root
+from search.encoding import job
+from search.indices.build import index_root
 from tests.factories import image_bytes, make_corpus
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -23,7 +23,7 @@ def encoded_seed_corpus(owner, name, seeds, **fields):
     corpus = make_corpus(owner, name, **fields)
     files = [(f"{seed}.png", io.BytesIO(image_bytes(seed=seed))) for seed in seeds]
     services.ingest_files(corpus=corpus, files=files, enqueue=False)
-    encoding.encode_corpus(corpus_id=corpus.pk)
+    job.encode_corpus(corpus_id=corpus.pk)
     corpus.refresh_from_db()
     return corpus
 

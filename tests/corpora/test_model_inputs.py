@@ -13,8 +13,8 @@ import pytest
 
 from corpora import cleanup, model_inputs, preparation, services, thumbnails
 from corpora.models import ImageStatus
-from search.encoding import stored_model_input
-from search.preprocessing import open_image
+from search.encoding.job import stored_model_input
+from search.encoding.preprocessing import open_image
 from tests.factories import image_bytes, ingest, make_corpus, model_input_path
 
 pytestmark = pytest.mark.django_db

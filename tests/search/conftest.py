@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 
 import corpora.validation
-from search import indexing
-from search.cache import searchers
+from search.indices import build
+from search.indices.cache import searchers
 from tests.factories import add_vector_records, make_corpus, unit_vectors
 
 
@@ -24,7 +24,7 @@ def indexed_vectors(user):
     corpus = make_corpus(user)
     vectors = unit_vectors(40)
     records = add_vector_records(corpus, vectors)
-    indexing.rebuild_index(corpus=corpus)
+    build.rebuild_index(corpus=corpus)
     return corpus, vectors, records
 
 

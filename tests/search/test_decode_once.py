@@ -9,9 +9,9 @@ import pytest
 
 from corpora import model_inputs
 from corpora.models import ImageStatus
-from search import encoding
 from search.encoders import get_encoder, registry
-from search.preprocessing import open_image
+from search.encoding import job
+from search.encoding.preprocessing import open_image
 from tests.factories import image_bytes, ingest, make_corpus, model_input_path
 
 pytestmark = pytest.mark.django_db
@@ -35,7 +35,7 @@ def test_the_job_encodes_from_the_upload_checks_decode_and_deletes_the_inputs(
     assert all(model_input_path(record).exists() for record in records)
 
     count_decodes.clear()
-    outcome = encoding.encode_corpus(corpus_id=corpus.pk)
+    outcome = job.encode_corpus(corpus_id=corpus.pk)
     assert outcome.encoded == len(PHOTOS) and count_decodes == []  # none in the job
     assert not any(model_input_path(record).exists() for record in records)
     from_inputs = embeddings(corpus)
@@ -57,7 +57,7 @@ def test_without_a_usable_model_input_the_job_decodes_the_original(
     )
     model_input_path(damaged).write_bytes(b"garbage")
     count_decodes.clear()
-    outcome = encoding.encode_corpus(corpus_id=corpus.pk)
+    outcome = job.encode_corpus(corpus_id=corpus.pk)
     assert outcome.encoded == 3 and len(count_decodes) == 3
     assert not model_input_path(stale).exists() and not model_input_path(damaged).exists()
     direct = wide_histogram.encode(list(PHOTOS.values()))
@@ -74,7 +74,7 @@ def test_a_corpus_that_changed_encoder_ignores_the_inputs_made_for_the_old_one(
     corpus.encoder = "histogram"  # before the job ran
     corpus.save(update_fields=["encoder"])
     count_decodes.clear()
-    encoding.encode_corpus(corpus_id=corpus.pk)
+    job.encode_corpus(corpus_id=corpus.pk)
     assert len(count_decodes) == len(PHOTOS)
     assert not any(model_input_path(record).exists() for record in records)
     histogram = get_encoder("histogram")
@@ -114,12 +114,12 @@ def test_efficientnet_lite0_vectors_are_the_same_from_the_upload_checks_decode(
     files = {path.name: path.read_bytes() for path in camera_photos}
     records = ingest(corpus, files)
     for record, data in zip(records, files.values(), strict=True):
-        pixels = encoding.stored_model_input(encoder, record.file.storage, record.file.name)
+        pixels = job.stored_model_input(encoder, record.file.storage, record.file.name)
         direct = encoder.preprocess(open_image(data, min_side=encoder.decode_side))
         assert np.array_equal(encoder.input_from_pixels(pixels), direct)
 
     count_decodes.clear()
-    encoding.encode_corpus(corpus_id=corpus.pk)
+    job.encode_corpus(corpus_id=corpus.pk)
     assert count_decodes == []
     stored = embeddings(corpus)
     direct = encoder.encode(list(files.values()))

@@ -15,9 +15,9 @@ from rest_framework.test import APIClient
 from corpora import services as corpus_services
 from corpora.models import Visibility
 from crier_site.errors import InvalidInput
-from search import indexing
-from search.duplicates import find_duplicates
-from search.params import DEFAULT_THRESHOLD, validate_threshold
+from search.copies.duplicates import find_duplicates
+from search.indices import build
+from search.queries.params import DEFAULT_THRESHOLD, validate_threshold
 from search.services import IndexNotReady
 from tests.api_helpers import error_of
 from tests.factories import (
@@ -113,7 +113,7 @@ def test_reports_are_cached_until_the_index_changes(user):
     assert not find_duplicates(corpus=corpus, threshold=0.95).cached  # another threshold
 
     copy = add_vector_records(corpus, nudged(vectors[20], 0.2, 5)[None, :])[0]
-    indexing.update_index(corpus=corpus)
+    build.update_index(corpus=corpus)
     corpus.refresh_from_db()
     fresh = find_duplicates(corpus=corpus, threshold=0.9)
     assert not fresh.cached and fresh.index_version != first.index_version

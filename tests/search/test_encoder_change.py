@@ -10,8 +10,9 @@ from django.urls import reverse
 
 from corpora import services as corpus_services
 from corpora.models import Corpus, ImageStatus
-from search import encoding, services
+from search import services
 from search.encoders import get_encoder
+from search.encoding import job
 from tests.factories import make_corpus, photo_bytes
 
 pytestmark = pytest.mark.django_db
@@ -47,7 +48,7 @@ def test_queries_wait_for_the_re_encoding_then_use_the_new_model(
     # ... while an image not yet re-encoded still finds its neighbours in the old index.
     assert services.search_similar(corpus=corpus, record_id=ids["coffee.png"], k=2).hits
 
-    outcome = encoding.encode_corpus(corpus_id=corpus.pk)
+    outcome = job.encode_corpus(corpus_id=corpus.pk)
     assert outcome.encoded == len(PHOTOS)
     corpus.refresh_from_db()
     lite0 = get_encoder("efficientnet-lite0")

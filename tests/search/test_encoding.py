@@ -11,10 +11,10 @@ from django_q.models import Task
 from corpora import services
 from corpora import tasks as corpora_tasks
 from corpora.models import Corpus, CorpusStatus, ImageRecord, ImageStatus
-from search import encoding
 from search.encoders import get_encoder
-from search.indexing import index_root
-from search.leases import Lease
+from search.encoding import job
+from search.encoding.leases import Lease
+from search.indices.build import index_root
 from search.services import search_vectors
 from tests.factories import image_bytes, make_corpus
 
@@ -43,14 +43,14 @@ def test_an_interrupted_run_resumes_and_encodes_every_record_exactly_once(user, 
     counting_encoder.fail_after = 4  # batches of 2: the third batch crashes
 
     with pytest.raises(RuntimeError, match="simulated crash"):
-        encoding.encode_corpus(corpus_id=corpus.pk)
+        job.encode_corpus(corpus_id=corpus.pk)
     corpus.refresh_from_db()
     assert corpus.status == CorpusStatus.FAILED and "simulated crash" in corpus.status_message
     assert corpus.images.filter(status=ImageStatus.ENCODED).count() == 4
     assert corpus.indexing_lease_token == ""  # the crash released the lease
 
     counting_encoder.fail_after = None
-    outcome = encoding.encode_corpus(corpus_id=corpus.pk)
+    outcome = job.encode_corpus(corpus_id=corpus.pk)
 
     assert counting_encoder.rows == len(records)  # 4 before the crash + 3 after, none twice
     assert outcome.encoded == 3
@@ -63,12 +63,12 @@ def test_an_interrupted_run_resumes_and_encodes_every_record_exactly_once(user, 
 def test_adding_images_encodes_only_the_new_ones(user, counting_encoder):
     corpus = make_corpus(user)
     add_images(corpus, range(5))
-    encoding.encode_corpus(corpus_id=corpus.pk)
+    job.encode_corpus(corpus_id=corpus.pk)
     first_version = Corpus.objects.get(pk=corpus.pk).index_version
     assert counting_encoder.rows == 5
 
     (new,) = add_images(corpus, [99])
-    encoding.encode_corpus(corpus_id=corpus.pk)
+    job.encode_corpus(corpus_id=corpus.pk)
 
     assert counting_encoder.rows == 6
     corpus.refresh_from_db()
@@ -82,7 +82,7 @@ def test_removing_images_rebuilds_the_index_without_the_encoder(
 ):
     corpus = make_corpus(user)
     records = add_images(corpus, range(4))
-    encoding.encode_corpus(corpus_id=corpus.pk)
+    job.encode_corpus(corpus_id=corpus.pk)
     rows_before = counting_encoder.rows
 
     with django_capture_on_commit_callbacks(execute=True):
@@ -102,7 +102,7 @@ def test_removing_every_image_leaves_an_empty_corpus_without_index(
 ):
     corpus = make_corpus(user)
     records = add_images(corpus, range(2))
-    encoding.encode_corpus(corpus_id=corpus.pk)
+    job.encode_corpus(corpus_id=corpus.pk)
     with django_capture_on_commit_callbacks(execute=True):
         services.delete_images(corpus=corpus, image_ids=[r.pk for r in records])
     corpus.refresh_from_db()
@@ -114,19 +114,19 @@ def test_removing_every_image_leaves_an_empty_corpus_without_index(
 def test_a_failed_index_build_keeps_the_previous_version_serving(user, monkeypatch):
     corpus = make_corpus(user)
     (first,) = add_images(corpus, [1])
-    encoding.encode_corpus(corpus_id=corpus.pk)
+    job.encode_corpus(corpus_id=corpus.pk)
     corpus.refresh_from_db()
     live = corpus.index_version
 
-    import search.scann_index
+    import search.indices.scann_index
 
     def broken_build(*args, **kwargs):
         raise MemoryError("disk on fire")
 
-    monkeypatch.setattr(search.scann_index, "build_searcher", broken_build)
+    monkeypatch.setattr(search.indices.scann_index, "build_searcher", broken_build)
     add_images(corpus, [2])
     with pytest.raises(MemoryError):
-        encoding.encode_corpus(corpus_id=corpus.pk)
+        job.encode_corpus(corpus_id=corpus.pk)
 
     corpus.refresh_from_db()
     assert corpus.status == CorpusStatus.FAILED and "disk on fire" in corpus.status_message
@@ -140,7 +140,7 @@ def test_an_image_that_cannot_be_decoded_any_more_is_marked_failed(user):
     _good, broken = add_images(corpus, [1, 2])
     with open(broken.file.path, "wb") as handle:
         handle.write(b"bit rot")
-    outcome = encoding.encode_corpus(corpus_id=corpus.pk)
+    outcome = job.encode_corpus(corpus_id=corpus.pk)
     assert (outcome.encoded, outcome.failed) == (1, 1)
     broken.refresh_from_db()
     assert broken.status == ImageStatus.FAILED and "Could not be encoded" in broken.error
@@ -154,11 +154,11 @@ def test_a_second_worker_does_not_build_while_the_first_holds_the_lease(user, co
     lease = Lease.acquire(corpus.pk)
     assert lease is not None
 
-    outcome = encoding.encode_corpus(corpus_id=corpus.pk)
+    outcome = job.encode_corpus(corpus_id=corpus.pk)
     assert outcome.busy and counting_encoder.rows == 0
 
     lease.release()
-    assert encoding.encode_corpus(corpus_id=corpus.pk).encoded == 3
+    assert job.encode_corpus(corpus_id=corpus.pk).encoded == 3
 
 
 def test_an_expired_lease_of_a_crashed_worker_is_taken_over(user):
@@ -166,7 +166,7 @@ def test_an_expired_lease_of_a_crashed_worker_is_taken_over(user):
     add_images(corpus, range(2))
     Lease.acquire(corpus.pk)
     Corpus.objects.filter(pk=corpus.pk).update(indexing_lease_until="2000-01-01T00:00:00Z")
-    assert encoding.encode_corpus(corpus_id=corpus.pk).encoded == 2
+    assert job.encode_corpus(corpus_id=corpus.pk).encoded == 2
 
 
 def test_a_worker_that_lost_its_lease_stores_nothing_more(user, counting_encoder):
@@ -180,7 +180,7 @@ def test_a_worker_that_lost_its_lease_stores_nothing_more(user, counting_encoder
         return real_encode(batch)
 
     counting_encoder.encode_batch = stalled_then_taken_over
-    outcome = encoding.encode_corpus(corpus_id=corpus.pk)
+    outcome = job.encode_corpus(corpus_id=corpus.pk)
 
     assert outcome.encoded == 2  # the first batch only; the second was encoded but not stored
     assert corpus.images.filter(status=ImageStatus.ENCODED).count() == 2
@@ -201,7 +201,7 @@ def test_vectors_go_only_into_records_still_pending(user, counting_encoder):
         return real_encode(batch)
 
     counting_encoder.encode_batch = another_worker_stored_one_meanwhile
-    encoding.encode_corpus(corpus_id=corpus.pk)
+    job.encode_corpus(corpus_id=corpus.pk)
     first.refresh_from_db()
     second.refresh_from_db()
     assert bytes(first.embedding) == b"elsewhere"
@@ -211,9 +211,9 @@ def test_vectors_go_only_into_records_still_pending(user, counting_encoder):
 def test_running_the_task_again_changes_nothing(user, counting_encoder):
     corpus = make_corpus(user)
     add_images(corpus, range(3))
-    encoding.encode_corpus(corpus_id=corpus.pk)
+    job.encode_corpus(corpus_id=corpus.pk)
     version = Corpus.objects.get(pk=corpus.pk).index_version
-    outcome = encoding.encode_corpus(corpus_id=corpus.pk)
+    outcome = job.encode_corpus(corpus_id=corpus.pk)
     assert outcome.encoded == 0 and counting_encoder.rows == 3
     assert Corpus.objects.get(pk=corpus.pk).index_version == version
 
@@ -221,10 +221,10 @@ def test_running_the_task_again_changes_nothing(user, counting_encoder):
 def test_vectors_of_another_encoder_version_are_encoded_again(user, counting_encoder):
     corpus = make_corpus(user)
     add_images(corpus, range(3))
-    encoding.encode_corpus(corpus_id=corpus.pk)
+    job.encode_corpus(corpus_id=corpus.pk)
     corpus.images.filter(pk=corpus.images.first().pk).update(encoder_fingerprint="old-weights")
 
-    outcome = encoding.encode_corpus(corpus_id=corpus.pk)
+    outcome = job.encode_corpus(corpus_id=corpus.pk)
 
     assert outcome.encoded == 1 and counting_encoder.rows == 4
     corpus.refresh_from_db()
@@ -254,7 +254,7 @@ def test_a_task_hands_the_rest_over_once_half_its_timeout_is_spent(
     settings.CRIER_TASK_TIMEOUT = 0  # spent after the first batch
 
     with django_capture_on_commit_callbacks() as enqueued:
-        outcome = encoding.encode_corpus(corpus_id=corpus.pk)
+        outcome = job.encode_corpus(corpus_id=corpus.pk)
 
     assert outcome.handed_over and outcome.encoded == 2
     assert "handed to a new task" in outcome.summary
@@ -268,7 +268,7 @@ def test_a_stopping_worker_starts_no_encoding_and_hands_the_corpus_over(
 ):
     import threading
 
-    from search import shutdown
+    from search.encoding import shutdown
 
     corpus = make_corpus(user)
     add_images(corpus, range(3))
@@ -277,14 +277,14 @@ def test_a_stopping_worker_starts_no_encoding_and_hands_the_corpus_over(
     stop.set()
 
     with django_capture_on_commit_callbacks() as enqueued:
-        outcome = encoding.encode_corpus(corpus_id=corpus.pk)
+        outcome = job.encode_corpus(corpus_id=corpus.pk)
 
     assert outcome.handed_over and counting_encoder.rows == 0 and len(enqueued) == 1
     assert Corpus.objects.get(pk=corpus.pk).indexing_lease_token == ""
 
 
 class FakeClock:
-    """Stands in for ``time`` in search.encoding: ``sleep`` advances ``monotonic`` at once and
+    """Stands in for ``time`` in search.encoding.job: ``sleep`` advances ``monotonic`` at once and
     runs ``on_sleep`` (an upload arriving while the job waits)."""
 
     def __init__(self, on_sleep=None) -> None:
@@ -303,9 +303,9 @@ class FakeClock:
 @pytest.fixture
 def count_builds(monkeypatch):
     builds = []
-    update = encoding.update_index
+    update = job.update_index
     monkeypatch.setattr(
-        encoding, "update_index", lambda corpus: builds.append(1) or update(corpus=corpus)
+        job, "update_index", lambda corpus: builds.append(1) or update(corpus=corpus)
     )
     return builds
 
@@ -318,24 +318,24 @@ def test_images_arriving_while_the_job_runs_are_indexed_in_one_build(
     add_images(corpus, [1])
     arrivals = {3: [2], 5: [3, 4]}  # more uploads come in while the job waits
     clock = FakeClock(lambda sleeps: add_images(corpus, arrivals.get(sleeps, [])))
-    monkeypatch.setattr(encoding, "time", clock)
-    outcome = encoding.encode_corpus(corpus_id=corpus.pk)
+    monkeypatch.setattr(job, "time", clock)
+    outcome = job.encode_corpus(corpus_id=corpus.pk)
     assert outcome.encoded == 4 and len(count_builds) == 1
     corpus.refresh_from_db()
     assert corpus.status == CorpusStatus.READY and corpus.indexed_count == 4
     # It waited for the upload to pause, never longer than the build interval.
-    assert 5 < clock.sleeps <= 2 / encoding.UPLOAD_POLL_S + 1
+    assert 5 < clock.sleeps <= 2 / job.UPLOAD_POLL_S + 1
 
 
 def test_the_job_waits_for_no_upload_that_is_over(user, settings, monkeypatch, count_builds):
     settings.CRIER_INDEX_BUILD_INTERVAL = 2
     corpus = make_corpus(user)
     add_images(corpus, [1, 2])
-    past = timezone.now() - timedelta(seconds=2 * encoding.UPLOAD_GAP_S)
+    past = timezone.now() - timedelta(seconds=2 * job.UPLOAD_GAP_S)
     corpus.images.update(created_at=past)
     clock = FakeClock()
-    monkeypatch.setattr(encoding, "time", clock)
-    assert encoding.encode_corpus(corpus_id=corpus.pk).encoded == 2
+    monkeypatch.setattr(job, "time", clock)
+    assert job.encode_corpus(corpus_id=corpus.pk).encoded == 2
     assert clock.sleeps == 0 and len(count_builds) == 1
 
 
@@ -353,16 +353,16 @@ def test_an_upload_that_goes_on_gets_an_index_every_build_interval(user, setting
     # A new image at every poll and during the first two builds: the job still builds
     # after each second of waiting, then once more for what came meanwhile.
     clock = FakeClock(arrive)
-    monkeypatch.setattr(encoding, "time", clock)
-    update = encoding.update_index
+    monkeypatch.setattr(job, "time", clock)
+    update = job.update_index
 
     def build(corpus):
         arrive()
         builds.append(1)
         return update(corpus=corpus)
 
-    monkeypatch.setattr(encoding, "update_index", build)
-    outcome = encoding.encode_corpus(corpus_id=corpus.pk)
+    monkeypatch.setattr(job, "update_index", build)
+    outcome = job.encode_corpus(corpus_id=corpus.pk)
     assert len(builds) == 3
     assert outcome.encoded == corpus.images.count() > 20
-    assert clock.sleeps <= 3 * (1 / encoding.UPLOAD_POLL_S + 1)
+    assert clock.sleeps <= 3 * (1 / job.UPLOAD_POLL_S + 1)

@@ -1,4 +1,4 @@
-"""Filtered search gives the true top-k among matching images (search.filtered), checked
+"""Filtered search gives the true top-k among matching images (search.queries.filtered), checked
 against a brute-force filtered search on 3,000 synthetic records.
 
 How the comparison stays honest: random unit vectors are written straight into records and a
@@ -28,10 +28,12 @@ import pytest
 from django.test import override_settings
 
 from corpora.models import ImageRecord
-from search import filtered, indexing, params, services
-from search.filters import ImageFilters
-from search.scann_index import BRUTE_FORCE, TREE_AH
-from search.vectors import expand_queries
+from search import services
+from search.indices import build as indexing
+from search.indices.scann_index import BRUTE_FORCE, TREE_AH
+from search.queries import filtered, params
+from search.queries.filters import ImageFilters
+from search.queries.vectors import expand_queries
 from tests.factories import add_vector_records, make_corpus, unit_vectors
 
 pytestmark = pytest.mark.django_db

@@ -1,5 +1,5 @@
-"""Search filters (search.filters): validation, and each filter's rule on the database in use
-(the suite runs on PostgreSQL; run this file with DATABASE_URL unset for SQLite)."""
+"""Search filters (search.queries.filters): validation, and each filter's rule on the database
+in use (the suite runs on PostgreSQL; run this file with DATABASE_URL unset for SQLite)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from django.http import QueryDict
 from corpora.metadata import label_text, tag_text
 from corpora.models import ImageRecord
 from crier_site.errors import InvalidInput
-from search.filters import (
+from search.queries.filters import (
     MAX_FILTER_TAGS,
     MAX_METADATA_FILTERS,
     ImageFilters,

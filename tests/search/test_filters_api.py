@@ -1,5 +1,5 @@
 """Filters through the API: search by file (multipart), more like this (JSON), the schema, and
-the query-string allowance for ``metadata.<key>`` (crier_site.openapi.validated_query)."""
+the query-string allowance for ``metadata.<key>`` (crier_site.api.validation.validated_query)."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ from rest_framework.test import APIClient, APIRequestFactory
 
 from corpora.metadata import tag_text
 from corpora.models import ImageRecord
-from crier_site.openapi import validated_query
-from search.filters import MAX_FILTER_TAGS
+from crier_site.api.validation import validated_query
+from search.queries.filters import MAX_FILTER_TAGS
 from search.serializers import SearchFiltersSerializer
 from tests.api_helpers import as_file, error_of
 from tests.factories import image_bytes, ingested_corpus

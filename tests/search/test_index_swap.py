@@ -11,8 +11,8 @@ import pytest
 from django.db import connection
 
 from corpora.models import Corpus
-from search import indexing
-from search.cache import searchers
+from search.indices import build
+from search.indices.cache import searchers
 from search.services import IndexNotReady, search_vectors
 from tests.factories import add_vector_records, indexed_vector_corpus, unit_vectors
 
@@ -53,7 +53,7 @@ def test_searches_during_repeated_swaps_never_find_the_index_gone(user):
     try:
         for swap in range(SWAPS):
             add_vector_records(corpus, vectors[20 + swap : 21 + swap])
-            indexing.update_index(corpus=corpus)  # a brute-force index: rebuilt, a new version
+            build.update_index(corpus=corpus)  # a brute-force index: rebuilt, a new version
     finally:
         stop.set()
         for thread in threads:

@@ -8,7 +8,7 @@ import time
 import pytest
 
 from corpora.models import Corpus, ImageRecord, ImageStatus
-from search import indexing, scann_index
+from search.indices import build, scann_index
 from tests.factories import add_vector_records, make_corpus, unit_vectors
 
 pytestmark = pytest.mark.django_db
@@ -17,7 +17,7 @@ DIM = 16
 
 
 def version_dirs(corpus: Corpus) -> list[str]:
-    root = indexing.index_root(corpus.pk)
+    root = build.index_root(corpus.pk)
     return sorted(p.name for p in root.iterdir()) if root.exists() else []
 
 
@@ -25,12 +25,12 @@ def test_rebuild_reads_stored_vectors_and_swaps(user):
     corpus = make_corpus(user)
     records = add_vector_records(corpus, unit_vectors(30))
     add_vector_records(corpus, None, n=2, status=ImageStatus.PENDING)
-    version = indexing.rebuild_index(corpus=corpus)
+    version = build.rebuild_index(corpus=corpus)
 
     corpus.refresh_from_db()
     assert version and corpus.index_version == version and corpus.indexed_count == 30
     assert version_dirs(corpus) == [version]
-    index = scann_index.LoadedIndex.load(indexing.index_root(corpus.pk) / version)
+    index = scann_index.LoadedIndex.load(build.index_root(corpus.pk) / version)
     assert index.meta["n"] == 30 and index.meta["encoder_fingerprint"] == "fp-1"
     ids, _ = index.search(unit_vectors(30)[4], 1)
     assert ids[0] == records[4].pk
@@ -39,44 +39,44 @@ def test_rebuild_reads_stored_vectors_and_swaps(user):
 def test_a_replaced_version_stays_for_searches_that_read_it_then_goes(user, monkeypatch):
     corpus = make_corpus(user)
     add_vector_records(corpus, unit_vectors(10))
-    first = indexing.rebuild_index(corpus=corpus)
+    first = build.rebuild_index(corpus=corpus)
     add_vector_records(corpus, unit_vectors(5, seed=1))
-    second = indexing.rebuild_index(corpus=corpus)
+    second = build.rebuild_index(corpus=corpus)
     assert second > first
     # A search that read `first` as live a moment ago can still open it.
     assert version_dirs(corpus) == [first, second]
     assert Corpus.objects.get(pk=corpus.pk).indexed_count == 15
 
-    monkeypatch.setattr(indexing, "SUPERSEDED_GRACE_SECONDS", 0)  # ... the grace has passed
+    monkeypatch.setattr(build, "SUPERSEDED_GRACE_SECONDS", 0)  # ... the grace has passed
     add_vector_records(corpus, unit_vectors(2, seed=2))
-    third = indexing.rebuild_index(corpus=corpus)
+    third = build.rebuild_index(corpus=corpus)
     assert version_dirs(corpus) == [third]
 
 
 def test_version_names_carry_their_creation_time():
     before = time.time()
-    version = indexing.new_version()
-    assert before - 1 < indexing.version_time(version) < time.time() + 1
-    assert indexing.version_time(".tmp-1234") is None and indexing.version_time("v12") is None
+    version = build.new_version()
+    assert before - 1 < build.version_time(version) < time.time() + 1
+    assert build.version_time(".tmp-1234") is None and build.version_time("v12") is None
 
 
 def test_empty_corpus_has_no_index(user):
     corpus = make_corpus(user)
     add_vector_records(corpus, unit_vectors(3))
-    indexing.rebuild_index(corpus=corpus)
+    build.rebuild_index(corpus=corpus)
     ImageRecord.objects.filter(corpus=corpus).delete()
     add_vector_records(corpus, None, n=1, status=ImageStatus.FAILED)
 
-    assert indexing.rebuild_index(corpus=corpus) == ""
+    assert build.rebuild_index(corpus=corpus) == ""
     corpus.refresh_from_db()
     assert (corpus.index_version, corpus.indexed_count) == ("", 0)
-    assert not indexing.index_root(corpus.pk).exists()
+    assert not build.index_root(corpus.pk).exists()
 
 
 def test_failed_build_keeps_previous_version(user, monkeypatch):
     corpus = make_corpus(user)
     add_vector_records(corpus, unit_vectors(10))
-    live = indexing.rebuild_index(corpus=corpus)
+    live = build.rebuild_index(corpus=corpus)
     add_vector_records(corpus, unit_vectors(5, seed=1))
 
     def boom(*args, **kwargs):
@@ -84,17 +84,17 @@ def test_failed_build_keeps_previous_version(user, monkeypatch):
 
     monkeypatch.setattr(scann_index, "build_searcher", boom)
     with pytest.raises(RuntimeError):
-        indexing.rebuild_index(corpus=corpus)
+        build.rebuild_index(corpus=corpus)
     corpus.refresh_from_db()
     assert corpus.index_version == live and corpus.indexed_count == 10
     assert version_dirs(corpus) == [live]
-    assert scann_index.LoadedIndex.load(indexing.index_root(corpus.pk) / live).size == 10
+    assert scann_index.LoadedIndex.load(build.index_root(corpus.pk) / live).size == 10
 
 
 def test_failed_save_leaves_no_tmp_dir(user, monkeypatch):
     corpus = make_corpus(user)
     add_vector_records(corpus, unit_vectors(10))
-    live = indexing.rebuild_index(corpus=corpus)
+    live = build.rebuild_index(corpus=corpus)
 
     def half_written(directory, *args, **kwargs):
         directory.mkdir(parents=True)
@@ -103,7 +103,7 @@ def test_failed_save_leaves_no_tmp_dir(user, monkeypatch):
 
     monkeypatch.setattr(scann_index, "save_index", half_written)
     with pytest.raises(OSError):
-        indexing.rebuild_index(corpus=corpus)
+        build.rebuild_index(corpus=corpus)
     assert version_dirs(corpus) == [live]
 
 
@@ -111,26 +111,26 @@ def test_only_the_majority_fingerprint_is_indexed(user):
     corpus = make_corpus(user)
     add_vector_records(corpus, unit_vectors(6), fingerprint="new")
     add_vector_records(corpus, unit_vectors(2, seed=3, dim=8), fingerprint="old")
-    ids, vectors, fingerprint = indexing.read_vectors(corpus)
+    ids, vectors, fingerprint = build.read_vectors(corpus)
     assert fingerprint == "new" and vectors.shape == (6, DIM) and len(ids) == 6
-    indexing.rebuild_index(corpus=corpus)
+    build.rebuild_index(corpus=corpus)
     assert Corpus.objects.get(pk=corpus.pk).indexed_count == 6
 
 
 def test_drop_index(user):
     corpus = make_corpus(user)
     add_vector_records(corpus, unit_vectors(3))
-    indexing.rebuild_index(corpus=corpus)
-    indexing.drop_index(corpus_id=corpus.pk)
-    assert not indexing.index_root(corpus.pk).exists()
-    indexing.drop_index(corpus_id=corpus.pk)  # idempotent
+    build.rebuild_index(corpus=corpus)
+    build.drop_index(corpus_id=corpus.pk)
+    assert not build.index_root(corpus.pk).exists()
+    build.drop_index(corpus_id=corpus.pk)  # idempotent
 
 
 def test_corpus_delete_drops_index_on_commit(user, django_capture_on_commit_callbacks):
     corpus = make_corpus(user)
     add_vector_records(corpus, unit_vectors(3))
-    indexing.rebuild_index(corpus=corpus)
-    root = indexing.index_root(corpus.pk)
+    build.rebuild_index(corpus=corpus)
+    root = build.index_root(corpus.pk)
     with django_capture_on_commit_callbacks(execute=True):
         corpus.delete()
     assert not root.exists()
@@ -144,8 +144,8 @@ def age(path, seconds: float = 3600) -> None:
 def test_sweep_removes_only_orphans(user, settings):
     live_corpus = make_corpus(user, "live")
     add_vector_records(live_corpus, unit_vectors(5))
-    live = indexing.rebuild_index(corpus=live_corpus)
-    root = indexing.index_root(live_corpus.pk)
+    live = build.rebuild_index(corpus=live_corpus)
+    root = build.index_root(live_corpus.pk)
     age(root / live)  # old, but live: never touched
     stale = root / "v0000000000000001-deadbeef"
     stale.mkdir()
@@ -157,23 +157,23 @@ def test_sweep_removes_only_orphans(user, settings):
     age(old_tmp)
     fresh_tmp = root / ".tmp-fresh"
     fresh_tmp.mkdir()
-    gone = indexing.index_root(live_corpus.pk + 1000)  # a corpus that no longer exists
+    gone = build.index_root(live_corpus.pk + 1000)  # a corpus that no longer exists
     (gone / "v1").mkdir(parents=True)
     other = make_corpus(user, "just swapped")
     add_vector_records(other, unit_vectors(3))
-    replaced = indexing.rebuild_index(corpus=other)
+    replaced = build.rebuild_index(corpus=other)
     add_vector_records(other, unit_vectors(1, seed=5))
-    indexing.rebuild_index(corpus=other)
-    age(indexing.index_root(other.pk) / replaced)  # made long ago, replaced just now: kept
+    build.rebuild_index(corpus=other)
+    age(build.index_root(other.pk) / replaced)  # made long ago, replaced just now: kept
 
-    removed = indexing.sweep_orphan_index_dirs()
+    removed = build.sweep_orphan_index_dirs()
 
     assert set(removed) == {stale, old_tmp, gone}
-    assert (indexing.index_root(other.pk) / replaced).is_dir()
+    assert (build.index_root(other.pk) / replaced).is_dir()
     assert (root / live).is_dir() and fresh_stale.is_dir() and fresh_tmp.is_dir()
     assert not gone.exists()
     assert scann_index.LoadedIndex.load(root / live).size == 5
-    assert indexing.sweep_orphan_index_dirs() == []
+    assert build.sweep_orphan_index_dirs() == []
 
 
 def _count_builds(monkeypatch) -> dict[str, int]:
@@ -192,19 +192,19 @@ def test_a_large_index_is_updated_in_place_for_small_changes(user, settings, mon
     settings.CRIER_ANN_THRESHOLD = 0  # tree + AH from MIN_TREE_SIZE vectors on
     corpus = make_corpus(user)
     base = add_vector_records(corpus, unit_vectors(1200, seed=1, dim=64))
-    first = indexing.update_index(corpus=corpus)
+    first = build.update_index(corpus=corpus)
     builds = _count_builds(monkeypatch)
 
     new_vectors = unit_vectors(5, seed=2, dim=64)
     new = add_vector_records(corpus, new_vectors)
     ImageRecord.objects.filter(pk__in=[r.pk for r in base[:3]]).delete()
-    version = indexing.update_index(corpus=corpus)
+    version = build.update_index(corpus=corpus)
 
     assert builds["builds"] == 0 and version != first
     corpus.refresh_from_db()
     assert corpus.index_version == version and corpus.indexed_count == 1202
     assert version_dirs(corpus) == [first, version]  # the replaced one stays for a while
-    index = scann_index.LoadedIndex.load(indexing.index_root(corpus.pk) / version)
+    index = scann_index.LoadedIndex.load(build.index_root(corpus.pk) / version)
     assert index.meta["changes_since_build"] == 8 and index.meta["n"] == 1202
     assert index.meta["delta_n"] == 5
     ids, scores = index.search(new_vectors, 1)  # the delta is scored exactly: always rank 1
@@ -219,26 +219,26 @@ def test_too_many_changes_trigger_a_full_rebuild(user, settings, monkeypatch):
     settings.CRIER_ANN_THRESHOLD = 0
     corpus = make_corpus(user)
     add_vector_records(corpus, unit_vectors(1000, seed=1))
-    indexing.update_index(corpus=corpus)
+    build.update_index(corpus=corpus)
     builds = _count_builds(monkeypatch)
 
-    add_vector_records(corpus, unit_vectors(int(1000 * indexing.INCREMENTAL_SHARE) + 1, seed=3))
-    version = indexing.update_index(corpus=corpus)
+    add_vector_records(corpus, unit_vectors(int(1000 * build.INCREMENTAL_SHARE) + 1, seed=3))
+    version = build.update_index(corpus=corpus)
 
     assert builds["builds"] == 1
-    meta = scann_index.LoadedIndex.load(indexing.index_root(corpus.pk) / version).meta
+    meta = scann_index.LoadedIndex.load(build.index_root(corpus.pk) / version).meta
     assert meta["changes_since_build"] == 0 and meta["built_n"] == meta["n"] == 1201
 
 
 def test_small_indices_are_simply_rebuilt(user, monkeypatch):
     corpus = make_corpus(user)
     add_vector_records(corpus, unit_vectors(20, seed=1))
-    indexing.update_index(corpus=corpus)
+    build.update_index(corpus=corpus)
     builds = _count_builds(monkeypatch)
     add_vector_records(corpus, unit_vectors(1, seed=2))
-    indexing.update_index(corpus=corpus)
+    build.update_index(corpus=corpus)
     assert builds["builds"] == 1
-    assert indexing.update_index(corpus=corpus) == corpus.index_version  # nothing changed
+    assert build.update_index(corpus=corpus) == corpus.index_version  # nothing changed
     assert builds["builds"] == 1
 
 
@@ -246,16 +246,16 @@ def test_the_delta_carries_over_and_loses_removed_records(user, settings, monkey
     settings.CRIER_ANN_THRESHOLD = 0
     corpus = make_corpus(user)
     add_vector_records(corpus, unit_vectors(1000, seed=1, dim=32))
-    indexing.update_index(corpus=corpus)
+    build.update_index(corpus=corpus)
     builds = _count_builds(monkeypatch)
     first_new = add_vector_records(corpus, unit_vectors(3, seed=5, dim=32))
-    indexing.update_index(corpus=corpus)
+    build.update_index(corpus=corpus)
     later = add_vector_records(corpus, unit_vectors(2, seed=6, dim=32))
     ImageRecord.objects.filter(pk=first_new[0].pk).delete()
-    version = indexing.update_index(corpus=corpus)
+    version = build.update_index(corpus=corpus)
 
     assert builds["builds"] == 0
-    index = scann_index.LoadedIndex.load(indexing.index_root(corpus.pk) / version)
+    index = scann_index.LoadedIndex.load(build.index_root(corpus.pk) / version)
     assert sorted(index.delta_ids.tolist()) == sorted(r.pk for r in [*first_new[1:], *later])
     assert index.meta["n"] == 1004 and index.meta["changes_since_build"] == 6
     ids, _ = index.search(unit_vectors(3, seed=5, dim=32), 1)

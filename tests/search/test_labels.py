@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 
 from corpora import services
-from search import encoding
 from search.encoders import get_encoder
 from search.encoders.labels import describe_labels, label_entry
+from search.encoding import job
 from tests.factories import make_corpus, photo_bytes
 
 pytestmark = pytest.mark.django_db
@@ -94,7 +94,7 @@ def test_encoding_stores_top5_labels_on_each_record(user, monkeypatch):
 
     monkeypatch.setattr(lite0, "encode_and_classify_batch", count_both)
     monkeypatch.setattr(lite0, "encode_batch", count_features)
-    encoding.encode_corpus(corpus_id=corpus.pk)
+    job.encode_corpus(corpus_id=corpus.pk)
     assert calls == {"both": 1, "features_only": 0}  # one inference per batch, labels included
 
     cat = corpus.images.get(original_filename="cat.jpg")
@@ -112,6 +112,6 @@ def test_encoders_without_a_classifier_store_no_labels(user):
     services.ingest_files(
         corpus=corpus, files=[("cat.jpg", io.BytesIO(photo_bytes("chelsea.png")))], enqueue=False
     )
-    encoding.encode_corpus(corpus_id=corpus.pk)
+    job.encode_corpus(corpus_id=corpus.pk)
     record = corpus.images.get()
     assert record.status == "encoded" and record.labels == [] and record.label_text == ""

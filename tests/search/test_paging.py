@@ -1,5 +1,5 @@
 """More results: offset + k pages through one ranking, min_score cuts it and counts the
-matches (search.params.Page, search.services), through the service, the API and the page."""
+matches (search.queries.params.Page, search.services), through the service, the API and the page."""
 
 from __future__ import annotations
 
@@ -10,7 +10,9 @@ from django.urls import reverse
 from rest_framework.test import APIClient
 
 from crier_site.errors import InvalidInput
-from search import indexing, params, services
+from search import services
+from search.indices import build
+from search.queries import params
 from tests.api_helpers import error_of
 from tests.factories import add_vector_records, make_corpus, unit_vectors
 
@@ -39,7 +41,7 @@ def test_equal_scores_are_ordered_by_image_id(user):
     corpus = make_corpus(user)
     twin = unit_vectors(1)[0]
     records = add_vector_records(corpus, np.stack([twin] * 6 + list(unit_vectors(4, seed=3))))
-    indexing.rebuild_index(corpus=corpus)
+    build.rebuild_index(corpus=corpus)
     first = ranking(corpus, twin, k=3)
     second = ranking(corpus, twin, k=3, offset=3)
     ids = [hit.record_id for hit in first.hits + second.hits]

@@ -9,7 +9,7 @@ import pytest
 from PIL import Image
 
 from crier_site.errors import InvalidInput, PayloadTooLarge
-from search.preprocessing import open_image, resize_for_model, scale_pixels
+from search.encoding.preprocessing import open_image, resize_for_model, scale_pixels
 
 
 def _encode(image: Image.Image, fmt: str, **kwargs) -> bytes:

@@ -11,8 +11,8 @@ from django_q.models import Schedule
 
 from corpora import services
 from corpora.models import Corpus, CorpusStatus, ImageStatus
-from search import leases, recovery
-from search.leases import Lease
+from search.encoding import leases, recovery
+from search.encoding.leases import Lease
 from tests.factories import image_bytes, make_corpus
 
 

@@ -16,11 +16,11 @@ from benchmarks.camera_photos import camera_image
 from corpora import services
 from corpora.models import ImageStatus
 from corpora.validation import decode_image
-from search import encoding
 from search.encoders import get_encoder
 from search.encoders.base import make_fingerprint
 from search.encoders.histogram import BINS, SIZE
-from search.preprocessing import decode_side, open_image, resize_for_model
+from search.encoding import job
+from search.encoding.preprocessing import decode_side, open_image, resize_for_model
 from search.services import search_image
 from tests.factories import image_bytes, make_corpus, make_record
 
@@ -88,7 +88,7 @@ def test_one_decode_per_file_on_upload_encoding_and_query(
     assert len(report.accepted) == 1 and len(count_decodes) == 1
 
     count_decodes.clear()
-    encoding.encode_corpus(corpus_id=corpus.pk)
+    job.encode_corpus(corpus_id=corpus.pk)
     corpus.refresh_from_db()
     assert corpus.index_version and len(count_decodes) == 1
 
@@ -104,7 +104,7 @@ def test_a_stored_camera_photo_finds_itself(user, camera_photos, settings):
     corpus = make_corpus(user, "camera")
     files = [(path.name, io.BytesIO(path.read_bytes())) for path in camera_photos]
     services.ingest_files(corpus=corpus, files=files, enqueue=False)
-    encoding.encode_corpus(corpus_id=corpus.pk)
+    job.encode_corpus(corpus_id=corpus.pk)
     corpus.refresh_from_db()
     result = search_image(corpus=corpus, image=camera_photos[2].read_bytes(), k=1)
     best = corpus.images.get(pk=result.hits[0].record_id)
@@ -127,7 +127,7 @@ def test_vectors_stored_before_the_preprocessing_change_are_encoded_again(user, 
         embedding=np.zeros(histogram.dim, dtype=np.float32).tobytes(),
         encoder_fingerprint=old,
     )
-    outcome = encoding.encode_corpus(corpus_id=corpus.pk)
+    outcome = job.encode_corpus(corpus_id=corpus.pk)
     record.refresh_from_db()
     assert outcome.encoded == 1
     assert record.encoder_fingerprint == histogram.fingerprint

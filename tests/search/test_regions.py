@@ -10,7 +10,7 @@ from PIL import Image
 from rest_framework.test import APIClient
 
 from crier_site.errors import InvalidInput
-from search.regions import Region
+from search.queries.regions import Region
 from tests.api_helpers import as_file, error_of
 from tests.factories import ingested_corpus, photo_bytes
 

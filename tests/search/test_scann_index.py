@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from search import scann_index
+from search.indices import scann_index
 
 
 def clustered(n: int, dim: int, seed: int, centres: int = 100, noise: float = 0.5) -> np.ndarray:
@@ -147,7 +147,7 @@ def test_serialized_index_survives_rename_and_fresh_process(big, tmp_path: Path)
     script = textwrap.dedent(
         f"""
         import numpy as np
-        from search.scann_index import LoadedIndex
+        from search.indices.scann_index import LoadedIndex
         index = LoadedIndex.load({str(tmp_path / "v1")!r})
         ids, scores = index.search(np.load({str(tmp_path / "queries.npy")!r}), 10)
         np.save({str(tmp_path / "ids.npy")!r}, ids)
@@ -168,7 +168,7 @@ def test_serialized_index_survives_rename_and_fresh_process(big, tmp_path: Path)
 NO_TENSORFLOW = """
 import sys
 import numpy as np
-from search import scann_index
+from search.indices import scann_index
 v = np.random.default_rng(0).random((1200, 16), dtype=np.float32)
 v /= np.linalg.norm(v, axis=1, keepdims=True)
 searcher = scann_index.build_searcher(v, ann_threshold=1000)

@@ -11,9 +11,11 @@ from PIL import Image
 
 from corpora.models import Corpus, ImageRecord, ImageStatus
 from crier_site.errors import Conflict, InvalidInput, NotFound
-from search import encoders, indexing, params, services
-from search.cache import SearcherCache, searchers
+from search import encoders, services
 from search.evaluation import postprocess
+from search.indices import build
+from search.indices.cache import SearcherCache, searchers
+from search.queries import params
 from tests.factories import add_vector_records, make_corpus, unit_vectors
 
 pytestmark = pytest.mark.django_db
@@ -114,7 +116,7 @@ def test_cache_reloads_only_on_version_change(indexed_vectors):
         services.search_vectors(corpus=corpus, query=vectors[0])
     assert searchers.loads == loads + 1
     add_vector_records(corpus, unit_vectors(3, seed=4))
-    indexing.rebuild_index(corpus=corpus)
+    build.rebuild_index(corpus=corpus)
     for _ in range(2):
         result = services.search_vectors(corpus=corpus, query=vectors[0], k=100)
     assert searchers.loads == loads + 2 and len(result.hits) == 43
@@ -146,9 +148,9 @@ def test_a_search_that_read_a_version_removed_since_uses_the_live_one(indexed_ve
     corpus, vectors, _ = indexed_vectors
     stale_row = Corpus.objects.get(pk=corpus.pk)
     add_vector_records(corpus, unit_vectors(3, seed=4))
-    live = indexing.rebuild_index(corpus=corpus)
+    live = build.rebuild_index(corpus=corpus)
     # Slower than the grace: the version the request read is gone from disk.
-    shutil.rmtree(indexing.index_root(corpus.pk) / stale_row.index_version)
+    shutil.rmtree(build.index_root(corpus.pk) / stale_row.index_version)
     searchers.clear()
 
     result = services.search_vectors(corpus=stale_row, query=vectors[0], k=100)
@@ -158,7 +160,7 @@ def test_a_search_that_read_a_version_removed_since_uses_the_live_one(indexed_ve
 
 def test_missing_version_dir_is_not_ready(indexed_vectors):
     corpus, vectors, _ = indexed_vectors
-    indexing.drop_index(corpus_id=corpus.pk)
+    build.drop_index(corpus_id=corpus.pk)
     with pytest.raises(services.IndexNotReady):
         services.search_vectors(corpus=corpus, query=vectors[0])
 
@@ -175,7 +177,7 @@ def test_search_image_with_histogram_encoder(user):
     colours = [(255, 0, 0), (0, 255, 0), (0, 0, 255), (250, 10, 10)]
     vectors = encoder.encode([png_bytes(c) for c in colours])
     records = add_vector_records(corpus, vectors, fingerprint=encoder.fingerprint)
-    indexing.rebuild_index(corpus=corpus)
+    build.rebuild_index(corpus=corpus)
     result = services.search_image(corpus=corpus, image=png_bytes((255, 0, 0)), k=2)
     assert [h.record_id for h in result.hits] == [records[0].pk, records[3].pk]
 
@@ -188,7 +190,7 @@ def test_query_expansion_re_searches_with_the_top_hits(user, settings, exact):
         for v in ([0.9, 0.436, 0], [0.85, 0, 0.527], [0.5, 0.866, 0], [0.6, 0, 0.8])
     )
     records = add_vector_records(corpus, np.stack([v / np.linalg.norm(v) for v in (a, b, c, d)]))
-    indexing.rebuild_index(corpus=corpus)
+    build.rebuild_index(corpus=corpus)
     query = np.array([1, 0, 0], dtype=np.float32)
     names = {r.pk: name for r, name in zip(records, "abcd", strict=True)}
 
@@ -211,7 +213,7 @@ def test_the_service_expands_a_query_exactly_as_evaluation_measured(user, settin
     corpus = make_corpus(user)
     vectors = unit_vectors(30, dim=16)
     add_vector_records(corpus, vectors)
-    indexing.rebuild_index(corpus=corpus)
+    build.rebuild_index(corpus=corpus)
     query = unit_vectors(1, dim=16, seed=99)[0]
     _, (measured,) = postprocess.apply(f"aqe:{n}", vectors, query[np.newaxis])
 

@@ -1,4 +1,5 @@
-"""Text search's service: what matches and in which order (search/text.py, docs/metadata.md).
+"""Text search's service: what matches and in which order (search/text/ranking.py,
+docs/metadata.md).
 
 The ranking runs twice where it can: on PostgreSQL through its full-text search (the stored,
 GIN-indexed ``search_document``) and through the portable ranker that SQLite uses, which runs
@@ -12,10 +13,11 @@ from django.db import connection
 from corpora import services as corpus_services
 from corpora.models import Corpus, ImageRecord
 from crier_site.errors import InvalidInput
-from search import encoders, text
-from search.filters import validate_filters
-from search.params import Page
-from search.text import query_words, text_search, validate_text_query
+from search import encoders
+from search.queries.filters import validate_filters
+from search.queries.params import Page
+from search.text import ranking
+from search.text.ranking import query_words, text_search, validate_text_query
 from tests.factories import described_record, image_bytes, ingested_corpus, make_corpus
 
 pytestmark = pytest.mark.django_db
@@ -26,18 +28,18 @@ RANKERS = ["portable"] + (["postgresql"] if connection.vendor == "postgresql" el
 @pytest.fixture(params=RANKERS)
 def ranker(request, monkeypatch) -> str:
     """Which ranker answers: PostgreSQL's full-text search or the portable one."""
-    monkeypatch.setattr(text, "ranks_in_database", lambda: request.param == "postgresql")
+    monkeypatch.setattr(ranking, "ranks_in_database", lambda: request.param == "postgresql")
     return request.param
 
 
-def search(corpus_or_corpora, q: str, **page) -> text.TextSearchResult:
+def search(corpus_or_corpora, q: str, **page) -> ranking.TextSearchResult:
     corpora = corpus_or_corpora
     if isinstance(corpora, Corpus):
         corpora = Corpus.objects.filter(pk=corpora.pk)
     return text_search(corpora=corpora, q=q, page=Page(**{"k": 50, **page}))
 
 
-def names(result: text.TextSearchResult) -> list[str]:
+def names(result: ranking.TextSearchResult) -> list[str]:
     return [hit.record.original_filename for hit in result.hits]
 
 

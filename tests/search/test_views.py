@@ -9,7 +9,7 @@ from django.urls import reverse
 from corpora.examples import seed_example_corpus
 from corpora.models import Visibility
 from corpora.services import update_image
-from search import encoding
+from search.encoding import job
 from tests.factories import image_bytes, make_corpus, make_record, photo_bytes
 from tests.site.test_accessible_forms import dangling_references
 
@@ -29,7 +29,7 @@ def indexed_photos(user):
     corpus = make_corpus(user)
     for name in PHOTOS:
         make_record(corpus, data=photo_bytes(name, size=(96, 96)), name=name)
-    encoding.encode_corpus(corpus_id=corpus.pk)
+    job.encode_corpus(corpus_id=corpus.pk)
     corpus.refresh_from_db()
     assert corpus.index_version
     return corpus

@@ -44,7 +44,7 @@ def test_staff_can_rebuild_a_lost_index(
 
     from corpora import services
     from corpora.models import Corpus
-    from search.indexing import index_root
+    from search.indices.build import index_root
 
     settings.CRIER_ENCODER = "histogram"
     corpus = make_corpus(user)

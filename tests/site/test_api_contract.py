@@ -1,5 +1,5 @@
 """The OpenAPI schema tells the truth: it validates, every operation is declared through
-``crier_site.openapi.api_operation`` (so its errors, pages and query are documented and
+``crier_site.api.operations.api_operation`` (so its errors, pages and query are documented and
 checked), and the app answers the way the schema says. The live check of all of it is the
 schemathesis run in tests/e2e/test_api_fuzz.py; these are the quick ones."""
 
@@ -11,7 +11,7 @@ from django.core.management import call_command
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from rest_framework.test import APIClient
 
-from crier_site.openapi import operation_spec_of
+from crier_site.api.operations import operation_spec_of
 from tests.api_helpers import error_of
 from tests.factories import make_corpus, make_record
 
@@ -58,8 +58,8 @@ def test_every_api_operation_is_declared_with_api_operation() -> None:
         for method in HTTP_METHODS
         if hasattr(view, method) and operation_spec_of(view, method) is None
     ]
-    assert not undeclared, "Declare these with crier_site.openapi.api_operation: " + ", ".join(
-        undeclared
+    assert not undeclared, "Declare these with crier_site.api.operations.api_operation: " + (
+        ", ".join(undeclared)
     )
 
 

@@ -11,8 +11,8 @@ with the same cluster started one process down, in a process group of its own, w
 process stays in front of it as a supervisor. A SIGTERM or SIGINT to the supervisor, alone or
 with its group:
 
-1. sets the shared stop flag (``search.shutdown``): a running encoding job hands the rest of its
-   corpus to a fresh task at the next batch, releases its lease and returns;
+1. sets the shared stop flag (``search.encoding.shutdown``): a running encoding job hands the
+   rest of its corpus to a fresh task at the next batch, releases its lease and returns;
 2. forwards one SIGTERM to the cluster's main process only — django-q's orderly path: the
    pusher stops taking tasks, the workers finish (soon, thanks to the flag), the monitor saves
    and acknowledges their results;
@@ -38,7 +38,7 @@ from django import db
 from django.conf import settings
 from django_q.management.commands.qcluster import Command as DjangoQClusterCommand
 
-from search import shutdown
+from search.encoding import shutdown
 
 POLL_SECONDS = 0.2
 PR_SET_PDEATHSIG = 1  # <linux/prctl.h>

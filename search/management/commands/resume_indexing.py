@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.core.management.base import BaseCommand
 
-from search.recovery import resume_stalled_indexing
+from search.encoding.recovery import resume_stalled_indexing
 
 
 class Command(BaseCommand):

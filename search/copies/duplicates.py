@@ -16,8 +16,8 @@ import numpy as np
 from django.core.cache import cache
 
 from corpora.models import Corpus, ImageRecord
-from search.indexing import read_vectors
-from search.params import DEFAULT_THRESHOLD
+from search.indices.build import read_vectors
+from search.queries.params import DEFAULT_THRESHOLD
 from search.services import IndexNotReady, require_index
 
 # Partners looked at per image: a group larger than this is still found whole, through chains.
@@ -87,7 +87,7 @@ class _UnionFind:
 
 def find_duplicates(*, corpus: Corpus, threshold: float = DEFAULT_THRESHOLD) -> DuplicateReport:
     """Groups of ``corpus``'s images that look alike at ``threshold`` or above (a value
-    checked at the edge: ``search.params.validate_threshold``)."""
+    checked at the edge: ``search.queries.params.validate_threshold``)."""
     key = f"crier:duplicates:{corpus.pk}:{corpus.index_version}:{threshold:.6f}"
     report = cache.get(key)
     if report is not None:

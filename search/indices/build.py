@@ -21,7 +21,7 @@ import numpy as np
 from django.conf import settings
 
 from corpora.models import Corpus
-from search import scann_index
+from search.indices import scann_index
 from search.selectors import as_vector, encoded_records
 
 logger = logging.getLogger(__name__)

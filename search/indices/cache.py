@@ -7,7 +7,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from pathlib import Path
 
-from search.scann_index import LoadedIndex
+from search.indices.scann_index import LoadedIndex
 
 MAX_LOADED = 32
 

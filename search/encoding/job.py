@@ -3,8 +3,9 @@
 Run by the ``search.tasks.encode_corpus`` task, which ``search.signals`` enqueues when
 ``corpora`` signals that a corpus needs indexing. Safe to run again at any time: each batch of
 vectors is committed as it is computed, so a crashed run resumes where it stopped, and records
-that are already encoded are never encoded again. A lease on the corpus row (``search.leases``,
-renewed by a heartbeat) makes sure only one worker encodes and builds a corpus at a time; a
+that are already encoded are never encoded again. A lease on the corpus row
+(``search.encoding.leases``, renewed by a heartbeat) makes sure only one worker encodes and
+builds a corpus at a time; a
 second task for the same corpus returns at once (the first one loops until nothing is left to
 do). Vectors are stored only while the lease is still ours, and only into still-pending records,
 so even a worker that stalled past its lease never stores a record twice.
@@ -27,10 +28,11 @@ from django.utils import timezone
 from corpora import model_inputs
 from corpora.models import Corpus, CorpusStatus, ImageRecord, ImageStatus
 from corpora.services import request_indexing
-from search import encoders, shutdown
-from search.indexing import update_index
-from search.leases import Lease, LeaseLost
-from search.preprocessing import open_image
+from search import encoders
+from search.encoding import shutdown
+from search.encoding.leases import Lease, LeaseLost
+from search.encoding.preprocessing import open_image
+from search.indices.build import update_index
 
 logger = logging.getLogger(__name__)
 

@@ -34,7 +34,7 @@ MIN_REORDER = 200
 
 RECORD_IDS_FILE = "record_ids.npy"
 # ScaNN's own float copy of the vectors (row = position), kept by both index kinds for exact
-# scoring; read back memory-mapped to score a few chosen records exactly (search.filtered).
+# scoring; read back memory-mapped to score a few chosen records exactly (search.queries.filtered).
 DATASET_FILE = "dataset.npy"
 DELTA_IDS_FILE = "delta_ids.npy"
 DELTA_VECTORS_FILE = "delta_vectors.npy"

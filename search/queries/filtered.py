@@ -1,4 +1,4 @@
-"""The ranking of a query among the images a filter keeps (search.filters.ImageFilters).
+"""The ranking of a query among the images a filter keeps (search.queries.filters.ImageFilters).
 
 The answer is the top of the ranking among matching images, never "whatever survived the
 index's first k". Two ways, the cheaper chosen per search (``FilteredSearch.prefers_exact``):
@@ -30,9 +30,9 @@ import math
 import numpy as np
 
 from corpora.models import Corpus
-from search.filters import ImageFilters
-from search.indexing import current_fingerprint
-from search.scann_index import BRUTE_FORCE, TREE_AH, LoadedIndex
+from search.indices.build import current_fingerprint
+from search.indices.scann_index import BRUTE_FORCE, TREE_AH, LoadedIndex
+from search.queries.filters import ImageFilters
 from search.selectors import as_vector, encoded_records
 
 # At most this many matching images are counted (and may be scanned exactly); when more match

@@ -11,11 +11,30 @@ from typing import Any
 from django.core.exceptions import PermissionDenied, RequestDataTooBig, TooManyFilesSent
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.views import defaults
-from rest_framework import exceptions, status
+from rest_framework import exceptions, serializers
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
 
 from crier_site.errors import CrierError
+
+
+class ErrorSerializer(serializers.Serializer):
+    code = serializers.CharField(help_text="Stable, machine-readable: `invalid`, `not_found`, …")
+    message = serializers.CharField(help_text="For people: what went wrong and what to do.")
+    fields = serializers.DictField(
+        child=serializers.JSONField(),
+        required=False,
+        help_text="With `invalid`: the messages per field or query parameter.",
+    )
+    retry_after_seconds = serializers.IntegerField(
+        required=False, help_text="With 429: seconds to wait before retrying."
+    )
+
+
+class ErrorEnvelopeSerializer(serializers.Serializer):
+    """Every API error. Some codes carry more details next to `code` and `message`."""
+
+    error = ErrorSerializer()
 
 
 def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
@@ -78,6 +97,3 @@ def _first_message(detail: Any) -> str:
     if isinstance(detail, list) and detail:
         return _first_message(detail[0])
     return str(detail)
-
-
-__all__ = ["api_exception_handler", "status"]

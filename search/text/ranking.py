@@ -46,8 +46,8 @@ from django.db.models.expressions import RawSQL
 from corpora.metadata import label_text
 from corpora.models import TEXT_SEARCH_CONFIG, Corpus, ImageRecord
 from crier_site.errors import InvalidInput
-from search.filters import ImageFilters, apply_filters
-from search.params import Page
+from search.queries.filters import ImageFilters, apply_filters
+from search.queries.params import Page
 
 MAX_QUERY_LENGTH = 200
 

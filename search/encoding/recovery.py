@@ -1,7 +1,8 @@
 """Crash recovery: corpora that a dead worker left half-indexed are handed to a live one.
 
 A corpus is in status "indexing" from the moment it has work (an upload, a deletion, a reindex)
-until a job finishes it, and a job holds the corpus's lease (``search.leases``) while it runs.
+until a job finishes it, and a job holds the corpus's lease (``search.encoding.leases``) while it
+runs.
 An "indexing" corpus with no live lease has nobody working on it: either its task is still
 queued (one more task is then a cheap no-op: the first one to run finds the work done), or the
 worker running it died (killed, out of memory, a reboot) or took its queued task down with it.

@@ -2,8 +2,8 @@
 
 A token and an expiry on the corpus row rather than a database lock held for the whole job: a
 worker that dies simply stops renewing its lease, and at most ``LEASE`` later another worker may
-take the corpus over (``search.recovery`` re-enqueues such corpora every minute). While a job
-runs, a heartbeat thread renews the lease every ``HEARTBEAT_SECONDS`` — also during an index
+take the corpus over (``search.encoding.recovery`` re-enqueues such corpora every minute). While
+a job runs, a heartbeat thread renews the lease every ``HEARTBEAT_SECONDS`` — also during an index
 build, which has no batch boundary to renew it at — so the lease can be short.
 """
 

@@ -1,0 +1,3 @@
+"""Copies: near-duplicate groups found by searching the live index (``duplicates``).
+See docs/duplicates.md.
+"""
