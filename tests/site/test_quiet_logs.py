@@ -23,7 +23,7 @@ NOISE = re.compile(
 )
 # Imports TensorFlow, then trains a small ScaNN tree (which logs through absl's C++ logging).
 LOAD_BOTH = (
-    "import numpy as np, tensorflow as tf; from search import scann_index; "
+    "import numpy as np, tensorflow as tf; from search.indices import scann_index; "
     "v = np.random.default_rng(0).random((600, 16), dtype=np.float32); "
     "v /= np.linalg.norm(v, axis=1, keepdims=True); "
     "scann_index.build_searcher(v, ann_threshold=10); print('built', tf.__version__ != '')"
