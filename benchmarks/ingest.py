@@ -93,7 +93,8 @@ def make_photos(folder: Path, count: int) -> list[Path]:
 def time_end_to_end(files: list[Path], encoder_name: str) -> float:
     from django.contrib.auth import get_user_model
 
-    from corpora import encoding, services
+    from corpora import services
+    from search.encoding import job
     from search.services import search_image
 
     owner = get_user_model().objects.create_user("bench")
@@ -110,7 +111,7 @@ def time_end_to_end(files: list[Path], encoder_name: str) -> float:
         for handle in handles:
             handle.close()
     ingested = time.perf_counter()
-    encoding.encode_corpus(corpus_id=corpus.pk)
+    job.encode_corpus(corpus_id=corpus.pk)
     corpus.refresh_from_db()
     result = search_image(corpus=corpus, image=files[0], k=1)
     total = time.perf_counter() - started
@@ -127,9 +128,10 @@ def time_add_one(n: int, photo: Path, encoder_name: str) -> tuple[float, int]:
     from django.contrib.auth import get_user_model
     from synthetic import store_encoded
 
-    from corpora import encoding, services
+    from corpora import services
     from corpora.models import ImageRecord
     from search.encoders import get_encoder
+    from search.encoding import job
     from search.services import search_image
 
     owner = get_user_model().objects.get(username="bench")
@@ -141,7 +143,7 @@ def time_add_one(n: int, photo: Path, encoder_name: str) -> tuple[float, int]:
     vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
     store_encoded(corpus, vectors, encoder.fingerprint)
     started = time.perf_counter()
-    encoding.encode_corpus(corpus_id=corpus.pk)
+    job.encode_corpus(corpus_id=corpus.pk)
     print(f"  initial index of {n:,} vectors built in {time.perf_counter() - started:.1f} s")
 
     calls = {"rows": 0}
@@ -157,7 +159,7 @@ def time_add_one(n: int, photo: Path, encoder_name: str) -> tuple[float, int]:
         services.ingest_files(
             corpus=corpus, files=[("new.jpg", io.BytesIO(handle.read()))], enqueue=False
         )
-    encoding.encode_corpus(corpus_id=corpus.pk)
+    job.encode_corpus(corpus_id=corpus.pk)
     encoded_rows = calls["rows"]  # the query below is encoded too; it is not part of the add
     corpus.refresh_from_db()
     hit = search_image(corpus=corpus, image=photo, k=1).hits[0]

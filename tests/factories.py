@@ -138,12 +138,12 @@ def indexed_vector_corpus(owner, vectors: np.ndarray, **fields) -> tuple[Corpus,
 
 def searchable_corpus(owner, name: str, count: int = 3, **fields) -> Corpus:
     """A histogram corpus of ``count`` random images, encoded and indexed."""
-    from search import encoding
+    from search.encoding import job
 
     corpus = make_corpus(owner, name, **fields)
     for seed in range(count):
         make_record(corpus, data=image_bytes(seed=seed), name=f"{seed}.png")
-    encoding.encode_corpus(corpus_id=corpus.pk)
+    job.encode_corpus(corpus_id=corpus.pk)
     corpus.refresh_from_db()
     assert corpus.index_version
     return corpus
