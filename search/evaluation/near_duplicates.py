@@ -7,7 +7,7 @@ machine with the same package versions; bump ``VERSION`` when an edit changes.
 from __future__ import annotations
 
 import io
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from functools import lru_cache
 from pathlib import Path
 
@@ -23,9 +23,15 @@ MATPLOTLIB_PHOTOS = ["grace_hopper.jpg"]
 
 def find_photos() -> list[Path]:
     """The photos that exist in this environment, in a fixed order."""
+    return shipped_pictures(SAMPLE_PHOTOS, MATPLOTLIB_PHOTOS)
+
+
+def shipped_pictures(skimage_names: Sequence[str], matplotlib_names: Sequence[str]) -> list[Path]:
+    """Those of the named sample pictures of scikit-image and matplotlib that are installed,
+    in the order given."""
     found: list[Path] = []
     try:
-        paths = [sample_photo_path(name) for name in SAMPLE_PHOTOS]
+        paths = [sample_photo_path(name) for name in skimage_names]
         found += [path for path in paths if path.is_file()]
     except ImportError:
         pass
@@ -33,7 +39,7 @@ def find_photos() -> list[Path]:
         import matplotlib
 
         sample = Path(matplotlib.get_data_path()) / "sample_data"
-        found += [sample / name for name in MATPLOTLIB_PHOTOS if (sample / name).is_file()]
+        found += [sample / name for name in matplotlib_names if (sample / name).is_file()]
     except ImportError:
         pass
     return found

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -12,6 +13,8 @@ from search.evaluation import indices, postprocess
 from search.evaluation.datasets import DatasetError, load_dataset
 from search.evaluation.report import markdown_table, write_report
 from search.evaluation.runner import run_evaluation
+
+COPY_SETS = {"copies": "tune", "copies-heldout": "heldout"}
 
 
 def _csv(value: str) -> list[str]:
@@ -27,11 +30,13 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument(
             "--dataset", required=True,
-            help="fashion-mnist, near-duplicates, or a folder with one subfolder per class",
+            help="fashion-mnist, near-duplicates, copies, copies-heldout, or a folder with one "
+                 "subfolder per class",
         )  # fmt: skip
         parser.add_argument("--limit-per-class", type=int, default=None,
                             help="use the first N images of each class (near-duplicates: "
-                                 "the first N versions of each photo)")  # fmt: skip
+                                 "the first N versions of each photo; copies: the first N "
+                                 "targets)")  # fmt: skip
         parser.add_argument("--seed", type=int, default=0, help="seed of the query/index split")
         parser.add_argument(
             "--repeats",
@@ -46,7 +51,16 @@ class Command(BaseCommand):
             help="comma-separated variants, each steps joined by '+': "
                  + ", ".join(postprocess.names()),
         )  # fmt: skip
-        parser.add_argument("--k", type=int, default=25, help="largest k to score")
+        parser.add_argument(
+            "--k", type=int, default=None, help="largest k to score (default 25; copies: 8)"
+        )
+        parser.add_argument(
+            "--distractors", type=int, default=50, help="copies: unrelated pictures indexed"
+        )
+        parser.add_argument(
+            "--depth", type=int, default=None,
+            help="copies: candidates verified with local features per query (default 30)",
+        )  # fmt: skip
         parser.add_argument(
             "--out",
             type=Path,
@@ -80,6 +94,10 @@ class Command(BaseCommand):
         for variant in variants:
             if not postprocess.is_valid(variant):
                 raise CommandError(f"bad --postprocess {variant!r}: {postprocess.names()}")
+        if options["dataset"] in COPY_SETS:
+            self._copies(options, encoders)
+            return
+        options["k"] = options["k"] or 25
         if options["k"] < 1 or options["repeats"] < 1:
             raise CommandError("--k and --repeats must be at least 1")
         for name in encoders:
@@ -110,3 +128,37 @@ class Command(BaseCommand):
         paths = write_report(results, out_dir)
         self.stdout.write(markdown_table(results))
         self.stdout.write(f"Wrote {', '.join(str(p) for p in paths.values())}")
+
+    def _copies(self, options, encoders: list[str]) -> None:
+        """The copy-detection set (search/evaluation/copies.py) with the first encoder named."""
+        from search.encoders import get_encoder
+        from search.evaluation.copies import DEPTH, copies_table, evaluate_copies
+        from search.evaluation.copies_set import copy_set
+
+        k, depth = options["k"] or 8, options["depth"] or DEPTH
+        if k < 1 or depth < 1:
+            raise CommandError("--k and --depth must be at least 1")
+        copies = copy_set(
+            part=COPY_SETS[options["dataset"]],
+            seed=options["seed"],
+            targets=options["limit_per_class"],
+            distractors=options["distractors"],
+        )
+        if not copies.targets:
+            raise CommandError("the copies set needs scikit-image's sample pictures")
+        data_dir = Path(settings.DATA_DIR)
+        results = evaluate_copies(
+            copies,
+            get_encoder(encoders[0]),
+            k=k,
+            depth=depth,
+            cache_dir=options["cache_dir"] or data_dir / "eval-cache",
+            progress=not options["no_progress"],
+        )
+        out_dir = options["out"] or data_dir / "evaluation" / f"{options['dataset']}-{copies.seed}"
+        out_dir.mkdir(parents=True, exist_ok=True)
+        table = copies_table(results)
+        (out_dir / "results.json").write_text(json.dumps(results, indent=2) + "\n")
+        (out_dir / "results.md").write_text(table)
+        self.stdout.write(table)
+        self.stdout.write(f"Wrote {out_dir / 'results.json'}, {out_dir / 'results.md'}")

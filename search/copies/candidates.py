@@ -1,0 +1,68 @@
+"""Candidates that see parts: which views of a stored picture go into the index, which views of
+a query are searched, and how view-to-view similarities become one score per image.
+
+The index holds every stored picture whole plus the picture boxes found inside it (a collage's
+cells, a screenshot's photos, an inset): a whole query then finds the copy inside a composite.
+A query is searched whole, turned by each quarter turn, mirrored, by the picture boxes found in
+it, and by a grid of windows: a part finds the whole, turned and mirrored copies are found.
+An image's candidate score is its best view-to-view similarity (docs/copies.md measures the
+alternatives).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from PIL import Image
+
+from search.copies.parts import View, grid_boxes, picture_boxes
+
+TURNS = (1, 2, 3)
+
+
+@dataclass(frozen=True)
+class ViewPlan:
+    """Which views to take of a picture (what evaluation compares)."""
+
+    boxes: bool = True
+    turns: bool = False
+    mirror: bool = False
+    grid: int = 0  # positions per side of the window grid (0: none)
+    grid_side: float = 0.6
+
+    def views(self, picture: Image.Image) -> list[View]:
+        views = [View("whole")]
+        if self.turns:
+            views += [View("turn", turn=t) for t in TURNS]
+        if self.mirror:
+            views.append(View("mirror", mirrored=True))
+        if self.boxes:
+            views += [View("box", box=box) for box in picture_boxes(picture)]
+        if self.grid:
+            views += [View("grid", box=box) for box in grid_boxes(self.grid_side, self.grid)]
+        return views
+
+
+INDEX_PLAN = ViewPlan(boxes=True)
+QUERY_PLAN = ViewPlan(boxes=True, turns=True, mirror=True, grid=3)
+
+
+def best_per_image(
+    owners: np.ndarray,
+    scores: np.ndarray,
+    *,
+    whole: np.ndarray | None = None,
+    part_penalty: float = 0.0,
+) -> dict[int, float]:
+    """One score per image: the best of its views' ``scores`` (``owners`` names each view's
+    image); a view that is not a whole-to-whole pair (``whole`` False) counts ``part_penalty``
+    less, so a look-alike seen whole is not outranked by a chance part."""
+    scores = np.asarray(scores, dtype=np.float32)
+    if whole is not None and part_penalty:
+        scores = np.where(whole, scores, scores - np.float32(part_penalty))
+    best: dict[int, float] = {}
+    for owner, score in zip(np.asarray(owners).tolist(), scores.tolist(), strict=True):
+        if score > best.get(owner, -np.inf):
+            best[owner] = score
+    return best

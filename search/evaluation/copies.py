@@ -1,0 +1,210 @@
+"""``manage.py evaluate --dataset copies``: AP@k per version of the copy-detection set
+(``copies_set``) for three ways of searching, side by side:
+
+- **global**: one vector per image, whole query against whole images (what ``main`` did);
+- **candidates**: every view of the query (``candidates.QUERY_PLAN``) against every indexed view
+  (``candidates.INDEX_PLAN``), an image scoring its best pair;
+- **verified**: the first ``depth`` candidates checked with local features
+  (``search.copies.local``): verified copies first, then the rest, each in candidate order.
+
+Protocol: leave-one-out over every version of every target (a query's relevant items are the
+other versions of its target); distractors are indexed, never queries.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import pickle
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from tqdm import tqdm
+
+from search.copies import local, parts
+from search.copies.candidates import INDEX_PLAN, QUERY_PLAN, ViewPlan, best_per_image
+from search.evaluation import metrics
+from search.evaluation.copies_set import DISTRACTOR, VERSIONS, CopySet
+
+MODES = ("global", "candidates", "verified")
+DEPTH = 30  # candidates verified per query
+
+
+def _encode_views(pictures, plan: ViewPlan, encoder, progress: bool, desc: str):
+    """(vectors (n_views, dim), owners (n_views,), whole (n_views,) bool, kinds)."""
+    vectors, owners, whole, kinds = [], [], [], []
+    batch: list[np.ndarray] = []
+
+    def flush() -> None:
+        if batch:
+            vectors.append(encoder.encode_batch(np.stack(batch)))
+            batch.clear()
+
+    for row, picture in enumerate(tqdm(pictures, desc=desc, disable=not progress, leave=False)):
+        for view in plan.views(picture):
+            batch.append(encoder.preprocess(view.render(picture)))
+            owners.append(row)
+            whole.append(view.kind == "whole")
+            kinds.append(view.kind)
+            if len(batch) >= encoder.batch_size:
+                flush()
+    flush()
+    return np.concatenate(vectors), np.asarray(owners), np.asarray(whole), kinds
+
+
+def _cached(path: Path, build):
+    if path.is_file():
+        with open(path, "rb") as handle:
+            return pickle.load(handle)
+    value = build()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "wb") as handle:
+        pickle.dump(value, handle)
+    return value
+
+
+def _ap_rows(ranked: list[list[int]], labels: np.ndarray, rows: list[int], k: int) -> np.ndarray:
+    aps = []
+    for row, found in zip(rows, ranked, strict=True):
+        relevant = {int(r) for r in np.flatnonzero(labels == labels[row]) if r != row}
+        aps.append(metrics.apk(relevant, found, k))
+    return np.asarray(aps)
+
+
+def evaluate_copies(
+    copies: CopySet,
+    encoder: Any,
+    *,
+    k: int = 8,
+    depth: int = DEPTH,
+    cache_dir: Path,
+    index_plan: ViewPlan = INDEX_PLAN,
+    query_plan: ViewPlan = QUERY_PLAN,
+    part_penalty: float = 0.0,
+    progress: bool = True,
+) -> dict[str, Any]:
+    """AP@k per version and mAP@k for each mode; JSON-ready, with costs."""
+    n = len(copies.items)
+    labels = np.asarray(
+        [
+            item.target if item.version != DISTRACTOR else -1 - r
+            for r, item in enumerate(copies.items)
+        ]
+    )
+    pictures = [copies.render(r) for r in range(n)]
+
+    def cache_file(suffix: str, *parts_of_key: object) -> Path:
+        digest = hashlib.sha1("\0".join(map(str, parts_of_key)).encode()).hexdigest()[:16]
+        return Path(cache_dir) / f"{copies.key}--{encoder.name}--{digest}{suffix}"
+
+    timings: dict[str, float] = {}
+
+    started = time.perf_counter()
+    views_key = (encoder.fingerprint, parts.VERSION)
+    indexed = _cached(cache_file(".index.pkl", *views_key, index_plan), lambda: _encode_views(
+        pictures, index_plan, encoder, progress, "index views"))  # fmt: skip
+    queried = _cached(cache_file(".query.pkl", *views_key, query_plan), lambda: _encode_views(
+        pictures, query_plan, encoder, progress, "query views"))  # fmt: skip
+    timings["encode_views_s"] = time.perf_counter() - started
+    started = time.perf_counter()
+    local_key = (local.FORMAT, local.MAX_KEYPOINTS, local.SIDE)
+    features = _cached(cache_file(".local.pkl", *local_key), lambda: [
+        (local.extract(p).to_bytes(), local.extract(p, mirrored=True).to_bytes())
+        for p in tqdm(pictures, desc="local features", disable=not progress, leave=False)
+    ])  # fmt: skip
+    timings["local_features_s"] = time.perf_counter() - started
+    features = [
+        (local.LocalFeatures.from_bytes(a), local.LocalFeatures.from_bytes(b)) for a, b in features
+    ]
+
+    i_vec, i_owner, i_whole, _ = indexed
+    q_vec, q_owner, q_whole, _ = queried
+    whole_rows = np.flatnonzero(i_whole)
+    global_vectors = i_vec[whole_rows]  # one per image, in row order
+    queries = [r for r, item in enumerate(copies.items) if item.version != DISTRACTOR]
+
+    ranked: dict[str, list[list[int]]] = {mode: [] for mode in MODES}
+    verify_seconds, verified_pairs = 0.0, 0
+    false_copies: list[tuple[int, int]] = []
+    misses: list[tuple[str, str, int]] = []  # (query version, unverified version, candidate rank)
+    for row in queries:
+        scores = global_vectors @ global_vectors[row]
+        order = [int(r) for r in np.argsort(-scores, kind="stable") if r != row]
+        ranked["global"].append(order[:k])
+        q_rows = np.flatnonzero(q_owner == row)
+        pair = q_vec[q_rows] @ i_vec.T  # (query views, index views)
+        pair_whole = q_whole[q_rows][:, None] & i_whole[None, :]
+        best = best_per_image(
+            np.broadcast_to(i_owner, pair.shape).ravel(), pair.ravel(),
+            whole=pair_whole.ravel(), part_penalty=part_penalty,
+        )  # fmt: skip
+        best.pop(row, None)
+        candidates = sorted(best, key=lambda r: (-best[r], r))
+        ranked["candidates"].append(candidates[:k])
+        started = time.perf_counter()
+        copies_found = []
+        for target in candidates[:depth]:
+            if local.best_match(list(features[row]), features[target][0]) is not None:
+                copies_found.append(target)
+                if labels[target] != labels[row]:
+                    false_copies.append((row, target))
+        verify_seconds += time.perf_counter() - started
+        verified_pairs += min(depth, len(candidates))
+        found = set(copies_found)
+        ranked["verified"].append((copies_found + [r for r in candidates if r not in found])[:k])
+        for missed in sorted(set(np.flatnonzero(labels == labels[row]).tolist()) - found - {row}):
+            rank = candidates.index(missed) if missed in candidates else -1
+            misses.append((copies.items[row].version, copies.items[missed].version, rank))
+
+    versions = [copies.items[r].version for r in queries]
+    table: dict[str, dict[str, float]] = {}
+    for mode in MODES:
+        aps = _ap_rows(ranked[mode], labels, queries, k)
+        table[mode] = {v: float(aps[[x == v for x in versions]].mean()) for v in VERSIONS}
+        table[mode]["all"] = float(aps.mean())
+    timings["verify_ms_per_pair"] = 1000 * verify_seconds / max(verified_pairs, 1)
+    sizes = {
+        "index_views_per_image": len(i_vec) / n,
+        "query_views_per_image": len(q_vec) / n,
+        "local_feature_bytes_per_image": float(np.mean([len(f[0].to_bytes()) for f in features])),
+    }
+    return {
+        "dataset": {
+            "name": f"copies-{copies.part}", "key": copies.key, "seed": copies.seed,
+            "targets": [p.name for p in copies.targets], "images": n, "queries": len(queries),
+        },
+        "encoder": encoder.name,
+        "encoder_fingerprint": encoder.fingerprint,
+        "k": k,
+        "depth": depth,
+        "index_plan": str(index_plan),
+        "query_plan": str(query_plan),
+        "part_penalty": part_penalty,
+        "ap": table,
+        "sizes": sizes,
+        "timings": {key: round(v, 3) for key, v in timings.items()},
+        # verified pairs that are not versions of one target (query row, found row)
+        "false_copies": false_copies,
+        # relevant items not verified: (query version, its version, rank among candidates)
+        "unverified": misses,
+    }  # fmt: skip
+
+
+def copies_table(results: dict[str, Any]) -> str:
+    k = results["k"]
+    header = ["version"] + [f"{mode} AP@{k}" for mode in MODES]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for version in [*VERSIONS, "all"]:
+        label = f"**all (mAP@{k})**" if version == "all" else version
+        cells = [f"{results['ap'][mode][version]:.3f}" for mode in MODES]
+        lines.append("| " + " | ".join([label, *cells]) + " |")
+    d = results["dataset"]
+    caption = (
+        f"{d['name']} (seed {d['seed']}): {d['images']} images, {d['queries']} queries, "
+        f"{results['encoder']}, {results['sizes']['index_views_per_image']:.2f} indexed views "
+        f"and {results['sizes']['query_views_per_image']:.2f} query views per image, "
+        f"verified depth {results['depth']}"
+    )
+    caption += f"; {len(results['false_copies'])} false copies verified"
+    return caption + "\n\n" + "\n".join(lines) + "\n"

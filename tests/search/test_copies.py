@@ -1,0 +1,100 @@
+"""Copy detection's pure parts: picture boxes, views, local features and their verification."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from search.copies import local
+from search.copies.candidates import best_per_image
+from search.copies.parts import View, grid_boxes, picture_boxes
+from search.evaluation.copies_set import load_target, target_paths, unrelated_picture
+
+
+@pytest.fixture(scope="module")
+def photo() -> Image.Image:
+    return load_target(target_paths("tune")[0])  # the astronaut
+
+
+def _page_with(photo: Image.Image, box: tuple[int, int, int, int]) -> Image.Image:
+    page = Image.new("RGB", (1000, 800), (255, 255, 255))
+    page.paste(photo.resize((box[2] - box[0], box[3] - box[1])), box[:2])
+    return page
+
+
+def test_picture_boxes_find_a_photo_on_a_page(photo):
+    boxes = picture_boxes(_page_with(photo, (300, 200, 600, 500)))
+    assert boxes
+    left, top, right, bottom = boxes[0]
+    assert left == pytest.approx(0.3, abs=0.02) and right == pytest.approx(0.6, abs=0.02)
+    assert top == pytest.approx(0.25, abs=0.02) and bottom == pytest.approx(0.625, abs=0.02)
+
+
+def test_no_boxes_in_a_plain_photo_or_a_flat_picture(photo):
+    assert picture_boxes(photo) == []
+    assert picture_boxes(Image.new("RGB", (400, 300), (90, 90, 90))) == []
+
+
+def test_views_render_boxes_turns_and_mirror(photo):
+    w, h = photo.size
+    assert View("box", box=(0.0, 0.0, 0.5, 0.5)).render(photo).size == (w // 2, h // 2)
+    turned = View("turn", turn=1).render(photo)
+    assert turned.size == (h, w)
+    mirrored = np.asarray(View("mirror", mirrored=True).render(photo))
+    assert np.array_equal(mirrored, np.asarray(photo)[:, ::-1])
+    assert len(grid_boxes(0.6, 3)) == 9
+
+
+def test_best_per_image_keeps_each_images_best_view_and_penalises_parts():
+    owners = np.array([1, 1, 2, 2])
+    scores = np.array([0.5, 0.9, 0.8, 0.7])
+    whole = np.array([True, False, True, False])
+    assert best_per_image(owners, scores) == pytest.approx({1: 0.9, 2: 0.8})
+    assert best_per_image(owners, scores, whole=whole, part_penalty=0.2) == pytest.approx(
+        {1: 0.7, 2: 0.8}
+    )
+
+
+def test_local_features_round_trip_compactly(photo):
+    features = local.extract(photo)
+    assert 50 < len(features) <= local.MAX_KEYPOINTS
+    blob = features.to_bytes()
+    assert len(blob) < 140 * len(features) + 16
+    again = local.LocalFeatures.from_bytes(blob)
+    assert np.array_equal(again.descriptors, features.descriptors)
+    assert np.abs(again.points - features.points).max() <= 0.125
+
+
+def test_verify_finds_the_photo_inside_a_page_and_where(photo):
+    page = _page_with(photo, (300, 200, 600, 500))
+    match = local.verify(local.extract(photo), local.extract(page))
+    assert match is not None and match.inliers >= local.MIN_INLIERS
+    assert match.query_box == pytest.approx((0, 0, 1, 1), abs=0.02)
+    assert match.target_box == pytest.approx((0.3, 0.25, 0.6, 0.625), abs=0.02)
+    assert match.query_overlap == pytest.approx(1.0, abs=0.03)
+    assert match.target_overlap == pytest.approx(0.3 * 0.375, abs=0.02)
+    # The transform maps the query's corners onto the box.
+    corner = np.asarray(match.transform) @ np.array([1.0, 1.0, 1.0])
+    assert corner[:2] / corner[2] == pytest.approx((0.6, 0.625), abs=0.02)
+
+
+def test_verify_finds_a_mirror_image_only_through_mirrored_features(photo):
+    mirrored = photo.transpose(Image.Transpose.FLIP_LEFT_RIGHT)
+    target = local.extract(mirrored)
+    queries = [local.extract(photo), local.extract(photo, mirrored=True)]
+    match = local.best_match(queries, target)
+    assert match is not None and match.mirrored
+    # Query fraction x lands at 1 - x in the target.
+    mapped = np.asarray(match.transform) @ np.array([0.2, 0.5, 1.0])
+    assert mapped[:2] / mapped[2] == pytest.approx((0.8, 0.5), abs=0.02)
+
+
+def test_verify_rejects_unrelated_and_textureless_pictures(photo):
+    rng = np.random.default_rng(3)
+    unrelated = local.extract(unrelated_picture(rng, (600, 450)))
+    assert local.verify(local.extract(photo), unrelated) is None
+    flat = local.extract(Image.new("RGB", (300, 300), (200, 40, 40)))
+    assert len(flat) == 0
+    assert local.verify(flat, local.extract(photo)) is None
+    assert local.LocalFeatures.from_bytes(flat.to_bytes()).descriptors.shape == (0, 128)
