@@ -1,3 +1,1 @@
-"""Copies: near-duplicate groups found by searching the live index (``duplicates``).
-See docs/duplicates.md.
-"""
+"""Copy detection: views that see parts of pictures, local features and their verification."""
