@@ -93,9 +93,13 @@ class ImageListApi(APIView):
     @api_operation(
         request={"multipart/form-data": ImageUploadSerializer},
         responses={202: IngestReportSerializer},
+        errors=[503, 507],
         description="Upload image files; each is accepted, a duplicate of one already in the "
         "corpus, or rejected (with the reason). Accepted images are then indexed in the "
-        "background: watch the corpus's `status`.",
+        "background: watch the corpus's `status`. A fault of the server (a full disk: 507, a "
+        "read-only disk or the database unavailable: 503, with `Retry-After`) stops the "
+        "storing: the files it kept from being stored are rejected with its message, and if "
+        "none was stored the answer is that error, with `rejected` listing every file.",
     )
     def post(self, request: Request, corpus_id: int) -> Response:
         corpus = selectors.get_writable_corpus(user=request.user, corpus_id=corpus_id)
@@ -106,6 +110,9 @@ class ImageListApi(APIView):
             corpus=corpus, files=[(f.name, f) for f in uploads], annotations=annotations
         )
         body = IngestReportSerializer(report, context={"request": request}).data
+        fault = services.nothing_stored_because(report)
+        if fault is not None:  # 507 or 503 with what to do, and each file's fate
+            raise type(fault)(fault.message, **fault.details, rejected=body["rejected"])
         return Response(body, status=status.HTTP_202_ACCEPTED)
 
 

@@ -33,6 +33,7 @@ from corpora.models import Corpus, CorpusStatus, ImageRecord, ImageStatus, Visib
 from corpora.signals import indexing_requested
 from corpora.validation import read_limited
 from crier_site.errors import Conflict, CrierError, InvalidInput
+from crier_site.faults import fault_error
 
 logger = logging.getLogger(__name__)
 
@@ -129,11 +130,15 @@ class IngestReport:
     accepted: list[ImageRecord] = field(default_factory=list)
     duplicates: list[DuplicateFile] = field(default_factory=list)
     rejected: list[RejectedFile] = field(default_factory=list)
+    # A fault of the server (full or read-only disk, database down) that stopped the storing:
+    # every file not stored because of it is in ``rejected`` with its message.
+    interrupted: CrierError | None = None
 
     def extend(self, other: IngestReport) -> None:
         self.accepted += other.accepted
         self.duplicates += other.duplicates
         self.rejected += other.rejected
+        self.interrupted = self.interrupted or other.interrupted
 
 
 def ingest_files(
@@ -154,9 +159,14 @@ def ingest_files(
     rejected too (unless ``report_unmatched=False``, for callers that ingest in chunks).
     EXIF facts (time, camera, position) are read from the bytes already being validated.
 
-    Accepted files become pending records; once the surrounding transaction commits, ONE
-    encoding task is enqueued for the corpus (unless ``enqueue=False``, e.g. for a caller
-    that runs the encoding inline).
+    Each accepted file is a pending record, committed at once; the corpus turns "indexing"
+    with the first one. A fault of the server (a full or read-only disk, the database gone:
+    ``crier_site.faults``) stops the storing: the report then lists every file not stored as
+    rejected and carries the fault in ``interrupted``. Once the surrounding transaction
+    commits, ONE encoding task is enqueued for the corpus (unless ``enqueue=False``, e.g. for
+    a caller that runs the encoding inline). Should the request die before that, the pending
+    records are found by the every-minute recovery (``search.recovery``), whatever the
+    corpus's status says.
     """
     report = IngestReport()
     annotations = annotations or {}
@@ -164,37 +174,83 @@ def ingest_files(
     plan = preparation.plan_for(corpus.encoder)
 
     uploads = _uploads(files, metadata, annotations, matched, keep_paths=keep_paths)
-    for upload, prepared in preparation.prepare_in_order(uploads, _data_of, plan):
-        if isinstance(prepared, CrierError):
-            upload.error = prepared.message
-        elif isinstance(prepared, OSError):
-            upload.error = f"The file could not be read: {prepared}"
-        elif isinstance(prepared, Exception):
-            raise prepared
-        if upload.error is not None or prepared is None:
-            report.rejected.append(RejectedFile(upload.filename, upload.error or ""))
-            continue
-        sha256 = prepared.info.sha256
-        existing = corpus.images.filter(sha256=sha256).values_list("pk", flat=True).first()
-        if existing is not None:
-            report.duplicates.append(DuplicateFile(upload.filename, existing))
-            continue
-        record = _store(corpus, upload, prepared, plan)
-        if isinstance(record, DuplicateFile):
-            report.duplicates.append(record)
-        else:
-            report.accepted.append(record)
+    try:
+        for upload, prepared in preparation.prepare_in_order(uploads, _data_of, plan):
+            if report.interrupted is None:
+                _ingest_one(corpus, upload, prepared, plan, report)
+            else:
+                report.rejected.append(RejectedFile(upload.filename, report.interrupted.message))
+    finally:
+        if report.accepted:
+            _request_indexing_after_ingest(corpus, enqueue=enqueue)
     if report_unmatched:
         for name in sorted(set(annotations) - matched):
             report.rejected.append(RejectedFile(str(name), UNMATCHED_METADATA))
-    if report.accepted:
+    return report
+
+
+def nothing_stored_because(report: IngestReport) -> CrierError | None:
+    """The server's fault that kept every file of an upload from being stored, if one did
+    (answered as an error, 507 or 503, rather than as a report of rejections)."""
+    if report.interrupted is None or report.accepted or report.duplicates:
+        return None
+    return report.interrupted
+
+
+def _ingest_one(
+    corpus: Corpus,
+    upload: _Upload,
+    prepared: preparation.PreparedUpload | Exception | None,
+    plan: preparation.UploadPlan,
+    report: IngestReport,
+) -> None:
+    if isinstance(prepared, CrierError):
+        upload.error = prepared.message
+    elif isinstance(prepared, OSError):
+        upload.error = f"The file could not be read: {prepared}"
+    elif isinstance(prepared, Exception):
+        logger.error("Preparing %s failed", upload.filename, exc_info=prepared)
+        upload.error = f"The file could not be processed ({type(prepared).__name__})."
+    if upload.error is not None or not isinstance(prepared, preparation.PreparedUpload):
+        report.rejected.append(RejectedFile(upload.filename, upload.error or ""))
+        return
+    try:
+        existing = corpus.images.filter(sha256=prepared.info.sha256).values_list("pk", flat=True)
+        duplicate_of = existing.first()
+        if duplicate_of is not None:
+            report.duplicates.append(DuplicateFile(upload.filename, duplicate_of))
+            return
+        record = _store(corpus, upload, prepared, plan)
+    except Exception as exc:
+        fault = fault_error(exc)
+        if fault is None:  # not the server's state: this file alone could not be stored
+            logger.exception("Storing %s failed", upload.filename)
+            message = f"The file could not be stored ({type(exc).__name__}); try it again."
+        else:
+            logger.error("Storing %s failed, no more files stored: %s", upload.filename, exc)
+            report.interrupted, message = fault, fault.message
+        report.rejected.append(RejectedFile(upload.filename, message))
+        return
+    if isinstance(record, DuplicateFile):
+        report.duplicates.append(record)
+        return
+    if not report.accepted:  # the first one: from now on the corpus has work
         Corpus.objects.filter(pk=corpus.pk).update(
             status=CorpusStatus.INDEXING, status_message="", updated_at=timezone.now()
         )
         corpus.status = CorpusStatus.INDEXING
-        if enqueue:
-            request_indexing(corpus_id=corpus.pk)
-    return report
+    report.accepted.append(record)
+
+
+def _request_indexing_after_ingest(corpus: Corpus, *, enqueue: bool) -> None:
+    if not enqueue:
+        return
+    try:
+        request_indexing(corpus_id=corpus.pk)
+    except Exception:
+        # E.g. the broker is down: the records are committed and pending, and the every-minute
+        # recovery requests their indexing as soon as it can.
+        logger.exception("Could not request indexing of corpus %s", corpus.pk)
 
 
 UNMATCHED_METADATA = "Metadata was given for this name, but no file of that name was sent."
@@ -361,24 +417,43 @@ def _store(
         latitude=info.exif.latitude,
         longitude=info.exif.longitude,
     )
-    # The stored name's extension follows the detected format, never the client's name.
-    record.file.save(f"image{info.extension}", ContentFile(upload.data), save=False)
-    # Both from the picture the check decoded: no re-decode, here or in the encoding job.
-    thumbnails.attach(record, prepared.thumbnail)
-    storage, name = record.file.storage, record.file.name
-    if prepared.model_pixels is not None:
-        model_inputs.write(storage, name, plan.recipe.fingerprint, prepared.model_pixels)
+    # Each write goes to a temporary name first (corpora.storage), so a failed one leaves
+    # nothing; the files written before a failure are removed here. Should even that fail (a
+    # disk gone read-only), no row refers to them and the orphan sweep removes them.
     try:
+        # The stored name's extension follows the detected format, never the client's name.
+        record.file.save(f"image{info.extension}", ContentFile(upload.data), save=False)
+        # Both from the picture the check decoded: no re-decode, here or in the encoding job.
+        thumbnails.attach(record, prepared.thumbnail)
+        if prepared.model_pixels is not None:
+            pixels, fingerprint = prepared.model_pixels, plan.recipe.fingerprint
+            model_inputs.write(record.file.storage, record.file.name, fingerprint, pixels)
         with transaction.atomic():
             record.save()
     except IntegrityError:
         # Another upload stored the same bytes between our check and our insert.
-        storage.delete(name)
-        record.thumbnail.storage.delete(record.thumbnail.name)
-        model_inputs.delete(storage, name)
+        _remove_files(record)
         existing = corpus.images.filter(sha256=info.sha256).values_list("pk", flat=True).first()
         return DuplicateFile(upload.filename, existing or 0)
+    except BaseException:
+        _remove_files(record)
+        raise
     return record
+
+
+def _remove_files(record: ImageRecord) -> None:
+    """Remove what was written for a record that is not stored (best effort: the orphan sweep
+    removes what cannot be removed now)."""
+    storage = record.file.storage
+    for field_file in (record.file, record.thumbnail):
+        if not field_file:
+            continue
+        try:
+            storage.delete(field_file.name)
+            if field_file is record.file:
+                model_inputs.delete(storage, field_file.name)
+        except OSError as exc:
+            logger.warning("%s left for the orphan sweep: %s", field_file.name, exc)
 
 
 # --- validation helpers --------------------------------------------------------------------------

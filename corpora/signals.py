@@ -10,12 +10,17 @@ corpus cascade), its file is removed once the transaction commits, so a rollback
 
 from __future__ import annotations
 
+import logging
+from functools import partial
+
 from django.db import transaction
 from django.db.models.signals import post_delete
 from django.dispatch import Signal, receiver
 
 from corpora import model_inputs
 from corpora.models import ImageRecord
+
+logger = logging.getLogger(__name__)
 
 # The corpus ``corpus_id`` has pending images or a stale index. Receivers index it: in the
 # background once the current transaction commits, or at once when ``synchronous`` is true,
@@ -29,11 +34,22 @@ sweep_requested = Signal()
 
 @receiver(post_delete, sender=ImageRecord, dispatch_uid="corpora.delete_image_file")
 def delete_image_file(sender, instance: ImageRecord, using: str, **kwargs) -> None:
-    """The original, its thumbnail and its model input (if still there) go with the row."""
-    for field in (instance.file, instance.thumbnail):
-        if field:
-            storage, name = field.storage, field.name
-            transaction.on_commit(lambda s=storage, n=name: s.delete(n), using=using)
+    """The original, its thumbnail and its model input (if still there) go with the row.
+
+    A file that cannot be removed (a read-only disk, an I/O error) never fails the delete: the
+    row is gone, so the file is an orphan, and the hourly orphan sweep
+    (``corpora.cleanup.sweep_orphan_files``) removes every file under ``media/corpora/`` that
+    no row refers to once it is older than the sweep's grace period."""
+    storage = instance.file.storage
+    names = [field.name for field in (instance.file, instance.thumbnail) if field]
     if instance.file:
-        storage, name = instance.file.storage, instance.file.name
-        transaction.on_commit(lambda: model_inputs.delete(storage, name), using=using)
+        names.append(model_inputs.input_name(instance.file.name))
+    for name in names:
+        transaction.on_commit(partial(_remove_file, storage, name), using=using)
+
+
+def _remove_file(storage, name: str) -> None:
+    try:
+        storage.delete(name)
+    except OSError as exc:
+        logger.warning("%s left for the orphan sweep: %s", name, exc)

@@ -92,7 +92,9 @@ def corpus_upload(request: HttpRequest, corpus_id: int) -> HttpResponse:
         return _render_detail(request, corpus, upload_form=form, status=400)
     files = [(upload.name, upload) for upload in form.cleaned_data["images"]]
     report = services.ingest_files(corpus=corpus, files=files)
-    return _render_detail(request, corpus, report=report)
+    fault = services.nothing_stored_because(report)
+    status = 200 if fault is None else fault.status_code
+    return _render_detail(request, corpus, report=report, status=status)
 
 
 @login_required

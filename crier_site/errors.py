@@ -57,3 +57,8 @@ class TooManyRequests(CrierError):
 class ServiceUnavailable(CrierError):
     status_code = 503
     code = "unavailable"
+
+
+class InsufficientStorage(CrierError):
+    status_code = 507
+    code = "insufficient_storage"

@@ -11,6 +11,7 @@ has been alive for the last few seconds.
 from __future__ import annotations
 
 import logging
+import shutil
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -37,6 +38,10 @@ def check_database() -> str:
 
 
 def check_data_dir() -> str:
+    """Both data directories writable, each with at least ``CRIER_MIN_FREE_MB`` free (an empty
+    file can still be made on a full disk, so the space is checked too)."""
+    minimum = settings.CRIER_MIN_FREE_MB
+    free_mb: list[int] = []
     for label, directory in (
         ("media", Path(settings.MEDIA_ROOT)),
         ("index", Path(settings.CRIER_INDEX_DIR)),
@@ -45,10 +50,17 @@ def check_data_dir() -> str:
             directory.mkdir(parents=True, exist_ok=True)
             with tempfile.NamedTemporaryFile(dir=directory, prefix=".readyz-"):
                 pass
+            free = shutil.disk_usage(directory).free // 2**20
         except OSError as exc:
             logger.error("readyz: %s is not writable: %s", directory, exc)
             raise CheckFailed(f"the {label} directory is not writable") from exc
-    return "media and index directories writable"
+        if free < minimum:
+            raise CheckFailed(
+                f"only {free} MB free for the {label} directory (CRIER_MIN_FREE_MB={minimum}): "
+                "free space, or uploads and index builds fail with 507"
+            )
+        free_mb.append(free)
+    return f"media and index directories writable, {min(free_mb)} MB free"
 
 
 def check_encoder() -> str:

@@ -27,6 +27,8 @@ MEDIA_ROOT = DATA_DIR / "media"
 MEDIA_URL = "/media-not-served/"
 CRIER_INDEX_DIR = Path(os.environ.get("CRIER_INDEX_DIR") or DATA_DIR / "indices").resolve()
 CRIER_MODEL_DIR = Path(os.environ.get("CRIER_MODEL_DIR") or DATA_DIR / "models").resolve()
+# /readyz fails when the media or index directory has less free space than this (MB).
+CRIER_MIN_FREE_MB = env_int("CRIER_MIN_FREE_MB", 500)
 
 # --- core ----------------------------------------------------------------------------------------
 SECRET_KEY = load_or_create_secret_key(DATA_DIR)
@@ -133,7 +135,8 @@ STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = DATA_DIR / "staticfiles"
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 STORAGES = {
-    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    # Django's file system storage, writing each file under a temporary name first.
+    "default": {"BACKEND": "corpora.storage.AtomicFileSystemStorage"},
     "staticfiles": {
         "BACKEND": (
             "django.contrib.staticfiles.storage.StaticFilesStorage"

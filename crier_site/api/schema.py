@@ -30,7 +30,9 @@ ERROR_DESCRIPTIONS: dict[int, str] = {
     "no request within this operation's limits reaches; answered by the server, as HTML.",
     415: "Unsupported request content type.",
     429: "Too many requests: retry after `retry_after_seconds` (also the Retry-After header).",
-    503: "Temporarily unavailable: retry later.",
+    503: "Temporarily unavailable (the database, or a read-only disk): retry after "
+    "`retry_after_seconds` (also the Retry-After header).",
+    507: "The server's disk is full: nothing was stored; retry after `retry_after_seconds`.",
 }
 
 

@@ -1,33 +1,43 @@
-"""Crash recovery: corpora that a dead worker left half-indexed are handed to a live one.
+"""Crash recovery: work nobody is doing is handed to a live worker.
 
-A corpus is in status "indexing" from the moment it has work (an upload, a deletion, a reindex)
-until a job finishes it, and a job holds the corpus's lease (``search.encoding.leases``) while it
-runs.
-An "indexing" corpus with no live lease has nobody working on it: either its task is still
-queued (one more task is then a cheap no-op: the first one to run finds the work done), or the
-worker running it died (killed, out of memory, a reboot) or took its queued task down with it.
-The schedule ``search.tasks.resume_stalled_indexing`` requests indexing for those corpora again
-every minute, so a corpus finishes without anyone noticing the crash.
+A corpus has work when it has pending images or a stale index, or is in status "indexing";
+a job holds the corpus's lease (``search.encoding.leases``) while it works on it. Work with no live
+lease has nobody doing it: its task is still queued (one more task is then a cheap no-op: the
+first one to run finds the work done), or the worker running it died (killed, out of memory, a
+reboot) or took its queued task down with it, or the request that stored the images died
+before it enqueued their task (a killed web worker, the database or broker gone midway). The
+schedule ``search.tasks.resume_stalled_indexing`` requests indexing for those corpora again
+every minute, so every pending image is encoded without anyone noticing the failure.
+
+It looks at the pending images themselves, not only at the corpus's status: a request that
+died after storing images may have left its corpus "ready". Failed corpora are left alone:
+a build that failed for a passing reason is retried by its own backoff schedule
+(``search.encoding.retries``), a permanent failure waits for its owner's "retry".
 """
 
 from __future__ import annotations
 
 import logging
 
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
-from corpora.models import Corpus, CorpusStatus
+from corpora.models import Corpus, CorpusStatus, ImageRecord, ImageStatus
 from corpora.services import request_indexing
 
 logger = logging.getLogger(__name__)
 
 
 def stalled_corpus_ids() -> list[int]:
-    """Corpora waiting for indexing that no worker holds a live lease on."""
+    """Corpora with work (pending images, a stale index, status "indexing") that no worker
+    holds a live lease on, failed ones aside."""
     unleased = Q(indexing_lease_until__isnull=True) | Q(indexing_lease_until__lt=timezone.now())
+    pending = ImageRecord.objects.filter(corpus=OuterRef("pk"), status=ImageStatus.PENDING)
+    has_work = Q(status=CorpusStatus.INDEXING) | Q(index_stale=True) | Q(Exists(pending))
     return list(
-        Corpus.objects.filter(unleased, status=CorpusStatus.INDEXING)
+        Corpus.objects.filter(unleased)
+        .filter(has_work)
+        .exclude(status=CorpusStatus.FAILED)
         .order_by("pk")
         .values_list("pk", flat=True)
     )

@@ -114,3 +114,29 @@ def test_ready_with_the_prepared_lite_encoder(client, settings):
     status, body = readyz(client)
     assert status == 200, body
     assert body["checks"]["encoder"]["detail"] == "efficientnet-lite0 prepared"
+
+
+@pytest.mark.django_db
+def test_not_ready_when_the_disk_is_nearly_full(client, settings, monkeypatch):
+    """An empty probe file fits on a full disk: the free space is what tells (issue #25)."""
+    import shutil
+
+    settings.CRIER_MIN_FREE_MB = 500
+    usage = shutil.disk_usage
+
+    def nearly_full(path):
+        total, used, _ = usage(path)
+        return type(usage(path))(total, used, 499 * 2**20)
+
+    monkeypatch.setattr(shutil, "disk_usage", nearly_full)
+    status, body = readyz(client)
+    assert status == 503 and body["failing"] == ["data_dir"]
+    detail = body["checks"]["data_dir"]["detail"]
+    assert "only 499 MB free" in detail and "CRIER_MIN_FREE_MB=500" in detail
+
+    settings.CRIER_MIN_FREE_MB = 400
+    status, body = readyz(client)
+    assert body["checks"]["data_dir"] == {
+        "ok": True,
+        "detail": "media and index directories writable, 499 MB free",
+    }

@@ -19,6 +19,7 @@ SHARED_SITE_MODULES = (
     "crier_site.api",
     "crier_site.env",
     "crier_site.errors",
+    "crier_site.faults",
     "crier_site.http",
     "crier_site.quiet",
 )

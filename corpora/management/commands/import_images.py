@@ -84,9 +84,13 @@ class Command(BaseCommand):
             )
             report.extend(part)
             progress.update(len(chunk))
+            if report.interrupted is not None:  # a full disk, the database gone: stop here
+                break
         progress.close()
         self._reject_unmatched(annotations, items, report)
         self._print_report(report)
+        if report.interrupted is not None:
+            self.stderr.write(self.style.ERROR(f"Import stopped: {report.interrupted.message}"))
         if options["sync"]:
             self.stdout.write(services.index_now(corpus_id=corpus.pk))
         elif report.accepted:

@@ -9,8 +9,9 @@ from search.encoding.recovery import resume_stalled_indexing
 
 class Command(BaseCommand):
     help = (
-        "Request indexing again for every corpus left 'indexing' with no worker holding its "
-        "lease (the schedule 'crier: resume stalled indexing' does this every minute)."
+        "Request indexing again for every corpus with work (pending images, a stale index, "
+        "status 'indexing') that no worker holds the lease of (the schedule 'crier: resume "
+        "stalled indexing' does this every minute)."
     )
 
     def handle(self, *args, **options) -> None:
