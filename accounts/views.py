@@ -1,4 +1,4 @@
-"""The account pages: sign up, log in (limited, ``accounts.forms``), log out and the API token."""
+"""The account pages: sign up, log in (limited, ``accounts.forms``), log out and API keys."""
 
 from __future__ import annotations
 
@@ -13,10 +13,10 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
-from accounts import tokens
-from accounts.forms import ThrottledAuthenticationForm
+from accounts import keys
+from accounts.forms import ApiKeyForm, ThrottledAuthenticationForm
 from accounts.throttling import check_signup_allowed
-from crier_site.errors import TooManyRequests
+from crier_site.errors import NotFound, TooManyRequests
 
 
 class LoginView(auth_views.LoginView):
@@ -70,18 +70,34 @@ def signup(request: HttpRequest) -> HttpResponse:
     return render(request, "accounts/signup.html", {"form": form}, status=status)
 
 
+NEW_KEY_SESSION_KEY = "accounts:new-api-key"
+
+
 @login_required
 @require_http_methods(["GET", "POST"])
 def api_token(request: HttpRequest) -> HttpResponse:
-    """See, create (or replace) and revoke the user's REST API token."""
+    """The user's API keys: listed, made (the key is shown once, on the next page view) and
+    revoked."""
+    form = ApiKeyForm()
     if request.method == "POST":
-        action = request.POST.get("action")
-        if action == "create":
-            tokens.replace_token(user=request.user)
-            messages.success(request, "A new API token was created. Keep it secret.")
-        elif action == "revoke":
-            tokens.revoke_token(user=request.user)
-            messages.success(request, "Your API token was revoked; it no longer works.")
-        return redirect("token")
-    token = tokens.current_token(user=request.user)
-    return render(request, "accounts/token.html", {"token": token})
+        if request.POST.get("action") == "revoke":
+            try:
+                keys.revoke_key(user=request.user, key_id=int(request.POST.get("key_id", "")))
+            except (ValueError, NotFound):
+                messages.error(request, "No such API key.")
+            else:
+                messages.success(request, "The API key was revoked; it no longer works.")
+            return redirect("token")
+        form = ApiKeyForm(request.POST)
+        if form.is_valid():
+            new = keys.create_key(
+                user=request.user,
+                name=form.cleaned_data["name"],
+                scope=form.cleaned_data["scope"],
+                expires_at=form.expires_at(),
+            )
+            request.session[NEW_KEY_SESSION_KEY] = {"id": new.api_key.pk, "token": new.secret}
+            return redirect("token")
+    new_key = request.session.pop(NEW_KEY_SESSION_KEY, None)
+    context = {"form": form, "keys": keys.keys_of(user=request.user), "new_key": new_key}
+    return render(request, "accounts/token.html", context, status=400 if form.errors else 200)

@@ -4,6 +4,7 @@ permissions through selectors, call one service, shape the answer with a seriali
 from __future__ import annotations
 
 from django.http import HttpResponse, StreamingHttpResponse
+from drf_spectacular.types import OpenApiTypes
 from rest_framework import status
 from rest_framework.parsers import JSONParser, MultiPartParser
 from rest_framework.permissions import IsAuthenticated, IsAuthenticatedOrReadOnly
@@ -28,6 +29,16 @@ from corpora.serializers import (
 from crier_site.api.operations import api_operation
 from crier_site.api.pagination import paginated_response
 from crier_site.http import check_request_size
+
+
+def _binary(status_code: int, media_type: str) -> dict:
+    """Bytes of ``media_type`` (the Content-Type sent). Also documented as
+    application/octet-stream, the binary type that generated clients (openapi-python-client)
+    read as bytes rather than leaving unparsed."""
+    return {
+        (status_code, media_type): OpenApiTypes.BINARY,
+        (status_code, "application/octet-stream"): OpenApiTypes.BINARY,
+    }
 
 
 class CorpusListApi(APIView):
@@ -167,7 +178,7 @@ class ImageFileApi(APIView):
     thumbnail = False
 
     @api_operation(
-        responses={(200, "image/*"): bytes, 304: None},
+        responses={**_binary(200, "image/*"), 304: None},
         description="The stored original, as uploaded. Sends an ETag; If-None-Match → 304.",
     )
     def get(self, request: Request, corpus_id: int, image_id: int) -> HttpResponse:
@@ -180,7 +191,7 @@ class ImageThumbnailApi(ImageFileApi):
     thumbnail = True
 
     @api_operation(
-        responses={(200, "image/webp"): bytes, 304: None},
+        responses={**_binary(200, "image/webp"), 304: None},
         description="A WebP thumbnail, 320 px on the long side (the picture upright). Sends an "
         "ETag; If-None-Match → 304.",
     )
@@ -192,7 +203,7 @@ class CorpusExportApi(APIView):
     permission_classes = [IsAuthenticated]
 
     @api_operation(
-        responses={(200, "application/zip"): bytes},
+        responses=_binary(200, "application/zip"),
         errors=[403],
         description="Every image of the corpus and a manifest.json, as one ZIP (owner only).",
     )

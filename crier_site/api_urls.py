@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from accounts.api import TokenApi, TokenRevokeApi
+from accounts.api import ApiKeyDetailApi, ApiKeyListApi, TokenApi, TokenRevokeApi
 from corpora import api as corpora_api
 from search import api as search_api
 
@@ -11,6 +11,8 @@ app_name = "api"
 urlpatterns = [
     path("auth/token/", TokenApi.as_view(), name="token"),
     path("auth/token/revoke/", TokenRevokeApi.as_view(), name="token-revoke"),
+    path("auth/keys/", ApiKeyListApi.as_view(), name="key-list"),
+    path("auth/keys/<int:key_id>/", ApiKeyDetailApi.as_view(), name="key-detail"),
     path("corpora/", corpora_api.CorpusListApi.as_view(), name="corpus-list"),
     path("corpora/<int:corpus_id>/", corpora_api.CorpusDetailApi.as_view(), name="corpus-detail"),
     path(

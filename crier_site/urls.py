@@ -1,6 +1,11 @@
 from django.contrib import admin
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
+from drf_spectacular.views import (
+    SpectacularAPIView,
+    SpectacularJSONAPIView,
+    SpectacularSwaggerSplitView,
+)
+from rest_framework.negotiation import DefaultContentNegotiation
 
 from accounts.forms import ThrottledAdminAuthenticationForm
 from accounts.views import admin_login
@@ -8,6 +13,20 @@ from crier_site import about, health, views
 
 admin.site.login_form = ThrottledAdminAuthenticationForm
 admin.site.login = admin_login
+
+
+class FormatParameterNegotiation(DefaultContentNegotiation):
+    """``?format=json`` or ``?format=yaml`` picks the schema's format (the API itself takes no
+    ``format`` parameter); otherwise the Accept header does, YAML by default."""
+
+    def select_renderer(self, request, renderers, format_suffix=None):
+        chosen = format_suffix or request.query_params.get("format")
+        return super().select_renderer(request, renderers, format_suffix=chosen)
+
+
+class SchemaView(SpectacularAPIView):
+    content_negotiation_class = FormatParameterNegotiation
+
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -20,7 +39,8 @@ urlpatterns = [
     path("search/", include("search.urls")),
     path("admin/", admin.site.urls),
     path("api/v1/", include("crier_site.api_urls")),
-    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/schema/", SchemaView.as_view(), name="schema"),
+    path("api/schema.json", SpectacularJSONAPIView.as_view(), name="schema-json"),
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="api-docs"),
 ]
 

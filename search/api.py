@@ -49,6 +49,7 @@ class AnonymousSearchThrottle(AnonRateThrottle):
 class SearchView(APIView):
     permission_classes = [AllowAny]  # public corpora are searchable by anyone
     throttle_classes = [AnonymousSearchThrottle]
+    reads_only = True  # its POSTs search: a read-only API key may send them
 
 
 class SearchApi(SearchView):

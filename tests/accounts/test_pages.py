@@ -2,7 +2,6 @@ from __future__ import annotations
 
 import pytest
 from django.urls import reverse
-from rest_framework.authtoken.models import Token
 
 pytestmark = pytest.mark.django_db
 
@@ -49,19 +48,3 @@ def test_pages_render_for_anonymous_users(client):
 def test_token_page_needs_a_login(client):
     response = client.get(reverse("token"))
     assert response.status_code == 302 and response["Location"].startswith(reverse("login"))
-
-
-def test_create_replace_and_revoke_the_api_token(client, user):
-    client.force_login(user)
-    url = reverse("token")
-    assert "You have no API token." in client.get(url).content.decode()
-
-    assert client.post(url, {"action": "create"}).status_code == 302
-    key = Token.objects.get(user=user).key
-    assert key in client.get(url).content.decode()
-
-    client.post(url, {"action": "create"})
-    assert Token.objects.get(user=user).key != key
-
-    client.post(url, {"action": "revoke"})
-    assert not Token.objects.filter(user=user).exists()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 from django.urls import reverse
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from corpora.models import Corpus, ImageRecord
@@ -44,7 +43,6 @@ def test_token_auth_round_trip(api, user):
     )
     assert response.status_code == 200
     token = response.json()["token"]
-    assert token == Token.objects.get(user=user).key
 
     api.credentials(HTTP_AUTHORIZATION=f"Token {token}")
     assert (
@@ -55,12 +53,12 @@ def test_token_auth_round_trip(api, user):
     assert api.get(reverse("api:corpus-list")).status_code == 401
 
 
-def test_bad_credentials_are_a_clear_400(api, user):
+def test_bad_credentials_are_a_clear_401(api, user):
     response = api.post(
         reverse("api:token"), {"username": "alice", "password": "nope"}, format="json"
     )
-    assert response.status_code == 400
-    assert "credentials" in error_of(response)["message"]
+    assert response.status_code == 401
+    assert "Wrong username or password" in error_of(response)["message"]
 
 
 def test_anonymous_users_cannot_write(api, user):

@@ -71,10 +71,9 @@ def test_every_operation_documents_its_errors_in_the_envelope(schema) -> None:
             responses = operation["responses"]
             errors = {code for code in responses if code.startswith(("4", "5"))}
             assert "400" in errors, (method, path)
-            if path != "/api/v1/auth/token/":  # the one operation that reads no credentials
-                assert "401" in errors, (method, path)
-            else:
-                assert "security" not in operation and "401" not in errors
+            assert "401" in errors, (method, path)  # the token endpoint: wrong credentials
+            if path == "/api/v1/auth/token/":  # the one operation that reads no credentials
+                assert operation["security"] == []
             if "{" in path:
                 assert "404" in errors, (method, path)
             for code in errors - {"414"}:  # 414: the web server's own page (docs/api.md)
@@ -108,7 +107,7 @@ def test_request_strings_say_what_drf_refuses(schema) -> None:
     assert create["name"]["minLength"] == 1
     # Not only whitespace, and no NUL character anywhere.
     assert create["name"]["pattern"] == r"^[^\x00]*[^\s\x00][^\x00]*$"
-    token = schema["components"]["schemas"]["TokenRequestRequest"]["properties"]
+    token = schema["components"]["schemas"]["TokenCreateRequest"]["properties"]
     assert token["username"]["minLength"] == 1 and token["password"]["minLength"] == 1
 
 
@@ -189,3 +188,40 @@ class TestAnswersMatchTheSchema:
             url, {"username": "alice", "password": "a-long-passphrase-1"}, format="json"
         )
         assert response.status_code == 200 and response.json()["token"]
+
+
+@pytest.mark.django_db
+def test_the_schema_is_served_as_json_on_request_and_yaml_by_default(client) -> None:
+    as_json = client.get("/api/schema/?format=json")
+    assert as_json["Content-Type"].startswith("application/vnd.oai.openapi+json")
+    assert as_json.json()["openapi"].startswith("3.")
+    assert client.get("/api/schema.json").json() == as_json.json()
+    as_yaml = client.get("/api/schema/")
+    assert as_yaml["Content-Type"].startswith("application/vnd.oai.openapi;")
+    assert yaml.safe_load(as_yaml.content)["paths"] == as_json.json()["paths"]
+
+
+def test_binary_answers_are_bytes_for_generated_clients(schema) -> None:
+    for path in (
+        "/api/v1/corpora/{corpus_id}/images/{image_id}/file/",
+        "/api/v1/corpora/{corpus_id}/images/{image_id}/thumbnail/",
+        "/api/v1/corpora/{corpus_id}/export/",
+    ):
+        content = schema["paths"][path]["get"]["responses"]["200"]["content"]
+        assert content["application/octet-stream"]["schema"] == {
+            "type": "string",
+            "format": "binary",
+        }
+        assert len(content) == 2  # and the type really sent
+
+
+def test_anonymous_operations_inherit_optional_security(schema) -> None:
+    assert schema["security"][-1] == {}
+    assert schema["components"]["securitySchemes"]["bearerAuth"]["scheme"] == "bearer"
+    for path, method in [
+        ("/api/v1/search/", "get"),
+        ("/api/v1/corpora/{corpus_id}/search/", "post"),
+    ]:
+        assert "security" not in schema["paths"][path][method]  # usable without credentials
+    create = schema["paths"]["/api/v1/corpora/"]["post"]
+    assert create["security"] and {} not in create["security"]
