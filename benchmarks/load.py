@@ -172,13 +172,13 @@ def edited_copy(data: bytes) -> bytes:
 
 
 def make_owner(env: dict[str, str]) -> str:
-    """A fresh user with an API token (through manage.py shell, on the benchmark's settings)."""
+    """A fresh user with an API key (through manage.py shell, on the benchmark's settings)."""
     username = f"bench-{uuid.uuid4().hex[:8]}"
     code = (
         "from django.contrib.auth import get_user_model\n"
-        "from rest_framework.authtoken.models import Token\n"
+        "from accounts.keys import create_key\n"
         f"user = get_user_model().objects.create_user({username!r}, password=None)\n"
-        "print(Token.objects.create(user=user).key)\n"
+        "print(create_key(user=user, name='benchmark').secret)\n"
     )
     out = subprocess.run(
         manage("shell", "-c", code), cwd=ROOT, env=env, check=True, capture_output=True, timeout=120

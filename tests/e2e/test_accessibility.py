@@ -86,8 +86,9 @@ def test_every_page_passes_axe_core_in_both_themes(
     check(page, found, checked)  # one's own image page, its form showing an error
     page.screenshot(path=e2e_output_dir / f"axe-{scheme}-image.png", full_page=True)
     page.goto("/accounts/token/")
-    page.get_by_role("button", name="Create a token").click()
-    expect(page.get_by_role("textbox", name="Token")).to_be_visible()
+    page.get_by_label("Name", exact=True).fill("accessibility check")
+    page.get_by_role("button", name="Create key").click()
+    expect(page.get_by_role("textbox", name="Your new key")).to_be_visible()
     check(page, found, checked)
     page.screenshot(path=e2e_output_dir / f"axe-{scheme}-token.png", full_page=True)
 
