@@ -6,8 +6,8 @@ filled and freed. PostgreSQL is not restarted here: other users of the server wo
 hour run does it with ``--restart-postgres``.
 
 Then nothing may be lost, pending, failed, encoded twice (a database trigger counts the vector
-writes) or left as an orphan file (but by the request of the killed gunicorn worker, which the hourly
-sweep removes), and no request outside a fault's window may fail.
+writes) or left as an orphan file (but by the request of the killed gunicorn worker, which the
+hourly sweep removes), and no request outside a fault's window may fail.
 
 The soak runs in a PostgreSQL database of its own, next to the test database and dropped after,
 so no other live app of the test session (whose worker has another data dir) can pick up its
