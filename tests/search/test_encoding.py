@@ -314,6 +314,9 @@ def test_images_arriving_while_the_job_runs_are_indexed_in_one_build(
     user, settings, monkeypatch, count_builds
 ):
     settings.CRIER_INDEX_BUILD_INTERVAL = 2
+    # The fake clock moves the job's waits, not the records' real created_at: on a loaded machine
+    # adding an image can take longer than the real gap, which would end the wait too early.
+    monkeypatch.setattr(job, "UPLOAD_GAP_S", 3600)
     corpus = make_corpus(user)
     add_images(corpus, [1])
     arrivals = {3: [2], 5: [3, 4]}  # more uploads come in while the job waits
