@@ -5,7 +5,7 @@ from django.contrib import admin
 from django.urls import reverse
 from django.utils.html import format_html
 
-from corpora import services
+from corpora import services, trash
 from corpora.models import Corpus, ImageRecord
 from crier_site.errors import InvalidInput
 
@@ -35,9 +35,16 @@ class CorpusAdmin(admin.ModelAdmin):
         "failed_count",
         "index_version",
         "expires_at",
+        "trashed_at",
         "created_at",
     )
-    list_filter = ("status", "visibility", "encoder", ("expires_at", admin.EmptyFieldListFilter))
+    list_filter = (
+        "status",
+        "visibility",
+        "encoder",
+        ("expires_at", admin.EmptyFieldListFilter),
+        ("trashed_at", admin.EmptyFieldListFilter),
+    )
     search_fields = ("name", "description", "owner__username")
     readonly_fields = (
         "index_version",
@@ -48,7 +55,7 @@ class CorpusAdmin(admin.ModelAdmin):
     )
     raw_id_fields = ("owner",)
     date_hierarchy = "created_at"
-    actions = ["rebuild_index"]
+    actions = ["rebuild_index", "restore_from_trash", "delete_for_good"]
 
     def save_model(self, request, obj: Corpus, form, change: bool) -> None:
         if change and "encoder" in form.changed_data:
@@ -68,6 +75,28 @@ class CorpusAdmin(admin.ModelAdmin):
 
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("owner").with_counts()
+
+    # Deleting here, as everywhere, moves to the owner's trash (corpora/trash.py).
+    def delete_model(self, request, obj: Corpus) -> None:
+        services.delete_corpus(corpus=obj)
+
+    def delete_queryset(self, request, queryset) -> None:
+        for corpus in queryset:
+            services.delete_corpus(corpus=corpus)
+
+    @admin.action(description="Restore the selected corpora from the trash")
+    def restore_from_trash(self, request, queryset) -> None:
+        corpora = list(queryset.filter(trashed_at__isnull=False))
+        for corpus in corpora:
+            trash.restore_corpus(corpus=corpus)
+        self.message_user(request, f"Restored {len(corpora)} corpora from the trash.")
+
+    @admin.action(description="Delete the selected corpora in the trash for good")
+    def delete_for_good(self, request, queryset) -> None:
+        corpora = list(queryset.filter(trashed_at__isnull=False))
+        for corpus in corpora:
+            trash.purge_corpus(corpus=corpus)
+        self.message_user(request, f"Deleted {len(corpora)} corpora for good.")
 
     @admin.display(ordering="image_count", description="images")
     def image_count(self, obj: Corpus) -> int:
@@ -95,9 +124,16 @@ class ImageRecordAdmin(admin.ModelAdmin):
         "height",
         "byte_size",
         "created_at",
+        "trashed_at",
     )
     list_display_links = ("preview", "original_filename")
-    list_filter = ("status", "format", "corpus__visibility")
+    list_filter = (
+        "status",
+        "format",
+        "corpus__visibility",
+        ("trashed_at", admin.EmptyFieldListFilter),
+    )
+    actions = ["restore_from_trash", "delete_for_good"]
     search_fields = ("original_filename", "sha256", "corpus__name", "corpus__owner__username")
     readonly_fields = (
         "preview",
@@ -112,6 +148,30 @@ class ImageRecordAdmin(admin.ModelAdmin):
     )
     raw_id_fields = ("corpus",)
     list_select_related = ("corpus",)
+
+    def get_queryset(self, request):
+        return ImageRecord.all_objects.select_related("corpus")  # those in the trash too
+
+    # Deleting here, as everywhere, moves to the owner's trash (corpora/trash.py).
+    def delete_model(self, request, obj: ImageRecord) -> None:
+        services.delete_images(corpus=obj.corpus, image_ids=[obj.pk])
+
+    def delete_queryset(self, request, queryset) -> None:
+        by_corpus: dict[int, list[ImageRecord]] = {}
+        for record in queryset.select_related("corpus"):
+            by_corpus.setdefault(record.corpus_id, []).append(record)
+        for records in by_corpus.values():
+            services.delete_images(corpus=records[0].corpus, image_ids=[r.pk for r in records])
+
+    @admin.action(description="Restore the selected images from the trash")
+    def restore_from_trash(self, request, queryset) -> None:
+        restored = trash.restore_images(records=queryset.filter(trashed_at__isnull=False))
+        self.message_user(request, f"Restored {restored} images from the trash.")
+
+    @admin.action(description="Delete the selected images in the trash for good")
+    def delete_for_good(self, request, queryset) -> None:
+        deleted = trash.purge_images(records=queryset.filter(trashed_at__isnull=False))
+        self.message_user(request, f"Deleted {deleted} images for good.")
 
     @admin.display(description="image")
     def preview(self, obj: ImageRecord) -> str:

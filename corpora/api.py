@@ -12,7 +12,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from corpora import selectors, services
+from corpora import selectors, services, trash
 from corpora.files import corpus_zip_response, image_file_response
 from corpora.serializers import (
     CorpusCreateSerializer,
@@ -25,6 +25,9 @@ from corpora.serializers import (
     ImageUpdateSerializer,
     ImageUploadSerializer,
     IngestReportSerializer,
+    TrashEmptiedSerializer,
+    TrashSerializer,
+    trash_response,
 )
 from crier_site.api.operations import api_operation
 from crier_site.api.pagination import paginated_response
@@ -48,11 +51,7 @@ class CorpusListApi(APIView):
     @api_operation(query=CorpusListQuerySerializer, responses=CorpusSerializer(many=True))
     def get(self, request: Request, query: dict) -> Response:
         listed = selectors.visible_corpora if query["public"] else selectors.owned_corpora
-        corpora = (
-            listed(user=request.user)
-            .select_related("owner")
-            .with_counts()
-        )
+        corpora = listed(user=request.user).select_related("owner").with_counts()
         return Response(CorpusSerializer(corpora, many=True, context={"request": request}).data)
 
     @api_operation(request=CorpusCreateSerializer, responses={201: CorpusSerializer}, errors=[409])
@@ -79,7 +78,11 @@ class CorpusDetailApi(APIView):
         corpus = services.update_corpus(corpus=corpus, **data)
         return Response(CorpusSerializer(corpus, context={"request": request}).data)
 
-    @api_operation(responses={204: None})
+    @api_operation(
+        responses={204: None},
+        description="Move the corpus, with its images, to your trash (GET /api/v1/trash/): "
+        "hidden everywhere, restorable for CRIER_TRASH_DAYS days, then deleted for good.",
+    )
     def delete(self, request: Request, corpus_id: int) -> Response:
         corpus = selectors.get_writable_corpus(user=request.user, corpus_id=corpus_id)
         services.delete_corpus(corpus=corpus)
@@ -134,7 +137,8 @@ class ImageBulkDeleteApi(APIView):
     @api_operation(
         request=ImageBulkDeleteSerializer,
         responses=ImageBulkDeleteResultSerializer,
-        description="Delete many images of one's own corpus at once (the index follows).",
+        description="Move many images of one's own corpus to the trash at once (the index "
+        "follows; restore them from GET /api/v1/trash/).",
     )
     def post(self, request: Request, corpus_id: int) -> Response:
         corpus = selectors.get_writable_corpus(user=request.user, corpus_id=corpus_id)
@@ -165,7 +169,10 @@ class ImageDetailApi(APIView):
         record = services.update_image(record=record, **data)
         return Response(ImageSerializer(record, context=_image_context(request, corpus)).data)
 
-    @api_operation(responses={204: None})
+    @api_operation(
+        responses={204: None},
+        description="Move the image to your trash (restorable for CRIER_TRASH_DAYS days).",
+    )
     def delete(self, request: Request, corpus_id: int, image_id: int) -> Response:
         corpus = selectors.get_writable_corpus(user=request.user, corpus_id=corpus_id)
         record = selectors.get_image(corpus=corpus, image_id=image_id)
@@ -218,7 +225,105 @@ def _image_context(request: Request, corpus) -> dict:
         "show_location": selectors.may_see_location(user=request.user, corpus=corpus),
     }
 
+
 def _valid(serializer_class, data, **kwargs) -> dict:
     serializer = serializer_class(data=data, **kwargs)
     serializer.is_valid(raise_exception=True)
     return dict(serializer.validated_data)
+
+
+# --- the trash (corpora/trash.py): the owner's own, nobody else's --------------------------------
+
+
+class TrashApi(APIView):
+    permission_classes = [IsAuthenticated]
+
+    @api_operation(
+        responses=TrashSerializer,
+        description="What you deleted and can still restore: corpora, and images of your other "
+        "corpora, newest first, each with when it will be deleted for good.",
+    )
+    def get(self, request: Request) -> Response:
+        contents = trash.trash_of(owner=request.user)
+        context = {"request": request}
+        return Response(trash_response(contents, days=trash.trash_days(), context=context))
+
+
+class TrashEmptyApi(APIView):
+    permission_classes = [IsAuthenticated]
+
+    @api_operation(
+        request=None,
+        responses=TrashEmptiedSerializer,
+        description="Delete everything in your trash for good, at once (files, vectors, rows).",
+    )
+    def post(self, request: Request) -> Response:
+        purged = trash.empty_trash(owner=request.user)
+        return Response({"corpora": purged.corpora, "images": purged.images})
+
+
+class TrashedCorpusApi(APIView):
+    permission_classes = [IsAuthenticated]
+
+    @api_operation(
+        responses={204: None},
+        description="Delete a corpus in your trash for good, with its images.",
+    )
+    def delete(self, request: Request, corpus_id: int) -> Response:
+        corpus = trash.trashed_corpus(owner=request.user, corpus_id=corpus_id)
+        trash.purge_corpus(corpus=corpus)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class TrashedCorpusRestoreApi(APIView):
+    permission_classes = [IsAuthenticated]
+
+    @api_operation(
+        request=None,
+        responses=CorpusSerializer,
+        description="Take a corpus out of the trash as it was (images, vectors, index). If "
+        "another of your corpora took its name meanwhile it comes back as '<name> (restored)'.",
+    )
+    def post(self, request: Request, corpus_id: int) -> Response:
+        corpus = trash.trashed_corpus(owner=request.user, corpus_id=corpus_id)
+        corpus = trash.restore_corpus(corpus=corpus)
+        return Response(CorpusSerializer(corpus, context={"request": request}).data)
+
+
+class TrashedImageApi(APIView):
+    permission_classes = [IsAuthenticated]
+
+    @api_operation(responses={204: None}, description="Delete an image in your trash for good.")
+    def delete(self, request: Request, image_id: int) -> Response:
+        record = trash.trashed_image(owner=request.user, image_id=image_id)
+        trash.purge_images(records=[record])
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class TrashedImageRestoreApi(APIView):
+    permission_classes = [IsAuthenticated]
+
+    @api_operation(
+        request=None,
+        responses=ImageSerializer,
+        description="Take an image out of the trash as it was (file, vector, tags): its corpus "
+        "finds it again once the index has taken it back, without encoding it again.",
+    )
+    def post(self, request: Request, image_id: int) -> Response:
+        record = trash.trashed_image(owner=request.user, image_id=image_id)
+        trash.restore_images(records=[record])
+        record.refresh_from_db()
+        context = _image_context(request, record.corpus)
+        return Response(ImageSerializer(record, context=context).data)
+
+
+class TrashedImageThumbnailApi(APIView):
+    permission_classes = [IsAuthenticated]
+
+    @api_operation(
+        responses={(200, "image/webp"): bytes, 304: None},
+        description="The thumbnail of an image in your trash.",
+    )
+    def get(self, request: Request, image_id: int) -> HttpResponse:
+        record = trash.trashed_image(owner=request.user, image_id=image_id)
+        return image_file_response(request, record.corpus, record, thumbnail=True)

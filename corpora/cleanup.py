@@ -1,4 +1,5 @@
-"""Expiry of temporary corpora and the sweep of files left behind by crashes."""
+"""Expiry of temporary corpora and the sweep of files left behind by crashes. (What has been in
+the trash too long is purged by ``corpora.trash.purge_expired_trash``, from the same task.)"""
 
 from __future__ import annotations
 
@@ -21,7 +22,8 @@ ORPHAN_GRACE_SECONDS = 3600
 
 
 def delete_expired_corpora(*, now: datetime | None = None) -> list[int]:
-    """Delete every corpus whose ``expires_at`` has passed, with its rows, files and index."""
+    """Delete every corpus whose ``expires_at`` has passed, with its rows, files and index —
+    for good, not into the trash (a temporary corpus was meant to go), in the trash or not."""
     deleted: list[int] = []
     for corpus in Corpus.objects.expired(now).only("pk", "name"):
         corpus_id = corpus.pk
@@ -55,7 +57,7 @@ def sweep_orphan_files(*, grace_seconds: int = ORPHAN_GRACE_SECONDS) -> list[Pat
         corpus_id = int(corpus_dir.name) if corpus_dir.name.isdigit() else None
         known = set()
         if corpus_id in live_corpora:
-            rows = ImageRecord.objects.filter(corpus_id=corpus_id)
+            rows = ImageRecord.all_objects.filter(corpus_id=corpus_id)  # the trash's too
             known = set(rows.values_list("file", flat=True))
             known |= set(rows.values_list("thumbnail", flat=True))
             # A pending image's model input waits for the encoding job, however long that takes.

@@ -34,28 +34,38 @@ class ImageStatus(models.TextChoices):
 
 
 class CorpusQuerySet(models.QuerySet["Corpus"]):
+    def live(self) -> CorpusQuerySet:
+        """Corpora not in the trash (docs/trash.md): the only ones anyone sees or searches."""
+        return self.filter(trashed_at__isnull=True)
+
+    def in_trash(self) -> CorpusQuerySet:
+        return self.filter(trashed_at__isnull=False)
+
     def visible_to(self, user) -> CorpusQuerySet:
-        """Corpora ``user`` may read: their own plus every public one."""
+        """Corpora ``user`` may read: their own plus every public one, none in the trash."""
         public = models.Q(visibility=Visibility.PUBLIC)
         if user is not None and user.is_authenticated:
-            return self.filter(public | models.Q(owner=user))
-        return self.filter(public)
+            return self.live().filter(public | models.Q(owner=user))
+        return self.live().filter(public)
 
     def owned_by(self, user) -> CorpusQuerySet:
+        """The corpora ``user`` owns, except those in the trash."""
         if user is None or not user.is_authenticated:
             return self.none()
-        return self.filter(owner=user)
+        return self.live().filter(owner=user)
 
     def expired(self, now=None) -> CorpusQuerySet:
         return self.filter(expires_at__isnull=False, expires_at__lte=now or timezone.now())
 
     def with_counts(self) -> CorpusQuerySet:
-        count = models.Count
+        """Annotated with the counts of their images (those in the trash left out)."""
+        count, q = models.Count, models.Q
+        kept = q(images__trashed_at__isnull=True)
         return self.annotate(
-            image_count=count("images"),
-            encoded_count=count("images", filter=models.Q(images__status=ImageStatus.ENCODED)),
-            pending_count=count("images", filter=models.Q(images__status=ImageStatus.PENDING)),
-            failed_count=count("images", filter=models.Q(images__status=ImageStatus.FAILED)),
+            image_count=count("images", filter=kept),
+            encoded_count=count("images", filter=kept & q(images__status=ImageStatus.ENCODED)),
+            pending_count=count("images", filter=kept & q(images__status=ImageStatus.PENDING)),
+            failed_count=count("images", filter=kept & q(images__status=ImageStatus.FAILED)),
         )
 
 
@@ -89,6 +99,9 @@ class Corpus(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     expires_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    # Deleted by its owner: in the trash since then, purged CRIER_TRASH_DAYS later
+    # (corpora/trash.py). A corpus in the trash is seen by nobody but its owner's Trash page.
+    trashed_at = models.DateTimeField(null=True, blank=True, db_index=True, editable=False)
 
     objects = CorpusQuerySet.as_manager()
 
@@ -96,7 +109,12 @@ class Corpus(models.Model):
         verbose_name_plural = "corpora"
         ordering = ["-created_at", "-id"]
         constraints = [
-            models.UniqueConstraint(fields=["owner", "name"], name="unique_corpus_name_per_owner")
+            # A corpus in the trash leaves its name free (restoring renames it on a clash).
+            models.UniqueConstraint(
+                fields=["owner", "name"],
+                condition=models.Q(trashed_at__isnull=True),
+                name="unique_corpus_name_per_owner",
+            )
         ]
 
     def __str__(self) -> str:
@@ -109,6 +127,10 @@ class Corpus(models.Model):
     @property
     def is_expired(self) -> bool:
         return self.expires_at is not None and self.expires_at <= timezone.now()
+
+    @property
+    def in_trash(self) -> bool:
+        return self.trashed_at is not None
 
 
 def image_upload_to(record: ImageRecord, filename: str) -> str:
@@ -204,6 +226,22 @@ class LabelDocument(_TextSearchVector):
         )
 
 
+class ImageRecordQuerySet(models.QuerySet["ImageRecord"]):
+    def in_trash(self) -> ImageRecordQuerySet:
+        return self.filter(trashed_at__isnull=False)
+
+
+class LiveImageManager(models.Manager.from_queryset(ImageRecordQuerySet)):  # type: ignore[misc]
+    """``ImageRecord.objects`` and ``corpus.images``: the images not in the trash. Every read
+    (pages, API, search, index builds, duplicates, counts) goes through it, so an image in the
+    trash is nowhere to be seen; ``ImageRecord.all_objects`` has them all (the trash itself,
+    the orphan sweep). Deleting a corpus deletes its images in the trash too (cascades use the
+    plain base manager)."""
+
+    def get_queryset(self) -> ImageRecordQuerySet:
+        return super().get_queryset().filter(trashed_at__isnull=True)
+
+
 class ImageRecord(models.Model):
     corpus = models.ForeignKey(Corpus, on_delete=models.CASCADE, related_name="images")
     file = models.FileField(upload_to=image_upload_to, max_length=255)
@@ -250,9 +288,15 @@ class ImageRecord(models.Model):
         expression=LabelDocument(), output_field=SearchVectorField(), db_persist=True
     )
     created_at = models.DateTimeField(auto_now_add=True)
+    # Deleted by the owner: in the trash since then (corpora/trash.py), file and vector kept.
+    trashed_at = models.DateTimeField(null=True, blank=True, db_index=True, editable=False)
+
+    objects = LiveImageManager()
+    all_objects = models.Manager.from_queryset(ImageRecordQuerySet)()
 
     class Meta:
         ordering = ["-created_at", "-id"]
+        # An image in the trash still holds its bytes: uploading them again restores it.
         constraints = [
             models.UniqueConstraint(
                 fields=["corpus", "sha256"], name="unique_image_bytes_per_corpus"

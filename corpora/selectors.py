@@ -27,7 +27,8 @@ def visible_corpora(*, user) -> CorpusQuerySet:
 def searchable_public_corpora(*, exclude_ids: tuple[int, ...] = (), limit: int = 12):
     """Public corpora with at least one searchable image, newest first, with their counts."""
     return (
-        Corpus.objects.filter(visibility=Visibility.PUBLIC)
+        Corpus.objects.live()
+        .filter(visibility=Visibility.PUBLIC)
         .exclude(pk__in=exclude_ids)
         .select_related("owner")
         .with_counts()
@@ -37,8 +38,9 @@ def searchable_public_corpora(*, exclude_ids: tuple[int, ...] = (), limit: int =
 
 
 def get_readable_corpus(*, user, corpus_id: int) -> Corpus:
-    """A corpus ``user`` may search and look at: their own, any public one; staff see all."""
-    queryset = Corpus.objects.all() if _is_staff(user) else Corpus.objects.visible_to(user)
+    """A corpus ``user`` may search and look at: their own, any public one; staff see all.
+    None in the trash: it is "not found" for everyone until restored (corpora/trash.py)."""
+    queryset = Corpus.objects.live() if _is_staff(user) else Corpus.objects.visible_to(user)
     return _get(queryset, corpus_id)
 
 

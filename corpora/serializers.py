@@ -283,3 +283,93 @@ class ImageBulkDeleteResultSerializer(serializers.Serializer):
     not_found = serializers.ListField(
         child=serializers.IntegerField(), help_text="Ids that are not images of this corpus."
     )
+
+
+# --- the trash (corpora/trash.py) ----------------------------------------------------------------
+
+
+class TrashedCorpusSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField(
+        help_text="Its name now; restoring renames it if another corpus took it meanwhile."
+    )
+    description = serializers.CharField()
+    visibility = serializers.ChoiceField(choices=Visibility.choices)
+    image_count = serializers.IntegerField(help_text="Images that come back with it.")
+    trashed_at = serializers.DateTimeField(help_text="When it was deleted.")
+    purges_at = serializers.DateTimeField(help_text="When it will be deleted for good.")
+    restore_url = serializers.CharField()
+
+
+class TrashedImageSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    corpus_id = serializers.IntegerField()
+    corpus_name = serializers.CharField()
+    filename = serializers.CharField()
+    width = serializers.IntegerField()
+    height = serializers.IntegerField()
+    byte_size = serializers.IntegerField()
+    trashed_at = serializers.DateTimeField(help_text="When it was deleted.")
+    purges_at = serializers.DateTimeField(help_text="When it will be deleted for good.")
+    thumbnail_url = serializers.CharField(help_text="A 320-px WebP, for its owner.")
+    restore_url = serializers.CharField()
+
+
+class TrashSerializer(serializers.Serializer):
+    days = serializers.IntegerField(
+        help_text="How long things stay in the trash before they are deleted for good "
+        "(CRIER_TRASH_DAYS)."
+    )
+    corpora = TrashedCorpusSerializer(many=True)
+    images = TrashedImageSerializer(
+        many=True,
+        help_text="Images deleted from corpora that are not in the trash themselves (those of a "
+        "corpus in the trash come back with it).",
+    )
+
+
+class TrashEmptiedSerializer(serializers.Serializer):
+    corpora = serializers.IntegerField(help_text="Corpora deleted for good, with their images.")
+    images = serializers.IntegerField(help_text="Other images deleted for good.")
+
+
+def trash_response(contents, *, days: int, context: dict) -> dict:
+    """The owner's trash as the API answers it (``corpora.trash.TrashContents``)."""
+    from corpora.trash import purge_time
+
+    def url(name: str, *args) -> str:
+        return absolute_url(context, reverse(name, args=args))
+
+    payload = {
+        "days": days,
+        "corpora": [
+            {
+                "id": corpus.pk,
+                "name": corpus.name,
+                "description": corpus.description,
+                "visibility": corpus.visibility,
+                "image_count": corpus.image_count,
+                "trashed_at": corpus.trashed_at,
+                "purges_at": purge_time(corpus.trashed_at),
+                "restore_url": url("api:trash-corpus-restore", corpus.pk),
+            }
+            for corpus in contents.corpora
+        ],
+        "images": [
+            {
+                "id": record.pk,
+                "corpus_id": record.corpus_id,
+                "corpus_name": record.corpus.name,
+                "filename": record.original_filename,
+                "width": record.width,
+                "height": record.height,
+                "byte_size": record.byte_size,
+                "trashed_at": record.trashed_at,
+                "purges_at": purge_time(record.trashed_at),
+                "thumbnail_url": url("api:trash-image-thumbnail", record.pk),
+                "restore_url": url("api:trash-image-restore", record.pk),
+            }
+            for record in contents.images
+        ],
+    }
+    return TrashSerializer(payload).data

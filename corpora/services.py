@@ -18,7 +18,7 @@ from django.core.files.base import ContentFile
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from corpora import model_inputs, preparation, thumbnails
+from corpora import model_inputs, preparation, thumbnails, trash
 from corpora.encoder_options import encoder_names, is_known_encoder
 from corpora.filenames import display_name
 from corpora.metadata import (
@@ -65,9 +65,7 @@ def create_corpus(
         with transaction.atomic():
             corpus.save()
     except IntegrityError:
-        raise Conflict(
-            f"You already have a corpus named {corpus.name!r}.", field="name"
-        ) from None
+        raise Conflict(f"You already have a corpus named {corpus.name!r}.", field="name") from None
     return corpus
 
 
@@ -106,8 +104,9 @@ def update_corpus(
 
 
 def delete_corpus(*, corpus: Corpus) -> None:
-    """Delete a corpus with its records; files and the index directory go once this commits."""
-    corpus.delete()
+    """What "delete" does to a corpus: move it, with its images, to the owner's trash
+    (corpora/trash.py), from which it can be restored for ``CRIER_TRASH_DAYS`` days."""
+    trash.trash_corpus(corpus=corpus)
 
 
 # --- ingestion -----------------------------------------------------------------------------------
@@ -220,6 +219,18 @@ def _ingest_one(
         if duplicate_of is not None:
             report.duplicates.append(DuplicateFile(upload.filename, duplicate_of))
             return
+        in_trash = (
+            ImageRecord.all_objects.in_trash()
+            .filter(corpus=corpus, sha256=prepared.info.sha256)
+            .first()
+        )
+        if in_trash is not None:
+            # The same bytes again: the image comes out of the trash as it was (its vector,
+            # tags and caption), rather than a second copy that would be encoded again.
+            trash.restore_images(records=[in_trash])
+            in_trash.trashed_at = None
+            report.accepted.append(in_trash)
+            return
         record = _store(corpus, upload, prepared, plan)
     except Exception as exc:
         fault = fault_error(exc)
@@ -302,18 +313,12 @@ def delete_images_by_id(*, corpus: Corpus, image_ids: Iterable[int]) -> ImageDel
 
 
 def delete_images(*, corpus: Corpus, image_ids: Iterable[int]) -> int:
-    """Delete some of a corpus's images; the index is rebuilt from the remaining vectors."""
-    ids = list(image_ids)
-    with transaction.atomic():
-        deleted, _ = ImageRecord.objects.filter(corpus=corpus, pk__in=ids).delete()
-        if deleted:
-            Corpus.objects.filter(pk=corpus.pk).update(
-                index_stale=True, status=CorpusStatus.INDEXING, updated_at=timezone.now()
-            )
-    if deleted:
+    """What "delete" does to images: move them to the owner's trash (corpora/trash.py); the
+    index is updated without them in the background, and search never shows them meanwhile."""
+    moved = trash.trash_images(corpus=corpus, image_ids=image_ids)
+    if moved:
         corpus.status = CorpusStatus.INDEXING
-        request_indexing(corpus_id=corpus.pk)
-    return deleted
+    return moved
 
 
 def change_encoder(*, corpus: Corpus, encoder: str) -> Corpus:
@@ -469,7 +474,8 @@ def _clean_name(name: str) -> str:
 
 
 def _ensure_name_free(corpus: Corpus) -> None:
-    clash = Corpus.objects.filter(owner=corpus.owner, name=corpus.name).exclude(pk=corpus.pk)
+    # A corpus in the trash leaves its name free (restoring it renames it on a clash).
+    clash = Corpus.objects.live().filter(owner=corpus.owner, name=corpus.name).exclude(pk=corpus.pk)
     if clash.exists():
         raise Conflict(f"You already have a corpus named {corpus.name!r}.", field="name")
 

@@ -3,7 +3,7 @@ queued tasks and schedules, so keep the names stable)."""
 
 from __future__ import annotations
 
-from corpora import cleanup, services, thumbnails
+from corpora import cleanup, services, thumbnails, trash
 
 
 def encode_corpus(corpus_id: int) -> str:
@@ -14,8 +14,14 @@ def encode_corpus(corpus_id: int) -> str:
 
 
 def expire_corpora() -> str:
+    """Every minute: temporary corpora past their expiry, and what has been in the trash
+    longer than CRIER_TRASH_DAYS, are deleted for good."""
     deleted = cleanup.delete_expired_corpora()
-    return f"deleted {len(deleted)} expired corpora"
+    purged = trash.purge_expired_trash()
+    return (
+        f"deleted {len(deleted)} expired corpora; purged {purged.corpora} corpora and "
+        f"{purged.images} images from the trash"
+    )
 
 
 def sweep_orphans() -> str:

@@ -72,7 +72,7 @@ def ensure(record: ImageRecord) -> bool:
     attach(record, render(decoded.image))
     record.width, record.height = decoded.info.width, decoded.info.height
     with transaction.atomic():
-        updated = ImageRecord.objects.filter(pk=record.pk, thumbnail="").update(
+        updated = ImageRecord.all_objects.filter(pk=record.pk, thumbnail="").update(
             thumbnail=record.thumbnail.name, width=record.width, height=record.height
         )
     if not updated:  # deleted meanwhile, or another process made one first
@@ -87,7 +87,7 @@ def backfill(*, batch: int = 200) -> int:
     last_id = 0
     while True:
         records = list(
-            ImageRecord.objects.filter(thumbnail="", pk__gt=last_id).order_by("pk")[:batch]
+            ImageRecord.all_objects.filter(thumbnail="", pk__gt=last_id).order_by("pk")[:batch]
         )
         if not records:
             return made

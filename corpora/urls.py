@@ -6,6 +6,15 @@ app_name = "corpora"
 
 urlpatterns = [
     path("", views.corpus_list, name="list"),
+    path("trash/", views.trash_page, name="trash"),
+    path(
+        "trash/corpora/<int:corpus_id>/restore/",
+        views.trash_restore_corpus,
+        name="trash_restore_corpus",
+    ),
+    path("trash/images/restore/", views.trash_restore_images, name="trash_restore_images"),
+    path("trash/delete/", views.trash_purge, name="trash_purge"),
+    path("trash/images/<int:image_id>/thumbnail/", views.trash_thumbnail, name="trash_thumbnail"),
     path("<int:corpus_id>/", views.corpus_detail, name="detail"),
     path("<int:corpus_id>/upload/", views.corpus_upload, name="upload"),
     path("<int:corpus_id>/edit/", views.corpus_edit, name="edit"),

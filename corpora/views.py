@@ -10,9 +10,9 @@ from django.http import HttpRequest, HttpResponse, QueryDict, StreamingHttpRespo
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
-from django.views.decorators.http import require_http_methods, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from corpora import selectors, services
+from corpora import selectors, services, trash
 from corpora.files import corpus_zip_response, image_file_response
 from corpora.forms import CorpusForm, ImageEditForm, UploadForm
 from corpora.models import Corpus, ImageRecord, Visibility
@@ -105,10 +105,11 @@ def corpus_delete(request: HttpRequest, corpus_id: int) -> HttpResponse:
     if request.method == "POST":
         name = corpus.name
         services.delete_corpus(corpus=corpus)
-        messages.success(request, f"Corpus “{name}” and its images were deleted.")
+        messages.success(request, f"Corpus “{name}” moved to the trash, with its images.")
         return redirect("corpora:list")
     counts = selectors.corpus_counts(corpus=corpus)
-    return render(request, "corpora/confirm_delete.html", {"corpus": corpus, "counts": counts})
+    context = {"corpus": corpus, "counts": counts, "trash_days": trash.trash_days()}
+    return render(request, "corpora/confirm_delete.html", context)
 
 
 @login_required
@@ -120,9 +121,9 @@ def image_delete(request: HttpRequest, corpus_id: int, image_id: int) -> HttpRes
     back = _safe_next(request)
     if request.method == "POST":
         services.delete_images(corpus=corpus, image_ids=[record.pk])
-        messages.success(request, f"Image “{record.original_filename}” was deleted.")
+        messages.success(request, f"Image “{record.original_filename}” moved to the trash.")
         return redirect(back or reverse("corpora:detail", args=[corpus.pk]))
-    context = {"corpus": corpus, "image": record, "next": back}
+    context = {"corpus": corpus, "image": record, "next": back, "trash_days": trash.trash_days()}
     return render(request, "corpora/confirm_image_delete.html", context)
 
 
@@ -141,10 +142,10 @@ def images_delete(request: HttpRequest, corpus_id: int) -> HttpResponse:
     if not images:
         raise InvalidInput("None of these images is in this corpus (any more).")
     if request.method == "POST":
-        deleted = services.delete_images(corpus=corpus, image_ids=[image.pk for image in images])
-        messages.success(request, f"{deleted} image{'s' if deleted != 1 else ''} deleted.")
+        moved = services.delete_images(corpus=corpus, image_ids=[image.pk for image in images])
+        messages.success(request, f"{moved} image{'s' if moved != 1 else ''} moved to the trash.")
         return redirect(back or reverse("corpora:detail", args=[corpus.pk]))
-    context = {"corpus": corpus, "images": images, "next": back}
+    context = {"corpus": corpus, "images": images, "next": back, "trash_days": trash.trash_days()}
     return render(request, "corpora/confirm_images_delete.html", context)
 
 
@@ -255,3 +256,93 @@ def _render_detail(
         "max_expiry_minutes": settings.CRIER_TEMP_CORPUS_MAX_MINUTES,
     }
     return render(request, "corpora/detail.html", context, status=status)
+
+
+# --- the trash (corpora/trash.py) ----------------------------------------------------------------
+
+
+@login_required
+@require_GET
+def trash_page(request: HttpRequest) -> HttpResponse:
+    """What the visitor deleted: restore it, delete it for good, or empty the trash."""
+    contents = trash.trash_of(owner=request.user)
+    return render(
+        request, "corpora/trash.html", {"trash": contents, "trash_days": trash.trash_days()}
+    )
+
+
+@login_required
+@require_POST
+@page_errors
+def trash_restore_corpus(request: HttpRequest, corpus_id: int) -> HttpResponse:
+    corpus = trash.trashed_corpus(owner=request.user, corpus_id=corpus_id)
+    name = corpus.name
+    corpus = trash.restore_corpus(corpus=corpus)
+    renamed = f" as “{corpus.name}” (the name was taken)" if corpus.name != name else ""
+    messages.success(request, f"Corpus “{name}” restored{renamed}.")
+    return redirect("corpora:trash")
+
+
+@login_required
+@require_POST
+@page_errors
+def trash_restore_images(request: HttpRequest) -> HttpResponse:
+    records = trash.trashed_images(owner=request.user, image_ids=_ids(request.POST))
+    if not records:
+        raise InvalidInput("None of these images is in your trash (any more).")
+    restored = trash.restore_images(records=records)
+    names = ", ".join(f"“{record.original_filename}”" for record in records[:3])
+    more = f" and {len(records) - 3} more" if len(records) > 3 else ""
+    messages.success(request, f"Restored {names}{more}." if restored else "Nothing to restore.")
+    return redirect("corpora:trash")
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+@page_errors
+def trash_purge(request: HttpRequest) -> HttpResponse:
+    """Delete for good, after a confirmation page: one corpus (``corpus``), some images
+    (``ids``), or everything (``all``)."""
+    data = request.POST if request.method == "POST" else request.GET
+    everything = bool(data.get("all"))
+    if everything:
+        contents = trash.trash_of(owner=request.user)
+    else:
+        corpus_id = data.get("corpus", "")
+        corpora = (
+            [trash.trashed_corpus(owner=request.user, corpus_id=int(corpus_id))]
+            if corpus_id.isdigit()
+            else []
+        )
+        contents = trash.TrashContents(
+            corpora, trash.trashed_images(owner=request.user, image_ids=_ids(data))
+        )
+    if contents.is_empty:
+        raise InvalidInput("Nothing to delete: your trash does not hold these (any more).")
+    if request.method == "POST":
+        if everything:
+            purged = trash.empty_trash(owner=request.user)
+        else:
+            for corpus in contents.corpora:
+                trash.purge_corpus(corpus=corpus)
+            images = trash.purge_images(records=contents.images)
+            purged = trash.Purged(corpora=len(contents.corpora), images=images)
+        messages.success(
+            request,
+            f"Deleted for good: {purged.corpora} corpus{'' if purged.corpora == 1 else 'es'}"
+            f" and {purged.images} image{'' if purged.images == 1 else 's'}.",
+        )
+        return redirect("corpora:trash")
+    context = {"trash": contents, "everything": everything}
+    return render(request, "corpora/confirm_purge.html", context)
+
+
+@login_required
+@page_errors
+def trash_thumbnail(request: HttpRequest, image_id: int) -> HttpResponse:
+    record = trash.trashed_image(owner=request.user, image_id=image_id)
+    return image_file_response(request, record.corpus, record, thumbnail=True)
+
+
+def _ids(data: QueryDict) -> list[int]:
+    return sorted({int(value) for value in data.getlist("ids") if value.isdigit()})

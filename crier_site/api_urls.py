@@ -13,6 +13,29 @@ urlpatterns = [
     path("auth/token/revoke/", TokenRevokeApi.as_view(), name="token-revoke"),
     path("auth/keys/", ApiKeyListApi.as_view(), name="key-list"),
     path("auth/keys/<int:key_id>/", ApiKeyDetailApi.as_view(), name="key-detail"),
+    path("trash/", corpora_api.TrashApi.as_view(), name="trash"),
+    path("trash/empty/", corpora_api.TrashEmptyApi.as_view(), name="trash-empty"),
+    path(
+        "trash/corpora/<int:corpus_id>/",
+        corpora_api.TrashedCorpusApi.as_view(),
+        name="trash-corpus",
+    ),
+    path(
+        "trash/corpora/<int:corpus_id>/restore/",
+        corpora_api.TrashedCorpusRestoreApi.as_view(),
+        name="trash-corpus-restore",
+    ),
+    path("trash/images/<int:image_id>/", corpora_api.TrashedImageApi.as_view(), name="trash-image"),
+    path(
+        "trash/images/<int:image_id>/restore/",
+        corpora_api.TrashedImageRestoreApi.as_view(),
+        name="trash-image-restore",
+    ),
+    path(
+        "trash/images/<int:image_id>/thumbnail/",
+        corpora_api.TrashedImageThumbnailApi.as_view(),
+        name="trash-image-thumbnail",
+    ),
     path("corpora/", corpora_api.CorpusListApi.as_view(), name="corpus-list"),
     path("corpora/<int:corpus_id>/", corpora_api.CorpusDetailApi.as_view(), name="corpus-detail"),
     path(

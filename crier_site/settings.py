@@ -180,6 +180,8 @@ CRIER_ANN_THRESHOLD = env_int("CRIER_ANN_THRESHOLD", 20_000)
 # α-query expansion: re-search with the query averaged with its top N hits (0 = off).
 CRIER_QUERY_EXPANSION = env_int("CRIER_QUERY_EXPANSION", 0)
 CRIER_TEMP_CORPUS_MAX_MINUTES = env_int("CRIER_TEMP_CORPUS_MAX_MINUTES", 60 * 24 * 30)
+# Days a deleted corpus or image stays in its owner's trash before it is purged (docs/trash.md).
+CRIER_TRASH_DAYS = env_int("CRIER_TRASH_DAYS", 30)
 
 # --- background tasks (django-q2) ----------------------------------------------------------------
 # Seconds one background task may run; the encoding job hands over to a fresh task after half.

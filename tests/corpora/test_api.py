@@ -196,7 +196,7 @@ def test_patch_and_delete_a_corpus(alice, user):
     assert alice.patch(corpus_url(corpus.pk), {"visibility": "x"}, format="json").status_code == 400
 
     assert alice.delete(corpus_url(corpus.pk)).status_code == 204
-    assert not Corpus.objects.filter(pk=corpus.pk).exists()
+    assert Corpus.objects.get(pk=corpus.pk).trashed_at is not None  # in the trash
     assert alice.get(corpus_url(corpus.pk)).status_code == 404
 
 

@@ -11,8 +11,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from corpora import cleanup, model_inputs, preparation, services, thumbnails
-from corpora.models import ImageStatus
+from corpora import cleanup, model_inputs, preparation, services, thumbnails, trash
+from corpora.models import ImageRecord, ImageStatus
 from search.encoding.job import stored_model_input
 from search.encoding.preprocessing import open_image
 from tests.factories import image_bytes, ingest, make_corpus, model_input_path
@@ -102,7 +102,10 @@ def test_the_model_input_goes_with_its_image(
     first, second = ingest(corpus, photos(7, 8))
     assert model_input_path(first).exists() and model_input_path(second).exists()
     with django_capture_on_commit_callbacks(execute=True):
-        services.delete_corpus(corpus=corpus)
+        services.delete_corpus(corpus=corpus)  # to the trash: everything stays
+    assert model_input_path(first).exists() and Path(first.file.path).exists()
+    with django_capture_on_commit_callbacks(execute=True):
+        trash.purge_corpus(corpus=corpus)
     for record in (first, second):
         assert not model_input_path(record).exists() and not Path(record.file.path).exists()
 
@@ -110,6 +113,7 @@ def test_the_model_input_goes_with_its_image(
     first, second = ingest(corpus, photos(7, 8))
     with django_capture_on_commit_callbacks(execute=True):  # tasks run inline in tests
         services.delete_images(corpus=corpus, image_ids=[first.pk])
+        trash.purge_images(records=ImageRecord.all_objects.filter(pk=first.pk))
     assert not model_input_path(first).exists() and not Path(first.file.path).exists()
     # The re-index it asked for encoded the other image, from its model input, then dropped it.
     second.refresh_from_db()

@@ -16,8 +16,8 @@ from django_q.models import Schedule
 from PIL import Image
 from rest_framework.test import APIClient
 
-from corpora import cleanup, services, thumbnails
-from corpora.models import Visibility
+from corpora import cleanup, services, thumbnails, trash
+from corpora.models import ImageRecord, Visibility
 from tests.factories import image_bytes, ingest, make_corpus, make_record
 
 pytestmark = pytest.mark.django_db
@@ -51,6 +51,9 @@ def test_small_images_keep_their_size_and_files_go_with_the_row(
     paths = [Path(record.file.path), Path(record.thumbnail.path)]
     with django_capture_on_commit_callbacks(execute=True):
         services.delete_images(corpus=corpus, image_ids=[record.pk])
+    assert all(path.exists() for path in paths)  # in the trash: restorable as it was
+    with django_capture_on_commit_callbacks(execute=True):
+        trash.purge_images(records=ImageRecord.all_objects.filter(pk=record.pk))
     assert not any(path.exists() for path in paths)
 
 

@@ -157,11 +157,14 @@ def test_delete_a_corpus_after_confirmation(client, user):
     client.force_login(user)
     url = reverse("corpora:delete", args=[corpus.pk])
     confirm = client.get(url)
-    assert confirm.status_code == 200 and "cannot be undone" in confirm.content.decode()
-    assert Corpus.objects.filter(pk=corpus.pk).exists()
+    assert confirm.status_code == 200 and 'move to <a href="/corpora/trash/">your trash' in (
+        confirm.content.decode()
+    )
+    assert Corpus.objects.get(pk=corpus.pk).trashed_at is None
     response = client.post(url)
     assert response.status_code == 302 and response["Location"] == reverse("corpora:list")
-    assert not Corpus.objects.filter(pk=corpus.pk).exists()
+    assert Corpus.objects.get(pk=corpus.pk).trashed_at is not None
+    assert client.get(reverse("corpora:detail", args=[corpus.pk])).status_code == 404
 
 
 def test_delete_an_image_after_confirmation(client, user):
