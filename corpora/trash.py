@@ -162,8 +162,9 @@ def purge_expired_trash(*, now: datetime | None = None) -> Purged:
 
 @dataclass(frozen=True)
 class TrashContents:
-    corpora: list[Corpus]  # newest first, each with ``image_count``
-    images: list[ImageRecord]  # of corpora not in the trash, newest first, corpus loaded
+    corpora: list[Corpus]  # newest first, each with ``image_count`` and ``purges_at``
+    images: list[ImageRecord]  # of corpora not in the trash, newest first, with their corpus
+    # and ``purges_at``
 
     @property
     def is_empty(self) -> bool:
@@ -188,7 +189,10 @@ def trash_of(*, owner) -> TrashContents:
         .defer("embedding")
         .order_by("-trashed_at", "-pk")
     )
-    return TrashContents(list(corpora), list(images))
+    contents = TrashContents(list(corpora), list(images))
+    for item in [*contents.corpora, *contents.images]:
+        item.purges_at = purge_time(item.trashed_at)
+    return contents
 
 
 def trashed_corpus(*, owner, corpus_id: int) -> Corpus:

@@ -152,7 +152,7 @@ def test_the_trash_page_lists_restores_and_purges(client, user, stuff):
     assert "a.png" in html and "bb.png" in html and "work" in html
     thumbnail = reverse("corpora:trash_thumbnail", args=[records[0].pk])
     assert thumbnail in html and client.get(thumbnail).status_code == 200
-    assert "restore it as it was" in html and "30 days" in html
+    assert "restore it as it was" in html and "30 days" in html and "gone for good on" in html
 
     restore = client.post(reverse("corpora:trash_restore_images"), {"ids": [records[0].pk]})
     assert restore.status_code == 302 and ImageRecord.objects.filter(pk=records[0].pk).exists()
