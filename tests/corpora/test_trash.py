@@ -16,10 +16,11 @@ from django.utils import timezone
 from corpora import cleanup, selectors, services, tasks, trash
 from corpora.models import Corpus, CorpusStatus, ImageRecord, ImageStatus, Visibility
 from crier_site.errors import Conflict, NotFound
-from search import encoding, indexing
 from search import services as search_services
+from search.encoding import job as encoding
+from search.indices import build as indexing
 from search.selectors import as_vector
-from search.text import text_search
+from search.text.ranking import text_search
 from tests.factories import described_record, image_bytes, make_corpus, make_record
 
 pytestmark = pytest.mark.django_db
