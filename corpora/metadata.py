@@ -132,6 +132,8 @@ def parse_metadata_field(raw: Any) -> dict[str, Any]:
             raw = json.loads(raw)
         except ValueError as exc:
             raise InvalidInput(f"The metadata field is not valid JSON: {exc}") from None
+        except RecursionError:
+            raise InvalidInput("The metadata field is nested too deeply to be read.") from None
     if not isinstance(raw, dict):
         raise InvalidInput(
             'The metadata field must be a JSON object: {"<filename>": {"tags": [...], '

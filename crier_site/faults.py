@@ -8,10 +8,16 @@ ingestion stops storing at the first one, reporting every file it did not store.
 from __future__ import annotations
 
 import errno
+import logging
+from collections.abc import Callable
 
 from django.db import InterfaceError, OperationalError
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.template.loader import render_to_string
 
 from crier_site.errors import CrierError, InsufficientStorage, ServiceUnavailable
+
+logger = logging.getLogger(__name__)
 
 DISK_FULL = frozenset({errno.ENOSPC, errno.EDQUOT})
 NOT_WRITABLE = frozenset({errno.EROFS, errno.EACCES, errno.EPERM})
@@ -54,3 +60,38 @@ def fault_error(exc: BaseException) -> CrierError | None:
     if isinstance(exc, OperationalError | InterfaceError):
         return database_unavailable()
     return None
+
+
+def fault_response(request: HttpRequest, fault: CrierError) -> HttpResponse:
+    """``fault`` answered outside DRF: the error envelope under /api/, else the error page.
+    The page is rendered without the request's context, which would read the session and the
+    user from the database that may be the very thing that is down."""
+    if request.path.startswith("/api/"):
+        body = {"error": {"code": fault.code, "message": fault.message, **fault.details}}
+        response: HttpResponse = JsonResponse(body, status=fault.status_code)
+    else:
+        page = render_to_string("error.html", {"error": fault})
+        response = HttpResponse(page, status=fault.status_code)
+    if "retry_after_seconds" in fault.details:
+        response["Retry-After"] = str(fault.details["retry_after_seconds"])
+    return response
+
+
+class FaultMiddleware:
+    """A view that raised a fault of the disk or the database answers 507/503 (API envelope or
+    page) with ``Retry-After``, instead of the 500 page. DRF views answer theirs in
+    ``crier_site.api.envelope``; what escapes every middleware reaches ``handler500``
+    (``crier_site.api.envelope.server_error``), which answers faults the same way."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        return self.get_response(request)
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        fault = fault_error(exception)
+        if fault is None:
+            return None
+        logger.error("%s %s: %s: %s", request.method, request.path, fault.code, exception)
+        return fault_response(request, fault)

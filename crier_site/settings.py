@@ -67,6 +67,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # A view's disk or database fault → 507/503 with Retry-After (crier_site/faults.py).
+    "crier_site.faults.FaultMiddleware",
 ]
 
 ROOT_URLCONF = "crier_site.urls"

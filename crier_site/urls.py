@@ -45,3 +45,4 @@ urlpatterns = [
 ]
 
 handler404 = "crier_site.api.envelope.not_found"
+handler500 = "crier_site.api.envelope.server_error"

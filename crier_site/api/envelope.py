@@ -6,6 +6,8 @@ authentication, throttling, 404) all leave through this handler.
 
 from __future__ import annotations
 
+import logging
+import sys
 from typing import Any
 
 from django.core.exceptions import PermissionDenied, RequestDataTooBig, TooManyFilesSent
@@ -16,6 +18,9 @@ from rest_framework.response import Response
 from rest_framework.views import exception_handler
 
 from crier_site.errors import CrierError
+from crier_site.faults import fault_error, fault_response
+
+logger = logging.getLogger(__name__)
 
 
 class ErrorSerializer(serializers.Serializer):
@@ -38,6 +43,14 @@ class ErrorEnvelopeSerializer(serializers.Serializer):
 
 
 def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    fault = fault_error(exc)  # a full or read-only disk, the database gone: 507 / 503
+    if fault is not None:
+        logger.error("API request failed: %s: %s", fault.code, exc)
+        exc = fault
+    if isinstance(exc, RecursionError):
+        # Only input nests this deep: JSON bodies (the parser recurses per level) and the
+        # upload's metadata field.
+        return _error(400, "invalid", "The request is nested too deeply to be read.")
     if isinstance(exc, CrierError):
         response = _error(exc.status_code, exc.code, exc.message, **exc.details)
         if "retry_after_seconds" in exc.details:
@@ -82,6 +95,19 @@ def not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
         body = {"error": {"code": "not_found", "message": "No API endpoint at this address."}}
         return JsonResponse(body, status=404)
     return defaults.page_not_found(request, exception)
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    """The site's 500 (``handler500``; Django calls it while handling the exception): a fault
+    of the disk or the database as 507/503 with ``Retry-After``; anything else the error
+    envelope under /api/ and the 500 page elsewhere."""
+    fault = fault_error(sys.exc_info()[1]) if sys.exc_info()[1] is not None else None
+    if fault is not None:
+        return fault_response(request, fault)
+    if request.path.startswith("/api/"):
+        message = "The server ran into an error. It has been logged; please try again later."
+        return JsonResponse({"error": {"code": "server_error", "message": message}}, status=500)
+    return defaults.server_error(request)
 
 
 def _error(status_code: int, code: str, message: str, **details: Any) -> Response:
