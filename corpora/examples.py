@@ -42,14 +42,14 @@ def example_photo_paths() -> list[Path]:
 
 
 def get_example_corpus() -> Corpus | None:
-    return Corpus.objects.filter(owner__username=EXAMPLE_OWNER, name=EXAMPLE_NAME).first()
+    return Corpus.objects.live().filter(owner__username=EXAMPLE_OWNER, name=EXAMPLE_NAME).first()
 
 
 def seed_example_corpus(*, index: bool = True) -> tuple[Corpus, IngestReport, str | None]:
     """Create or complete the example corpus; with ``index``, encode and index it before
     returning (and answer the indexing summary), else leave that to the worker."""
     owner = _example_owner()
-    corpus = Corpus.objects.filter(owner=owner, name=EXAMPLE_NAME).first()
+    corpus = Corpus.objects.live().filter(owner=owner, name=EXAMPLE_NAME).first()
     if corpus is None:
         corpus = services.create_corpus(
             owner=owner,

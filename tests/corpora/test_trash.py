@@ -289,3 +289,20 @@ def test_the_orphan_sweep_keeps_the_files_of_images_in_the_trash(user):
     age(path, 10 * 3600)
     removed = cleanup.sweep_orphan_files(grace_seconds=0)
     assert path not in removed and path.is_file()
+
+
+def test_importing_by_name_never_fills_a_corpus_in_the_trash(user, tmp_path):
+    from django.core.management import CommandError, call_command
+
+    old = make_corpus(user, "scans")
+    services.delete_corpus(corpus=old)
+    (tmp_path / "a.png").write_bytes(image_bytes(seed=3))
+    with pytest.raises(CommandError, match="no corpus named"):
+        call_command("import_images", str(tmp_path), corpus="scans", owner=user.username)
+    call_command(
+        "import_images", str(tmp_path), corpus="scans", owner=user.username, create=True,
+        no_progress=True,
+    )  # fmt: skip
+    new = Corpus.objects.live().get(owner=user, name="scans")
+    assert new.pk != old.pk and new.images.count() == 1
+    assert not ImageRecord.all_objects.filter(corpus=old).exists()

@@ -103,7 +103,7 @@ class Command(BaseCommand):
             owner = user_model.objects.get(username=options["owner"])
         except user_model.DoesNotExist:
             raise CommandError(f"No user named {options['owner']!r}.") from None
-        corpus = Corpus.objects.filter(owner=owner, name=options["corpus"]).first()
+        corpus = Corpus.objects.live().filter(owner=owner, name=options["corpus"]).first()
         if corpus is not None:
             return corpus
         if not options["create"]:
