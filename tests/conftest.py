@@ -9,7 +9,6 @@ import pytest
 
 import search.encoders
 from search.encoders import registry
-from search.encoders.histogram import HistogramEncoder
 from tests.factories import CountingEncoder, WideHistogramEncoder
 
 
@@ -56,34 +55,30 @@ def counting_encoder(monkeypatch):
 
 @pytest.fixture
 def wide_histogram(monkeypatch) -> WideHistogramEncoder:
-    """The encoder ``wide-histogram`` (tests/factories.py) is known to the registry and held by
-    this process, so uploads to its corpora get model inputs in fast tests."""
-    factories = registry._factories
-    monkeypatch.setattr(
-        registry, "_factories", lambda: {**factories(), "wide-histogram": WideHistogramEncoder}
-    )
-    encoder = WideHistogramEncoder()
-    monkeypatch.setitem(registry._cache, registry._key(encoder.name), encoder)
-    return encoder
+    """The encoder ``wide-histogram`` (tests/factories.py) is registered and held by this
+    process, so uploads to its corpora get model inputs in fast tests."""
+    monkeypatch.setattr(registry, "ENCODERS", (*registry.ENCODERS, WideHistogramEncoder))
+    return registry.get_encoder(WideHistogramEncoder.name)
 
 
 @pytest.fixture(autouse=True)
 def neural_encoders_only_in_slow_tests(request, monkeypatch):
     """A test that loads a neural encoder must be marked ``slow`` (``-m "not slow"`` is the quick
     suite). Outside slow tests the per-process encoder cache starts empty, so a model that an
-    earlier test loaded is not silently reused, and only the histogram encoder may be built."""
+    earlier test loaded is not silently reused, and only numpy encoders (the histogram, test
+    encoders) may be built."""
     if request.node.get_closest_marker("slow") or request.node.get_closest_marker("e2e"):
         return
     monkeypatch.setattr(registry, "_cache", {})
-    create = registry._create
+    build = registry.build_encoder
 
-    def histogram_only(name: str):
-        encoder = create(name)
-        if not isinstance(getattr(encoder, "base", encoder), HistogramEncoder):
+    def numpy_only(name: str):
+        encoder = build(name)
+        if getattr(encoder, "base", encoder).runtime != "numpy":
             pytest.fail(f"this test loads the neural encoder {name!r}: mark it slow")
         return encoder
 
-    monkeypatch.setattr(registry, "_create", histogram_only)
+    monkeypatch.setattr(registry, "build_encoder", numpy_only)
 @pytest.fixture(scope="session")
 def camera_photos() -> list[Path]:
     """Three 12-MP camera-style JPEGs (4000x3000, quality 90), the last one stored sideways

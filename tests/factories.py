@@ -14,7 +14,6 @@ from PIL import Image
 from corpora import services as corpus_services
 from corpora.examples import sample_photo_path
 from corpora.models import Corpus, ImageRecord, ImageStatus
-from search.encoders.base import make_fingerprint
 from search.encoders.histogram import HistogramEncoder
 from search.indices import build
 
@@ -222,8 +221,9 @@ class WideHistogramEncoder(HistogramEncoder):
     the way the EfficientNet-Lite encoders' do, without loading a network."""
 
     name = "wide-histogram"
+    selectable = False
     input_size = 160
-    fingerprint = make_fingerprint(kind="test-wide-histogram", size=160)
+    fingerprint_parts = {"kind": "test-wide-histogram", "size": 160}
 
 
 class CountingEncoder:

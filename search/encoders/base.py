@@ -7,9 +7,9 @@ import contextlib
 import fcntl
 import hashlib
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 from django.conf import settings
@@ -17,8 +17,8 @@ from PIL import Image
 
 from corpora.model_inputs import ModelInputRecipe
 from crier_site.errors import ServiceUnavailable
+from search.encoding import preprocessing
 from search.encoding.preprocessing import (
-    PREPROCESSING_VERSION,
     ImageSource,
     decode_side,
     model_input_recipe,
@@ -74,20 +74,81 @@ def with_preprocessing(model_fingerprint: str) -> str:
     """An encoder's fingerprint: its model's, plus how images are decoded and resized for it
     (``PREPROCESSING_VERSION``), so a change there re-encodes stored vectors. Kept apart from
     the model's own fingerprint so prepared SavedModels are not rebuilt for it."""
-    return make_fingerprint(model=model_fingerprint, preprocessing=PREPROCESSING_VERSION)
+    version = preprocessing.PREPROCESSING_VERSION  # read at call time: a change shows at once
+    return make_fingerprint(model=model_fingerprint, preprocessing=version)
 
 
-class Encoder(abc.ABC):
+class EncoderEntry:
+    """What an encoder says of itself to the registry (``registry.ENCODERS`` lists these
+    classes), all of it known without building or loading a model. docs/encoders.md, "Adding
+    an encoder"."""
+
+    name: ClassVar[str]
+    """The name corpora store and settings and commands use."""
+    label: ClassVar[str] = ""
+    """What people read in the encoder choice lists."""
+    selectable: ClassVar[bool] = False
+    """Offered to users for new corpora (it must work offline); else settings and commands only."""
+
+    @classmethod
+    def create(cls) -> Encoder:
+        """A new encoder (the registry keeps one per process)."""
+        raise NotImplementedError
+
+    @classmethod
+    def is_prepared(cls) -> bool:
+        """Whether ``create`` needs to build or download nothing (the readiness probe asks)."""
+        return True
+
+    @classmethod
+    def prepared_input_recipe(cls) -> ModelInputRecipe | None:
+        """How an upload becomes this encoder's input (``Encoder.model_input_recipe``), known
+        without loading a model; None when it is not known cheaply (uploads are then decoded
+        again by the encoding job)."""
+        return None
+
+
+class Encoder(EncoderEntry, abc.ABC):
     name: str
     dim: int
     input_size: int
-    fingerprint: str
     source: str
     batch_size: int
     runtime: str = "numpy"  # what runs the model: "tensorflow", "litert" or plain "numpy"
 
+    fingerprint_parts: ClassVar[Mapping[str, Any]] = {}
+    """Everything that decides the vectors besides the shared preprocessing (weights' identity,
+    sizes, a version to bump when the code changes). ``fingerprint`` adds
+    ``PREPROCESSING_VERSION`` to it."""
+
     def __init__(self, batch_size: int | None = None) -> None:
         self.batch_size = int(batch_size or settings.CRIER_ENCODE_BATCH_SIZE)
+
+    @property
+    def fingerprint(self) -> str:
+        """Identifies the vectors: stored with each one, so vectors of another fingerprint
+        (another encoder, other weights, another preprocessing) are encoded again. Encoders
+        that derive it otherwise (from a model's manifest) assign it."""
+        assigned = self.__dict__.get("_fingerprint")
+        if assigned is not None:
+            return assigned
+        if not self.fingerprint_parts:
+            raise NotImplementedError(f"{type(self).__name__} declares no fingerprint_parts")
+        return with_preprocessing(make_fingerprint(**self.fingerprint_parts))
+
+    @fingerprint.setter
+    def fingerprint(self, value: str) -> None:
+        self._fingerprint = value
+
+    @classmethod
+    def create(cls) -> Encoder:
+        return cls()
+
+    @classmethod
+    def prepared_input_recipe(cls) -> ModelInputRecipe | None:
+        """A model-free encoder is cheap to make: ask one. Encoders that load a network
+        override this (or keep None)."""
+        return cls().model_input_recipe() if cls.takes_model_pixels else None
 
     @abc.abstractmethod
     def preprocess(self, image: Image.Image) -> np.ndarray:

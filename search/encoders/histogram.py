@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image
 
-from .base import Encoder, l2_normalise, make_fingerprint, with_preprocessing
+from .base import Encoder, l2_normalise
 
 BINS = 8
 SIZE = 128  # histograms barely change with resolution; a small image keeps this cheap
@@ -13,12 +13,12 @@ SIZE = 128  # histograms barely change with resolution; a small image keeps this
 
 class HistogramEncoder(Encoder):
     name = "histogram"
+    label = "Colour histogram (colours only)"
+    selectable = True
     dim = BINS**3 + 3
     input_size = SIZE
     source = "builtin"
-    fingerprint = with_preprocessing(
-        make_fingerprint(kind="histogram", version=1, bins=BINS, size=SIZE)
-    )
+    fingerprint_parts = {"kind": "histogram", "version": 1, "bins": BINS, "size": SIZE}
 
     takes_model_pixels = True
 

@@ -10,7 +10,7 @@ import os
 import socket
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 from urllib.parse import urlparse
 
 import numpy as np
@@ -21,6 +21,7 @@ from search.encoding.preprocessing import scale_pixels
 
 from .base import (
     Encoder,
+    EncoderEntry,
     EncoderError,
     l2_normalise,
     make_fingerprint,
@@ -243,3 +244,38 @@ class TFHubEncoder(Encoder):
             return super().classify_batch(batch, top)
         logits = self._logits(np.asarray(batch, dtype=np.float32)).numpy()
         return softmax_top(logits, top, self.spec.label_offset)
+
+
+class HubModel(EncoderEntry):
+    """A TF Hub model by URL: fetched and cached by TF Hub on first use (needs the network, so
+    never selectable), run on TensorFlow."""
+
+    spec: ClassVar[HubSpec]
+
+    @classmethod
+    def create(cls) -> Encoder:
+        return TFHubEncoder(cls.spec, name=cls.name)
+
+
+_V2 = "https://tfhub.dev/google/imagenet/efficientnet_v2_imagenet1k_{}/feature_vector/2"
+# TF Hub EfficientNetV2 feature vectors: the whole image at the training size, inputs in [0, 1].
+HUB_MODELS: tuple[type[HubModel], ...] = tuple(
+    type(
+        f"EfficientNetV2{variant.upper()}",
+        (HubModel,),
+        {
+            "__module__": __name__,
+            "name": f"efficientnet-v2-{variant}",
+            "spec": HubSpec(handle=_V2.format(variant), input_size=size),
+        },
+    )
+    for variant, size in {
+        "b0": 224,
+        "b1": 240,
+        "b2": 260,
+        "b3": 300,
+        "s": 384,
+        "m": 480,
+        "l": 480,
+    }.items()
+)
