@@ -26,8 +26,9 @@ then a check that nothing was lost, stuck, encoded twice or left behind.
 4. Drains: every service alive, every corpus ready, nothing pending, the Redis queue empty
    (``--drain-timeout``).
 5. Checks and reports: every accepted image not deleted still there and encoded exactly once
-   (the trigger's log), no image pending or failed, deleted images gone, no file in the corpora's
-   media folders that no record refers to and none missing; the non-2xx answers inside and
+   (the trigger's log), no image pending or failed, deleted images gone (to the trash: out of
+   every read, their files kept until purged), no file in the corpora's media folders that no
+   record refers to and none missing; the non-2xx answers inside and
    outside the fault windows (a window is the fault's time plus a grace: 10 s after a gunicorn
    worker is killed, 30 s after PostgreSQL is back, 15 s after the disk is freed; a worker kill
    has none, it must not show); p50/p99 per kind and per window of ``duration/12``. Exit code 1
@@ -576,11 +577,20 @@ def check_records(payload: dict) -> dict:
     from django.conf import settings
     from django.db import connection
 
+    from corpora.model_inputs import input_name
     from corpora.models import ImageRecord
 
     corpus_ids = payload["corpora"]
-    records = ImageRecord.objects.filter(corpus_id__in=corpus_ids)
+    records = ImageRecord.objects.filter(corpus_id__in=corpus_ids)  # not those in the trash
     rows = list(records.values_list("pk", "status", "file", "thumbnail"))
+    # Deleted images wait in the trash (docs/trash.md) with their files: those are no orphans.
+    trashed = ImageRecord.all_objects.in_trash().filter(corpus_id__in=corpus_ids)
+    kept_in_trash = {
+        name
+        for file, thumbnail in trashed.values_list("file", "thumbnail")
+        for name in (file, thumbnail, input_name(file) if file else "")
+        if name
+    }
     with connection.cursor() as cursor:
         cursor.execute(f"SELECT record_id, COUNT(*) FROM {ENCODE_LOG} GROUP BY record_id")
         writes = dict(cursor.fetchall())
@@ -603,7 +613,9 @@ def check_records(payload: dict) -> dict:
         ],
         "written_twice": {pk: n for pk, n in writes.items() if n > 1},
         # name -> when it was last written (epoch seconds): the report places it in time
-        "orphan_files": {name: (media / name).stat().st_mtime for name in sorted(on_disk - known)},
+        "orphan_files": {
+            name: (media / name).stat().st_mtime for name in sorted(on_disk - known - kept_in_trash)
+        },
         "missing_files": sorted(known - on_disk)[:50],
         "missing_file_count": len(known - on_disk),
     }

@@ -57,8 +57,10 @@ def test_edit_details_in_place_then_delete_two_images_at_once(
     page.screenshot(path=e2e_output_dir / "15-select-many.png", full_page=True)
     page.get_by_role("button", name="Delete selected").click()
     expect(page.get_by_role("heading", name="Delete 2 images from “Holiday 2026”?")).to_be_visible()
-    page.get_by_role("button", name="Delete 2 images").click()
-    expect(page.get_by_role("status").filter(has_text="2 images deleted.")).to_be_visible()
+    page.get_by_role("button", name="Move 2 images to the trash").click()
+    expect(
+        page.get_by_role("status").filter(has_text="2 images moved to the trash.")
+    ).to_be_visible()
     expect(page.get_by_role("heading", name="Holiday 2026", level=1)).to_be_visible()
     grid = page.get_by_role("region", name="Images")
     expect(grid.get_by_role("img")).to_have_count(1)

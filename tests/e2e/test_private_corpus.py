@@ -219,7 +219,7 @@ def test_near_duplicates_are_grouped_and_one_can_be_deleted(
     page.screenshot(path=e2e_output_dir / "3b-near-duplicates.png", full_page=True)
 
     group.get_by_role("link", name=action_name("Delete", "coffee-again.jpg")).click()
-    page.get_by_role("button", name="Delete the image").click()
+    page.get_by_role("button", name="Move the image to the trash").click()
     expect(page.get_by_role("heading", name=re.compile("^Near-duplicates in"))).to_be_visible()
     expect(page.get_by_text("No near-duplicates at this threshold.")).to_be_visible()
     expect(page.get_by_label("Similarity at least")).to_have_value("0.85")
@@ -255,10 +255,10 @@ def test_deleting_the_corpus_removes_it_and_its_images(
     page.goto("/corpora/")
     page.get_by_role("link", name=action_name("Delete", name)).click()
     expect(page.get_by_role("heading", name=f"Delete “{name}”?")).to_be_visible()
-    page.get_by_role("button", name="Delete the corpus").click()
+    page.get_by_role("button", name="Move the corpus to the trash").click()
 
     expect(page.get_by_role("heading", name="My corpora", level=1)).to_be_visible()
-    expect(page.get_by_role("status").filter(has_text="deleted")).to_contain_text(name)
+    expect(page.get_by_role("status").filter(has_text="moved to the trash")).to_contain_text(name)
     expect(page.get_by_role("link", name=name, exact=True)).to_have_count(0)
     path, alice_corpus.corpus_path = alice_corpus.corpus_path or "", None
     for image_path in alice_corpus.image_paths:
