@@ -89,6 +89,22 @@ class CorpusDetailApi(APIView):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
+class CorpusRetryApi(APIView):
+    permission_classes = [IsAuthenticated]
+
+    @api_operation(
+        request=None,
+        responses={202: CorpusSerializer},
+        description="Index the corpus again (owner only): after a failure, its `status_message` "
+        "says why; images that could not be encoded are tried again and the index is rebuilt.",
+    )
+    def post(self, request: Request, corpus_id: int) -> Response:
+        corpus = selectors.get_writable_corpus(user=request.user, corpus_id=corpus_id)
+        corpus = services.retry_indexing(corpus=corpus)
+        body = CorpusSerializer(corpus, context={"request": request}).data
+        return Response(body, status=status.HTTP_202_ACCEPTED)
+
+
 class ImageListApi(APIView):
     permission_classes = [IsAuthenticatedOrReadOnly]
     parser_classes = [MultiPartParser]

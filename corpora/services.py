@@ -339,6 +339,18 @@ def reindex_corpus(*, corpus: Corpus) -> None:
     request_indexing(corpus_id=corpus.pk)
 
 
+def retry_indexing(*, corpus: Corpus) -> Corpus:
+    """The owner's "retry": index the corpus again from scratch after a failure — its images
+    that could not be encoded are tried again too, and the index is rebuilt."""
+    with transaction.atomic():
+        corpus.images.filter(status=ImageStatus.FAILED).update(
+            status=ImageStatus.PENDING, error=""
+        )
+        reindex_corpus(corpus=corpus)
+    corpus.refresh_from_db()
+    return corpus
+
+
 def request_indexing(*, corpus_id: int) -> None:
     """Ask for the corpus's pending images to be encoded and its index rebuilt, in the
     background once the current transaction commits."""

@@ -19,6 +19,7 @@ urlpatterns = [
     path("<int:corpus_id>/upload/", views.corpus_upload, name="upload"),
     path("<int:corpus_id>/edit/", views.corpus_edit, name="edit"),
     path("<int:corpus_id>/delete/", views.corpus_delete, name="delete"),
+    path("<int:corpus_id>/retry/", views.corpus_retry, name="retry"),
     path("<int:corpus_id>/export/", views.corpus_export, name="export"),
     path("<int:corpus_id>/images/delete/", views.images_delete, name="images_delete"),
     path("<int:corpus_id>/images/<int:image_id>/", views.image_detail, name="image"),

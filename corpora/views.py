@@ -98,6 +98,17 @@ def corpus_upload(request: HttpRequest, corpus_id: int) -> HttpResponse:
 
 
 @login_required
+@require_POST
+@page_errors
+def corpus_retry(request: HttpRequest, corpus_id: int) -> HttpResponse:
+    """The "Retry indexing" button a failed corpus shows its owner."""
+    corpus = selectors.get_writable_corpus(user=request.user, corpus_id=corpus_id)
+    services.retry_indexing(corpus=corpus)
+    messages.success(request, f"Corpus “{corpus.name}” is being indexed again.")
+    return redirect("corpora:detail", corpus_id=corpus.pk)
+
+
+@login_required
 @require_http_methods(["GET", "POST"])
 @page_errors
 def corpus_delete(request: HttpRequest, corpus_id: int) -> HttpResponse:

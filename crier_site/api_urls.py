@@ -39,6 +39,9 @@ urlpatterns = [
     path("corpora/", corpora_api.CorpusListApi.as_view(), name="corpus-list"),
     path("corpora/<int:corpus_id>/", corpora_api.CorpusDetailApi.as_view(), name="corpus-detail"),
     path(
+        "corpora/<int:corpus_id>/retry/", corpora_api.CorpusRetryApi.as_view(), name="corpus-retry"
+    ),
+    path(
         "corpora/<int:corpus_id>/export/",
         corpora_api.CorpusExportApi.as_view(),
         name="corpus-export",

@@ -18,6 +18,7 @@ import time
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import timedelta
 
 import numpy as np
 from django.conf import settings
@@ -29,7 +30,7 @@ from corpora import model_inputs
 from corpora.models import Corpus, CorpusStatus, ImageRecord, ImageStatus
 from corpora.services import request_indexing
 from search import encoders
-from search.encoding import shutdown
+from search.encoding import retries, shutdown
 from search.encoding.leases import Lease, LeaseLost
 from search.encoding.preprocessing import open_image
 from search.indices.build import update_index
@@ -51,23 +52,30 @@ class EncodeOutcome:
     index_version: str = ""
     busy: bool = False
     handed_over: bool = False
+    retry_in: timedelta | None = None  # failed for a passing reason: retried after this
 
     @property
     def summary(self) -> str:
         if self.busy:
             return f"corpus {self.corpus_id}: another worker is indexing it"
+        if self.retry_in is not None:
+            return f"corpus {self.corpus_id}: failed, retried in {self.retry_in}"
         done = f"corpus {self.corpus_id}: {self.encoded} encoded, {self.failed} failed"
         if self.handed_over:
             return f"{done}, the rest handed to a new task"
         return f"{done}, index {self.index_version or 'none'}"
 
 
-def encode_corpus(*, corpus_id: int) -> EncodeOutcome:
+def encode_corpus(*, corpus_id: int, attempt: int = 0) -> EncodeOutcome:
     """Encode every pending record of the corpus, then rebuild its index if anything changed.
 
     Encoding stops between batches once half the task timeout is spent or the worker is told
     to stop; the rest goes to a fresh task (enqueued after the lease is released), so a task
     always ends well within its timeout and a stopping worker leaves no task half done.
+
+    A failure marks the corpus "failed" with its reason (``search.encoding.retries``): one that
+    may pass (I/O, the database) is retried later, ``attempt`` counting the retries so far,
+    and the outcome says when; any other is raised.
     """
     outcome = EncodeOutcome(corpus_id=corpus_id)
     deadline = time.monotonic() + settings.CRIER_TASK_TIMEOUT / 2
@@ -89,10 +97,10 @@ def encode_corpus(*, corpus_id: int) -> EncodeOutcome:
             return outcome
         except Exception as exc:
             logger.exception("Indexing corpus %s failed", corpus_id)
-            Corpus.objects.filter(pk=corpus_id).update(
-                status=CorpusStatus.FAILED, status_message=f"{type(exc).__name__}: {exc}"[:2000]
-            )
-            raise
+            outcome.retry_in = retries.after_failure(corpus_id, exc, attempt=attempt)
+            if outcome.retry_in is None:
+                raise
+            return outcome
         finally:
             lease.release()
         if not finished:
