@@ -245,7 +245,7 @@ def _ingest_one(
     if isinstance(record, DuplicateFile):
         report.duplicates.append(record)
         return
-    if not report.accepted:  # the first one: from now on the corpus has work
+    if corpus.status != CorpusStatus.INDEXING:  # the first one: from now on it has work
         Corpus.objects.filter(pk=corpus.pk).update(
             status=CorpusStatus.INDEXING, status_message="", updated_at=timezone.now()
         )

@@ -12,11 +12,12 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 from django.core.files.base import ContentFile
+from django.core.management import call_command
 from django.db import OperationalError
 from django.urls import reverse
 from rest_framework.test import APIClient
 
-from corpora import cleanup, services, thumbnails
+from corpora import cleanup, model_inputs, services, thumbnails, trash
 from corpora.models import CorpusStatus, ImageRecord, ImageStatus
 from corpora.storage import AtomicFileSystemStorage
 from search.encoding import recovery
@@ -236,19 +237,55 @@ def test_files_a_read_only_disk_kept_from_removal_are_swept_once_it_is_writable(
         upload(api, corpus, count=2)
     record = corpus.images.order_by("pk").first()
     left = [Path(record.file.path), Path(record.thumbnail.path)]
+    url = reverse("api:image-detail", args=[corpus.pk, record.pk])
+    assert api.delete(url).status_code == 204  # to the trash
 
     def read_only(self, name):
         raise OSError(errno.EROFS, "Read-only file system")
 
-    url = reverse("api:image-detail", args=[corpus.pk, record.pk])
     with monkeypatch.context() as patch, django_capture_on_commit_callbacks(execute=True):
         patch.setattr(AtomicFileSystemStorage, "delete", read_only)
-        response = api.delete(url)
-    assert response.status_code == 204
-    assert not ImageRecord.objects.filter(pk=record.pk).exists()
+        assert trash.purge_images(records=[record]) == 1  # deleted for good
+    assert not ImageRecord.all_objects.filter(pk=record.pk).exists()
     assert all(path.exists() for path in left)
 
     # Writable again: the sweep removes them.
     removed = cleanup.sweep_orphans(grace_seconds=0)
     assert set(left) <= set(removed)
     assert media_files() == stored_files(corpus)
+
+
+def test_a_full_disk_while_writing_the_model_input_leaves_nothing_of_that_image(
+    api, user, wide_histogram, monkeypatch
+):
+    """The last of an image's three files fails: its original and thumbnail go too."""
+    import numpy as np
+
+    corpus = make_corpus(user, encoder=wide_histogram.name)
+    savez, writes = np.savez, []
+
+    def savez_until_full(handle, **arrays):
+        writes.append(1)
+        if len(writes) > 1:
+            handle.write(b"PK\x03\x04 half")
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return savez(handle, **arrays)
+
+    monkeypatch.setattr(np, "savez", savez_until_full)
+    response = upload(api, corpus, count=3)
+
+    assert response.status_code == 202
+    assert len(response.json()["accepted"]) == 1
+    (record,) = corpus.images.all()
+    model_input = Path(settings.MEDIA_ROOT) / model_inputs.input_name(record.file.name)
+    assert media_files() == sorted([*stored_files(corpus), model_input])
+
+
+def test_resume_indexing_finds_what_a_dead_upload_left(user):
+    corpus = make_corpus(user, status=CorpusStatus.READY)
+    files = [(f"{i}.png", io.BytesIO(image_bytes(seed=i))) for i in range(2)]
+    services.ingest_files(corpus=corpus, files=files, enqueue=False)
+    type(corpus).objects.filter(pk=corpus.pk).update(status=CorpusStatus.READY)
+    out = io.StringIO()
+    call_command("resume_indexing", stdout=out)
+    assert out.getvalue().startswith(f"indexing requested for 1 corpora: [{corpus.pk}]")
