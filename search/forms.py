@@ -9,42 +9,19 @@ from urllib.parse import urlencode
 from django import forms
 from django.http import QueryDict
 
-from corpora.metadata import split_tags
 from crier_site.errors import InvalidInput
-from search.queries.filters import METADATA_PREFIX, ImageFilters, metadata_fields, validate_filters
-
-
-class DateInput(forms.DateInput):
-    input_type = "date"
+from search.queries.filters import ImageFilters, filter_specs, validate_filters
 
 
 class FilterForm(forms.Form):
-    """The filter controls of every results page: tags, label, taken after/before, camera and
-    metadata key=value pairs. ``filters()`` answers the validated ``ImageFilters``."""
-
-    tags = forms.CharField(
-        required=False,
-        help_text="Images with all of these tags; separate several with commas.",
-    )
-    label = forms.CharField(
-        required=False,
-        label="Predicted label",
-        help_text="A thing the model recognised, e.g. “cat” or “tabby cat”.",
-    )
-    taken_after = forms.CharField(required=False, label="Taken on or after", widget=DateInput)
-    taken_before = forms.CharField(required=False, label="Taken on or before", widget=DateInput)
-    camera = forms.CharField(
-        required=False, help_text="Words of the camera's make or model, e.g. “canon”."
-    )
-    metadata = forms.CharField(
-        required=False,
-        label="Other details",
-        widget=forms.Textarea(attrs={"rows": 2, "spellcheck": "false"}),
-        help_text="key=value, one per line: images whose details hold that key with that value.",
-    )
+    """The filter controls of every results page: one field per declared filter
+    (``search.queries.filters.FILTERS``: tags, label, taken after/before, camera, metadata
+    key=value pairs). ``filters()`` answers the validated ``ImageFilters``."""
 
     def __init__(self, data: QueryDict | None = None, *, id_prefix: str = "filter") -> None:
         super().__init__(_only_filters(data), auto_id=f"{id_prefix}-%s")
+        for name, spec in filter_specs().items():
+            self.fields[name] = spec.new_form_field()
 
     @property
     def in_use(self) -> bool:
@@ -58,9 +35,12 @@ class FilterForm(forms.Form):
             return ImageFilters()
         if not self.is_valid():
             return None
-        data = dict(self.cleaned_data)
-        data["tags"] = split_tags(data["tags"])
-        data["metadata"] = [line for line in data["metadata"].splitlines() if line.strip()]
+        specs = filter_specs()
+        data = {
+            name: specs[name].from_form_value(value)
+            for name, value in self.cleaned_data.items()
+            if name in specs
+        }
         try:
             return validate_filters(data)
         except InvalidInput as exc:
@@ -81,11 +61,5 @@ def _only_filters(data: QueryDict | None) -> dict | None:
     repeated and ``metadata.<key>=<value>``."""
     if data is None:
         return None
-    single = ("label", "taken_after", "taken_before", "camera")
-    fields = {name: data.get(name, "") for name in single}
-    fields["tags"] = ", ".join(tag for tag in data.getlist("tags") if tag)
-    pairs = [pair for pair in data.getlist("metadata") if pair]
-    for name, values in metadata_fields(data).items():
-        pairs += [f"{name[len(METADATA_PREFIX) :]}={value}" for value in values]
-    fields["metadata"] = "\n".join(pairs)
+    fields = {name: spec.text_of(data) for name, spec in filter_specs().items()}
     return fields if any(fields.values()) else None

@@ -2,22 +2,15 @@
 
 from __future__ import annotations
 
-from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from corpora.metadata import MAX_TAG_LENGTH
 from corpora.models import ImageRecord
 from crier_site.api.fields import MAX_ID, LabelSerializer
 from crier_site.api.links import image_file_url, image_thumbnail_url, image_url
 from search.copies.duplicates import DuplicateReport, DuplicateRow
 from search.queries.filters import (
-    FILTER_FIELDS,
-    MAX_CAMERA_LENGTH,
-    MAX_FILTER_TAGS,
-    MAX_LABEL_LENGTH,
-    MAX_METADATA_FILTERS,
-    METADATA_PAIR,
     METADATA_PREFIX,
+    filter_specs,
     metadata_fields,
     validate_filters,
 )
@@ -75,73 +68,24 @@ class SearchOptionsSerializer(PageOptionsSerializer):
     )
 
 
-@extend_schema_field(
-    {"anyOf": [{"type": "string", "format": "date"}, {"type": "string", "format": "date-time"}]}
-)
-class IsoMomentField(serializers.CharField):
-    """An ISO date or date-time (checked by ``search.queries.filters.validate_filters``)."""
-
-    def __init__(self, **kwargs) -> None:
-        super().__init__(required=False, max_length=64, **kwargs)
-
-
 class SearchFiltersSerializer(serializers.Serializer):
     """The filters every search takes (``search.queries.filters``; docs/metadata.md, "Filters"), for
     query strings, forms and JSON alike: combine it with a search's own serializer (before it in
-    the bases). Its validated data holds ``filters`` (an ``ImageFilters``) instead of the
-    fields. ``metadata.<key>=<value>`` fields, which no schema can list, are read from the raw
-    data; ``api_operation`` lets them through a query string (``query_param_prefixes``)."""
+    the bases). Its fields are the declared filters' API fields. Its validated data holds
+    ``filters`` (an ``ImageFilters``) instead of the fields. ``metadata.<key>=<value>`` fields,
+    which no schema can list, are read from the raw data; ``api_operation`` lets them through a
+    query string (``query_param_prefixes``)."""
 
     query_param_prefixes = (METADATA_PREFIX,)
 
-    tags = serializers.ListField(
-        child=serializers.RegexField(
-            r"^[^|\x00]+$", max_length=MAX_TAG_LENGTH, trim_whitespace=False, help_text="A tag."
-        ),
-        required=False,
-        max_length=MAX_FILTER_TAGS,
-        help_text="Only images with every one of these tags (the whole tag, any case). Repeat "
-        "the field for more tags; a comma is part of a tag.",
-    )
-    label = serializers.RegexField(
-        r"^[^|\x00]*$",
-        required=False,
-        allow_blank=True,
-        max_length=MAX_LABEL_LENGTH,
-        trim_whitespace=False,
-        help_text="Only images with this predicted label name or synonym (e.g. 'cat', 'tabby "
-        "cat'; the whole name, any case).",
-    )
-    taken_after = IsoMomentField(
-        help_text="Only images taken at or after this (EXIF time): an ISO date (from the start "
-        "of that day) or date-time; UTC when no offset is given."
-    )
-    taken_before = IsoMomentField(
-        help_text="Only images taken at or before this: an ISO date (to the end of that day) "
-        "or date-time; UTC when no offset is given."
-    )
-    camera = serializers.CharField(
-        required=False,
-        allow_blank=True,
-        max_length=MAX_CAMERA_LENGTH,
-        trim_whitespace=False,
-        help_text="Only images whose camera make or model holds every word of this (any case): "
-        "'canon', 'apple iphone'.",
-    )
-    metadata = serializers.ListField(
-        child=serializers.RegexField(
-            METADATA_PAIR.pattern, trim_whitespace=False, help_text="key=value"
-        ),
-        required=False,
-        max_length=MAX_METADATA_FILTERS,
-        help_text="Only images whose uploader metadata has key equal to value, given as "
-        "key=value (repeatable): a string equal to it exactly, a number equal to it, or a "
-        "boolean for true/false (docs/metadata.md). The same filter may be sent as a field "
-        "named metadata.<key> with the value.",
-    )
+    def get_fields(self) -> dict[str, serializers.Field]:
+        fields = super().get_fields()
+        for name, spec in filter_specs().items():
+            fields[name] = spec.new_api_field()
+        return fields
 
     def validate(self, attrs: dict) -> dict:
-        given: dict = {name: attrs.pop(name) for name in FILTER_FIELDS if name in attrs}
+        given: dict = {name: attrs.pop(name) for name in filter_specs() if name in attrs}
         given.update(metadata_fields(self.initial_data))
         attrs["filters"] = validate_filters(given)
         return super().validate(attrs)

@@ -1,43 +1,36 @@
 """Filters every search accepts (docs/metadata.md, "Filters"): which images may be hits.
 
-:class:`ImageFilters` is the validated value the services take; :func:`validate_filters` makes
-one from a query string, a form or a dict (the API serializers and the pages both call it).
-``ImageFilters.apply`` narrows an ``ImageRecord`` queryset with the same rules on PostgreSQL and
-SQLite:
-
-- ``tags`` — every tag given (all of), exact tag, case-insensitive. Repeat the parameter for
-  more tags; a comma is part of a tag (tags may contain commas).
-- ``label`` — one predicted label name or synonym ("cat", "tabby cat"), the whole name,
-  case-insensitive.
-- ``taken_after`` / ``taken_before`` — ISO dates or date-times, both bounds included; a bare
-  date covers its whole day (``taken_before=2024-07-31`` keeps the 31st). Times without an
-  offset are UTC, as are EXIF times without one. Images without a taken-at time never match.
-  A taken_after later than taken_before is refused (on ``taken_before``): it could keep nothing.
-- ``camera`` — every word of it appears (case-insensitive, anywhere) in the camera make or
-  model: ``canon``, ``EOS 5D`` and ``apple iphone`` all match what they say.
-- ``metadata.<key>=<value>`` (or ``metadata=<key>=<value>``, repeatable) — the uploader's
-  metadata object has ``key`` (top level) equal to ``value``: a string equal to it exactly
-  (case-sensitive), or a number equal to it when it reads as a JSON number (``3`` matches
-  ``3``, ``3.0`` and ``"3"``), or a boolean when it is ``true`` / ``false``.
+Each filter is declared once, as a :class:`FilterSpec` in ``FILTERS`` (the end of this module):
+how its value is read and checked, which images it keeps, its API field (and so the OpenAPI
+schema), its field on the pages' filter form, and its row of the docs table. Everything else
+follows from the declarations: :func:`validate_filters` (the API serializers and the pages both
+call it) makes an :class:`ImageFilters`, whose ``apply`` narrows an ``ImageRecord`` queryset
+with the same rules on PostgreSQL and SQLite, and whose ``is_empty`` and ``to_params`` cover
+every declared filter. ``tests/search/test_filter_declarations.py`` fails when a declared
+filter is missing from the API, the form, the schema or the docs table.
 """
 
 from __future__ import annotations
 
+import copy
 import json
 import math
 import re
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from typing import Any
 
+from django import forms
 from django.db import NotSupportedError
 from django.db.models import BooleanField, Expression, F, Q, QuerySet
+from django.http import QueryDict
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
 
-from corpora.metadata import MAX_TAG_LENGTH, MAX_TAGS
+from corpora.metadata import MAX_TAG_LENGTH, MAX_TAGS, split_tags
 from crier_site.errors import InvalidInput
 
-FILTER_FIELDS = ("tags", "label", "taken_after", "taken_before", "camera", "metadata")
 METADATA_PREFIX = "metadata."
 # An image holds at most MAX_TAGS tags, so more could never all match.
 MAX_FILTER_TAGS = MAX_TAGS
@@ -58,78 +51,146 @@ ISO_MOMENT = re.compile(
     r"([Zz]|[+-][0-9]{2}:?[0-9]{2})?$"
 )
 
+Condition = Q | Expression
+
 
 @dataclass(frozen=True)
+class FilterSpec:
+    """One search filter, declared once. Its ``name`` is the query-string, form and JSON field.
+
+    ``parse(data)`` reads the filter from a request's data (a QueryDict or a dict whose values
+    are strings, lists, or what the API field validated) and answers its clean value, ``empty``
+    when absent or blank; anything wrong raises ``InvalidInput`` naming the field.
+    ``where(value)`` answers the conditions on an ``ImageRecord`` queryset that keep the images
+    the value allows. ``api_field`` and ``form_field`` are prototypes (copied for each
+    serializer and form): the API's field, which the OpenAPI schema documents, and the pages'.
+    ``matches`` and ``example`` (and ``doc_name``, default the name) are its row of the docs
+    table (``markdown_table``).
+    """
+
+    name: str
+    parse: Callable[[Mapping[str, Any]], Any]
+    where: Callable[[Any], Sequence[Condition]]
+    api_field: serializers.Field
+    form_field: forms.Field
+    matches: str
+    example: str
+    doc_name: str = ""
+    empty: Any = None
+    # The pages' text for a link's query string (default: the value as given).
+    form_text: Callable[[QueryDict], str] | None = None
+    # The form's cleaned value as ``parse`` reads it (default: as it is).
+    from_form: Callable[[Any], Any] | None = None
+    # Query-string pairs that ``parse`` reads back as ``value`` (default: one per item).
+    to_params: Callable[[Any], list[tuple[str, str]]] | None = None
+    # Run once every filter is parsed, with their values: refuses combinations.
+    check: Callable[[Mapping[str, Any]], None] | None = None
+
+    def is_empty(self, value: Any) -> bool:
+        return value is None or value == self.empty
+
+    def params(self, value: Any) -> list[tuple[str, str]]:
+        if self.to_params is not None:
+            return self.to_params(value)
+        items = value if isinstance(value, tuple) else (value,)
+        return [(self.name, _param_text(item)) for item in items]
+
+    def text_of(self, data: QueryDict) -> str:
+        if self.form_text is not None:
+            return self.form_text(data)
+        return data.get(self.name, "")
+
+    def from_form_value(self, value: Any) -> Any:
+        return self.from_form(value) if self.from_form is not None else value
+
+    def new_api_field(self) -> serializers.Field:
+        return copy.deepcopy(self.api_field)
+
+    def new_form_field(self) -> forms.Field:
+        return copy.deepcopy(self.form_field)
+
+
+def _param_text(value: Any) -> str:
+    return value.isoformat() if isinstance(value, datetime) else str(value)
+
+
+def filter_specs() -> dict[str, FilterSpec]:
+    """Every declared filter by name, in ``FILTERS`` order."""
+    return {spec.name: spec for spec in FILTERS}
+
+
 class ImageFilters:
-    """Which images may be hits; empty (the default) lets every image through.
+    """Which images may be hits: one value per declared filter; empty (the default) lets every
+    image through. A filter's value reads as an attribute (``filters.tags``, ``filters.label``).
 
     ``tags`` and ``label`` are kept lower-case (they match case-insensitively); ``taken_after``
     and ``taken_before`` are aware datetimes, both included. Build one with
     :func:`validate_filters` unless the values are known to be clean.
     """
 
-    tags: tuple[str, ...] = ()
-    label: str | None = None
-    taken_after: datetime | None = None
-    taken_before: datetime | None = None
-    camera: str | None = None
-    metadata: tuple[tuple[str, str], ...] = field(default=())
+    __slots__ = ("_values",)
+
+    def __init__(self, **values: Any) -> None:
+        specs = filter_specs()
+        unknown = set(values) - set(specs)
+        if unknown:
+            raise TypeError(f"No such filter: {', '.join(sorted(unknown))}")
+        clean = {name: values.get(name, spec.empty) for name, spec in specs.items()}
+        object.__setattr__(self, "_values", clean)
+
+    def __getattr__(self, name: str) -> Any:
+        values = object.__getattribute__(self, "_values")
+        if name in values:
+            return values[name]
+        spec = filter_specs().get(name)  # declared after these filters were made
+        if spec is None:
+            raise AttributeError(name)
+        return spec.empty
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError("ImageFilters is immutable")
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, ImageFilters) and self._values == other._values
+
+    def __hash__(self) -> int:
+        return hash(tuple(self._values.items()))
+
+    def __repr__(self) -> str:
+        given = ", ".join(f"{name}={value!r}" for name, value in self._given())
+        return f"ImageFilters({given})"
+
+    def _given(self) -> list[tuple[str, Any]]:
+        specs = filter_specs()
+        return [
+            (name, value)
+            for name, value in self._values.items()
+            if name in specs and not specs[name].is_empty(value)
+        ]
 
     @property
     def is_empty(self) -> bool:
-        return not (
-            self.tags
-            or self.label
-            or self.taken_after
-            or self.taken_before
-            or self.camera
-            or self.metadata
-        )
+        return not self._given()
 
     def apply(self, records: QuerySet) -> QuerySet:
         """``records`` (an ImageRecord queryset) narrowed to the images these filters keep."""
-        if self.is_empty:
+        given = self._given()
+        if not given:
             return records
-        condition = Q()
-        for tag in self.tags:
-            condition &= Q(tag_text__contains=f"|{tag}|")
-        if self.label:
-            condition &= Q(label_text__contains=f"|{self.label}|")
-        if self.taken_after is not None:
-            condition &= Q(taken_at__gte=self.taken_after)
-        if self.taken_before is not None:
-            condition &= Q(taken_at__lte=self.taken_before)
-        for word in (self.camera or "").split():
-            condition &= Q(camera_make__icontains=word) | Q(camera_model__icontains=word)
-        return records.filter(
-            condition, *(MetadataEquals(key, value) for key, value in self.metadata)
-        )
+        specs = filter_specs()
+        conditions = [c for name, value in given for c in specs[name].where(value)]
+        return records.filter(*conditions)
 
     def to_params(self) -> list[tuple[str, str]]:
         """Query-string pairs that :func:`validate_filters` reads back as these filters (for
         links to the next page of a filtered search)."""
-        pairs = [("tags", tag) for tag in self.tags]
-        if self.label:
-            pairs.append(("label", self.label))
-        if self.taken_after is not None:
-            pairs.append(("taken_after", self.taken_after.isoformat()))
-        if self.taken_before is not None:
-            pairs.append(("taken_before", self.taken_before.isoformat()))
-        if self.camera:
-            pairs.append(("camera", self.camera))
-        pairs += [("metadata", f"{key}={value}") for key, value in self.metadata]
-        return pairs
-
-
-NO_FILTERS = ImageFilters()
+        specs = filter_specs()
+        return [pair for name, value in self._given() for pair in specs[name].params(value)]
 
 
 def apply_filters(records: QuerySet, filters: ImageFilters | None) -> QuerySet:
     """``records`` narrowed by ``filters`` (``None``: unchanged)."""
     return records if filters is None else filters.apply(records)
-
-
-# --- validation ----------------------------------------------------------------------------------
 
 
 def validate_filters(data: Mapping[str, Any] | None) -> ImageFilters:
@@ -139,21 +200,23 @@ def validate_filters(data: Mapping[str, Any] | None) -> ImageFilters:
     naming the field."""
     if not data:
         return NO_FILTERS
-    taken_after = _moment(_one(data, "taken_after"), "taken_after", end_of_day=False)
-    taken_before = _moment(_one(data, "taken_before"), "taken_before", end_of_day=True)
-    if taken_after is not None and taken_before is not None and taken_after > taken_before:
-        raise InvalidInput(
-            "taken_before is earlier than taken_after: no image could be taken in between.",
-            field="taken_before",
-        )
-    return ImageFilters(
-        tags=_tags(_many(data, "tags")),
-        label=_word(_one(data, "label"), "label", MAX_LABEL_LENGTH),
-        taken_after=taken_after,
-        taken_before=taken_before,
-        camera=_camera(_one(data, "camera")),
-        metadata=_metadata(data),
-    )
+    specs = filter_specs()
+    values = {name: spec.parse(data) for name, spec in specs.items()}
+    for spec in specs.values():
+        if spec.check is not None:
+            spec.check(values)
+    return ImageFilters(**values)
+
+
+def markdown_table() -> str:
+    """The filters table of docs/metadata.md, from the declarations."""
+    rows = ["| filter | matches | example |", "|---|---|---|"]
+    for spec in FILTERS:
+        rows.append(f"| {spec.doc_name or f'`{spec.name}`'} | {spec.matches} | {spec.example} |")
+    return "\n".join(rows) + "\n"
+
+
+# --- reading and checking values ------------------------------------------------------------------
 
 
 def _many(data: Mapping[str, Any], name: str) -> list[Any]:
@@ -382,3 +445,172 @@ class MetadataEquals(Expression):
             parts.append(f"({json_type} = %s)")
             args += [*params, path, self.value]
         return f"({' OR '.join(parts)})", args
+
+
+# --- the filters ---------------------------------------------------------------------------------
+
+
+@extend_schema_field(
+    {"anyOf": [{"type": "string", "format": "date"}, {"type": "string", "format": "date-time"}]}
+)
+class IsoMomentField(serializers.CharField):
+    """An ISO date or date-time (checked by ``validate_filters``)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(required=False, max_length=64, **kwargs)
+
+
+class DateInput(forms.DateInput):
+    input_type = "date"
+
+
+def _bounds_in_order(values: Mapping[str, Any]) -> None:
+    after, before = values.get("taken_after"), values.get("taken_before")
+    if after is not None and before is not None and after > before:
+        raise InvalidInput(
+            "taken_before is earlier than taken_after: no image could be taken in between.",
+            field="taken_before",
+        )
+
+
+def _metadata_text(data: QueryDict) -> str:
+    """Every metadata filter of a query string (``metadata`` and ``metadata.<key>``) as the
+    form's lines."""
+    pairs = [pair for pair in data.getlist("metadata") if pair]
+    for name, values in metadata_fields(data).items():
+        pairs += [f"{name[len(METADATA_PREFIX) :]}={value}" for value in values]
+    return "\n".join(pairs)
+
+
+FILTERS: tuple[FilterSpec, ...] = (
+    FilterSpec(
+        name="tags",
+        parse=lambda data: _tags(_many(data, "tags")),
+        where=lambda tags: [Q(tag_text__contains=f"|{tag}|") for tag in tags],
+        empty=(),
+        api_field=serializers.ListField(
+            child=serializers.RegexField(
+                r"^[^|\x00]+$",
+                max_length=MAX_TAG_LENGTH,
+                trim_whitespace=False,
+                help_text="A tag.",
+            ),
+            required=False,
+            max_length=MAX_FILTER_TAGS,
+            help_text="Only images with every one of these tags (the whole tag, any case). "
+            "Repeat the field for more tags; a comma is part of a tag.",
+        ),
+        form_field=forms.CharField(
+            required=False,
+            help_text="Images with all of these tags; separate several with commas.",
+        ),
+        form_text=lambda data: ", ".join(tag for tag in data.getlist("tags") if tag),
+        from_form=split_tags,
+        doc_name=f"`tags` (repeat it, at most {MAX_FILTER_TAGS})",
+        matches="every tag given, the whole tag, case-insensitive; a comma is part of a tag",
+        example="`tags=beach&tags=sunset`",
+    ),
+    FilterSpec(
+        name="label",
+        parse=lambda data: _word(_one(data, "label"), "label", MAX_LABEL_LENGTH),
+        where=lambda label: [Q(label_text__contains=f"|{label}|")],
+        api_field=serializers.RegexField(
+            r"^[^|\x00]*$",
+            required=False,
+            allow_blank=True,
+            max_length=MAX_LABEL_LENGTH,
+            trim_whitespace=False,
+            help_text="Only images with this predicted label name or synonym (e.g. 'cat', "
+            "'tabby cat'; the whole name, any case).",
+        ),
+        form_field=forms.CharField(
+            required=False,
+            label="Predicted label",
+            help_text="A thing the model recognised, e.g. “cat” or “tabby cat”.",
+        ),
+        matches="one predicted label name or synonym, the whole name, case-insensitive",
+        example="`label=cat`, `label=tabby cat`",
+    ),
+    FilterSpec(
+        name="taken_after",
+        parse=lambda data: _moment(_one(data, "taken_after"), "taken_after", end_of_day=False),
+        where=lambda moment: [Q(taken_at__gte=moment)],
+        api_field=IsoMomentField(
+            help_text="Only images taken at or after this (EXIF time): an ISO date (from the "
+            "start of that day) or date-time; UTC when no offset is given."
+        ),
+        form_field=forms.CharField(required=False, label="Taken on or after", widget=DateInput),
+        matches="EXIF time at or after it; a bare date from the start of its day; a time "
+        "without offset is UTC; images without a time never match",
+        example="`taken_after=2024-07-01`, `taken_after=2024-07-14T15:30:00+02:00`",
+    ),
+    FilterSpec(
+        name="taken_before",
+        parse=lambda data: _moment(_one(data, "taken_before"), "taken_before", end_of_day=True),
+        where=lambda moment: [Q(taken_at__lte=moment)],
+        check=_bounds_in_order,
+        api_field=IsoMomentField(
+            help_text="Only images taken at or before this: an ISO date (to the end of that "
+            "day) or date-time; UTC when no offset is given."
+        ),
+        form_field=forms.CharField(required=False, label="Taken on or before", widget=DateInput),
+        matches="EXIF time at or before it; a bare date to the end of its day; earlier than "
+        "`taken_after` (crossed bounds) is refused, a 400 on `taken_before` (a form error on "
+        "the page)",
+        example="`taken_before=2024-07-31`",
+    ),
+    FilterSpec(
+        name="camera",
+        parse=lambda data: _camera(_one(data, "camera")),
+        where=lambda camera: [
+            Q(camera_make__icontains=word) | Q(camera_model__icontains=word)
+            for word in camera.split()
+        ],
+        api_field=serializers.CharField(
+            required=False,
+            allow_blank=True,
+            max_length=MAX_CAMERA_LENGTH,
+            trim_whitespace=False,
+            help_text="Only images whose camera make or model holds every word of this (any "
+            "case): 'canon', 'apple iphone'.",
+        ),
+        form_field=forms.CharField(
+            required=False, help_text="Words of the camera's make or model, e.g. “canon”."
+        ),
+        matches="every word appears (case-insensitive, anywhere) in the camera make or model",
+        example="`camera=canon`, `camera=apple iphone`",
+    ),
+    FilterSpec(
+        name="metadata",
+        parse=_metadata,
+        where=lambda pairs: [MetadataEquals(key, value) for key, value in pairs],
+        empty=(),
+        api_field=serializers.ListField(
+            child=serializers.RegexField(
+                METADATA_PAIR.pattern, trim_whitespace=False, help_text="key=value"
+            ),
+            required=False,
+            max_length=MAX_METADATA_FILTERS,
+            help_text="Only images whose uploader metadata has key equal to value, given as "
+            "key=value (repeatable): a string equal to it exactly, a number equal to it, or a "
+            "boolean for true/false (docs/metadata.md). The same filter may be sent as a field "
+            "named metadata.<key> with the value.",
+        ),
+        form_field=forms.CharField(
+            required=False,
+            label="Other details",
+            widget=forms.Textarea(attrs={"rows": 2, "spellcheck": "false"}),
+            help_text="key=value, one per line: images whose details hold that key with that "
+            "value.",
+        ),
+        form_text=_metadata_text,
+        from_form=lambda text: [line for line in text.splitlines() if line.strip()],
+        to_params=lambda pairs: [("metadata", f"{key}={value}") for key, value in pairs],
+        doc_name="`metadata.<key>=<value>` or `metadata=<key>=<value>` (repeatable, at most "
+        f"{MAX_METADATA_FILTERS})",
+        matches="the uploader's `metadata` has top-level `key` equal to `value` (below)",
+        example="`metadata.roll=3`, `metadata=film=Portra 400`",
+    ),
+)
+
+NO_FILTERS = ImageFilters()
