@@ -131,6 +131,7 @@ def _attempt(folder: Path, after_snapshot: Callable[[], None] | None) -> Manifes
             "dumpdata",
             exclude=list(EXCLUDED),
             natural_foreign=True,
+            use_base_manager=True,  # every row, also those a default manager hides (the trash)
             output=str(dump),
             verbosity=0,
         )
@@ -186,7 +187,7 @@ def _referenced_files() -> dict[str, list[tuple[str, object]]]:
         if not fields:
             continue
         names = [f.attname for f in fields]
-        for pk, *values in model._default_manager.values_list("pk", *names).iterator():
+        for pk, *values in model._base_manager.values_list("pk", *names).iterator():
             for value in values:
                 if value:
                     referenced.setdefault(value, []).append((model._meta.label_lower, pk))
@@ -209,7 +210,7 @@ def _index_versions() -> dict[int, str]:
                 key = model._meta.get_field("corpus").attname
             except FieldDoesNotExist:
                 continue
-        rows = model._default_manager.exclude(index_version="").values_list(key, "index_version")
+        rows = model._base_manager.exclude(index_version="").values_list(key, "index_version")
         versions.update({corpus: version for corpus, version in rows if version})
     return versions
 
@@ -334,7 +335,7 @@ def restore(source: Path) -> Manifest:
 
 
 def _check_empty() -> None:
-    used = [model._meta.label for model in _dumped_models() if model._default_manager.exists()]
+    used = [model._meta.label for model in _dumped_models() if model._base_manager.exists()]
     if used:
         raise BackupError(
             "The database is not empty (" + ", ".join(used[:5]) + "): restore only into a new "

@@ -15,7 +15,7 @@ CORPORA = (("alice", "holiday", "public"), ("alice", "secret", "private"), ("bob
 
 def populate() -> None:
     """Two people, three corpora of 12 pictures each, tagged, uploaded, encoded and indexed
-    (the environment runs tasks inline), and one image deleted again."""
+    (the environment runs tasks inline), and one image of each moved to the trash."""
     from django.contrib.auth import get_user_model
 
     from corpora import services
@@ -39,7 +39,7 @@ def populate() -> None:
             files=[(n, io.BytesIO(d)) for n, d in files.items()],
             annotations=annotations,
         )
-        services.delete_images(corpus=corpus, image_ids=[report.accepted[-1].pk])
+        services.delete_images(corpus=corpus, image_ids=[report.accepted[-1].pk])  # trash
 
 
 def searches() -> None:
@@ -65,6 +65,7 @@ def searches() -> None:
             "status": corpus.status,
             "index_version": corpus.index_version,
             "images": corpus.images.count(),
+            "in_trash": ImageRecord.all_objects.in_trash().filter(corpus=corpus).count(),
             "by_image": hits(
                 search_image(corpus=corpus, image=image_bytes(seed=1), page=Page(k=5))
             ),
@@ -81,11 +82,12 @@ def searches() -> None:
         }
     out["files_intact"] = all(
         hashlib.sha256(Path(record.file.path).read_bytes()).hexdigest() == record.sha256
-        for record in ImageRecord.objects.all()
+        for record in ImageRecord.all_objects.all()
     )
-    out["thumbnails"] = sum(
-        1
-        for record in ImageRecord.objects.all()
-        if record.thumbnail and Path(record.thumbnail.path).is_file()
+    out["stored_files"] = sorted(
+        name
+        for pair in ImageRecord.all_objects.values_list("file", "thumbnail")
+        for name in pair
+        if name
     )
     print(json.dumps(out, sort_keys=True))

@@ -17,7 +17,7 @@ from django.conf import settings
 from django.core.management import CommandError, call_command
 from django.db import connection
 
-from corpora import services
+from corpora import services, trash
 from corpora.models import ImageRecord
 from crier_site import backups
 from tests.factories import image_bytes, make_corpus
@@ -83,7 +83,8 @@ def test_a_restored_backup_answers_the_same_searches(source, new_database, tmp_p
     ok(old, "migrate", "--noinput")
     ok(old, "shell", "-c", "from tests.site.backup_scenario import populate; populate()")
     before = searches(old)
-    assert before["files_intact"] and before["thumbnails"] == 33
+    assert before["files_intact"] and len(before["stored_files"]) > 36
+    assert [before[name]["in_trash"] for name in ("holiday", "secret", "zoo")] == [1, 1, 1]
     assert all(before[name]["index_version"] for name in ("holiday", "secret", "zoo"))
     assert before["holiday"]["by_image"] and before["holiday"]["text"]["dog"]
 
@@ -91,7 +92,7 @@ def test_a_restored_backup_answers_the_same_searches(source, new_database, tmp_p
     assert "Backup of" in ok(old, "backup", str(archive))
     manifest = json.loads((archive / "manifest.json").read_text())
     assert manifest["vendor"] == source
-    assert sum(path.startswith("media/") for path in manifest["files"]) == 33 * 2  # + thumbnails
+    assert {f"media/{name}" for name in before["stored_files"]} <= set(manifest["files"])
     assert {p.split("/")[1] for p in manifest["files"] if p.startswith("indices/")} == set(
         manifest["index_versions"]
     )
@@ -113,9 +114,7 @@ def test_a_restored_backup_answers_the_same_searches(source, new_database, tmp_p
     assert again.returncode != 0 and "not empty" in again.stderr
 
 
-def test_rows_whose_files_go_during_the_backup_are_left_out_with_their_dependents(
-    user, tmp_path, settings
-):
+def test_rows_whose_files_go_during_the_backup_are_left_out(user, tmp_path, settings):
     settings.CRIER_ENCODER = "histogram"
     corpus = make_corpus(user)
     report = services.ingest_files(
@@ -123,11 +122,12 @@ def test_rows_whose_files_go_during_the_backup_are_left_out_with_their_dependent
         files=[(f"{i}.png", io.BytesIO(image_bytes(seed=i))) for i in range(4)],
     )
     doomed, kept = report.accepted[0], report.accepted[1:]
+    services.delete_images(corpus=corpus, image_ids=[doomed.pk])  # to the trash: still backed up
 
-    def delete_meanwhile() -> None:  # after the snapshot, before the files are copied
-        services.delete_images(corpus=corpus, image_ids=[doomed.pk])
+    def purge_meanwhile() -> None:  # after the snapshot, before the files are copied
+        trash.purge_images(records=[doomed])  # the row and its files go for good
 
-    manifest = backups.backup(tmp_path / "archive", after_snapshot=delete_meanwhile)
+    manifest = backups.backup(tmp_path / "archive", after_snapshot=purge_meanwhile)
     assert f"corpora.imagerecord:{doomed.pk}" in manifest.dropped
     with gzip.open(tmp_path / "archive" / backups.DATABASE_FILE, "rt") as handle:
         rows = json.load(handle)

@@ -24,9 +24,7 @@ def deep_json() -> str:
 
 @pytest.mark.django_db
 def test_deeply_nested_json_is_a_400_for_anyone(client):
-    response = client.post(
-        reverse("api:token"), deep_json(), content_type="application/json"
-    )
+    response = client.post(reverse("api:token"), deep_json(), content_type="application/json")
     assert response.status_code == 400
     assert "nested too deeply" in error_of(response)["message"]
 
@@ -68,7 +66,7 @@ def test_an_upload_with_deeply_nested_metadata_is_a_400(user):
 
 
 BROKEN_MULTIPART = "multipart/form-data; boundary=BOUNDARY"
-BROKEN_BODY = b"--BOUNDARY\r\nContent-Disposition: form-data; name=\"images\"; filename=\"a"
+BROKEN_BODY = b'--BOUNDARY\r\nContent-Disposition: form-data; name="images"; filename="a'
 
 
 @pytest.mark.django_db

@@ -122,12 +122,31 @@ def test_accounts_imports_no_other_app_and_no_site_wiring():
 # search/'s top level holds Django's conventional modules; everything else lives in the
 # sub-package of its job, so the folder reads as the upload → vector → hit path.
 SEARCH_TOP_LEVEL_MODULES = {
-    "__init__", "admin", "api", "apps", "forms", "models", "selectors", "serializers",
-    "services", "signals", "tasks", "urls", "views",
+    "__init__",
+    "admin",
+    "api",
+    "apps",
+    "forms",
+    "models",
+    "selectors",
+    "serializers",
+    "services",
+    "signals",
+    "tasks",
+    "urls",
+    "views",
 }
 SEARCH_PACKAGES = {
-    "encoders", "encoding", "indices", "queries", "copies", "text", "evaluation",
-    "management", "migrations", "templatetags",
+    "encoders",
+    "encoding",
+    "indices",
+    "queries",
+    "copies",
+    "text",
+    "evaluation",
+    "management",
+    "migrations",
+    "templatetags",
 }
 
 
