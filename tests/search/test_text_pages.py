@@ -110,6 +110,8 @@ def test_words_no_image_holds_are_named_above_the_partial_hits(client, user):
     assert names(response) == ["both.jpg", "dog.jpg"]
     assert "No image has “grass”" in html and "these hold the other words only" in html
     assert "Has “dog” only" in html and "Has “red”, “dog” only" in html
+    nothing = client.get(reverse("search:corpus_text", args=[corpus.pk]), {"q": "grass lawn"})
+    assert "No image has “grass” or “lawn”: try other words" in nothing.content.decode()
     everything = client.get(reverse("search:corpus_text", args=[corpus.pk]), {"q": "dog"})
     assert "data-unmatched-words" not in everything.content.decode()
     assert "data-matched-words" not in everything.content.decode()
