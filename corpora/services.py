@@ -164,7 +164,7 @@ def ingest_files(
     rejected and carries the fault in ``interrupted``. Once the surrounding transaction
     commits, ONE encoding task is enqueued for the corpus (unless ``enqueue=False``, e.g. for
     a caller that runs the encoding inline). Should the request die before that, the pending
-    records are found by the every-minute recovery (``search.recovery``), whatever the
+    records are found by the every-minute recovery (``search.encoding.recovery``), whatever the
     corpus's status says.
     """
     report = IngestReport()

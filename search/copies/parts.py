@@ -3,7 +3,7 @@ inside it (the cells of a collage, the photo on a screenshot, an inset, the phot
 caption bands), a grid of overlapping windows, and the picture turned and mirrored.
 
 A box is ``(left, top, right, bottom)`` in fractions of the picture's width and height, the
-convention of ``search.regions.Region``. Pure numpy / PIL / OpenCV functions.
+convention of ``search.queries.regions.Region``. Pure numpy / PIL / OpenCV functions.
 """
 
 from __future__ import annotations
