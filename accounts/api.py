@@ -49,7 +49,7 @@ class TokenApi(APIView):
         responses=NewApiKeySerializer,
         errors=[401, 429],
         description="A new API key for this account (each call makes one; name, scope and "
-        "expiry are optional: `API sign-in`, `read-write`, never). The key is in `token`, "
+        "expiry are optional: `API sign-in`, `read-write`, no expiry). The key is in `token`, "
         "shown this once. A wrong username or password is a 401; too many failed sign-ins "
         "from this address or for this username are a 429 (retry after "
         "`retry_after_seconds`, also the Retry-After header), even with the right password.",
@@ -71,7 +71,7 @@ class TokenApi(APIView):
             user=data["user"],
             name=data["name"],
             scope=data["scope"],
-            expires_at=data["expires_at"],
+            expires_at=serializer.expires_at(),
         )
         return Response(_new_key_body(new))
 
@@ -92,7 +92,13 @@ class ApiKeyListApi(APIView):
     def post(self, request: Request) -> Response:
         serializer = ApiKeyCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        new = keys.create_key(user=request.user, **serializer.validated_data)
+        data = serializer.validated_data
+        new = keys.create_key(
+            user=request.user,
+            name=data["name"],
+            scope=data["scope"],
+            expires_at=serializer.expires_at(),
+        )
         return Response(_new_key_body(new), status=status.HTTP_201_CREATED)
 
 

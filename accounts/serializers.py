@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+
 from django.contrib.auth import authenticate
+from django.utils import timezone
 from drf_spectacular.utils import OpenApiExample, extend_schema_serializer
 from rest_framework import serializers
 
@@ -10,7 +13,8 @@ from accounts.models import ApiKey, Scope
 
 NAME_HELP = "What the key is for, e.g. 'nightly upload script'."
 SCOPE_HELP = "`read`: reading and searching only (writes are 403); `read-write`: everything."
-EXPIRES_HELP = "When the key stops working (ISO 8601, in the future); omitted or null: never."
+EXPIRES_HELP = "The key stops working this many days from now; omitted or null: never."
+MAX_EXPIRY_DAYS = 3650
 
 
 class ApiKeySerializer(serializers.ModelSerializer):
@@ -52,9 +56,18 @@ class KeyOptionsSerializer(serializers.Serializer):
     scope = serializers.ChoiceField(
         choices=Scope.choices, default=Scope.READ_WRITE, help_text=SCOPE_HELP
     )
-    expires_at = serializers.DateTimeField(
-        required=False, allow_null=True, default=None, help_text=EXPIRES_HELP
+    expires_in_days = serializers.IntegerField(
+        min_value=1,
+        max_value=MAX_EXPIRY_DAYS,
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text=EXPIRES_HELP,
     )
+
+    def expires_at(self) -> datetime | None:
+        days = self.validated_data["expires_in_days"]
+        return timezone.now() + timedelta(days=days) if days else None
 
 
 @extend_schema_serializer(
@@ -66,7 +79,7 @@ class KeyOptionsSerializer(serializers.Serializer):
         ),
         OpenApiExample(
             "A read-only key for a year",
-            value={"name": "search client", "scope": "read", "expires_at": "2027-12-31T00:00:00Z"},
+            value={"name": "search client", "scope": "read", "expires_in_days": 365},
             request_only=True,
         ),
     ]

@@ -49,6 +49,11 @@ class PayloadTooLarge(CrierError):
     code = "too_large"
 
 
+class UriTooLong(CrierError):
+    status_code = 414
+    code = "uri_too_long"
+
+
 class TooManyRequests(CrierError):
     status_code = 429
     code = "throttled"

@@ -30,5 +30,10 @@ graceful_timeout = 10
 # gunicorn's runtime control socket defaults to one path per user ($HOME/.gunicorn/gunicorn.ctl):
 # a second server on the machine (a test, a benchmark) would take it over. Not used by CRIER.
 control_socket_disable = True
+# Request lines of any length: a query string within the API's declared limits can pass 4094
+# bytes (gunicorn's default, answered with gunicorn's HTML 414) once percent-encoded; the app
+# itself answers one over 128 KiB with its JSON 414 (crier_site/api/validation.py). A reverse
+# proxy in front bounds it too (nginx: large_client_header_buffers).
+limit_request_line = 0
 accesslog = "-"
 errorlog = "-"

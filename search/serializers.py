@@ -22,6 +22,7 @@ from search.queries.params import (
     MIN_THRESHOLD,
     validate_page,
 )
+from search.queries.regions import FRACTIONS as REGION_FRACTIONS
 from search.queries.regions import Region
 from search.services import SearchResult
 from search.text.ranking import FIELDS as TEXT_FIELDS
@@ -98,14 +99,15 @@ class SearchImageSerializer(SearchFiltersSerializer, SearchOptionsSerializer):
     # and the pages refuse them with the same message.
     image = serializers.FileField(allow_empty_file=True, help_text="The query image.")
     region = serializers.RegexField(
-        r"^ *[0-9.]+ *(, *[0-9.]+ *){3}$",
+        REGION_FRACTIONS,
         required=False,
         error_messages={
             "invalid": "The region must be four numbers, left,top,right,bottom, as fractions "
             "of the image's width and height (for example 0.1,0.2,0.6,0.9)."
         },
         help_text="Search with this part of the query image only: left,top,right,bottom as "
-        "fractions of its width and height, e.g. 0.1,0.2,0.6,0.9.",
+        "fractions of its width and height, e.g. 0.1,0.2,0.6,0.9. Corners in either order; a "
+        "part smaller than 2% of the image (or 8 pixels) is widened to that about its centre.",
     )
 
     def validate(self, attrs: dict) -> dict:

@@ -10,6 +10,7 @@ import logging
 import sys
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied, RequestDataTooBig, TooManyFilesSent
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.views import defaults
@@ -59,7 +60,10 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
     if isinstance(exc, RequestDataTooBig):
         return _error(413, "too_large", "The request is too large.")
     if isinstance(exc, TooManyFilesSent):
-        return _error(413, "too_many_files", "Too many files in one request.")
+        # More than the schema's maxItems: invalid input like any other broken limit.
+        limit = settings.DATA_UPLOAD_MAX_NUMBER_FILES
+        message = f"Too many files in one request: at most {limit}."
+        return _error(400, "too_many_files", message)
     if isinstance(exc, Http404):
         return _error(404, "not_found", "Not found.")
     if isinstance(exc, PermissionDenied):

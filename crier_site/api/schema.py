@@ -20,14 +20,16 @@ SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 ERROR_DESCRIPTIONS: dict[int, str] = {
     400: "Invalid input: a malformed, missing or unknown field or query parameter "
     "(`fields` names them).",
-    401: "No valid credentials: send `Authorization: Token <key>` (or sign in).",
-    403: "Not allowed: only the owner changes a corpus (or a signed-in session sent no "
-    "CSRF token).",
+    401: "No valid credentials: send an API key as `Authorization: Bearer <key>` (or "
+    "`Token <key>`), or sign in. A malformed Authorization header, an unknown, revoked or "
+    "expired key are 401s too, each saying which.",
+    403: "Not allowed: only the owner changes a corpus; a `read` API key cannot write (or a "
+    "signed-in session sent no CSRF token).",
     404: "Not found, or someone else's private corpus.",
     409: "Conflicts with the current state (see `code` and `message`).",
     413: "The request or one of its files is too large.",
-    414: "The request line is longer than the web server takes (gunicorn: 4094 bytes), which "
-    "no request within this operation's limits reaches; answered by the server, as HTML.",
+    414: "The query string is longer than 128 KiB, which no request within this operation's "
+    "limits reaches.",
     415: "Unsupported request content type.",
     429: "Too many requests: retry after `retry_after_seconds` (also the Retry-After header).",
     503: "Temporarily unavailable (the database, or a read-only disk): retry after "
@@ -69,8 +71,6 @@ class CrierAutoSchema(AutoSchema):
                 "description": ERROR_DESCRIPTIONS.get(status, "Error."),
                 "content": {"application/json": {"schema": envelope}},
             }
-            if status == 414:  # the web server's page, before the app runs
-                body["content"] = {"text/html": {"schema": {"type": "string"}}}
             if status == 429:
                 body["headers"] = {
                     "Retry-After": {

@@ -10,6 +10,12 @@ from django.http import QueryDict
 from rest_framework import serializers
 from rest_framework.request import Request
 
+from crier_site.errors import UriTooLong
+
+# Far above any query within the declared limits (every string parameter has a maxLength;
+# percent-encoded, the longest valid query is under 80 KiB). gunicorn takes request lines of
+# any length (crier_site/gunicorn_conf.py), so the app answers longer ones, in the envelope.
+MAX_QUERY_STRING_BYTES = 128 * 1024
 
 def check_json_types(serializer: serializers.Serializer, data: Any) -> None:
     """DRF coerces JSON values it should refuse (``"5"`` or ``5.0`` for an integer, ``5`` for a
@@ -85,7 +91,12 @@ def validated_query(
     """The query string checked against the declared serializers: unknown names and malformed
     values raise a ValidationError (a 400 in the error envelope). A serializer may let through
     names that start with one of its ``query_param_prefixes`` (``metadata.<key>`` filters,
-    which no schema can list) and read them from its ``initial_data``."""
+    which no schema can list) and read them from its ``initial_data``. A query string longer
+    than MAX_QUERY_STRING_BYTES is a 414."""
+    if len(request.META.get("QUERY_STRING", "")) > MAX_QUERY_STRING_BYTES:
+        raise UriTooLong(
+            f"The query string is longer than {MAX_QUERY_STRING_BYTES // 1024} KiB.",
+        )
     query_serializers = list(query_serializers)
     known = {name for cls in query_serializers for name in cls().fields}
     prefixes = tuple(

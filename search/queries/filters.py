@@ -587,7 +587,10 @@ FILTERS: tuple[FilterSpec, ...] = (
         empty=(),
         api_field=serializers.ListField(
             child=serializers.RegexField(
-                METADATA_PAIR.pattern, trim_whitespace=False, help_text="key=value"
+                METADATA_PAIR.pattern,
+                max_length=MAX_METADATA_KEY_LENGTH + 1 + MAX_METADATA_VALUE_LENGTH,
+                trim_whitespace=False,
+                help_text="key=value",
             ),
             required=False,
             max_length=MAX_METADATA_FILTERS,

@@ -76,7 +76,7 @@ def test_every_operation_documents_its_errors_in_the_envelope(schema) -> None:
                 assert operation["security"] == []
             if "{" in path:
                 assert "404" in errors, (method, path)
-            for code in errors - {"414"}:  # 414: the web server's own page (docs/api.md)
+            for code in errors:
                 body = responses[code]["content"]["application/json"]["schema"]
                 assert body == {"$ref": envelope}, (method, path, code)
 
@@ -118,6 +118,22 @@ class TestAnswersMatchTheSchema:
         client = APIClient()
         client.force_authenticate(user)
         return client
+
+    def test_a_query_string_past_128_kib_is_a_414_in_the_envelope(self, alice) -> None:
+        url = reverse("api:text-search")
+        response = alice.get(url, {"q": "x" * (128 * 1024)})
+        assert response.status_code == 414 and error_of(response)["code"] == "uri_too_long"
+        assert alice.get(url, {"q": "x" * 5000}).status_code == 400  # past q's maxLength
+
+    def test_more_files_than_max_items_is_a_400(self, alice, user, settings) -> None:
+        from tests.api_helpers import upload_file
+        from tests.factories import image_bytes
+
+        settings.DATA_UPLOAD_MAX_NUMBER_FILES = 2
+        corpus = make_corpus(user)
+        files = [upload_file(f"{n}.png", image_bytes()) for n in range(3)]
+        response = alice.post(reverse("api:image-list", args=[corpus.pk]), {"images": files})
+        assert response.status_code == 400 and error_of(response)["code"] == "too_many_files"
 
     def test_unknown_and_malformed_query_parameters_are_400(self, alice, user) -> None:
         corpora = reverse("api:corpus-list")
