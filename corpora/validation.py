@@ -35,6 +35,8 @@ SUFFIXES = {
     "TIFF": (".tif", ".tiff"),
 }
 SUPPORTED_FORMATS = frozenset(SUFFIXES)
+# The same formats as media types, as an OpenAPI multipart encoding's contentType lists them.
+IMAGE_MEDIA_TYPES = "image/jpeg, image/png, image/webp, image/gif, image/bmp, image/tiff"
 _DRAFTABLE = frozenset({"JPEG", "MPO"})
 _ORIENTATION_TAG = 0x0112
 _SWAPS_SIDES = {5, 6, 7, 8}  # EXIF orientations that turn the picture by 90°

@@ -42,11 +42,16 @@ class FilterForm(forms.Form):
             if name in specs
         }
         try:
-            return validate_filters(data)
+            filters = validate_filters(data)
+            values = {name: getattr(filters, name) for name in specs}
+            for spec in specs.values():
+                if spec.form_check is not None:  # a person typed them: say so, not find nothing
+                    spec.form_check(values)
         except InvalidInput as exc:
             field = exc.details.get("field")
             self.add_error(field if field in self.fields else None, exc.message)
             return None
+        return filters
 
     def as_query(self) -> str:
         """The filters as typed, as a query string (for the next page of these results)."""

@@ -26,7 +26,7 @@ from functools import wraps
 from typing import Any
 
 from django.http import QueryDict
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiRequest, extend_schema
 from rest_framework import serializers
 from rest_framework.request import Request
 
@@ -84,6 +84,8 @@ def api_operation(
 def _request_serializer(request: Any, media_type: str) -> type[serializers.Serializer] | None:
     if isinstance(request, dict):
         request = request.get(media_type)
+    if isinstance(request, OpenApiRequest):  # a serializer with examples or part encodings
+        request = request.request
     if isinstance(request, serializers.Serializer):
         request = type(request)
     if isinstance(request, type) and issubclass(request, serializers.Serializer):

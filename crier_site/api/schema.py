@@ -9,6 +9,7 @@ from typing import Any
 import uritemplate
 from django.core.validators import RegexValidator
 from drf_spectacular.openapi import AutoSchema
+from drf_spectacular.utils import OpenApiRequest
 from rest_framework import serializers
 
 from crier_site.api.envelope import ErrorEnvelopeSerializer
@@ -114,6 +115,8 @@ class CrierAutoSchema(AutoSchema):
         request = self.get_request_serializer()
         candidates = request.values() if isinstance(request, dict) else [request]
         for candidate in candidates:
+            if isinstance(candidate, OpenApiRequest):
+                candidate = candidate.request
             if isinstance(candidate, type):
                 candidate = candidate()
             if isinstance(candidate, serializers.Serializer):

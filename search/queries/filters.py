@@ -85,6 +85,9 @@ class FilterSpec:
     to_params: Callable[[Any], list[tuple[str, str]]] | None = None
     # Run once every filter is parsed, with their values: refuses combinations.
     check: Callable[[Mapping[str, Any]], None] | None = None
+    # The same, on the pages only: combinations that match nothing, which the API answers with
+    # no results (every schema-valid request is answerable) but a person should be told of.
+    form_check: Callable[[Mapping[str, Any]], None] | None = None
 
     def is_empty(self, value: Any) -> bool:
         return value is None or value == self.empty
@@ -548,15 +551,15 @@ FILTERS: tuple[FilterSpec, ...] = (
         name="taken_before",
         parse=lambda data: _moment(_one(data, "taken_before"), "taken_before", end_of_day=True),
         where=lambda moment: [Q(taken_at__lte=moment)],
-        check=_bounds_in_order,
+        form_check=_bounds_in_order,
         api_field=IsoMomentField(
             help_text="Only images taken at or before this: an ISO date (to the end of that "
             "day) or date-time; UTC when no offset is given."
         ),
         form_field=forms.CharField(required=False, label="Taken on or before", widget=DateInput),
         matches="EXIF time at or before it; a bare date to the end of its day; earlier than "
-        "`taken_after` (crossed bounds) is refused, a 400 on `taken_before` (a form error on "
-        "the page)",
+        "`taken_after` (crossed bounds) matches nothing in the API and is a form error on the "
+        "pages",
         example="`taken_before=2024-07-31`",
     ),
     FilterSpec(

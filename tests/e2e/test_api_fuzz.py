@@ -32,8 +32,12 @@ REVOKE = ["v1_auth_token_revoke_destroy", "v1_auth_keys_destroy"]
 # Every check runs (schemathesis 4 enables all of them by default), every phase (examples,
 # coverage, fuzzing and the stateful phase that follows the schema's links), with no
 # per-operation relaxation: where a schema cannot say what the app refuses, the app was changed
-# to take it (docs/api.md, "Every schema-valid request is answerable").
+# to take it (docs/api.md, "Every schema-valid request is answerable"). The hooks teach the
+# generator which bytes are a picture, which the schema says but cannot spell out.
+HOOKS = Path(__file__).with_name("fuzz_hooks.py")
 CONFIG = f"""
+hooks = "{HOOKS}"
+
 [generation]
 max-examples = {EXAMPLES}
 database = "none"

@@ -99,11 +99,6 @@ def test_instants_outside_the_calendar_in_utc_become_its_edges():
         ({"taken_before": 20240101}, "taken_before"),
         ({"taken_after": "20240714"}, "taken_after"),
         ({"taken_after": "2024-W28"}, "taken_after"),
-        ({"taken_after": "2024-07-31", "taken_before": "2024-07-01"}, "taken_before"),
-        (
-            {"taken_after": "2024-07-14T12:00:01Z", "taken_before": "2024-07-14T14:00+02:00"},
-            "taken_before",
-        ),
     ],
 )
 def test_bad_dates_are_refused_naming_the_field(data, field):
@@ -218,6 +213,7 @@ def test_label_matches_a_whole_name_or_synonym(records):
 def test_taken_bounds_include_both_days(records):
     assert kept(records, taken_after="2024-07-14") == [1, 2]
     assert kept(records, taken_before="2024-07-14") == [0, 1]
+    assert kept(records, taken_after="2024-07-31", taken_before="2024-07-01") == []
     assert kept(records, taken_after="2024-07-14", taken_before="2024-07-14") == [1]
     assert kept(records, taken_after="2024-07-14T12:00:00+00:00") == [1, 2]
     assert kept(records, taken_after="2024-07-14T12:00:01Z") == [2]

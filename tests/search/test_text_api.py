@@ -196,6 +196,6 @@ def test_the_schema_documents_both_operations() -> None:
         assert "200" in operation["responses"] and "400" in operation["responses"]
         assert "429" in operation["responses"]
         # gunicorn's own page for a request line past 4094 bytes (only past q's maxLength).
-        assert set(operation["responses"]["414"]["content"]) == {"text/html"}
+        assert set(operation["responses"]["414"]["content"]) == {"application/json"}
     by_image = schema["paths"]["/api/v1/corpora/{corpus_id}/search/"]["post"]
     assert "414" not in by_image["responses"]  # no string in its query
