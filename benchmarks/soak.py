@@ -904,11 +904,13 @@ def soak(args, env: dict[str, str], services: Services, disk: DataDisk) -> dict:
                 corpora[corpus_id].append(image["id"])
                 ledger.accepted[image["id"]] = corpus_id
     started = time.monotonic()
+
+    def seeded_and_indexed(cid: int) -> bool:
+        state = session.get(f"{base}/api/v1/corpora/{cid}/", timeout=30).json()
+        return state["status"] == "ready" and state["indexed_count"] == len(corpora[cid])
+
     wait_until(
-        lambda: all(
-            session.get(f"{base}/api/v1/corpora/{cid}/", timeout=30).json()["status"] == "ready"
-            for cid in corpora
-        ),
+        lambda: all(seeded_and_indexed(cid) for cid in corpora),
         timeout=1800,
         what="ready corpora",
         services=[cluster.web, *cluster.workers.values()],

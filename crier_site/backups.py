@@ -34,7 +34,7 @@ import logging
 import os
 import shutil
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
@@ -121,12 +121,7 @@ def backup(dest: Path, *, after_snapshot: Callable[[], None] | None = None) -> M
 
 def _attempt(folder: Path, after_snapshot: Callable[[], None] | None) -> Manifest | None:
     dump = folder / DATABASE_FILE
-    outermost = not connection.in_atomic_block
-    with transaction.atomic():
-        if connection.vendor == "postgresql" and outermost:
-            with connection.cursor() as cursor:
-                cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-        # SQLite: this read transaction sees one state of the file from its first read on.
+    with _snapshot():
         call_command(
             "dumpdata",
             exclude=list(EXCLUDED),
@@ -160,6 +155,34 @@ def _attempt(folder: Path, after_snapshot: Callable[[], None] | None) -> Manifes
             logger.info("Left out of the backup (deleted after the snapshot): %s", path)
     manifest.files[DATABASE_FILE] = _digest(dump)
     return manifest
+
+
+@contextlib.contextmanager
+def _snapshot() -> Iterator[None]:
+    """Every read inside sees the database as it was at the first one.
+
+    PostgreSQL: a REPEATABLE READ, READ ONLY transaction. SQLite (WAL): a deferred read
+    transaction, begun by hand because the site's transactions are IMMEDIATE ones, which would
+    hold the write lock, and so stop every upload, for as long as the dump takes. Inside a
+    transaction already begun (tests), that one is used."""
+    if connection.in_atomic_block:
+        yield
+        return
+    if connection.vendor == "sqlite":
+        connection.ensure_connection()
+        with connection.cursor() as cursor:
+            cursor.execute("BEGIN DEFERRED")
+        try:
+            yield
+        finally:
+            with connection.cursor() as cursor:
+                cursor.execute("COMMIT")  # it only read
+        return
+    with transaction.atomic():
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+        yield
 
 
 def _dumped_models() -> list[type[models.Model]]:

@@ -198,3 +198,49 @@ def test_an_existing_destination_is_refused(tmp_path):
     (tmp_path / "archive" / "something").write_text("x")
     with pytest.raises(CommandError, match="already exists"):
         call_command("backup", str(tmp_path / "archive"))
+
+
+def test_the_rows_and_their_file_list_come_from_one_snapshot_that_blocks_no_writer(
+    user, tmp_path, settings, monkeypatch
+):
+    """An upload committed while the backup reads is in neither the dump nor the file list,
+    and is not held up by it (SQLite: the read transaction is a deferred one)."""
+    import threading
+
+    from django.db import connections
+
+    settings.CRIER_ENCODER = "histogram"
+    corpus = make_corpus(user)
+    services.ingest_files(corpus=corpus, files=[("early.png", io.BytesIO(image_bytes(seed=1)))])
+    listed = backups._referenced_files
+    outcome: list[str] = []
+
+    def upload_meanwhile():
+        def upload() -> None:
+            try:
+                services.ingest_files(
+                    corpus=corpus, files=[("late.png", io.BytesIO(image_bytes(seed=2)))]
+                )
+                outcome.append("stored")
+            except Exception as exc:  # reported below
+                outcome.append(repr(exc))
+            finally:
+                connections.close_all()
+
+        writer = threading.Thread(target=upload)
+        writer.start()
+        writer.join(timeout=60)
+        return listed()
+
+    monkeypatch.setattr(backups, "_referenced_files", upload_meanwhile)
+    manifest = backups.backup(tmp_path / "archive")
+    assert outcome == ["stored"]
+    late = ImageRecord.objects.get(original_filename="late.png")
+    with gzip.open(tmp_path / "archive" / backups.DATABASE_FILE, "rt") as handle:
+        names = {
+            row["fields"]["original_filename"]
+            for row in json.load(handle)
+            if row["model"] == "corpora.imagerecord"
+        }
+    assert names == {"early.png"}
+    assert not any(late.file.name in path for path in manifest.files)
