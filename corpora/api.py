@@ -25,6 +25,8 @@ from corpora.serializers import (
     ImageUpdateSerializer,
     ImageUploadSerializer,
     IngestReportSerializer,
+    TrashedImagesRestoredSerializer,
+    TrashedImagesSerializer,
     TrashEmptiedSerializer,
     TrashSerializer,
     trash_response,
@@ -331,6 +333,24 @@ class TrashedImageRestoreApi(APIView):
         record.refresh_from_db()
         context = _image_context(request, record.corpus)
         return Response(ImageSerializer(record, context=context).data)
+
+
+class TrashedImagesRestoreApi(APIView):
+    permission_classes = [IsAuthenticated]
+    parser_classes = [JSONParser]
+
+    @api_operation(
+        request=TrashedImagesSerializer,
+        responses=TrashedImagesRestoredSerializer,
+        description="Take many images out of the trash at once, as they were (no re-encoding); "
+        "ids not in your trash are named in not_found.",
+    )
+    def post(self, request: Request) -> Response:
+        ids = _valid(TrashedImagesSerializer, request.data)["ids"]
+        records = trash.trashed_images(owner=request.user, image_ids=ids)
+        restored = trash.restore_images(records=records)
+        found = {record.pk for record in records}
+        return Response({"restored": restored, "not_found": sorted(set(ids) - found)})
 
 
 class TrashedImageThumbnailApi(APIView):

@@ -373,3 +373,19 @@ def trash_response(contents, *, days: int, context: dict) -> dict:
         ],
     }
     return TrashSerializer(payload).data
+
+
+class TrashedImagesSerializer(serializers.Serializer):
+    ids = serializers.ListField(
+        child=serializers.IntegerField(min_value=1, max_value=MAX_ID),
+        min_length=1,
+        max_length=1000,
+        help_text="Ids of images in your trash.",
+    )
+
+
+class TrashedImagesRestoredSerializer(serializers.Serializer):
+    restored = serializers.IntegerField()
+    not_found = serializers.ListField(
+        child=serializers.IntegerField(), help_text="Ids that are not images in your trash."
+    )

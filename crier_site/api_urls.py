@@ -25,6 +25,11 @@ urlpatterns = [
         corpora_api.TrashedCorpusRestoreApi.as_view(),
         name="trash-corpus-restore",
     ),
+    path(
+        "trash/restore/",
+        corpora_api.TrashedImagesRestoreApi.as_view(),
+        name="trash-images-restore",
+    ),
     path("trash/images/<int:image_id>/", corpora_api.TrashedImageApi.as_view(), name="trash-image"),
     path(
         "trash/images/<int:image_id>/restore/",

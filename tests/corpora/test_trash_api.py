@@ -86,6 +86,29 @@ def test_restoring_through_the_api(api, stuff):
     assert again.status_code == 404 and error_of(again)["code"] == "not_found"
 
 
+def test_many_images_come_back_at_once(api, stuff, other_user):
+    corpus, records, _ = stuff
+    api.post(
+        reverse("api:image-bulk-delete", args=[corpus.pk]),
+        {"ids": [r.pk for r in records]},
+        format="json",
+    )
+    theirs = make_record(make_corpus(other_user, "theirs"), name="t.png")
+    services.delete_images(corpus=theirs.corpus, image_ids=[theirs.pk])
+    response = api.post(
+        reverse("api:trash-images-restore"),
+        {"ids": [records[0].pk, records[2].pk, theirs.pk, 999_999]},
+        format="json",
+    )
+    assert response.status_code == 200
+    assert response.json() == {"restored": 2, "not_found": sorted([theirs.pk, 999_999])}
+    listed = api.get(reverse("api:image-list", args=[corpus.pk])).json()["results"]
+    assert {i["id"] for i in listed} == {records[0].pk, records[2].pk}
+    assert ImageRecord.all_objects.get(pk=theirs.pk).trashed_at is not None
+    refused = api.post(reverse("api:trash-images-restore"), {"ids": []}, format="json")
+    assert refused.status_code == 400
+
+
 def test_purging_one_thing_or_everything(api, stuff):
     corpus, records, other = stuff
     for record in records:
