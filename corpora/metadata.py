@@ -45,7 +45,7 @@ def clean_tags(value: Any) -> list[str]:
     for item in value:
         if not isinstance(item, str):
             raise InvalidInput("Every tag must be a string.", field="tags")
-        tag = " ".join(item.split())
+        tag = " ".join(_storable(item, "tags").split())
         if not tag:
             continue
         if len(tag) > MAX_TAG_LENGTH or "|" in tag:
@@ -64,7 +64,7 @@ def clean_tags(value: Any) -> list[str]:
 def clean_caption(value: Any) -> str:
     if not isinstance(value, str):
         raise InvalidInput("caption must be a string.", field="caption")
-    caption = value.strip()
+    caption = _storable(value, "caption").strip()
     if len(caption) > MAX_CAPTION_LENGTH:
         raise InvalidInput(
             f"The caption is {len(caption)} characters; at most {MAX_CAPTION_LENGTH}.",
@@ -78,7 +78,9 @@ def clean_data(value: Any) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise InvalidInput("metadata must be a JSON object.", field="metadata")
     try:
-        size = len(json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode())
+        # No NaN or Infinity: PostgreSQL's jsonb refuses them (the JSON standard has neither).
+        text = json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+        size = len(text.encode())
     except (TypeError, ValueError) as exc:
         raise InvalidInput(f"metadata is not plain JSON: {exc}", field="metadata") from None
     if size > MAX_DATA_BYTES:
@@ -89,6 +91,19 @@ def clean_data(value: Any) -> dict[str, Any]:
         # PostgreSQL's jsonb cannot store U+0000 (found by the API fuzzer as a 500).
         raise InvalidInput("metadata cannot contain the NUL character (\\u0000).", field="metadata")
     return value
+
+
+def _storable(text: str, field: str) -> str:
+    """``text`` if the database can store it: PostgreSQL refuses U+0000, and UTF-8 has no
+    lone surrogates (both were a 500 on upload and on PATCH)."""
+    if "\x00" in text:
+        raise InvalidInput(f"{field} cannot contain the NUL character (\\u0000).", field=field)
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        message = f"{field} holds an invalid character (a lone surrogate)."
+        raise InvalidInput(message, field=field) from None
+    return text
 
 
 def _holds_nul(value: Any) -> bool:

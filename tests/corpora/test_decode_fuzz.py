@@ -24,6 +24,9 @@ from corpora.validation import decode_image
 from crier_site.errors import CrierError, InvalidInput
 from tests.factories import image_bytes, searchable_corpus
 
+# Pillow warns about much of what it reads here ("Corrupt EXIF data", "Truncated File Read").
+pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
+
 SEED = 25
 CASES_PER_FORMAT = 600  # 6 formats x 600 = 3,600 inputs through the gate (~2-4 s)
 API_SAMPLE = 24  # per format, through each endpoint
@@ -194,7 +197,6 @@ def test_a_decompression_bomb_raised_while_decoding_is_refused_as_too_large(monk
     assert refused.value.status_code == 413
 
 
-@pytest.mark.filterwarnings("ignore::UserWarning")  # Pillow's "Corrupt EXIF data" and the like
 def test_thousands_of_damaged_files_are_each_accepted_or_refused_never_crash():
     cases = fuzz_cases(CASES_PER_FORMAT)
     assert len(cases) >= 3000

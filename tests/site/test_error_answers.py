@@ -4,6 +4,8 @@ database that cannot be reached is a 503 with Retry-After, on the API and on the
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from django.db import connection
 from django.test import Client
@@ -151,3 +153,43 @@ def test_a_database_outage_is_a_503_with_retry_after(database_down):
     client.cookies["sessionid"] = "s" * 32
     response = client.get(reverse("corpora:list"))
     assert response.status_code == 503 and "Retry-After" in response
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        ({"caption": "a\u0000b"}, "NUL"),
+        ({"tags": ["x\u0000"]}, "NUL"),
+        ({"caption": "\ud800"}, "lone surrogate"),
+        ({"metadata": {"k": float("inf")}}, "not plain JSON"),
+    ],
+    ids=["nul-caption", "nul-tag", "surrogate-caption", "infinity"],
+)
+def test_text_the_database_cannot_store_is_a_400_not_a_500(user, body, expected):
+    """PostgreSQL refuses U+0000, lone surrogates and NaN/Infinity in jsonb: refused as input,
+    on PATCH and per file on upload (the request was a 500 before)."""
+    from corpora.metadata import parse_annotation
+    from tests.factories import make_record
+
+    corpus = make_corpus(user)
+    record = make_record(corpus)
+    api = APIClient()
+    api.force_authenticate(user)
+    with pytest.raises(InvalidInput, match=expected):
+        parse_annotation(body)
+    if "metadata" in body:  # JSON has no Infinity: only the upload's metadata text can say it
+        metadata = '{"a.png": {"metadata": {"k": Infinity}}}'
+    else:
+        metadata = json.dumps({"a.png": body})  # ASCII, with \u escapes
+        url = reverse("api:image-detail", args=[corpus.pk, record.pk])
+        response = api.patch(url, metadata[len('{"a.png": ') : -1], content_type="application/json")
+        assert response.status_code == 400, response.content
+    response = api.post(
+        reverse("api:image-list", args=[corpus.pk]),
+        {"images": [upload_file("a.png", image_bytes(seed=5))], "metadata": metadata},
+        format="multipart",
+    )
+    assert response.status_code == 202
+    (rejected,) = response.json()["rejected"]
+    assert expected in rejected["error"]
