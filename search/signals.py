@@ -23,9 +23,13 @@ from search.tasks import ENCODE_TASK
 def index_on_request(sender, corpus_id: int, synchronous: bool = False, **kwargs) -> str | None:
     if synchronous:
         return job.encode_corpus(corpus_id=corpus_id).summary
-    # ONE task per request, enqueued once the images it is about are committed.
+    # ONE task per request, enqueued once the images it is about are committed. Robust: a
+    # broker that cannot take it (Redis or the database down) is logged, not raised into the
+    # request whose writes are committed already; the every-minute recovery
+    # (search.encoding.recovery) finds the corpus's pending images or stale index instead.
     transaction.on_commit(
-        lambda: async_task(ENCODE_TASK, corpus_id, task_name=f"encode-corpus-{corpus_id}")
+        lambda: async_task(ENCODE_TASK, corpus_id, task_name=f"encode-corpus-{corpus_id}"),
+        robust=True,
     )
     return None
 

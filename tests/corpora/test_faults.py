@@ -289,3 +289,28 @@ def test_resume_indexing_finds_what_a_dead_upload_left(user):
     out = io.StringIO()
     call_command("resume_indexing", stdout=out)
     assert out.getvalue().startswith(f"indexing requested for 1 corpora: [{corpus.pk}]")
+
+
+def test_a_broker_that_cannot_take_the_task_fails_neither_upload_nor_delete(
+    api, user, monkeypatch, django_capture_on_commit_callbacks
+):
+    """The writes are committed when the task is enqueued: the recovery finds their work."""
+    import search.signals
+
+    enqueued = []
+
+    def broker_down(*args, **kwargs):
+        enqueued.append(args)
+        raise ConnectionError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
+
+    monkeypatch.setattr(search.signals, "async_task", broker_down)
+    corpus = make_corpus(user)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = upload(api, corpus, count=2)
+    assert response.status_code == 202 and len(response.json()["accepted"]) == 2
+    image = response.json()["accepted"][0]["id"]
+    with django_capture_on_commit_callbacks(execute=True):
+        response = api.delete(reverse("api:image-detail", args=[corpus.pk, image]))
+    assert response.status_code == 204
+    assert len(enqueued) == 2
+    assert recovery.stalled_corpus_ids() == [corpus.pk]
