@@ -82,15 +82,18 @@ def drop(corpora) -> None:
     from django.db import connection
 
     from corpora.models import ImageRecord
+    from search.models import ImageVector
 
+    tables = (ImageVector._meta.db_table, ImageRecord._meta.db_table)
     for corpus in corpora:
         with connection.cursor() as cursor:
-            table = ImageRecord._meta.db_table
-            cursor.execute(f"DELETE FROM {table} WHERE corpus_id = %s", [corpus.pk])
+            for table in tables:
+                cursor.execute(f"DELETE FROM {table} WHERE corpus_id = %s", [corpus.pk])
         corpus.delete()
     if connection.vendor == "postgresql":  # as autovacuum would, before the next measurement
         with connection.cursor() as cursor:
-            cursor.execute(f"VACUUM ANALYZE {ImageRecord._meta.db_table}")
+            for table in tables:
+                cursor.execute(f"VACUUM ANALYZE {table}")
 
 
 def exact_top(vectors: np.ndarray, mask: np.ndarray, query: np.ndarray, k: int) -> set[int]:

@@ -210,6 +210,8 @@ class Ledger:
 # --- the pictures ------------------------------------------------------------------------------
 
 
+VECTOR_FIELD = "vector"  # search.models.ImageVector.vector
+
 def tagged_upload(pictures: list[tuple[str, bytes]], rng: random.Random) -> dict:
     """The multipart parts of one upload: the files and their tags."""
     metadata = {name: {"tags": rng.sample(WORDS, 2)} for name, _ in pictures}
@@ -527,8 +529,8 @@ def django_step(step: str, payload: dict) -> dict:
 
 
 def install_encode_log() -> dict:
-    """A trigger that logs each vector written for an image, on whichever model holds the
-    ``embedding`` field (corpora.ImageRecord today, search's own model after the move)."""
+    """A trigger that logs each vector written for an image, on the model that holds it
+    (search.models.ImageVector's ``vector``)."""
     from django.apps import apps
     from django.core.exceptions import FieldDoesNotExist
     from django.db import connection
@@ -537,7 +539,7 @@ def install_encode_log() -> dict:
 
     for model in apps.get_models():
         try:
-            model._meta.get_field("embedding")
+            model._meta.get_field(VECTOR_FIELD)
         except FieldDoesNotExist:
             continue
         if model is ImageRecord:
@@ -554,7 +556,7 @@ def install_encode_log() -> dict:
         table = model._meta.db_table
         break
     else:
-        raise RuntimeError("no model with an 'embedding' field that belongs to an image")
+        raise RuntimeError(f"no model with a {VECTOR_FIELD!r} field that belongs to an image")
     function = f"{ENCODE_LOG}_fn"
     with connection.cursor() as cursor:
         cursor.execute(f"DROP TRIGGER IF EXISTS {ENCODE_LOG} ON {table}")
@@ -566,8 +568,8 @@ def install_encode_log() -> dict:
             "LANGUAGE plpgsql"
         )
         cursor.execute(
-            f"CREATE TRIGGER {ENCODE_LOG} AFTER INSERT OR UPDATE OF embedding ON {table} "
-            f"FOR EACH ROW WHEN (NEW.embedding IS NOT NULL) EXECUTE FUNCTION {function}()"
+            f"CREATE TRIGGER {ENCODE_LOG} AFTER INSERT OR UPDATE OF {VECTOR_FIELD} ON {table} "
+            f"FOR EACH ROW WHEN (NEW.{VECTOR_FIELD} IS NOT NULL) EXECUTE FUNCTION {function}()"
         )
     return {"table": table, "column": column}
 

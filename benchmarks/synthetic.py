@@ -23,23 +23,41 @@ def synthetic_record(corpus, index: int, **fields):
 
 
 def store_encoded(corpus, vectors: np.ndarray, fingerprint: str) -> list[int]:
-    """Insert one encoded ``ImageRecord`` per row of ``vectors``; returns their ids in order."""
+    """Insert one encoded ``ImageRecord`` per row of ``vectors``, with its stored vector
+    (``search.models.ImageVector``); returns their ids in order."""
     from django.db import transaction
 
     from corpora.models import ImageRecord
 
     ids: list[int] = []
     for start in range(0, len(vectors), 5000):
-        rows = [
-            synthetic_record(
-                corpus,
-                start + j,
-                status="encoded",
-                embedding=np.asarray(vector, dtype=np.float32).tobytes(),
-                encoder_fingerprint=fingerprint,
-            )
-            for j, vector in enumerate(vectors[start : start + 5000])
-        ]
+        chunk = vectors[start : start + 5000]
+        rows = [synthetic_record(corpus, start + j, status="encoded") for j in range(len(chunk))]
         with transaction.atomic():
-            ids += [row.pk for row in ImageRecord.objects.bulk_create(rows, batch_size=1000)]
+            records = ImageRecord.objects.bulk_create(rows, batch_size=1000)
+            store_vectors(corpus, records, chunk, fingerprint)
+        ids += [record.pk for record in records]
     return ids
+
+
+def store_vectors(corpus, records, vectors, fingerprint: str, labels=None) -> None:
+    """The stored vectors (and labels) of ``records``, as the encoding job writes them."""
+    from search.encoders.labels import label_text
+    from search.models import ImageVector
+
+    ImageVector.objects.bulk_create(
+        (
+            ImageVector(
+                image_id=record.pk,
+                corpus_id=corpus.pk,
+                encoder=corpus.encoder,
+                fingerprint=fingerprint,
+                vector=None if vector is None else np.asarray(vector, np.float32).tobytes(),
+                status="encoded",
+                labels=labels[i] if labels else [],
+                label_text=label_text(labels[i]) if labels else "",
+            )
+            for i, (record, vector) in enumerate(zip(records, vectors, strict=True))
+        ),
+        batch_size=1000,
+    )

@@ -21,16 +21,17 @@ import statistics
 
 import numpy as np
 from bootstrap import setup_django, timed_runs
-from synthetic import synthetic_record
+from synthetic import store_vectors, synthetic_record
 
 TAGS = [f"tag{i:03d}" for i in range(200)]
 
 
-def labelled_rows(corpus, start: int, n: int, rng: np.random.Generator) -> list:
-    from corpora.metadata import label_text, tag_text
+def labelled_rows(corpus, start: int, n: int, rng: np.random.Generator) -> tuple[list, list]:
+    """(unsaved records, their labels)."""
+    from corpora.metadata import tag_text
     from search.encoders.labels import describe_label, imagenet_label
 
-    rows = []
+    rows, all_labels = [], []
     for i in range(start, start + n):
         classes = rng.choice(1000, size=5, replace=False)
         probabilities = np.sort(rng.dirichlet(np.full(6, 0.5)))[::-1][:5]
@@ -40,17 +41,10 @@ def labelled_rows(corpus, start: int, n: int, rng: np.random.Generator) -> list:
         ]
         tags = list(rng.choice(TAGS, size=int(rng.integers(0, 4)), replace=False))
         rows.append(
-            synthetic_record(
-                corpus,
-                i,
-                status="encoded",
-                labels=labels,
-                label_text=label_text(labels),
-                tags=tags,
-                tag_text=tag_text(tags),
-            )
+            synthetic_record(corpus, i, status="encoded", tags=tags, tag_text=tag_text(tags))
         )
-    return rows
+        all_labels.append(labels)
+    return rows, all_labels
 
 
 def main() -> None:
@@ -80,12 +74,13 @@ def main() -> None:
         corpus = Corpus.objects.create(owner=owner, name=f"text-{size}", encoder="none")
         for start in range(0, size, 5000):
             with transaction.atomic():
-                ImageRecord.objects.bulk_create(
-                    labelled_rows(corpus, start, min(5000, size - start), rng), batch_size=1000
-                )
+                rows, labels = labelled_rows(corpus, start, min(5000, size - start), rng)
+                records = ImageRecord.objects.bulk_create(rows, batch_size=1000)
+                store_vectors(corpus, records, [None] * len(records), "benchmark", labels)
         if connection.vendor == "postgresql":
             with connection.cursor() as cursor:
                 cursor.execute("VACUUM ANALYZE corpora_imagerecord")
+                cursor.execute("VACUUM ANALYZE search_imagevector")
         corpora = Corpus.objects.filter(pk=corpus.pk)
 
         def search(q: str, corpora=corpora) -> object:

@@ -33,7 +33,6 @@ class CorpusAdmin(admin.ModelAdmin):
         "image_count",
         "encoded_count",
         "failed_count",
-        "index_version",
         "expires_at",
         "trashed_at",
         "created_at",
@@ -47,8 +46,6 @@ class CorpusAdmin(admin.ModelAdmin):
     )
     search_fields = ("name", "description", "owner__username")
     readonly_fields = (
-        "index_version",
-        "indexed_count",
         "status_message",
         "created_at",
         "updated_at",
@@ -143,7 +140,6 @@ class ImageRecordAdmin(admin.ModelAdmin):
         "height",
         "format",
         "byte_size",
-        "encoder_fingerprint",
         "created_at",
     )
     raw_id_fields = ("corpus",)

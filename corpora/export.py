@@ -11,6 +11,7 @@ files are stored uncompressed (they are compressed already).
 from __future__ import annotations
 
 import io
+import itertools
 import json
 import zipfile
 from collections.abc import Iterator
@@ -20,6 +21,7 @@ from django.utils import timezone
 
 from corpora.filenames import base_name
 from corpora.models import Corpus, ImageRecord
+from corpora.selectors import attach_labels
 from corpora.validation import name_with_extension
 
 MANIFEST_NAME = "manifest.json"
@@ -66,7 +68,7 @@ def stream_corpus_zip(corpus: Corpus) -> Iterator[bytes]:
     images: list[dict[str, Any]] = []
     missing: list[dict[str, Any]] = []
     with zipfile.ZipFile(sink, "w", compression=zipfile.ZIP_STORED) as archive:
-        for record in corpus.images.order_by("pk").iterator(chunk_size=500):
+        for record in _with_labels(corpus.images.order_by("pk").iterator(chunk_size=500)):
             entry = _describe(record)
             try:
                 handle = record.file.open("rb")
@@ -94,6 +96,12 @@ def stream_corpus_zip(corpus: Corpus) -> Iterator[bytes]:
         }
         archive.writestr(MANIFEST_NAME, json.dumps(manifest, indent=2, ensure_ascii=False))
     yield sink.take()
+
+
+def _with_labels(records: Iterator[ImageRecord], chunk: int = 500) -> Iterator[ImageRecord]:
+    """``records`` with their predicted labels, loaded a chunk at a time."""
+    while batch := list(itertools.islice(records, chunk)):
+        yield from attach_labels(batch)
 
 
 def _describe(record: ImageRecord) -> dict[str, Any]:

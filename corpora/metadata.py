@@ -10,7 +10,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -166,15 +166,6 @@ def split_tags(text: str) -> list[str]:
 def tag_text(tags: Iterable[str]) -> str:
     """``|a|b|`` in lower case: an exact-tag filter is a plain substring test on any database."""
     words = [tag.lower() for tag in tags]
-    return f"|{'|'.join(words)}|" if words else ""
-
-
-def label_text(labels: Iterable[Mapping[str, Any]]) -> str:
-    words: list[str] = []
-    for label in labels:
-        for word in (label.get("label", ""), *label.get("synonyms", ())):
-            if word and word.lower() not in words:
-                words.append(word.lower())
     return f"|{'|'.join(words)}|" if words else ""
 
 

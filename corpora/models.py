@@ -10,8 +10,6 @@ from django.conf import settings
 from django.contrib.postgres.search import SearchVector, SearchVectorField
 from django.db import models
 from django.db.models import F, Func, Value
-from django.db.models.fields.json import KT
-from django.db.models.functions import Concat
 from django.utils import timezone
 
 
@@ -85,17 +83,6 @@ class Corpus(models.Model):
         max_length=10, choices=CorpusStatus.choices, default=CorpusStatus.EMPTY, db_index=True
     )
     status_message = models.TextField(blank=True, help_text="Why the last indexing failed.")
-    index_version = models.CharField(
-        max_length=40, blank=True, help_text="Directory name of the live index; empty if none."
-    )
-    indexed_count = models.PositiveIntegerField(default=0, help_text="Vectors in the live index.")
-    index_stale = models.BooleanField(
-        default=False, help_text="Images were removed or added since the live index was built."
-    )
-    # A lease instead of a long DB lock: the worker holding it is the only one encoding and
-    # building this corpus's index; a crashed worker's lease simply runs out.
-    indexing_lease_token = models.CharField(max_length=32, blank=True, editable=False)
-    indexing_lease_until = models.DateTimeField(null=True, blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     expires_at = models.DateTimeField(null=True, blank=True, db_index=True)
@@ -157,11 +144,11 @@ def thumbnail_upload_to(record: ImageRecord, filename: str) -> str:
 TEXT_SEARCH_CONFIG = "english"
 
 
-def _words(expression, weight: str) -> SearchVector:
+def words(expression, weight: str) -> SearchVector:
     return SearchVector(expression, config=TEXT_SEARCH_CONFIG, weight=weight)
 
 
-class _TextSearchVector(Func):
+class TextSearchVector(Func):
     """A tsvector that PostgreSQL computes and stores (a generated column): the database keeps
     it in step with every write of the fields it reads, whatever wrote them. On other databases
     it is an empty string, unused (text search reads the plain columns there). Changing one
@@ -176,9 +163,10 @@ class _TextSearchVector(Func):
         return super().as_sql(compiler, connection, **extra_context)
 
 
-class SearchDocument(_TextSearchVector):
-    """Text search's document of an image (docs/metadata.md): its tags (weight A), predicted
-    label names and synonyms (B), caption (C) and file name without extension (D)."""
+class SearchDocument(TextSearchVector):
+    """Text search's document of what the owner said about an image (docs/metadata.md): its
+    tags (weight A), caption (C) and file name without extension (D). The predicted labels'
+    words (B) are search's, in ``search.models.ImageVector.label_words``."""
 
     def __init__(self) -> None:
         text = models.TextField()
@@ -197,32 +185,7 @@ class SearchDocument(_TextSearchVector):
         )
         filename = Func(stem, Value("_.-"), Value("   "), function="translate", output_field=text)
         super().__init__(
-            _words(bars_to_spaces("tag_text"), "A")
-            + _words(bars_to_spaces("label_text"), "B")
-            + _words(F("caption"), "C")
-            + _words(filename, "D")
-        )
-
-
-class LabelDocument(_TextSearchVector):
-    """The words of the first four predicted labels, each label under its own weight (A: the
-    best, B, C, D: the fourth), so that text search tells which label holds a word — and so its
-    probability — without parsing the labels again for every candidate (search/text/ranking.py)."""
-
-    def __init__(self) -> None:
-        def label_words(index: int) -> Concat:
-            return Concat(
-                KT(f"labels__{index}__label"),
-                Value(" "),
-                KT(f"labels__{index}__synonyms"),
-                output_field=models.TextField(),
-            )
-
-        super().__init__(
-            _words(label_words(0), "A")
-            + _words(label_words(1), "B")
-            + _words(label_words(2), "C")
-            + _words(label_words(3), "D")
+            words(bars_to_spaces("tag_text"), "A") + words(F("caption"), "C") + words(filename, "D")
         )
 
 
@@ -254,12 +217,13 @@ class ImageRecord(models.Model):
     height = models.PositiveIntegerField()
     format = models.CharField(max_length=16, help_text="Pillow's format name, e.g. JPEG.")
     byte_size = models.PositiveBigIntegerField()
+    # Where the image stands for its owner: pending until search has encoded it with the
+    # corpus's encoder (encoded: searchable) or given up (failed, with the error). Search's
+    # own per-encoder state is search.models.ImageVector.
     status = models.CharField(
         max_length=10, choices=ImageStatus.choices, default=ImageStatus.PENDING, db_index=True
     )
     error = models.TextField(blank=True)
-    embedding = models.BinaryField(null=True, blank=True, editable=False)
-    encoder_fingerprint = models.CharField(max_length=64, blank=True)
     metadata = models.JSONField(
         default=dict, blank=True, help_text="Free JSON object from the uploader (4 KB at most)."
     )
@@ -272,20 +236,13 @@ class ImageRecord(models.Model):
     # From the uploader.
     tags = models.JSONField(default=list, blank=True)
     caption = models.TextField(blank=True)
-    # Top-5 ImageNet labels predicted at encoding: [{"label", "synonyms", "probability"}].
-    labels = models.JSONField(default=list, blank=True)
-    # "|a|b|" lower-case copies of tags and label names (with synonyms), kept in step by the
-    # services that write them: exact-word filters on both databases and text search read them.
+    # "|a|b|" lower-case copy of the tags, kept in step by the services that write them:
+    # the exact-tag filter on both databases and text search read it.
     tag_text = models.TextField(blank=True, editable=False)
-    label_text = models.TextField(blank=True, editable=False)
-    # Text search's document (PostgreSQL; GIN-indexed by migration 0005): computed by the
-    # database from the four fields above, never written by Django.
+    # Text search's document of the owner's words (PostgreSQL; GIN-indexed, migration 0008):
+    # computed by the database from the fields above, never written by Django.
     search_document = models.GeneratedField(
         expression=SearchDocument(), output_field=SearchVectorField(), db_persist=True
-    )
-    # The first four labels' words by rank (A-D), for their probabilities (migration 0006).
-    label_document = models.GeneratedField(
-        expression=LabelDocument(), output_field=SearchVectorField(), db_persist=True
     )
     created_at = models.DateTimeField(auto_now_add=True)
     # Deleted by the owner: in the trash since then (corpora/trash.py), file and vector kept.
@@ -321,6 +278,21 @@ class ImageRecord(models.Model):
     def display_size(self) -> tuple[int, int]:
         """Width and height of the picture on the image page: long side ``DISPLAY_SIDE``."""
         return self.fitted_size(DISPLAY_SIDE)
+
+    @property
+    def labels(self) -> list[dict]:
+        """The labels the corpus's encoder predicted, best first ([] when none): search keeps
+        them and answers ``corpora.signals.labels_requested``. A list of records gets them in
+        one go from ``corpora.selectors.attach_labels``; a lone record asks on first use."""
+        if "_labels" not in self.__dict__:
+            from corpora.signals import predicted_labels
+
+            self._labels = predicted_labels([self.pk]).get(self.pk, []) if self.pk else []
+        return self._labels
+
+    @labels.setter
+    def labels(self, value: list[dict]) -> None:
+        self._labels = value
 
     @property
     def metadata_text(self) -> str:

@@ -6,11 +6,13 @@ existence does not leak.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from django.db.models import Count, Q
 
 from corpora.models import Corpus, CorpusQuerySet, ImageRecord, ImageStatus, Visibility
+from corpora.signals import predicted_labels
 from crier_site.errors import CorpusNotFound, Forbidden, NotFound
 
 
@@ -124,3 +126,12 @@ def _get(queryset: CorpusQuerySet, corpus_id: int) -> Corpus:
 
 def _is_staff(user) -> bool:
     return bool(user is not None and user.is_authenticated and user.is_staff)
+
+
+def attach_labels(records: Iterable[ImageRecord]) -> list[ImageRecord]:
+    """``records`` with their predicted labels loaded in one request (``ImageRecord.labels``)."""
+    records = list(records)
+    found = predicted_labels(record.pk for record in records)
+    for record in records:
+        record.labels = found.get(record.pk, [])
+    return records

@@ -17,7 +17,8 @@ from corpora.metadata import (
     parse_metadata_field,
 )
 from corpora.models import Corpus, ImageRecord, Visibility
-from corpora.selectors import corpus_counts
+from corpora.selectors import attach_labels, corpus_counts
+from corpora.signals import index_facts
 from crier_site.api.fields import MAX_ID, JSONObjectPartField, LabelSerializer, QueryBooleanField
 from crier_site.api.links import absolute_url, image_file_url, image_thumbnail_url, image_url
 
@@ -28,6 +29,10 @@ class CorpusSerializer(serializers.ModelSerializer):
     encoded_count = serializers.SerializerMethodField()
     pending_count = serializers.SerializerMethodField()
     failed_count = serializers.SerializerMethodField()
+    indexed_count = serializers.SerializerMethodField(help_text="Vectors in the live index.")
+    index_version = serializers.SerializerMethodField(
+        help_text="Version of the live index (changes with every update); empty if none."
+    )
     url = serializers.SerializerMethodField()
 
     class Meta:
@@ -86,6 +91,18 @@ class CorpusSerializer(serializers.ModelSerializer):
     def get_failed_count(self, corpus: Corpus) -> int:
         return self._counts(corpus)["failed_count"]
 
+    def _index(self, corpus: Corpus) -> dict:
+        cache = self.context.setdefault("_index_facts", {})
+        if corpus.pk not in cache:
+            cache.update(index_facts([corpus.pk]))
+        return cache.get(corpus.pk, {})
+
+    def get_indexed_count(self, corpus: Corpus) -> int:
+        return int(self._index(corpus).get("indexed_count", 0))
+
+    def get_index_version(self, corpus: Corpus) -> str:
+        return str(self._index(corpus).get("index_version", ""))
+
     def get_url(self, corpus: Corpus) -> str:
         return absolute_url(self.context, reverse("api:corpus-detail", args=[corpus.pk]))
 
@@ -135,6 +152,14 @@ class CorpusUpdateSerializer(CorpusCreateSerializer):
         return attrs
 
 
+class ImageListSerializer(serializers.ListSerializer):
+    """A list of images, their predicted labels loaded in one request."""
+
+    def to_representation(self, data):
+        records = data.all() if hasattr(data, "all") else data
+        return super().to_representation(attach_labels(records))
+
+
 class ImageSerializer(serializers.ModelSerializer):
     """One image. ``latitude``/``longitude`` are null unless the reader owns the corpus or it
     is public (the view says which through ``context["show_location"]``)."""
@@ -151,6 +176,7 @@ class ImageSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = ImageRecord
+        list_serializer_class = ImageListSerializer
         fields = [
             "id",
             "filename",

@@ -333,15 +333,14 @@ def change_encoder(*, corpus: Corpus, encoder: str) -> Corpus:
 
 def reindex_corpus(*, corpus: Corpus) -> None:
     """Rebuild the corpus's index from its stored vectors (e.g. after its directory was lost)."""
-    Corpus.objects.filter(pk=corpus.pk).update(
-        index_stale=True, status=CorpusStatus.INDEXING, status_message=""
-    )
-    request_indexing(corpus_id=corpus.pk)
+    Corpus.objects.filter(pk=corpus.pk).update(status=CorpusStatus.INDEXING, status_message="")
+    request_indexing(corpus_id=corpus.pk, stale=True)
 
 
 def retry_indexing(*, corpus: Corpus) -> Corpus:
     """The owner's "retry": index the corpus again from scratch after a failure — its images
-    that could not be encoded are tried again too, and the index is rebuilt."""
+    that could not be encoded are tried again too (pending again, search encodes them anew),
+    and the index is rebuilt."""
     with transaction.atomic():
         corpus.images.filter(status=ImageStatus.FAILED).update(
             status=ImageStatus.PENDING, error=""
@@ -351,10 +350,11 @@ def retry_indexing(*, corpus: Corpus) -> Corpus:
     return corpus
 
 
-def request_indexing(*, corpus_id: int) -> None:
-    """Ask for the corpus's pending images to be encoded and its index rebuilt, in the
-    background once the current transaction commits."""
-    indexing_requested.send(sender=Corpus, corpus_id=corpus_id, synchronous=False)
+def request_indexing(*, corpus_id: int, stale: bool = False) -> None:
+    """Ask for the corpus's pending images to be encoded and its index brought up to date, in
+    the background once the current transaction commits; ``stale``: the index no longer
+    matches the corpus's images (some were deleted) or must be rebuilt."""
+    indexing_requested.send(sender=Corpus, corpus_id=corpus_id, synchronous=False, stale=stale)
 
 
 def index_now(*, corpus_id: int) -> str:

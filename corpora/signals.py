@@ -18,14 +18,49 @@ from django.db.models.signals import post_delete
 from django.dispatch import Signal, receiver
 
 from corpora import model_inputs
-from corpora.models import ImageRecord
+from corpora.models import Corpus, ImageRecord
 
 logger = logging.getLogger(__name__)
 
-# The corpus ``corpus_id`` has pending images or a stale index. Receivers index it: in the
-# background once the current transaction commits, or at once when ``synchronous`` is true,
-# answering a one-line summary of what they did (or None).
+# The corpus ``corpus_id`` has pending images, or a stale index (``stale``: images were
+# deleted, or a rebuild is wanted). Receivers index it: in the background once the current
+# transaction commits, or at once when ``synchronous`` is true, answering a one-line summary
+# of what they did (or None).
 indexing_requested = Signal()
+
+# Which labels did an encoder predict for the images ``record_ids``? Receivers answer a dict
+# {image id: [{"label", "synonyms", "probability"}, ...]} (best first); corpora shows them
+# (image page, API, export) without knowing where they are kept.
+labels_requested = Signal()
+
+
+# What is the state of the search index of the corpora ``corpus_ids``? Receivers answer a dict
+# {corpus id: {"index_version": str, "indexed_count": int, ...}}; corpora shows it (API, pages).
+index_facts_requested = Signal()
+
+
+def index_facts(corpus_ids) -> dict[int, dict]:
+    """The index facts of each of ``corpus_ids`` (from the receivers of
+    ``index_facts_requested``); a corpus nobody answers for is left out."""
+    ids = list(corpus_ids)
+    found: dict[int, dict] = {}
+    if ids:
+        for _, answer in index_facts_requested.send(sender=Corpus, corpus_ids=ids):
+            for corpus_id, facts in (answer or {}).items():
+                found.setdefault(corpus_id, {}).update(facts)
+    return found
+
+
+def predicted_labels(record_ids) -> dict[int, list[dict]]:
+    """The predicted labels of each of ``record_ids`` that has some (from the receivers of
+    ``labels_requested``)."""
+    ids = list(record_ids)
+    found: dict[int, list[dict]] = {}
+    if ids:
+        for _, answer in labels_requested.send(sender=ImageRecord, record_ids=ids):
+            found.update(answer or {})
+    return found
+
 
 # The orphan sweep is running: receivers remove what they own that no row refers to any more
 # (e.g. index directories) and answer the list of removed paths.

@@ -186,7 +186,6 @@ def trash_of(*, owner) -> TrashContents:
         ImageRecord.all_objects.in_trash()
         .filter(corpus__owner=owner, corpus__trashed_at__isnull=True)
         .select_related("corpus")
-        .defer("embedding")
         .order_by("-trashed_at", "-pk")
     )
     contents = TrashContents(list(corpora), list(images))
@@ -210,7 +209,6 @@ def trashed_images(*, owner, image_ids: Iterable[int]) -> list[ImageRecord]:
     return list(
         ImageRecord.all_objects.in_trash()
         .filter(pk__in=ids, corpus__owner=owner, corpus__trashed_at__isnull=True)
-        .defer("embedding")
         .order_by("pk")
     )
 
@@ -230,6 +228,6 @@ def _index_changed(corpus: Corpus) -> None:
     images not in the trash, in the background once this commits (search hits skip images in
     the trash at once, before that)."""
     Corpus.objects.filter(pk=corpus.pk).update(
-        index_stale=True, status=CorpusStatus.INDEXING, updated_at=timezone.now()
+        status=CorpusStatus.INDEXING, updated_at=timezone.now()
     )
-    indexing_requested.send(sender=Corpus, corpus_id=corpus.pk, synchronous=False)
+    indexing_requested.send(sender=Corpus, corpus_id=corpus.pk, synchronous=False, stale=True)

@@ -1,4 +1,5 @@
-"""Reads of stored vectors: the one query every index build, exact search and expansion uses."""
+"""Reads of what search stores: a corpus's index state and its stored vectors (the one query
+every index build, exact search and expansion uses)."""
 
 from __future__ import annotations
 
@@ -7,27 +8,81 @@ from collections.abc import Iterable
 import numpy as np
 from django.db.models import QuerySet
 
-from corpora.models import Corpus, ImageRecord, ImageStatus
+from corpora.models import Corpus
+from search.models import CorpusIndex, ImageVector, VectorKind
 
 
-def encoded_records(
+def corpus_index(corpus: Corpus | int) -> CorpusIndex:
+    """The corpus's index state (version, count, staleness, lease), made on first use."""
+    return CorpusIndex.of(corpus)
+
+
+def index_version(corpus: Corpus) -> str:
+    """The live index's version of ``corpus`` ("" when it has none)."""
+    return (
+        CorpusIndex.objects.filter(corpus_id=corpus.pk).values_list("version", flat=True).first()
+        or ""
+    )
+
+
+def serving_encoder(corpus: Corpus) -> str:
+    """The encoder whose vectors the corpus's index holds: the corpus's own, unless a change of
+    encoder is under way (then the previous one, until the swap)."""
+    found = CorpusIndex.objects.filter(corpus_id=corpus.pk).values_list("encoder", flat=True)
+    return found.first() or corpus.encoder
+
+
+def encoded_vectors(
     *,
     corpus: Corpus,
+    encoder: str | None = None,
     fingerprint: str | None = None,
     record_ids: Iterable[int] | None = None,
-) -> QuerySet[ImageRecord]:
-    """The corpus's records that have a stored vector: of encoder ``fingerprint`` when given,
-    among ``record_ids`` when given."""
-    records = ImageRecord.objects.filter(corpus=corpus, status=ImageStatus.ENCODED).exclude(
-        embedding=None
+) -> QuerySet[ImageVector]:
+    """The corpus's stored whole-image vectors of ``encoder`` (default: the serving one): of
+    encoder version ``fingerprint`` when given, of the images ``record_ids`` when given. Images
+    in the trash are left out (docs/trash.md)."""
+    vectors = ImageVector.objects.encoded().filter(
+        corpus=corpus,
+        encoder=encoder or serving_encoder(corpus),
+        kind=VectorKind.IMAGE,
+        image__trashed_at__isnull=True,
     )
     if fingerprint is not None:
-        records = records.filter(encoder_fingerprint=fingerprint)
+        vectors = vectors.filter(fingerprint=fingerprint)
     if record_ids is not None:
-        records = records.filter(pk__in=[int(pk) for pk in record_ids])
-    return records
+        vectors = vectors.filter(image_id__in=[int(pk) for pk in record_ids])
+    return vectors
 
 
 def as_vector(blob: bytes) -> np.ndarray:
-    """A stored embedding as the float32 vector it was written from."""
+    """A stored vector as the float32 array it was written from."""
     return np.frombuffer(blob, dtype=np.float32)
+
+
+def image_labels(record_ids: Iterable[int]) -> dict[int, list[dict]]:
+    """The predicted labels of each image (of its corpus's serving encoder; images without
+    any are left out)."""
+    rows = (
+        ImageVector.objects.filter(
+            image_id__in=list(record_ids), kind=VectorKind.IMAGE, status="encoded"
+        )
+        .order_by("image_id", "-updated_at")
+        .values_list("image_id", "encoder", "labels", "image__corpus__search_index__encoder")
+    )
+    found: dict[int, list[dict]] = {}
+    for image_id, encoder, labels, serving in rows:
+        if encoder == serving or image_id not in found:
+            found[image_id] = labels or []
+    return found
+
+
+def index_facts(corpus_ids: Iterable[int]) -> dict[int, dict]:
+    """Per corpus: its live index's version and size (what corpora shows of it)."""
+    rows = CorpusIndex.objects.filter(corpus_id__in=list(corpus_ids)).values_list(
+        "corpus_id", "version", "indexed_count"
+    )
+    return {
+        corpus_id: {"index_version": version, "indexed_count": count}
+        for corpus_id, version, count in rows
+    }

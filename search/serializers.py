@@ -5,6 +5,7 @@ from __future__ import annotations
 from rest_framework import serializers
 
 from corpora.models import ImageRecord
+from corpora.selectors import attach_labels
 from crier_site.api.fields import MAX_ID, LabelSerializer
 from crier_site.api.links import image_file_url, image_thumbnail_url, image_url
 from search.copies.duplicates import DuplicateReport, DuplicateRow
@@ -187,6 +188,7 @@ def _hit(record: ImageRecord, score: float, context: dict) -> dict:
 
 def search_response(result: SearchResult, *, context: dict) -> dict:
     """Results best first, with each record's name, links and metadata."""
+    attach_labels(hit.record for hit in result.hits)
     return {
         "results": [_hit(hit.record, hit.score, context) for hit in result.hits],
         "took_ms": round(result.took_ms, 2),
@@ -257,6 +259,7 @@ class TextSearchResponseSerializer(serializers.Serializer):
 
 def text_search_response(result: TextSearchResult, *, context: dict) -> dict:
     """Text-search hits best first, each with its corpus and the fields that matched."""
+    attach_labels(hit.record for hit in result.hits)
     results = [
         {
             **_hit(hit.record, hit.score, context),

@@ -10,19 +10,20 @@ import numpy as np
 from django.conf import settings
 from PIL import Image
 
-from corpora.models import Corpus, ImageRecord, ImageStatus
+from corpora.models import Corpus, ImageRecord
 from crier_site.errors import Conflict, InvalidInput, NotFound
 from search import encoders
 from search.encoding.preprocessing import decode_side, open_image
 from search.indices.build import index_root, read_vectors
 from search.indices.cache import searchers
 from search.indices.scann_index import LoadedIndex
+from search.models import ImageVector, VectorKind, VectorStatus
 from search.queries.filtered import FilteredSearch
 from search.queries.filters import ImageFilters
 from search.queries.params import Page
 from search.queries.regions import Region
 from search.queries.vectors import expand_queries, top_k
-from search.selectors import as_vector, encoded_records
+from search.selectors import as_vector, encoded_vectors, index_version, serving_encoder
 
 
 class IndexNotReady(Conflict):
@@ -85,9 +86,10 @@ def _no_index(corpus: Corpus) -> IndexNotReady:
 def require_index(corpus: Corpus) -> LoadedIndex:
     """The corpus's live index; ``IndexNotReady`` (409) when it has none or it is being
     swapped out."""
-    if not corpus.index_version:
+    version = index_version(corpus)
+    if not version:
         raise _no_index(corpus)
-    return _load(corpus)
+    return _load(corpus, version)
 
 
 def _require_same_encoder(corpus: Corpus, index: LoadedIndex, fingerprint: str) -> None:
@@ -103,19 +105,17 @@ def _require_same_encoder(corpus: Corpus, index: LoadedIndex, fingerprint: str) 
         )
 
 
-def _load(corpus: Corpus) -> LoadedIndex:
+def _load(corpus: Corpus, version: str) -> LoadedIndex:
     """The corpus's live index. A replaced version stays on disk for a while
     (search/indices/build.py) so a search that read it as live can still open it; one that took
     longer than that is retried once with the version that is live now."""
-    version = corpus.index_version
     try:
         return searchers.get(corpus.pk, version, index_root(corpus.pk) / version)
     # ScaNN raises RuntimeError for a missing or partial directory.
     except (FileNotFoundError, ValueError, RuntimeError) as exc:
-        live = Corpus.objects.filter(pk=corpus.pk).values_list("index_version", flat=True).first()
+        live = index_version(corpus)
         if live and live != version:
-            corpus.index_version = live
-            return _load(corpus)
+            return _load(corpus, live)
         raise IndexNotReady(
             "This corpus's search index is not available right now (being replaced, or missing "
             "on disk); try again shortly. Staff can rebuild it from the admin.",
@@ -130,7 +130,7 @@ def _alive_hits(
     """The hits whose records still exist, each with its record (the one place where records
     deleted since the index was built are dropped)."""
     candidates = [(int(i), float(s)) for i, s in zip(ids, scores, strict=True) if i not in exclude]
-    records = corpus.images.defer("embedding").in_bulk([i for i, _ in candidates])
+    records = corpus.images.in_bulk([i for i, _ in candidates])
     return [Hit(record=records[i], score=s) for i, s in candidates if i in records]
 
 
@@ -204,7 +204,7 @@ def _search(
     return SearchResult(
         hits=hits,
         took_ms=(time.perf_counter() - started) * 1000,
-        index_version=corpus.index_version,
+        index_version=_version_of(corpus, index),
         exact=index is None,
         offset=page.offset,
         min_score=page.min_score,
@@ -212,6 +212,13 @@ def _search(
         matched_capped=capped,
         has_more=has_more,
     )
+
+
+def _version_of(corpus: Corpus, index: LoadedIndex | None) -> str:
+    """The version searched: the loaded index's directory (exact searches: the live one)."""
+    if index is not None and index.directory is not None:
+        return index.directory.name
+    return index_version(corpus)
 
 
 def _exact_searcher(corpus: Corpus):
@@ -237,8 +244,8 @@ def _expanded_query(corpus: Corpus, query: np.ndarray, hits: list[Hit]) -> np.nd
     ``search.queries.vectors.expand_queries``, the formula evaluation measures (``aqe:n``), with
     similarities computed exactly."""
     query = np.asarray(query, dtype=np.float32).reshape(-1)
-    rows = encoded_records(corpus=corpus, record_ids=[hit.record_id for hit in hits])
-    vectors = [as_vector(blob) for blob in rows.values_list("embedding", flat=True)]
+    rows = encoded_vectors(corpus=corpus, record_ids=[hit.record_id for hit in hits])
+    vectors = [as_vector(blob) for blob in rows.values_list("vector", flat=True)]
     neighbours = np.asarray([v for v in vectors if v.shape == query.shape], dtype=np.float32)
     if len(neighbours) == 0:
         return query
@@ -260,7 +267,8 @@ def search_image(
     (``corpora.validation.decode_image``) and is decoded once, at the scale the encoder needs
     for the part it sees. ``k``, ``page`` and ``filters`` come validated from the edge."""
     index = require_index(corpus)  # before the encoder: no model is loaded for a 409
-    encoder = encoders.get_encoder(corpus.encoder)
+    # The encoder whose vectors the index holds: while the corpus changes encoder, the old one.
+    encoder = encoders.get_encoder(index.meta.get("encoder") or serving_encoder(corpus))
     _require_same_encoder(corpus, index, encoder.fingerprint)
     share = min(region.right - region.left, region.bottom - region.top) if region else 1.0
     min_side = decode_side(encoder.input_size, encoder.crop_fraction, region_share=share)
@@ -282,16 +290,26 @@ def search_similar(
 ) -> SearchResult:
     """Records most similar to one already in the corpus (itself excluded), among the images
     ``filters`` keep (the query image itself need not match them)."""
-    row = (
+    status = (
         ImageRecord.objects.filter(corpus=corpus, pk=record_id)
-        .values_list("status", "embedding", "encoder_fingerprint")
+        .values_list("status", flat=True)
         .first()
     )
-    if row is None:
+    if status is None:
         raise NotFound("No such image in this corpus.", record_id=record_id)
-    status, embedding, fingerprint = row
-    if status != ImageStatus.ENCODED or embedding is None:
+    row = (
+        ImageVector.objects.filter(
+            image_id=record_id,
+            encoder=serving_encoder(corpus),
+            kind=VectorKind.IMAGE,
+            status=VectorStatus.ENCODED,
+        )
+        .values_list("vector", "fingerprint")
+        .first()
+    )
+    if row is None or row[0] is None:
         raise Conflict("This image is not encoded yet.", record_id=record_id, status=status)
+    embedding, fingerprint = row
     index = require_index(corpus)
     _require_same_encoder(corpus, index, fingerprint)
     return _search(

@@ -13,14 +13,26 @@ from django.dispatch import receiver
 from django_q.tasks import async_task
 
 from corpora.models import Corpus
-from corpora.signals import indexing_requested, sweep_requested
+from corpora.signals import (
+    index_facts_requested,
+    indexing_requested,
+    labels_requested,
+    sweep_requested,
+)
 from search.encoding import job
 from search.indices.build import drop_index, sweep_orphan_index_dirs
+from search.models import CorpusIndex
+from search.selectors import image_labels, index_facts
 from search.tasks import ENCODE_TASK
 
 
 @receiver(indexing_requested, dispatch_uid="search.index_on_request")
-def index_on_request(sender, corpus_id: int, synchronous: bool = False, **kwargs) -> str | None:
+def index_on_request(
+    sender, corpus_id: int, synchronous: bool = False, stale: bool = False, **kwargs
+) -> str | None:
+    if stale:
+        CorpusIndex.of(corpus_id)
+        CorpusIndex.objects.filter(pk=corpus_id).update(stale=True)
     if synchronous:
         return job.encode_corpus(corpus_id=corpus_id).summary
     # ONE task per request, enqueued once the images it is about are committed. Robust: a
@@ -32,6 +44,16 @@ def index_on_request(sender, corpus_id: int, synchronous: bool = False, **kwargs
         robust=True,
     )
     return None
+
+
+@receiver(labels_requested, dispatch_uid="search.image_labels")
+def labels_of_images(sender, record_ids: list[int], **kwargs) -> dict[int, list[dict]]:
+    return image_labels(record_ids)
+
+
+@receiver(index_facts_requested, dispatch_uid="search.index_facts")
+def facts_of_indices(sender, corpus_ids: list[int], **kwargs) -> dict[int, dict]:
+    return index_facts(corpus_ids)
 
 
 @receiver(sweep_requested, dispatch_uid="search.sweep_orphan_index_dirs")

@@ -15,7 +15,9 @@ from corpora import services as corpus_services
 from corpora.examples import sample_photo_path
 from corpora.models import Corpus, ImageRecord, ImageStatus
 from search.encoders.histogram import HistogramEncoder
+from search.encoders.labels import label_text
 from search.indices import build
+from search.models import CorpusIndex, ImageVector, VectorKind, VectorStatus
 
 
 def image_bytes(
@@ -75,18 +77,35 @@ def described_record(
 ) -> ImageRecord:
     """A record with tags, a caption and predicted labels ((name, synonyms, probability), best
     first), as ingestion and encoding would store them."""
-    from corpora.metadata import label_text, tag_text
+    from corpora.metadata import tag_text
 
     entries = [{"label": a, "synonyms": s, "probability": p} for a, s, p in labels]
-    return make_record(
+    record = make_record(
         corpus,
         image_bytes(seed=next(_described_seeds)),
         name=name,
         tags=list(tags),
         tag_text=tag_text(tags),
-        labels=entries,
-        label_text=label_text(entries),
         caption=caption,
+    )
+    if entries:
+        store_labels(record, entries)
+    return record
+
+
+def store_labels(record: ImageRecord, entries: list[dict], encoder: str | None = None) -> None:
+    """Predicted labels on ``record``, as the encoding job stores them with its vector."""
+    ImageVector.objects.update_or_create(
+        image=record,
+        encoder=encoder or record.corpus.encoder,
+        kind=VectorKind.IMAGE,
+        defaults={
+            "corpus_id": record.corpus_id,
+            "fingerprint": "test-labels",
+            "status": VectorStatus.ENCODED,
+            "labels": entries,
+            "label_text": label_text(entries),
+        },
     )
 
 
@@ -104,10 +123,11 @@ def add_vector_records(
     status: str = ImageStatus.ENCODED,
     fingerprint: str = "fp-1",
 ) -> list[ImageRecord]:
-    """Rows with these stored vectors (or ``n`` rows without one) and no real file behind them."""
+    """Rows with these stored vectors (or ``n`` rows without one) and no real file behind them;
+    ``status`` is the images' (corpora's) and, when encoded or failed, their vectors'."""
     count = len(vectors) if vectors is not None else n
     start = ImageRecord.objects.count()
-    records = [
+    records = ImageRecord.objects.bulk_create(
         ImageRecord(
             corpus=corpus,
             file=f"corpora/{corpus.pk}/{start + i}.png",
@@ -118,12 +138,44 @@ def add_vector_records(
             format="PNG",
             byte_size=1,
             status=status,
-            embedding=None if vectors is None else vectors[i].astype(np.float32).tobytes(),
-            encoder_fingerprint=fingerprint if vectors is not None else "",
         )
         for i in range(count)
-    ]
-    return ImageRecord.objects.bulk_create(records)
+    )
+    if vectors is not None and status in (ImageStatus.ENCODED, ImageStatus.FAILED):
+        store_vectors(corpus, records, vectors, fingerprint=fingerprint, status=status)
+    return records
+
+
+def store_vectors(
+    corpus: Corpus,
+    records: Sequence[ImageRecord],
+    vectors: np.ndarray,
+    *,
+    fingerprint: str = "fp-1",
+    status: str = VectorStatus.ENCODED,
+    encoder: str | None = None,
+) -> list[ImageVector]:
+    """Stored vectors of ``records`` (one row of ``vectors`` each), of the corpus's encoder."""
+    return ImageVector.objects.bulk_create(
+        ImageVector(
+            image_id=record.pk,
+            corpus_id=corpus.pk,
+            encoder=encoder or corpus.encoder,
+            kind=VectorKind.IMAGE,
+            fingerprint=fingerprint,
+            vector=vector.astype(np.float32).tobytes() if status == VectorStatus.ENCODED else None,
+            status=status,
+        )
+        for record, vector in zip(records, vectors, strict=True)
+    )
+
+
+def stored_vector(record: ImageRecord | int, encoder: str | None = None) -> ImageVector | None:
+    """The whole-image vector row of ``record`` (of ``encoder``, or its only one)."""
+    rows = ImageVector.objects.filter(image=record, kind=VectorKind.IMAGE)
+    if encoder is not None:
+        rows = rows.filter(encoder=encoder)
+    return rows.order_by("-updated_at").first()
 
 
 def indexed_vector_corpus(owner, vectors: np.ndarray, **fields) -> tuple[Corpus, list]:
@@ -144,7 +196,7 @@ def searchable_corpus(owner, name: str, count: int = 3, **fields) -> Corpus:
         make_record(corpus, data=image_bytes(seed=seed), name=f"{seed}.png")
     job.encode_corpus(corpus_id=corpus.pk)
     corpus.refresh_from_db()
-    assert corpus.index_version
+    assert index_of(corpus).version
     return corpus
 
 
@@ -316,3 +368,8 @@ def save_tiny_savedmodel(directory, seed: int = 0, size: int = 64):
 
     tf.saved_model.save(TinyModel(), str(directory))
     return directory
+
+
+def index_of(corpus: Corpus) -> CorpusIndex:
+    """The corpus's index row (version, count, staleness, lease) as stored now."""
+    return CorpusIndex.of(corpus.pk)

@@ -2,20 +2,47 @@
 
 import django.contrib.postgres.search
 from django.db import migrations, models
+from django.db.models import Value
+from django.db.models.fields.json import KT
+from django.db.models.functions import Concat
 
-import corpora.models
+from corpora.models import TextSearchVector, words
+
+
+class LabelDocument(TextSearchVector):
+    """The first four labels' words by rank (A-D), as this migration made it (the labels moved
+    to search.models.ImageVector in search's migration 0002; corpora's 0008 drops this)."""
+
+    def __init__(self) -> None:
+        def label_words(index):
+            return Concat(
+                KT(f"labels__{index}__label"),
+                Value(" "),
+                KT(f"labels__{index}__synonyms"),
+                output_field=models.TextField(),
+            )
+
+        super().__init__(
+            words(label_words(0), "A")
+            + words(label_words(1), "B")
+            + words(label_words(2), "C")
+            + words(label_words(3), "D")
+        )
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('corpora', '0005_search_document'),
+        ("corpora", "0005_search_document"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='imagerecord',
-            name='label_document',
-            field=models.GeneratedField(db_persist=True, expression=corpora.models.LabelDocument(), output_field=django.contrib.postgres.search.SearchVectorField()),
+            model_name="imagerecord",
+            name="label_document",
+            field=models.GeneratedField(
+                db_persist=True,
+                expression=LabelDocument(),
+                output_field=django.contrib.postgres.search.SearchVectorField(),
+            ),
         ),
     ]

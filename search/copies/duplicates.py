@@ -18,6 +18,7 @@ from django.core.cache import cache
 from corpora.models import Corpus, ImageRecord
 from search.indices.build import read_vectors
 from search.queries.params import DEFAULT_THRESHOLD
+from search.selectors import index_version
 from search.services import IndexNotReady, require_index
 
 # Partners looked at per image: a group larger than this is still found whole, through chains.
@@ -88,7 +89,7 @@ class _UnionFind:
 def find_duplicates(*, corpus: Corpus, threshold: float = DEFAULT_THRESHOLD) -> DuplicateReport:
     """Groups of ``corpus``'s images that look alike at ``threshold`` or above (a value
     checked at the edge: ``search.queries.params.validate_threshold``)."""
-    key = f"crier:duplicates:{corpus.pk}:{corpus.index_version}:{threshold:.6f}"
+    key = f"crier:duplicates:{corpus.pk}:{index_version(corpus)}:{threshold:.6f}"
     report = cache.get(key)
     if report is not None:
         return replace(report, groups=_without_deleted(corpus, report.groups), cached=True)
@@ -128,7 +129,7 @@ def _compare_all(corpus: Corpus, threshold: float) -> DuplicateReport:
         groups=groups.groups(),
         threshold=threshold,
         compared=len(ids),
-        index_version=corpus.index_version,
+        index_version=index_version(corpus),
         took_ms=(time.perf_counter() - started) * 1000,
     )
 

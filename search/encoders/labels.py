@@ -3,6 +3,7 @@ each record at encoding time (readable name, synonyms, probability)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from functools import cache
 from typing import Any
 
@@ -95,3 +96,14 @@ def describe_labels(
     if predicted is None:
         return [[] for _ in range(count)]
     return [[describe_label(name, p) for name, p in pairs] for pairs in predicted]
+
+
+def label_text(labels: Iterable[Mapping[str, Any]]) -> str:
+    """``|a|b|``: the lower-case label names and synonyms of ``labels``, each once (the label
+    filter is a plain substring test on any database)."""
+    words: list[str] = []
+    for label in labels:
+        for word in (label.get("label", ""), *label.get("synonyms", ())):
+            if word and word.lower() not in words:
+                words.append(word.lower())
+    return f"|{'|'.join(words)}|" if words else ""

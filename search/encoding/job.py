@@ -1,14 +1,20 @@
-"""The encoding job of a corpus: pending images → vectors on their records → a fresh index.
+"""The encoding job of a corpus: pending images → their ImageVector rows → a fresh index.
 
-Run by the ``search.tasks.encode_corpus`` task, which ``search.signals`` enqueues when
-``corpora`` signals that a corpus needs indexing. Safe to run again at any time: each batch of
-vectors is committed as it is computed, so a crashed run resumes where it stopped, and records
-that are already encoded are never encoded again. A lease on the corpus row
-(``search.encoding.leases``, renewed by a heartbeat) makes sure only one worker encodes and
-builds a corpus at a time; a
+An image is *pending* for the corpus's encoder while it has no ``search.models.ImageVector`` of
+that encoder made with its current fingerprint (nor a failed one). Run by the
+``search.tasks.encode_corpus`` task, which ``search.signals`` enqueues when ``corpora`` signals
+that a corpus needs indexing. Safe to run again at any time: each batch of vectors is committed
+as it is computed, so a crashed run resumes where it stopped, and images that are already
+encoded are never encoded again. A lease on the corpus's index row (``search.encoding.leases``,
+renewed by a heartbeat) makes sure only one worker encodes and builds a corpus at a time; a
 second task for the same corpus returns at once (the first one loops until nothing is left to
-do). Vectors are stored only while the lease is still ours, and only into still-pending records,
-so even a worker that stalled past its lease never stores a record twice.
+do). Vectors are stored only while the lease is still ours, so even a worker that stalled past
+its lease never stores a batch twice.
+
+A change of encoder (the corpus's encoder differs from the one its index serves) is encoded the
+same way, in the background, while the old index keeps answering; once every image has a row of
+the new encoder, its index is built and swapped in, and the old encoder's vectors are dropped
+(:func:`_swap_encoder`).
 """
 
 from __future__ import annotations
@@ -23,17 +29,21 @@ from datetime import timedelta
 import numpy as np
 from django.conf import settings
 from django.core.files.storage import Storage
-from django.db import transaction
+from django.db import IntegrityError, transaction
+from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 
 from corpora import model_inputs
 from corpora.models import Corpus, CorpusStatus, ImageRecord, ImageStatus
 from corpora.services import request_indexing
 from search import encoders
+from search.encoders.labels import label_text
 from search.encoding import retries, shutdown
 from search.encoding.leases import Lease, LeaseLost
 from search.encoding.preprocessing import open_image
-from search.indices.build import update_index
+from search.indices.build import rebuild_index, update_index
+from search.models import CorpusIndex, ImageVector, VectorKind, VectorStatus
+from search.selectors import corpus_index, encoded_vectors
 
 logger = logging.getLogger(__name__)
 
@@ -82,7 +92,10 @@ def encode_corpus(*, corpus_id: int, attempt: int = 0) -> EncodeOutcome:
     while True:
         if shutdown.stop_requested():
             return _hand_over(outcome)
-        lease = Lease.acquire(corpus_id)
+        try:
+            lease = Lease.acquire(corpus_id)
+        except Corpus.DoesNotExist:
+            return outcome
         if lease is None:
             outcome.busy = outcome.encoded == 0 and outcome.failed == 0
             return outcome
@@ -97,6 +110,9 @@ def encode_corpus(*, corpus_id: int, attempt: int = 0) -> EncodeOutcome:
             return outcome
         except Exception as exc:
             logger.exception("Indexing corpus %s failed", corpus_id)
+            CorpusIndex.objects.filter(pk=corpus_id).update(
+                last_error=f"{type(exc).__name__}: {exc}"[:2000]
+            )
             outcome.retry_in = retries.after_failure(corpus_id, exc, attempt=attempt)
             if outcome.retry_in is None:
                 raise
@@ -120,25 +136,67 @@ def _run_once(corpus_id: int, lease: Lease, outcome: EncodeOutcome, deadline: fl
     """One pass: encode what is pending, rebuild the index; ``False`` if it stopped early."""
     corpus = Corpus.objects.get(pk=corpus_id)
     encoder = encoders.get_encoder(corpus.encoder)
-    # Vectors of another encoder version cannot share an index with ours: encode them again.
-    stale_vectors = ImageRecord.objects.filter(corpus=corpus, status=ImageStatus.ENCODED).exclude(
-        encoder_fingerprint=encoder.fingerprint
-    )
-    changed = stale_vectors.update(status=ImageStatus.PENDING) > 0
+    state = corpus_index(corpus)
+    switching = state.encoder != corpus.encoder
+    changed = False
     for records, vectors, labels, errors in _encoded_batches(corpus, encoder):
-        _store_vectors(records, vectors, labels, errors, encoder.fingerprint, lease)
+        _store_vectors(corpus, records, vectors, labels, errors, encoder, lease, live=not switching)
         outcome.encoded += len(records) - len(errors)
         outcome.failed += len(errors)
         changed = True
         if shutdown.stop_requested() or time.monotonic() > deadline:
             return False
     lease.check()
-    corpus.refresh_from_db()
-    if changed or corpus.index_stale or _index_missing(corpus):
-        Corpus.objects.filter(pk=corpus_id).update(index_stale=False)
+    state.refresh_from_db()
+    if switching and not pending_records(corpus, corpus.encoder, encoder.fingerprint).exists():
+        outcome.index_version = _swap_encoder(corpus, lease)
+    elif (changed and not switching) or state.stale or _index_missing(corpus, state):
+        CorpusIndex.objects.filter(pk=corpus_id).update(stale=False)
         outcome.index_version = update_index(corpus=corpus)
+    if not switching:
+        # An encoder change given up (the corpus went back to its serving encoder) leaves
+        # vectors of the other one behind: they would never be used.
+        ImageVector.objects.filter(corpus=corpus).exclude(encoder=corpus.encoder).delete()
     _set_final_status(corpus_id)
     return True
+
+
+def pending_records(corpus: Corpus, encoder: str, fingerprint: str) -> QuerySet[ImageRecord]:
+    """The corpus's images that ``encoder`` (at version ``fingerprint``) has yet to encode: no
+    vector of it, or one of another version. One that failed is not tried again unless its
+    owner asked to (``corpora.services.retry_indexing`` made the image pending again)."""
+    rows = ImageVector.objects.filter(image=OuterRef("pk"), encoder=encoder, kind=VectorKind.IMAGE)
+    encoded = rows.filter(status=VectorStatus.ENCODED, fingerprint=fingerprint)
+    failed = rows.filter(status=VectorStatus.FAILED)
+    return (
+        ImageRecord.objects.filter(corpus=corpus)
+        .exclude(Exists(encoded))
+        .exclude(Q(Exists(failed)) & ~Q(status=ImageStatus.PENDING))
+    )
+
+
+def _swap_encoder(corpus: Corpus, lease: Lease) -> str:
+    """Every image has a vector of the corpus's new encoder: build its index and swap it in
+    (searches keep the old one until this very moment), give each image the status of its new
+    vector, and drop the old encoder's vectors."""
+    version = rebuild_index(corpus=corpus, encoder=corpus.encoder)
+    vectors = ImageVector.objects.filter(
+        corpus=corpus, encoder=corpus.encoder, kind=VectorKind.IMAGE
+    )
+    with transaction.atomic():
+        lease.check()
+        encoded = vectors.filter(status=VectorStatus.ENCODED).values("image_id")
+        ImageRecord.objects.filter(corpus=corpus, pk__in=encoded).update(
+            status=ImageStatus.ENCODED, error=""
+        )
+        for image_id, error in vectors.filter(status=VectorStatus.FAILED).values_list(
+            "image_id", "error"
+        ):
+            ImageRecord.objects.filter(pk=image_id).update(status=ImageStatus.FAILED, error=error)
+        ImageVector.objects.filter(corpus=corpus).exclude(encoder=corpus.encoder).delete()
+        CorpusIndex.objects.filter(pk=corpus.pk).update(stale=False)
+    logger.info("corpus %s: now searched with %s (index %s)", corpus.pk, corpus.encoder, version)
+    return version
 
 
 def _encoded_batches(
@@ -151,7 +209,7 @@ def _encoded_batches(
 
     batch_size = max(1, encoder.batch_size)
     pending = (
-        ImageRecord.objects.filter(corpus=corpus, status=ImageStatus.PENDING)
+        pending_records(corpus, corpus.encoder, encoder.fingerprint)
         .only("id", "file", "corpus_id")
         .order_by("id")
     )
@@ -238,36 +296,70 @@ def _collect(upcoming: list[tuple[ImageRecord, Future]]) -> tuple[list, dict[int
 
 
 def _store_vectors(
+    corpus: Corpus,
     records: list[ImageRecord],
     vectors: np.ndarray,
     labels: list[list[dict]],
     errors: dict[int, str],
-    fingerprint: str,
+    encoder,
     lease: Lease,
+    *,
+    live: bool,
 ) -> None:
-    from corpora.metadata import label_text
-
-    for record, vector, predicted in zip(records, vectors, labels, strict=True):
-        record.labels = predicted
-        record.label_text = label_text(predicted)
-        if record.pk in errors:
-            record.status, record.error, record.embedding = (
-                ImageStatus.FAILED,
-                errors[record.pk],
-                None,
-            )
-        else:
-            record.status, record.error = ImageStatus.ENCODED, ""
-            record.embedding = np.ascontiguousarray(vector, dtype=np.float32).tobytes()
-        record.encoder_fingerprint = "" if record.pk in errors else fingerprint
-    with transaction.atomic():
-        lease.check()  # holds the corpus row until commit: no other holder can store meanwhile
-        # Only still-pending rows: a record deleted or already stored meanwhile is not updated.
-        ImageRecord.objects.filter(status=ImageStatus.PENDING).bulk_update(
-            records,
-            ["status", "error", "embedding", "encoder_fingerprint", "labels", "label_text"],
-            batch_size=500,
+    """Store one batch's vectors (or errors) as the images' rows of the corpus's encoder; when
+    that encoder is the one searched (``live``), the images' status follows."""
+    rows = [
+        ImageVector(
+            image_id=record.pk,
+            corpus_id=corpus.pk,
+            encoder=corpus.encoder,
+            kind=VectorKind.IMAGE,
+            fingerprint=encoder.fingerprint,
+            vector=None
+            if record.pk in errors
+            else np.ascontiguousarray(vector, dtype=np.float32).tobytes(),
+            status=VectorStatus.FAILED if record.pk in errors else VectorStatus.ENCODED,
+            error=errors.get(record.pk, ""),
+            labels=predicted,
+            label_text=label_text(predicted),
         )
+        for record, vector, predicted in zip(records, vectors, labels, strict=True)
+    ]
+    try:
+        with transaction.atomic():
+            lease.check()  # holds the index row until commit: no other holder stores meanwhile
+            # Deletions lock the corpus row first (corpora.services.delete_images): waiting for
+            # it here, the images still there stay there until this commits.
+            list(Corpus.objects.select_for_update().filter(pk=corpus.pk).values_list("pk"))
+            # Only images still there and still pending: one deleted, or stored meanwhile, is
+            # left alone.
+            pending = pending_records(corpus, corpus.encoder, encoder.fingerprint)
+            alive = set(pending.filter(pk__in=[r.pk for r in records]).values_list("pk", flat=True))
+            ImageVector.objects.bulk_create(
+                [row for row in rows if row.image_id in alive],
+                update_conflicts=True,
+                unique_fields=["image", "encoder", "kind"],
+                update_fields=[
+                    "fingerprint",
+                    "vector",
+                    "status",
+                    "error",
+                    "labels",
+                    "label_text",
+                    "updated_at",
+                ],
+                batch_size=500,
+            )
+            if live:
+                ok = [pk for pk in alive if pk not in errors]
+                ImageRecord.objects.filter(pk__in=ok).update(status=ImageStatus.ENCODED, error="")
+                for pk, error in errors.items():
+                    if pk in alive:
+                        ImageRecord.objects.filter(pk=pk).update(
+                            status=ImageStatus.FAILED, error=error
+                        )
+    except IntegrityError:  # an image deleted meanwhile: the next pass stores the others
+        logger.warning("corpus %s: images deleted while their vectors were stored", corpus.pk)
     # Used, or stale (made for another encoder version): not needed now that the vectors are
     # stored. (Were they rolled back, the job would simply decode the originals again.)
     for record in records:
@@ -276,10 +368,11 @@ def _store_vectors(
 
 def _set_final_status(corpus_id: int) -> None:
     corpus = Corpus.objects.get(pk=corpus_id)
+    state = corpus_index(corpus)
     images = ImageRecord.objects.filter(corpus_id=corpus_id)
-    if images.filter(status=ImageStatus.PENDING).exists() or corpus.index_stale:
+    if _has_work(corpus_id):
         status, message = CorpusStatus.INDEXING, ""
-    elif corpus.index_version:
+    elif state.version:
         status, message = CorpusStatus.READY, ""
     elif images.filter(status=ImageStatus.FAILED).exists():
         status, message = CorpusStatus.FAILED, "None of the images could be encoded."
@@ -288,11 +381,17 @@ def _set_final_status(corpus_id: int) -> None:
     Corpus.objects.filter(pk=corpus_id).update(status=status, status_message=message)
 
 
-def _index_missing(corpus: Corpus) -> bool:
-    has_vectors = corpus.images.filter(status=ImageStatus.ENCODED).exists()
-    return has_vectors != bool(corpus.index_version)
+def _index_missing(corpus: Corpus, state: CorpusIndex) -> bool:
+    has_vectors = encoded_vectors(corpus=corpus, encoder=state.encoder).exists()
+    return has_vectors != bool(state.version)
 
 
 def _has_work(corpus_id: int) -> bool:
-    pending = ImageRecord.objects.filter(corpus_id=corpus_id, status=ImageStatus.PENDING)
-    return pending.exists() or Corpus.objects.filter(pk=corpus_id, index_stale=True).exists()
+    corpus = Corpus.objects.filter(pk=corpus_id).first()
+    if corpus is None:
+        return False
+    state = corpus_index(corpus)
+    if state.stale or state.encoder != corpus.encoder:
+        return True
+    fingerprint = encoders.get_encoder(corpus.encoder).fingerprint
+    return pending_records(corpus, corpus.encoder, fingerprint).exists()

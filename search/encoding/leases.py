@@ -1,10 +1,11 @@
 """The indexing lease: which worker encodes a corpus and builds its index right now.
 
-A token and an expiry on the corpus row rather than a database lock held for the whole job: a
-worker that dies simply stops renewing its lease, and at most ``LEASE`` later another worker may
-take the corpus over (``search.encoding.recovery`` re-enqueues such corpora every minute). While
-a job runs, a heartbeat thread renews the lease every ``HEARTBEAT_SECONDS`` — also during an index
-build, which has no batch boundary to renew it at — so the lease can be short.
+A token and an expiry on the corpus's index row (``search.models.CorpusIndex``) rather than a
+database lock held for the whole job: a worker that dies simply stops renewing its lease, and at
+most ``LEASE`` later another worker may take the corpus over (``search.encoding.recovery``
+re-enqueues such corpora every minute). While a job runs, a heartbeat thread renews the lease
+every ``HEARTBEAT_SECONDS`` — also during an index build, which has no batch boundary to renew it
+at — so the lease can be short.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from django.db import connection
 from django.db.models import Q
 from django.utils import timezone
 
-from corpora.models import Corpus
+from search.models import CorpusIndex
 
 logger = logging.getLogger(__name__)
 
@@ -41,18 +42,20 @@ class Lease:
 
     @classmethod
     def acquire(cls, corpus_id: int) -> Lease | None:
-        """The corpus's lease if nobody holds a live one; ``None`` otherwise."""
+        """The corpus's lease if nobody holds a live one; ``None`` otherwise (``Corpus.
+        DoesNotExist`` if there is no such corpus)."""
+        CorpusIndex.of(corpus_id)
         token, now = uuid.uuid4().hex, timezone.now()
-        free = Q(indexing_lease_until__isnull=True) | Q(indexing_lease_until__lt=now)
-        taken = Corpus.objects.filter(free, pk=corpus_id).update(
-            indexing_lease_token=token, indexing_lease_until=now + LEASE
+        free = Q(lease_until__isnull=True) | Q(lease_until__lt=now)
+        taken = CorpusIndex.objects.filter(free, corpus_id=corpus_id).update(
+            lease_token=token, lease_until=now + LEASE
         )
         return cls(corpus_id, token) if taken else None
 
     def renew(self) -> bool:
         """Push the expiry out; ``False`` (and ``lost`` set) if the lease is no longer ours."""
-        held = Corpus.objects.filter(pk=self.corpus_id, indexing_lease_token=self.token).update(
-            indexing_lease_until=timezone.now() + LEASE
+        held = CorpusIndex.objects.filter(corpus_id=self.corpus_id, lease_token=self.token).update(
+            lease_until=timezone.now() + LEASE
         )
         if not held:
             self.lost.set()
@@ -60,13 +63,13 @@ class Lease:
 
     def check(self) -> None:
         """Renew, or raise ``LeaseLost``. Inside a transaction the UPDATE also locks the corpus
-        row until commit, so writes made in that transaction are made under the lease."""
+        index row until commit, so writes made in that transaction are made under the lease."""
         if self.lost.is_set() or not self.renew():
             raise LeaseLost(f"corpus {self.corpus_id}: the indexing lease was taken over")
 
     def release(self) -> None:
-        Corpus.objects.filter(pk=self.corpus_id, indexing_lease_token=self.token).update(
-            indexing_lease_token="", indexing_lease_until=None
+        CorpusIndex.objects.filter(corpus_id=self.corpus_id, lease_token=self.token).update(
+            lease_token="", lease_until=None
         )
 
     @contextmanager

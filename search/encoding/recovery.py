@@ -31,9 +31,14 @@ logger = logging.getLogger(__name__)
 def stalled_corpus_ids() -> list[int]:
     """Corpora with work (pending images, a stale index, status "indexing") that no worker
     holds a live lease on, failed ones aside."""
-    unleased = Q(indexing_lease_until__isnull=True) | Q(indexing_lease_until__lt=timezone.now())
+    now = timezone.now()
+    unleased = (
+        Q(search_index__isnull=True)
+        | Q(search_index__lease_until__isnull=True)
+        | Q(search_index__lease_until__lt=now)
+    )
     pending = ImageRecord.objects.filter(corpus=OuterRef("pk"), status=ImageStatus.PENDING)
-    has_work = Q(status=CorpusStatus.INDEXING) | Q(index_stale=True) | Q(Exists(pending))
+    has_work = Q(status=CorpusStatus.INDEXING) | Q(search_index__stale=True) | Q(Exists(pending))
     return list(
         Corpus.objects.filter(unleased)
         .filter(has_work)

@@ -21,6 +21,7 @@ from django_q.models import Schedule
 from django_q.tasks import schedule
 
 from corpora.models import Corpus, CorpusStatus
+from search.models import CorpusIndex
 
 logger = logging.getLogger(__name__)
 
@@ -59,8 +60,9 @@ def after_failure(corpus_id: int, exc: BaseException, *, attempt: int) -> timede
     try:
         # The index is rebuilt by the next run whatever the failed one had marked done.
         Corpus.objects.filter(pk=corpus_id).update(
-            status=CorpusStatus.FAILED, status_message=message, index_stale=True
+            status=CorpusStatus.FAILED, status_message=message
         )
+        CorpusIndex.objects.filter(pk=corpus_id).update(stale=True)
         if delay is not None:
             _schedule_retry(corpus_id, attempt + 1, timezone.now() + delay)
     except (OperationalError, InterfaceError):

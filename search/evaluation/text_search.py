@@ -141,8 +141,9 @@ def ask(items: Sequence[Item], queries: Iterable[str], *, top: int) -> list[Answ
     """Store ``items`` as a corpus, ask ``text_search`` each query, roll everything back."""
     from django.contrib.auth import get_user_model
 
-    from corpora.metadata import label_text
     from corpora.models import Corpus, ImageRecord
+    from search.encoders.labels import label_text
+    from search.models import ImageVector
     from search.queries.params import Page
     from search.text.ranking import text_search
 
@@ -160,10 +161,21 @@ def ask(items: Sequence[Item], queries: Iterable[str], *, top: int) -> list[Answ
                 height=1,
                 format="PNG",
                 byte_size=1,
+                status="encoded",
+            )
+            for n, item in enumerate(items)
+        )
+        ImageVector.objects.bulk_create(
+            ImageVector(
+                image=record,
+                corpus=corpus,
+                encoder=corpus.encoder,
+                fingerprint="evaluation",
+                status="encoded",
                 labels=item.labels,
                 label_text=label_text(item.labels),
             )
-            for n, item in enumerate(items)
+            for record, item in zip(records, items, strict=True)
         )
         truth_of = {record.pk: item.truth for record, item in zip(records, items, strict=True)}
         corpora = Corpus.objects.filter(pk=corpus.pk)

@@ -2,9 +2,9 @@
 
 Layout: ``<CRIER_INDEX_DIR>/<corpus id>/<version>/`` (ScaNN assets, record_ids.npy, meta.json).
 A build writes ``.tmp-<uuid>/`` beside the live version, renames it to a new version, records the
-version on the corpus with a conditional UPDATE, then removes the older versions that no search
-can still be opening (``SUPERSEDED_GRACE_SECONDS`` after they were replaced). See
-docs/indexing.md.
+version on the corpus's ``search.models.CorpusIndex`` with a conditional UPDATE, then removes
+the older versions that no search can still be opening (``SUPERSEDED_GRACE_SECONDS`` after
+they were replaced). See docs/indexing.md.
 """
 
 from __future__ import annotations
@@ -19,10 +19,12 @@ from pathlib import Path
 
 import numpy as np
 from django.conf import settings
+from django.utils import timezone
 
 from corpora.models import Corpus
 from search.indices import scann_index
-from search.selectors import as_vector, encoded_records
+from search.models import CorpusIndex
+from search.selectors import as_vector, corpus_index, encoded_vectors
 
 logger = logging.getLogger(__name__)
 
@@ -47,18 +49,19 @@ def new_version() -> str:
     return f"v{time.time_ns() // 1_000:016d}-{uuid.uuid4().hex[:8]}"
 
 
-def current_fingerprint(corpus: Corpus) -> str:
-    """The fingerprint whose vectors make up the index: the most common one among encoded records.
+def current_fingerprint(corpus: Corpus, encoder: str | None = None) -> str:
+    """The fingerprint whose vectors make up the index: the most common one among the stored
+    vectors of ``encoder`` (default: the serving one).
 
-    Vectors from different encoders (or encoder versions) are not comparable, so an index holds
-    one fingerprint only. After an encoder change the majority flips once most records are
-    re-encoded; until then the old majority keeps serving. Ties go to the fingerprint of the most
-    recently created record.
+    Vectors from different encoder versions are not comparable, so an index holds one
+    fingerprint only. After an encoder version change the majority flips once most images are
+    encoded again; until then the old majority keeps serving. Ties go to the fingerprint of the
+    most recently added image.
     """
     rows = (
-        encoded_records(corpus=corpus)
-        .order_by("-created_at", "-id")
-        .values_list("encoder_fingerprint", flat=True)
+        encoded_vectors(corpus=corpus, encoder=encoder)
+        .order_by("-image_id")
+        .values_list("fingerprint", flat=True)
     )
     counts = Counter(rows.iterator(chunk_size=10_000))
     if not counts:
@@ -68,21 +71,22 @@ def current_fingerprint(corpus: Corpus) -> str:
 
 
 def read_vectors(
-    corpus: Corpus, *, fingerprint: str | None = None
+    corpus: Corpus, *, fingerprint: str | None = None, encoder: str | None = None
 ) -> tuple[np.ndarray, np.ndarray, str]:
-    """(record ids int64 (n,), vectors float32 (n, dim), fingerprint) of the encoded records.
+    """(record ids int64 (n,), vectors float32 (n, dim), fingerprint) of the stored vectors of
+    ``encoder`` (default: the serving one).
 
-    Only records with ``fingerprint`` (default: :func:`current_fingerprint`) are read. Records
-    whose vector has the wrong size are skipped with a warning.
+    Only vectors of ``fingerprint`` (default: :func:`current_fingerprint`) are read. Vectors
+    of the wrong size are skipped with a warning.
     """
     if fingerprint is None:
-        fingerprint = current_fingerprint(corpus)
-    qs = encoded_records(corpus=corpus, fingerprint=fingerprint)
+        fingerprint = current_fingerprint(corpus, encoder)
+    qs = encoded_vectors(corpus=corpus, encoder=encoder, fingerprint=fingerprint)
     n = qs.count()
     ids = np.empty(n, dtype=np.int64)
     vectors: np.ndarray | None = None
     i = 0
-    rows = qs.order_by("id").values_list("id", "embedding")
+    rows = qs.order_by("image_id").values_list("image_id", "vector")
     for record_id, blob in rows.iterator(chunk_size=READ_CHUNK):
         if i == n:  # records added since count(): they belong to the next build
             break
@@ -153,6 +157,7 @@ def update_index(*, corpus: Corpus) -> str:
     if live is None:
         return rebuild_index(corpus=corpus)
     fingerprint = current_fingerprint(corpus)
+    state = corpus_index(corpus)
     meta = live.meta
     if meta.get("encoder_fingerprint") != fingerprint:
         # Re-encoded with another model: the same records, all of their vectors new.
@@ -162,7 +167,7 @@ def update_index(*, corpus: Corpus) -> str:
     added = np.setdiff1d(stored, indexed, assume_unique=True)
     removed = np.setdiff1d(indexed, stored, assume_unique=True)
     if len(added) == 0 and len(removed) == 0:
-        return corpus.index_version
+        return state.version
     changes = int(meta.get("changes_since_build", 0)) + len(added) + len(removed)
     if (
         meta.get("kind") != scann_index.TREE_AH
@@ -203,17 +208,23 @@ def update_index(*, corpus: Corpus) -> str:
     return version
 
 
-def rebuild_index(*, corpus: Corpus) -> str:
-    """Build the corpus's index from its stored vectors and make it live; return the version.
+def rebuild_index(*, corpus: Corpus, encoder: str | None = None) -> str:
+    """Build the corpus's index from its stored vectors of ``encoder`` (default: the serving
+    one) and make it live; return the version. Given another encoder than the serving one,
+    this is the swap of a change of encoder: the new index serves that encoder's vectors.
 
     Never encodes. With no encoded vectors the corpus gets version "" and its index dir is
     removed. If anything fails before the swap, the previous version stays live and on disk.
     """
-    ids, vectors, fingerprint = read_vectors(corpus)
+    state = corpus_index(corpus)
+    encoder = encoder or state.encoder or corpus.encoder
+    CorpusIndex.objects.filter(pk=corpus.pk).update(build_started_at=timezone.now())
+    ids, vectors, fingerprint = read_vectors(corpus, encoder=encoder)
     root = index_root(corpus.pk)
     if len(ids) == 0:
-        Corpus.objects.filter(pk=corpus.pk).update(index_version="", indexed_count=0)
-        corpus.index_version, corpus.indexed_count = "", 0
+        CorpusIndex.objects.filter(pk=corpus.pk).update(
+            version="", indexed_count=0, encoder=encoder, build_finished_at=timezone.now()
+        )
         _remove(root)
         return ""
 
@@ -226,7 +237,7 @@ def rebuild_index(*, corpus: Corpus) -> str:
         "changes_since_build": 0,
         "dim": vectors.shape[1],
         "kind": scann_index.config_kind(len(ids), ann_threshold=threshold),
-        "encoder": corpus.encoder,
+        "encoder": encoder,
         "encoder_fingerprint": fingerprint,
         "built_at": time.time(),
     }
@@ -251,7 +262,8 @@ def _publish(
     meta: dict,
     delta: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> str:
-    """Write aside, rename into place, record the version on the corpus, drop older versions."""
+    """Write aside, rename into place, record the version (and the encoder whose vectors it
+    holds) on the corpus's index row, drop older versions."""
     root = index_root(corpus.pk)
     root.mkdir(parents=True, exist_ok=True)
     tmp = root / f"{TMP_PREFIX}{uuid.uuid4().hex}"
@@ -265,35 +277,40 @@ def _publish(
         raise
 
     # Conditional: a concurrent build that swapped in a newer version wins, whichever ends last.
-    updated = Corpus.objects.filter(pk=corpus.pk, index_version__lt=version).update(
-        index_version=version, indexed_count=meta["n"]
+    updated = CorpusIndex.objects.filter(corpus_id=corpus.pk, version__lt=version).update(
+        version=version,
+        indexed_count=meta["n"],
+        encoder=meta.get("encoder") or corpus.encoder,
+        build_finished_at=timezone.now(),
+        last_error="",
     )
     if not updated:
         _remove(root / version)
-        live = Corpus.objects.filter(pk=corpus.pk).values_list("index_version", flat=True).first()
+        live = CorpusIndex.objects.filter(pk=corpus.pk).values_list("version", flat=True).first()
         if live is None:  # the corpus was deleted meanwhile
             drop_index(corpus_id=corpus.pk)
             return ""
-        corpus.refresh_from_db(fields=["index_version", "indexed_count"])
-        return corpus.index_version
-    corpus.index_version, corpus.indexed_count = version, meta["n"]
+        return live
     _remove_others(root, keep=version)
     return version
 
 
 def _load_live(corpus: Corpus) -> scann_index.LoadedIndex | None:
     """A private copy of the live index (never the cached one that serves searches)."""
-    if not corpus.index_version:
+    version = corpus_index(corpus).version
+    if not version:
         return None
     try:
-        return scann_index.LoadedIndex.load(index_root(corpus.pk) / corpus.index_version)
+        return scann_index.LoadedIndex.load(index_root(corpus.pk) / version)
     except (OSError, ValueError, KeyError) as exc:
         logger.warning("corpus %s: live index unreadable (%s); rebuilding", corpus.pk, exc)
         return None
 
 
 def _stored_ids(corpus: Corpus, fingerprint: str) -> np.ndarray:
-    rows = encoded_records(corpus=corpus, fingerprint=fingerprint).values_list("id", flat=True)
+    rows = encoded_vectors(corpus=corpus, fingerprint=fingerprint).values_list(
+        "image_id", flat=True
+    )
     return np.fromiter(rows.iterator(chunk_size=10_000), dtype=np.int64)
 
 
@@ -303,8 +320,8 @@ def _read_vectors_of(
     ids, vectors = [], []
     for start in range(0, len(record_ids), READ_CHUNK):
         chunk = record_ids[start : start + READ_CHUNK]
-        rows = encoded_records(corpus=corpus, fingerprint=fingerprint, record_ids=chunk)
-        for record_id, blob in rows.values_list("id", "embedding"):
+        rows = encoded_vectors(corpus=corpus, fingerprint=fingerprint, record_ids=chunk)
+        for record_id, blob in rows.values_list("image_id", "vector"):
             ids.append(record_id)
             vectors.append(as_vector(blob))
     return np.asarray(ids, dtype=np.int64), np.stack(vectors)
@@ -331,7 +348,10 @@ def sweep_orphan_index_dirs(*, grace_seconds: float = SWEEP_GRACE_SECONDS) -> li
     base = Path(settings.CRIER_INDEX_DIR)
     if not base.is_dir():
         return []
-    live = dict(Corpus.objects.values_list("pk", "index_version"))
+    live = {
+        pk: version or ""
+        for pk, version in Corpus.objects.values_list("pk", "search_index__version")
+    }
     removed: list[Path] = []
     for root in base.iterdir():
         corpus_id = int(root.name) if root.name.isdigit() else None
@@ -352,7 +372,7 @@ def sweep_orphan_index_dirs(*, grace_seconds: float = SWEEP_GRACE_SECONDS) -> li
             if _superseded_recently(root, child.name, live[corpus_id]):
                 continue
             # Re-read: a build may have swapped this version in after `live` was read.
-            if Corpus.objects.filter(pk=corpus_id, index_version=child.name).exists():
+            if CorpusIndex.objects.filter(pk=corpus_id, version=child.name).exists():
                 continue
             _remove(child) if child.is_dir() else child.unlink(missing_ok=True)
             removed.append(child)

@@ -29,11 +29,11 @@ import math
 
 import numpy as np
 
-from corpora.models import Corpus
+from corpora.models import Corpus, ImageRecord, ImageStatus
 from search.indices.build import current_fingerprint
 from search.indices.scann_index import BRUTE_FORCE, TREE_AH, LoadedIndex
 from search.queries.filters import ImageFilters
-from search.selectors import as_vector, encoded_records
+from search.selectors import as_vector, encoded_vectors
 
 # At most this many matching images are counted (and may be scanned exactly); when more match
 # the search over-fetches from the index.
@@ -65,7 +65,8 @@ class FilteredSearch:
     def __init__(self, *, corpus: Corpus, index: LoadedIndex | None, filters: ImageFilters) -> None:
         self.corpus = corpus
         self.index = index
-        self.records = filters.apply(encoded_records(corpus=corpus)).order_by()
+        encoded = ImageRecord.objects.filter(corpus=corpus, status=ImageStatus.ENCODED)
+        self.records = filters.apply(encoded).order_by()
         self.strategy: str | None = None  # "exact" or "overfetch", chosen at the first search
         self.leaves_searched: int | None = None  # by a tree index's last over-fetch
         self._checked: dict[int, bool] = {}
@@ -200,14 +201,14 @@ class FilteredSearch:
         return self.index.stored_vectors(np.asarray(ids, dtype=np.int64))
 
     def _rows(self, records):
-        """(id, embedding) of ``records`` with the searched encoder's vectors."""
+        """(id, vector) of ``records`` with the searched encoder's vectors."""
+        encoder = self.index.meta.get("encoder") if self.index is not None else None
         if self.index is not None:
             fingerprint = self.index.meta.get("encoder_fingerprint") or None
         else:
             fingerprint = current_fingerprint(self.corpus)
-        if fingerprint is not None:
-            records = records.filter(encoder_fingerprint=fingerprint)
-        return records.values_list("id", "embedding")
+        vectors = encoded_vectors(corpus=self.corpus, encoder=encoder, fingerprint=fingerprint)
+        return vectors.filter(image_id__in=records.values("pk")).values_list("image_id", "vector")
 
     def _chunks(self):
         """(ids, vectors) of every matching record, a chunk at a time."""

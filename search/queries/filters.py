@@ -30,6 +30,7 @@ from rest_framework import serializers
 
 from corpora.metadata import MAX_TAG_LENGTH, MAX_TAGS, split_tags
 from crier_site.errors import InvalidInput
+from search.models import ImageVector, VectorKind, VectorStatus
 
 METADATA_PREFIX = "metadata."
 # An image holds at most MAX_TAGS tags, so more could never all match.
@@ -246,6 +247,15 @@ def _text(raw: Any, name: str) -> str:
         raise InvalidInput(f"{name} cannot contain the NUL character.", field=name)
     return " ".join(raw.split())
 
+
+
+def _labelled(label: str):
+    """The ids of the images one of whose whole-image vectors has ``label`` among its predicted
+    labels (while a corpus changes encoder, of either encoder)."""
+    vectors = ImageVector.objects.filter(
+        kind=VectorKind.IMAGE, status=VectorStatus.ENCODED, label_text__contains=f"|{label}|"
+    )
+    return vectors.values("image_id")
 
 def _word(raw: Any, name: str, limit: int) -> str | None:
     """One lower-case name matched against a ``|a|b|`` column (a tag, a label)."""
@@ -516,7 +526,7 @@ FILTERS: tuple[FilterSpec, ...] = (
     FilterSpec(
         name="label",
         parse=lambda data: _word(_one(data, "label"), "label", MAX_LABEL_LENGTH),
-        where=lambda label: [Q(label_text__contains=f"|{label}|")],
+        where=lambda label: [Q(pk__in=_labelled(label))],
         api_field=serializers.RegexField(
             r"^[^|\x00]*$",
             required=False,

@@ -21,11 +21,12 @@ comes after every image that holds them all, whatever their scores. Scores are i
 words no image holds at all are reported (``TextSearchResult.unmatched_words``), and each hit says
 which words it holds (``TextHit.matched_words``).
 
-On PostgreSQL the words are matched against ``ImageRecord.search_document`` (a stored, GIN-indexed
-tsvector with English stemming: "dogs" finds "dog", "running" finds "run") and the whole ranking
-runs in the database. On other databases (SQLite) the candidates are found with substring tests
-on the plain columns and ranked here with the same formula; the only stemming there is a plural
-"s".
+On PostgreSQL the words are matched against two stored, GIN-indexed tsvectors with English
+stemming ("dogs" finds "dog", "running" finds "run"): ``ImageRecord.search_document`` (the
+owner's words: tags, caption, file name) and ``search.models.ImageVector.label_words`` (the
+predicted labels), and the whole ranking runs in the database. On other databases (SQLite) the
+candidates are found with substring tests on the plain columns and ranked here with the same
+formula; the only stemming there is a plural "s".
 """
 
 from __future__ import annotations
@@ -38,14 +39,14 @@ from dataclasses import dataclass
 from pathlib import PurePosixPath
 from typing import Any
 
-from django.contrib.postgres.search import SearchQuery
 from django.db import connection
 from django.db.models import FloatField, Q, QuerySet
 from django.db.models.expressions import RawSQL
 
-from corpora.metadata import label_text
 from corpora.models import TEXT_SEARCH_CONFIG, Corpus, ImageRecord
 from crier_site.errors import InvalidInput
+from search.encoders.labels import label_text
+from search.models import ImageVector, VectorKind, VectorStatus
 from search.queries.filters import ImageFilters, apply_filters
 from search.queries.params import Page
 
@@ -58,7 +59,7 @@ CAPTION_EVIDENCE = 0.6
 FILENAME_EVIDENCE = 0.3
 
 FIELDS = ("tags", "labels", "caption", "filename")  # as TextHit.matched names them
-_WEIGHTS = {"tags": "A", "labels": "B", "caption": "C", "filename": "D"}  # in search_document
+_WEIGHTS = {"tags": "A", "caption": "C", "filename": "D"}  # in ImageRecord.search_document
 
 # PostgreSQL's English stop words (tsearch_data/english.stop): words it does not index, left
 # out of queries on the other databases too, so that "the dog" means "dog" everywhere.
@@ -173,11 +174,7 @@ def text_search(
         ranking = _rank_here(records, words, page.depth)
     shown, has_more = page.cut(ranking.ranked)
     # The page's records, without their vector (as image search loads its hits).
-    loaded = (
-        ImageRecord.objects.select_related("corpus")
-        .defer("embedding")
-        .in_bulk([r.record_id for r in shown])
-    )
+    loaded = ImageRecord.objects.select_related("corpus").in_bulk([r.record_id for r in shown])
     hits = [
         TextHit(
             record=loaded[r.record_id],
@@ -241,9 +238,10 @@ def _searchable_words(words: tuple[str, ...]) -> tuple[str, ...]:
         return tuple(row[0] for row in cursor.fetchall())
 
 
-def _tsquery(text: str) -> SearchQuery:
-    # Words are letters and digits only (query_words), so they are safe in to_tsquery syntax.
-    return SearchQuery(text, config=TEXT_SEARCH_CONFIG, search_type="raw")
+def _labelled_vectors() -> tuple[str, list[Any]]:
+    """SQL condition: a row of ``search_imagevector`` (as ``v``) whose labels text search reads:
+    whole-image vectors that were encoded (while a corpus changes encoder, of either)."""
+    return "v.kind = %s AND v.status = %s", [VectorKind.IMAGE, VectorStatus.ENCODED]
 
 
 def _evidence_columns(words: tuple[str, ...]) -> dict[str, RawSQL]:
@@ -260,53 +258,73 @@ def _evidence_columns(words: tuple[str, ...]) -> dict[str, RawSQL]:
             columns[f"w{n}_{field}"] = RawSQL(
                 f"CASE WHEN {sql} THEN %s ELSE 0.0 END", [*params, evidence], FloatField()
             )
-        sql, params = _matches(f'"{table}"."search_document"', f"{word}:{_WEIGHTS['labels']}")
         best, best_params = _best_label_probability(table, word)
         columns[f"w{n}_labels"] = RawSQL(
-            f"CASE WHEN {sql} THEN %s * {best} ELSE 0.0 END",
-            [*params, LABEL_EVIDENCE, *best_params],
-            FloatField(),
+            f"%s * {best}", [LABEL_EVIDENCE, *best_params], FloatField()
         )
     return columns
 
 
 def _matches(column: str, query: str) -> tuple[str, list[Any]]:
+    # Words are letters and digits only (query_words), so they are safe in to_tsquery syntax.
     return f"{column} @@ to_tsquery(%s::regconfig, %s)", [TEXT_SEARCH_CONFIG, query]
 
 
 def _best_label_probability(table: str, word: str) -> tuple[str, list[Any]]:
-    """The probability of the best label whose name or synonyms hold ``word``, read from
-    ``label_document`` (labels 1-4 under weights A-D): no label is parsed again per candidate.
-    A word in the labels (the search document says so) but in none of the first four is in the
-    fifth. Labels are stored best first, so a word in two of them gets the better one."""
-    document = f'"{table}"."label_document"'
+    """The probability of the image's best label whose name or synonyms hold ``word`` (0 when
+    none does), read from its vectors' ``label_document`` (labels 1-4 under weights A-D): no
+    label is parsed again per candidate. A word in the labels (``label_words`` says so) but in
+    none of the first four is in the fifth. Labels are stored best first, so a word in two of
+    them gets the better one."""
+    vectors = ImageVector._meta.db_table
 
     def probability(index: int) -> str:
-        return f"""coalesce(("{table}"."labels" -> {index} ->> 'probability')::float, 0.0)"""
+        return f"""coalesce((v."labels" -> {index} ->> 'probability')::float, 0.0)"""
 
     parts, params = [], []
     for index, weight in enumerate("ABCD"):
-        sql, args = _matches(document, f"{word}:{weight}")
+        sql, args = _matches('v."label_document"', f"{word}:{weight}")
         parts.append(f"CASE WHEN {sql} THEN {probability(index)} ELSE 0.0 END")
         params += args
-    sql, args = _matches(document, word)
+    sql, args = _matches('v."label_document"', word)
     parts.append(f"CASE WHEN {sql} THEN 0.0 ELSE {probability(4)} END")
     params += args
-    return f"GREATEST({', '.join(parts)})", params
+    found, found_params = _matches('v."label_words"', word)
+    labelled, labelled_params = _labelled_vectors()
+    return (
+        f'coalesce((SELECT max(GREATEST({", ".join(parts)})) FROM "{vectors}" v '
+        f'WHERE v."image_id" = "{table}"."id" AND {labelled} AND {found}), 0.0)',
+        [*params, *labelled_params, *found_params],
+    )
+
+
+def _holding(query: str) -> RawSQL:
+    """SQL: the ids of the images whose owner's words or labels match the tsquery ``query``,
+    each side through its own GIN index, the union of the two."""
+    table, vectors = ImageRecord._meta.db_table, ImageVector._meta.db_table
+    owner_words, owner_params = _matches(f'"{table}"."search_document"', query)
+    labels, label_params = _matches('v."label_words"', query)
+    labelled, labelled_params = _labelled_vectors()
+    return RawSQL(
+        f'SELECT "{table}"."id" FROM "{table}" WHERE {owner_words} '
+        f'UNION SELECT v."image_id" FROM "{vectors}" v WHERE {labels} AND {labelled}',
+        [*owner_params, *label_params, *labelled_params],
+    )
 
 
 def _rank_in_postgres(
     records: QuerySet[ImageRecord], words: tuple[str, ...], depth: int
 ) -> _Ranking:
-    """Rank in one query: the candidates come through the GIN index (some word somewhere in the
-    document), each word's evidence per field is computed for them alone, and the number of
-    words held, then the score (the same formula as :func:`partial_score`), orders them.
+    """Rank in one query: the candidates come through the GIN indexes (some word somewhere in
+    the owner's words or the labels), each word's evidence per field is computed for them alone,
+    and the number of words held, then the score (the same formula as :func:`partial_score`),
+    orders them.
     Whether any candidate holds each word is read over all of them, before the cut."""
     if not words:
         return _Ranking([], ())
     columns = _evidence_columns(words)
     candidates = (
-        records.filter(search_document=_tsquery(" | ".join(words)))
+        records.filter(pk__in=_holding(" | ".join(words)))
         .order_by()
         .annotate(**columns)
         .values("pk", *columns)
@@ -384,24 +402,31 @@ def _rank_here(records: QuerySet[ImageRecord], words: tuple[str, ...], depth: in
     if not words:
         return _Ranking([], ())
     stems = [_stem(word) for word in words]
+    labelled = ImageVector.objects.filter(kind=VectorKind.IMAGE, status=VectorStatus.ENCODED)
     some_word = Q()
     for stem in stems:
         some_word |= (
             Q(tag_text__icontains=stem)
-            | Q(label_text__icontains=stem)
+            | Q(pk__in=labelled.filter(label_text__icontains=stem).values("image_id"))
             | Q(caption__icontains=stem)
             | Q(original_filename__icontains=stem)
         )
-    rows = records.filter(some_word).values_list(
-        "pk", "tags", "labels", "caption", "original_filename"
-    )
+    rows = list(records.filter(some_word).values_list("pk", "tags", "caption", "original_filename"))
+    labels_of: dict[int, list] = {}
+    for image_id, labels in labelled.filter(image_id__in=[row[0] for row in rows]).values_list(
+        "image_id", "labels"
+    ):
+        labels_of.setdefault(image_id, []).extend(labels or [])
     ranked = []
     found_anywhere = [False] * len(stems)
-    for pk, tags, labels, caption, filename in rows.iterator():
+    for pk, tags, caption, filename in rows:
         scored = score_fields(
             stems,
             tags=_stems(" ".join(tags or [])),
-            labels=[(_stems(label_text([label])), _probability(label)) for label in labels or []],
+            labels=[
+                (_stems(label_text([label])), _probability(label))
+                for label in labels_of.get(pk, [])
+            ],
             caption=_stems(caption),
             filename=_filename_stems(filename),
         )

@@ -14,7 +14,7 @@ from corpora import cleanup, services
 from corpora.models import Corpus, ImageRecord
 from search.encoding import job
 from search.indices.build import index_root
-from tests.factories import image_bytes, make_corpus
+from tests.factories import image_bytes, index_of, make_corpus
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -55,7 +55,7 @@ def test_expiry_deletes_exactly_the_expired_corpora_with_files_and_index(user):
     assert not expired_index.exists()
     assert all(p.exists() for p in kept_files)
     for corpus in (later, permanent):
-        assert (index_root(corpus.pk) / corpus.index_version).is_dir()
+        assert (index_root(corpus.pk) / index_of(corpus).version).is_dir()
 
 
 def test_the_orphan_sweep_removes_only_orphans(user):
@@ -81,4 +81,4 @@ def test_the_orphan_sweep_removes_only_orphans(user):
     assert not old_orphan.exists() and not gone_dir.exists() and not orphan_index.exists()
     assert young_orphan.exists()
     assert all(path.exists() for path in files_of(live))
-    assert (index_root(live.pk) / live.index_version).is_dir()
+    assert (index_root(live.pk) / index_of(live).version).is_dir()

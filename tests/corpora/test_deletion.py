@@ -4,7 +4,7 @@ import pytest
 
 from corpora import services
 from corpora.models import CorpusStatus
-from tests.factories import make_corpus, make_record
+from tests.factories import index_of, make_corpus, make_record
 
 pytestmark = pytest.mark.django_db
 
@@ -23,7 +23,7 @@ def test_deleting_by_id_deletes_the_corpus_images_and_names_the_others(user, oth
     assert list(corpus.images.values_list("pk", flat=True)) == [mine[1].pk]
     assert elsewhere.images.count() == 1
     corpus.refresh_from_db()
-    assert corpus.index_stale and corpus.status == CorpusStatus.INDEXING
+    assert index_of(corpus).stale and corpus.status == CorpusStatus.INDEXING
 
 
 def test_deleting_nothing_that_exists_changes_nothing(user):
@@ -31,4 +31,4 @@ def test_deleting_nothing_that_exists_changes_nothing(user):
     deletion = services.delete_images_by_id(corpus=corpus, image_ids=[123])
     assert (deletion.deleted, deletion.not_found) == (0, [123])
     corpus.refresh_from_db()
-    assert not corpus.index_stale
+    assert not index_of(corpus).stale

@@ -12,7 +12,7 @@ from django.urls import reverse
 
 from corpora import services
 from corpora.models import ImageStatus, Visibility
-from tests.factories import make_corpus, make_record
+from tests.factories import make_corpus, make_record, store_labels
 from tests.site.test_accessible_forms import dangling_references
 
 pytestmark = pytest.mark.django_db
@@ -41,7 +41,6 @@ def photo(user):
         width=4000,
         height=3000,
         status=ImageStatus.ENCODED,
-        labels=LABELS,
         caption="On the sofa",
         metadata={"roll": 3, "place": "Lisbon"},
         taken_at=datetime(2024, 7, 1, 12, 30, tzinfo=UTC),
@@ -50,6 +49,7 @@ def photo(user):
         latitude=38.71234,
         longitude=-9.13999,
     )
+    store_labels(record, LABELS)
     return services.update_image(record=record, tags=["cat", "sofa"])
 
 

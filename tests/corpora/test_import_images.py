@@ -8,7 +8,7 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from corpora.models import Corpus, CorpusStatus, ImageStatus
-from tests.factories import image_bytes, truncated_jpeg
+from tests.factories import image_bytes, index_of, truncated_jpeg
 
 pytestmark = pytest.mark.django_db
 
@@ -50,7 +50,7 @@ def test_import_a_folder_recursively_with_a_report(user, folder):
     assert names == {"a.png", "b.jpg", "inside-link.png"}  # c.png is then its duplicate
     assert corpus.images.get(original_filename="b.jpg").metadata["path"] == "cats/tabby/b.jpg"
     corpus.refresh_from_db()
-    assert corpus.status == CorpusStatus.READY and corpus.indexed_count == 3
+    assert corpus.status == CorpusStatus.READY and index_of(corpus).indexed_count == 3
     assert corpus.visibility == "private"
 
 

@@ -14,8 +14,10 @@ from search.services import search_vectors
 from tests.factories import (
     decompression_bomb_png,
     image_bytes,
+    index_of,
     make_corpus,
     photo_bytes,
+    stored_vector,
     truncated_jpeg,
 )
 
@@ -72,7 +74,7 @@ def test_a_mixed_upload_keeps_the_good_files_and_explains_the_bad(
     # The task ran (django-q sync mode): the good files are encoded and searchable.
     corpus.refresh_from_db()
     assert corpus.status == CorpusStatus.READY
-    assert corpus.indexed_count == 3
+    assert index_of(corpus).indexed_count == 3
     assert set(corpus.images.values_list("status", flat=True)) == {ImageStatus.ENCODED}
     query = get_encoder("histogram").encode([jpeg])[0]
     result = search_vectors(corpus=corpus, query=query, k=3)
@@ -155,7 +157,8 @@ def test_vectors_are_float32_rows_of_the_encoder_dimension(
     with django_capture_on_commit_callbacks(execute=True):
         upload(corpus, {"a.png": image_bytes(seed=8), "b.png": image_bytes(seed=9)})
     for record in corpus.images.all():
-        vector = np.frombuffer(record.embedding, dtype=np.float32)
+        stored = stored_vector(record)
+        vector = np.frombuffer(stored.vector, dtype=np.float32)
         assert vector.shape == (get_encoder("histogram").dim,)
         assert np.linalg.norm(vector) == pytest.approx(1.0, abs=1e-5)
-        assert record.encoder_fingerprint == get_encoder("histogram").fingerprint
+        assert stored.fingerprint == get_encoder("histogram").fingerprint

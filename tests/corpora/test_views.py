@@ -7,7 +7,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
 from corpora.models import Corpus, CorpusStatus, ImageRecord, Visibility
-from tests.factories import image_bytes, make_corpus, make_record
+from tests.factories import image_bytes, index_of, make_corpus, make_record
 
 pytestmark = pytest.mark.django_db
 
@@ -129,7 +129,7 @@ def test_upload_through_the_page_form_gives_per_file_feedback(
         "red.png",
     ]
     corpus.refresh_from_db()
-    assert corpus.status == CorpusStatus.READY and corpus.index_version
+    assert corpus.status == CorpusStatus.READY and index_of(corpus).version
 
 
 def test_upload_without_files_shows_the_form_error(client, user):

@@ -11,7 +11,7 @@ from rest_framework.test import APIClient
 
 from corpora import services
 from tests.api_helpers import as_file, error_of
-from tests.factories import image_bytes, ingested_corpus, make_corpus, photo_bytes
+from tests.factories import image_bytes, index_of, ingested_corpus, make_corpus, photo_bytes
 
 pytestmark = pytest.mark.django_db
 
@@ -75,7 +75,7 @@ def test_search_by_file_returns_ranked_results(api, user, colours):
         "matched_capped",
     }
     assert body["offset"] == 0 and body["next_offset"] == 3 and body["matched"] is None
-    assert body["index_version"] == corpus.index_version
+    assert body["index_version"] == index_of(corpus).version
     results = body["results"]
     assert len(results) == 3
     assert results[0]["image_id"] == ids["red.png"] and results[0]["filename"] == "red.png"

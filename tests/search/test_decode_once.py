@@ -18,9 +18,9 @@ pytestmark = pytest.mark.django_db
 
 
 def embeddings(corpus) -> dict[str, bytes]:
-    rows = corpus.images.values_list("original_filename", "status", "embedding")
+    rows = corpus.images.values_list("original_filename", "status", "vectors__vector")
     assert all(status == ImageStatus.ENCODED for _, status, _ in rows)
-    return {name: bytes(embedding) for name, _, embedding in rows}
+    return {name: bytes(vector) for name, _, vector in rows}
 
 
 PHOTOS = {f"{seed}.jpg": image_bytes(seed=seed, size=(900, 700), fmt="JPEG") for seed in (1, 2)}

@@ -13,7 +13,8 @@ from corpora.models import Corpus, ImageStatus
 from search import services
 from search.encoders import get_encoder
 from search.encoding import job
-from tests.factories import make_corpus, photo_bytes
+from search.models import ImageVector
+from tests.factories import index_of, make_corpus, photo_bytes
 
 pytestmark = pytest.mark.django_db
 
@@ -35,27 +36,29 @@ def test_queries_wait_for_the_re_encoding_then_use_the_new_model(
     histogram_corpus, django_capture_on_commit_callbacks
 ):
     corpus, ids = histogram_corpus
-    old_version = corpus.index_version
+    old_version = index_of(corpus).version
     with django_capture_on_commit_callbacks(execute=False) as pending_jobs:
         corpus_services.change_encoder(corpus=corpus, encoder="efficientnet-lite0")
     assert pending_jobs  # the re-encoding job waits for the transaction to commit
     corpus.refresh_from_db()
-    assert corpus.encoder == "efficientnet-lite0" and corpus.index_version == old_version
+    assert corpus.encoder == "efficientnet-lite0" and index_of(corpus).version == old_version
 
-    # The live index still holds histogram vectors: a new query would be lite0's, so 409 ...
-    with pytest.raises(services.IndexNotReady, match="re-encoded"):
-        services.search_image(corpus=corpus, image=io.BytesIO(photo_bytes("coffee.png")))
-    # ... while an image not yet re-encoded still finds its neighbours in the old index.
+    # The live index still holds histogram vectors: queries are encoded with the histogram
+    # and answered by it until the new index is swapped in.
+    before = services.search_image(corpus=corpus, image=io.BytesIO(photo_bytes("coffee.png")))
+    assert before.hits[0].record_id == ids["coffee.png"]
     assert services.search_similar(corpus=corpus, record_id=ids["coffee.png"], k=2).hits
 
     outcome = job.encode_corpus(corpus_id=corpus.pk)
     assert outcome.encoded == len(PHOTOS)
     corpus.refresh_from_db()
     lite0 = get_encoder("efficientnet-lite0")
-    fingerprints = set(corpus.images.values_list("encoder_fingerprint", flat=True))
-    assert fingerprints == {lite0.fingerprint}
+    vectors = ImageVector.objects.filter(corpus=corpus)
+    assert set(vectors.values_list("encoder", "fingerprint")) == {
+        ("efficientnet-lite0", lite0.fingerprint)
+    }  # the histogram's vectors are gone with the swap
     assert set(corpus.images.values_list("status", flat=True)) == {ImageStatus.ENCODED}
-    assert corpus.index_version != old_version
+    assert index_of(corpus).version != old_version
 
     result = services.search_image(
         corpus=corpus, image=io.BytesIO(photo_bytes("coffee.png", size=(300, 200))), k=3
@@ -65,7 +68,7 @@ def test_queries_wait_for_the_re_encoding_then_use_the_new_model(
 
 def test_more_like_this_refuses_an_image_already_re_encoded(histogram_corpus):
     corpus, ids = histogram_corpus
-    corpus.images.filter(pk=ids["rocket.jpg"]).update(encoder_fingerprint="another-model")
+    ImageVector.objects.filter(image_id=ids["rocket.jpg"]).update(fingerprint="another-model")
     with pytest.raises(services.IndexNotReady):
         services.search_similar(corpus=corpus, record_id=ids["rocket.jpg"])
 
@@ -96,4 +99,5 @@ def test_staff_change_the_encoder_in_the_admin(
         saved = client.post(url, {**form, "encoder": "efficientnet-lite0"})
     assert saved.status_code == 302
     lite0 = get_encoder("efficientnet-lite0")
-    assert set(corpus.images.values_list("encoder_fingerprint", flat=True)) == {lite0.fingerprint}
+    stored = ImageVector.objects.filter(corpus=corpus).values_list("fingerprint", flat=True)
+    assert set(stored) == {lite0.fingerprint}

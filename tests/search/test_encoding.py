@@ -10,13 +10,14 @@ from django_q.models import Task
 
 from corpora import services
 from corpora import tasks as corpora_tasks
-from corpora.models import Corpus, CorpusStatus, ImageRecord, ImageStatus
+from corpora.models import CorpusStatus, ImageStatus
 from search.encoders import get_encoder
 from search.encoding import job
 from search.encoding.leases import Lease
 from search.indices.build import index_root
+from search.models import CorpusIndex, ImageVector
 from search.services import search_vectors
-from tests.factories import image_bytes, make_corpus
+from tests.factories import image_bytes, index_of, make_corpus, store_vectors, stored_vector
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("histogram_by_default")]
 
@@ -34,7 +35,7 @@ def test_the_task_runs_through_django_q(user, django_capture_on_commit_callbacks
     assert task.success and task.args == (corpus.pk,)
     assert "1 encoded" in task.result
     corpus.refresh_from_db()
-    assert corpus.status == CorpusStatus.READY and corpus.index_version
+    assert corpus.status == CorpusStatus.READY and index_of(corpus).version
 
 
 def test_an_interrupted_run_resumes_and_encodes_every_record_exactly_once(user, counting_encoder):
@@ -47,7 +48,7 @@ def test_an_interrupted_run_resumes_and_encodes_every_record_exactly_once(user, 
     corpus.refresh_from_db()
     assert corpus.status == CorpusStatus.FAILED and "simulated crash" in corpus.status_message
     assert corpus.images.filter(status=ImageStatus.ENCODED).count() == 4
-    assert corpus.indexing_lease_token == ""  # the crash released the lease
+    assert index_of(corpus).lease_token == ""  # the crash released the lease
 
     counting_encoder.fail_after = None
     outcome = job.encode_corpus(corpus_id=corpus.pk)
@@ -56,7 +57,7 @@ def test_an_interrupted_run_resumes_and_encodes_every_record_exactly_once(user, 
     assert outcome.encoded == 3
     corpus.refresh_from_db()
     assert corpus.status == CorpusStatus.READY
-    assert corpus.indexed_count == len(records)
+    assert index_of(corpus).indexed_count == len(records)
     assert corpus.images.filter(status=ImageStatus.ENCODED).count() == len(records)
 
 
@@ -64,7 +65,7 @@ def test_adding_images_encodes_only_the_new_ones(user, counting_encoder):
     corpus = make_corpus(user)
     add_images(corpus, range(5))
     job.encode_corpus(corpus_id=corpus.pk)
-    first_version = Corpus.objects.get(pk=corpus.pk).index_version
+    first_version = index_of(corpus).version
     assert counting_encoder.rows == 5
 
     (new,) = add_images(corpus, [99])
@@ -72,8 +73,8 @@ def test_adding_images_encodes_only_the_new_ones(user, counting_encoder):
 
     assert counting_encoder.rows == 6
     corpus.refresh_from_db()
-    assert corpus.indexed_count == 6 and corpus.index_version != first_version
-    query = np.frombuffer(new.__class__.objects.get(pk=new.pk).embedding, dtype=np.float32)
+    assert index_of(corpus).indexed_count == 6 and index_of(corpus).version != first_version
+    query = np.frombuffer(stored_vector(new).vector, dtype=np.float32)
     assert search_vectors(corpus=corpus, query=query, k=1).hits[0].record_id == new.pk
 
 
@@ -90,7 +91,7 @@ def test_removing_images_rebuilds_the_index_without_the_encoder(
 
     assert counting_encoder.rows == rows_before
     corpus.refresh_from_db()
-    assert corpus.status == CorpusStatus.READY and corpus.indexed_count == 2
+    assert corpus.status == CorpusStatus.READY and index_of(corpus).indexed_count == 2
     query = np.zeros(get_encoder("histogram").dim, dtype=np.float32)
     query[0] = 1
     hits = {hit.record_id for hit in search_vectors(corpus=corpus, query=query, k=10).hits}
@@ -107,7 +108,7 @@ def test_removing_every_image_leaves_an_empty_corpus_without_index(
         services.delete_images(corpus=corpus, image_ids=[r.pk for r in records])
     corpus.refresh_from_db()
     assert corpus.status == CorpusStatus.EMPTY
-    assert corpus.index_version == "" and corpus.indexed_count == 0
+    assert index_of(corpus).version == "" and index_of(corpus).indexed_count == 0
     assert not any(index_root(corpus.pk).glob("v*"))
 
 
@@ -116,7 +117,7 @@ def test_a_failed_index_build_keeps_the_previous_version_serving(user, monkeypat
     (first,) = add_images(corpus, [1])
     job.encode_corpus(corpus_id=corpus.pk)
     corpus.refresh_from_db()
-    live = corpus.index_version
+    live = index_of(corpus).version
 
     import search.indices.scann_index
 
@@ -130,8 +131,8 @@ def test_a_failed_index_build_keeps_the_previous_version_serving(user, monkeypat
 
     corpus.refresh_from_db()
     assert corpus.status == CorpusStatus.FAILED and "disk on fire" in corpus.status_message
-    assert corpus.index_version == live and (index_root(corpus.pk) / live).is_dir()
-    query = np.frombuffer(first.__class__.objects.get(pk=first.pk).embedding, dtype=np.float32)
+    assert index_of(corpus).version == live and (index_root(corpus.pk) / live).is_dir()
+    query = np.frombuffer(stored_vector(first).vector, dtype=np.float32)
     assert search_vectors(corpus=corpus, query=query, k=5).hits[0].record_id == first.pk
 
 
@@ -145,7 +146,7 @@ def test_an_image_that_cannot_be_decoded_any_more_is_marked_failed(user):
     broken.refresh_from_db()
     assert broken.status == ImageStatus.FAILED and "Could not be encoded" in broken.error
     corpus.refresh_from_db()
-    assert corpus.status == CorpusStatus.READY and corpus.indexed_count == 1
+    assert corpus.status == CorpusStatus.READY and index_of(corpus).indexed_count == 1
 
 
 def test_a_second_worker_does_not_build_while_the_first_holds_the_lease(user, counting_encoder):
@@ -165,7 +166,7 @@ def test_an_expired_lease_of_a_crashed_worker_is_taken_over(user):
     corpus = make_corpus(user)
     add_images(corpus, range(2))
     Lease.acquire(corpus.pk)
-    Corpus.objects.filter(pk=corpus.pk).update(indexing_lease_until="2000-01-01T00:00:00Z")
+    CorpusIndex.objects.filter(pk=index_of(corpus).pk).update(lease_until="2000-01-01T00:00:00Z")
     assert job.encode_corpus(corpus_id=corpus.pk).encoded == 2
 
 
@@ -176,7 +177,7 @@ def test_a_worker_that_lost_its_lease_stores_nothing_more(user, counting_encoder
 
     def stalled_then_taken_over(batch):
         if counting_encoder.rows >= 2:  # after the first batch: another worker took the corpus
-            Corpus.objects.filter(pk=corpus.pk).update(indexing_lease_token="someone-else")
+            CorpusIndex.objects.filter(pk=index_of(corpus).pk).update(lease_token="someone-else")
         return real_encode(batch)
 
     counting_encoder.encode_batch = stalled_then_taken_over
@@ -185,8 +186,8 @@ def test_a_worker_that_lost_its_lease_stores_nothing_more(user, counting_encoder
     assert outcome.encoded == 2  # the first batch only; the second was encoded but not stored
     assert corpus.images.filter(status=ImageStatus.ENCODED).count() == 2
     corpus.refresh_from_db()
-    assert corpus.indexing_lease_token == "someone-else"  # the new holder's lease is untouched
-    assert corpus.index_version == ""  # and the index is left to it
+    assert index_of(corpus).lease_token == "someone-else"  # the new holder's lease is untouched
+    assert index_of(corpus).version == ""  # and the index is left to it
 
 
 def test_vectors_go_only_into_records_still_pending(user, counting_encoder):
@@ -194,42 +195,45 @@ def test_vectors_go_only_into_records_still_pending(user, counting_encoder):
     first, second = add_images(corpus, range(2))
     real_encode = counting_encoder.encode_batch
 
+    elsewhere = np.full(counting_encoder.dim, 0.5, dtype=np.float32).tobytes()
+
     def another_worker_stored_one_meanwhile(batch):
-        ImageRecord.objects.filter(pk=first.pk).update(
-            status=ImageStatus.ENCODED, embedding=b"elsewhere", encoder_fingerprint="x"
-        )
+        if stored_vector(first) is None:
+            store_vectors(
+                corpus, [first], np.zeros((1, 1)), fingerprint=counting_encoder.fingerprint
+            )
+            ImageVector.objects.filter(image=first).update(vector=elsewhere)
         return real_encode(batch)
 
     counting_encoder.encode_batch = another_worker_stored_one_meanwhile
     job.encode_corpus(corpus_id=corpus.pk)
-    first.refresh_from_db()
     second.refresh_from_db()
-    assert bytes(first.embedding) == b"elsewhere"
-    assert second.status == ImageStatus.ENCODED and len(bytes(second.embedding)) > 9
+    assert bytes(stored_vector(first).vector) == elsewhere
+    assert second.status == ImageStatus.ENCODED and len(bytes(stored_vector(second).vector)) > 9
 
 
 def test_running_the_task_again_changes_nothing(user, counting_encoder):
     corpus = make_corpus(user)
     add_images(corpus, range(3))
     job.encode_corpus(corpus_id=corpus.pk)
-    version = Corpus.objects.get(pk=corpus.pk).index_version
+    version = index_of(corpus).version
     outcome = job.encode_corpus(corpus_id=corpus.pk)
     assert outcome.encoded == 0 and counting_encoder.rows == 3
-    assert Corpus.objects.get(pk=corpus.pk).index_version == version
+    assert index_of(corpus).version == version
 
 
 def test_vectors_of_another_encoder_version_are_encoded_again(user, counting_encoder):
     corpus = make_corpus(user)
     add_images(corpus, range(3))
     job.encode_corpus(corpus_id=corpus.pk)
-    corpus.images.filter(pk=corpus.images.first().pk).update(encoder_fingerprint="old-weights")
+    ImageVector.objects.filter(image=corpus.images.first()).update(fingerprint="old-weights")
 
     outcome = job.encode_corpus(corpus_id=corpus.pk)
 
     assert outcome.encoded == 1 and counting_encoder.rows == 4
     corpus.refresh_from_db()
-    assert corpus.indexed_count == 3
-    assert set(corpus.images.values_list("encoder_fingerprint", flat=True)) == {
+    assert index_of(corpus).indexed_count == 3
+    assert set(ImageVector.objects.filter(corpus=corpus).values_list("fingerprint", flat=True)) == {
         counting_encoder.fingerprint
     }
 
@@ -260,7 +264,7 @@ def test_a_task_hands_the_rest_over_once_half_its_timeout_is_spent(
     assert "handed to a new task" in outcome.summary
     assert len(enqueued) == 1  # the continuation task
     corpus.refresh_from_db()
-    assert corpus.indexing_lease_token == "" and corpus.status == CorpusStatus.INDEXING
+    assert index_of(corpus).lease_token == "" and corpus.status == CorpusStatus.INDEXING
 
 
 def test_a_stopping_worker_starts_no_encoding_and_hands_the_corpus_over(
@@ -280,7 +284,7 @@ def test_a_stopping_worker_starts_no_encoding_and_hands_the_corpus_over(
         outcome = job.encode_corpus(corpus_id=corpus.pk)
 
     assert outcome.handed_over and counting_encoder.rows == 0 and len(enqueued) == 1
-    assert Corpus.objects.get(pk=corpus.pk).indexing_lease_token == ""
+    assert index_of(corpus).lease_token == ""
 
 
 class FakeClock:
@@ -325,7 +329,7 @@ def test_images_arriving_while_the_job_runs_are_indexed_in_one_build(
     outcome = job.encode_corpus(corpus_id=corpus.pk)
     assert outcome.encoded == 4 and len(count_builds) == 1
     corpus.refresh_from_db()
-    assert corpus.status == CorpusStatus.READY and corpus.indexed_count == 4
+    assert corpus.status == CorpusStatus.READY and index_of(corpus).indexed_count == 4
     # It waited for the upload to pause, never longer than the build interval.
     assert 5 < clock.sleeps <= 2 / job.UPLOAD_POLL_S + 1
 

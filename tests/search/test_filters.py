@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 import pytest
 from django.http import QueryDict
 
-from corpora.metadata import label_text, tag_text
+from corpora.metadata import tag_text
 from corpora.models import ImageRecord
 from crier_site.errors import InvalidInput
 from search.queries.filters import (
@@ -18,7 +18,7 @@ from search.queries.filters import (
     apply_filters,
     validate_filters,
 )
-from tests.factories import add_vector_records, make_corpus
+from tests.factories import add_vector_records, make_corpus, store_labels
 
 
 def query(text: str) -> QueryDict:
@@ -174,13 +174,13 @@ def records(user):
     for row, fact, when, data in zip(rows, facts, taken, metadata, strict=True):
         row.tags = fact.get("tags", [])
         row.tag_text = tag_text(row.tags)
-        row.labels = fact.get("labels", [])
-        row.label_text = label_text(row.labels)
         row.camera_make = fact.get("camera_make", "")
         row.camera_model = fact.get("camera_model", "")
         row.taken_at = when
         row.metadata = data
         row.save()
+        if fact.get("labels"):
+            store_labels(row, fact["labels"])
     return corpus, rows
 
 

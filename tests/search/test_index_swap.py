@@ -14,7 +14,7 @@ from corpora.models import Corpus
 from search.indices import build
 from search.indices.cache import searchers
 from search.services import IndexNotReady, search_vectors
-from tests.factories import add_vector_records, indexed_vector_corpus, unit_vectors
+from tests.factories import add_vector_records, index_of, indexed_vector_corpus, unit_vectors
 
 pytestmark = pytest.mark.django_db(transaction=True)  # the threads see committed rows only
 
@@ -25,7 +25,7 @@ SWAPS = 25
 def test_searches_during_repeated_swaps_never_find_the_index_gone(user):
     vectors = unit_vectors(20 + SWAPS, seed=1)
     corpus, _ = indexed_vector_corpus(user, vectors[:20])
-    first_version = corpus.index_version
+    first_version = index_of(corpus).version
     stop = threading.Event()
     failures: list[Exception] = []
     searches = [0] * SEARCHERS
@@ -60,6 +60,8 @@ def test_searches_during_repeated_swaps_never_find_the_index_gone(user):
             thread.join(timeout=60)
 
     corpus.refresh_from_db()
-    assert corpus.index_version != first_version and corpus.indexed_count == 20 + SWAPS
+    assert (
+        index_of(corpus).version != first_version and index_of(corpus).indexed_count == 20 + SWAPS
+    )
     assert min(searches) > 0
     assert failures == [], f"{len(failures)} of {sum(searches)} searches failed: {failures[:3]}"

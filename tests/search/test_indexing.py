@@ -9,7 +9,7 @@ import pytest
 
 from corpora.models import Corpus, ImageRecord, ImageStatus
 from search.indices import build, scann_index
-from tests.factories import add_vector_records, make_corpus, unit_vectors
+from tests.factories import add_vector_records, index_of, make_corpus, unit_vectors
 
 pytestmark = pytest.mark.django_db
 
@@ -28,7 +28,7 @@ def test_rebuild_reads_stored_vectors_and_swaps(user):
     version = build.rebuild_index(corpus=corpus)
 
     corpus.refresh_from_db()
-    assert version and corpus.index_version == version and corpus.indexed_count == 30
+    assert version and index_of(corpus).version == version and index_of(corpus).indexed_count == 30
     assert version_dirs(corpus) == [version]
     index = scann_index.LoadedIndex.load(build.index_root(corpus.pk) / version)
     assert index.meta["n"] == 30 and index.meta["encoder_fingerprint"] == "fp-1"
@@ -45,7 +45,7 @@ def test_a_replaced_version_stays_for_searches_that_read_it_then_goes(user, monk
     assert second > first
     # A search that read `first` as live a moment ago can still open it.
     assert version_dirs(corpus) == [first, second]
-    assert Corpus.objects.get(pk=corpus.pk).indexed_count == 15
+    assert index_of(corpus).indexed_count == 15
 
     monkeypatch.setattr(build, "SUPERSEDED_GRACE_SECONDS", 0)  # ... the grace has passed
     add_vector_records(corpus, unit_vectors(2, seed=2))
@@ -69,7 +69,7 @@ def test_empty_corpus_has_no_index(user):
 
     assert build.rebuild_index(corpus=corpus) == ""
     corpus.refresh_from_db()
-    assert (corpus.index_version, corpus.indexed_count) == ("", 0)
+    assert (index_of(corpus).version, index_of(corpus).indexed_count) == ("", 0)
     assert not build.index_root(corpus.pk).exists()
 
 
@@ -86,7 +86,7 @@ def test_failed_build_keeps_previous_version(user, monkeypatch):
     with pytest.raises(RuntimeError):
         build.rebuild_index(corpus=corpus)
     corpus.refresh_from_db()
-    assert corpus.index_version == live and corpus.indexed_count == 10
+    assert index_of(corpus).version == live and index_of(corpus).indexed_count == 10
     assert version_dirs(corpus) == [live]
     assert scann_index.LoadedIndex.load(build.index_root(corpus.pk) / live).size == 10
 
@@ -114,7 +114,7 @@ def test_only_the_majority_fingerprint_is_indexed(user):
     ids, vectors, fingerprint = build.read_vectors(corpus)
     assert fingerprint == "new" and vectors.shape == (6, DIM) and len(ids) == 6
     build.rebuild_index(corpus=corpus)
-    assert Corpus.objects.get(pk=corpus.pk).indexed_count == 6
+    assert index_of(corpus).indexed_count == 6
 
 
 def test_drop_index(user):
@@ -202,7 +202,7 @@ def test_a_large_index_is_updated_in_place_for_small_changes(user, settings, mon
 
     assert builds["builds"] == 0 and version != first
     corpus.refresh_from_db()
-    assert corpus.index_version == version and corpus.indexed_count == 1202
+    assert index_of(corpus).version == version and index_of(corpus).indexed_count == 1202
     assert version_dirs(corpus) == [first, version]  # the replaced one stays for a while
     index = scann_index.LoadedIndex.load(build.index_root(corpus.pk) / version)
     assert index.meta["changes_since_build"] == 8 and index.meta["n"] == 1202
@@ -238,7 +238,7 @@ def test_small_indices_are_simply_rebuilt(user, monkeypatch):
     add_vector_records(corpus, unit_vectors(1, seed=2))
     build.update_index(corpus=corpus)
     assert builds["builds"] == 1
-    assert build.update_index(corpus=corpus) == corpus.index_version  # nothing changed
+    assert build.update_index(corpus=corpus) == index_of(corpus).version  # nothing changed
     assert builds["builds"] == 1
 
 

@@ -10,10 +10,11 @@ from django.utils import timezone
 from django_q.models import Schedule
 
 from corpora import services
-from corpora.models import Corpus, CorpusStatus, ImageStatus
+from corpora.models import CorpusStatus, ImageStatus
 from search.encoding import leases, recovery
 from search.encoding.leases import Lease
-from tests.factories import image_bytes, make_corpus
+from search.models import CorpusIndex
+from tests.factories import image_bytes, index_of, make_corpus
 
 
 def add_pending(corpus, count: int) -> None:
@@ -31,8 +32,8 @@ def test_the_migration_schedules_the_recovery_every_minute():
 def test_stalled_means_indexing_with_no_live_lease(user):
     crashed = make_corpus(user, name="crashed", status=CorpusStatus.INDEXING)
     Lease.acquire(crashed.pk)
-    Corpus.objects.filter(pk=crashed.pk).update(
-        indexing_lease_until=timezone.now() - timedelta(seconds=1)
+    CorpusIndex.objects.filter(pk=crashed.pk).update(
+        lease_until=timezone.now() - timedelta(seconds=1)
     )
     task_lost = make_corpus(user, name="lost", status=CorpusStatus.INDEXING)
     working = make_corpus(user, name="working", status=CorpusStatus.INDEXING)
@@ -50,8 +51,8 @@ def test_a_corpus_left_behind_by_a_dead_worker_is_finished(
     corpus = make_corpus(user)
     add_pending(corpus, 3)
     Lease.acquire(corpus.pk)  # the dead worker's lease ...
-    Corpus.objects.filter(pk=corpus.pk).update(
-        indexing_lease_until=timezone.now() - leases.LEASE  # ... ran out
+    CorpusIndex.objects.filter(pk=corpus.pk).update(
+        lease_until=timezone.now() - leases.LEASE  # ... ran out
     )
 
     # The test settings run tasks inline: the requested indexing runs here.
@@ -59,9 +60,9 @@ def test_a_corpus_left_behind_by_a_dead_worker_is_finished(
         call_command("resume_indexing", stdout=io.StringIO())
 
     corpus.refresh_from_db()
-    assert corpus.status == CorpusStatus.READY and corpus.indexed_count == 3
+    assert corpus.status == CorpusStatus.READY and index_of(corpus).indexed_count == 3
     assert not corpus.images.filter(status=ImageStatus.PENDING).exists()
-    assert corpus.indexing_lease_token == ""
+    assert index_of(corpus).lease_token == ""
     assert recovery.stalled_corpus_ids() == []
 
 
@@ -80,25 +81,25 @@ def test_a_lease_taken_over_is_lost_for_its_old_holder(user):
     corpus = make_corpus(user)
     lease = Lease.acquire(corpus.pk)
     assert Lease.acquire(corpus.pk) is None
-    Corpus.objects.filter(pk=corpus.pk).update(indexing_lease_until=timezone.now())
+    CorpusIndex.objects.filter(pk=index_of(corpus).pk).update(lease_until=timezone.now())
     successor = Lease.acquire(corpus.pk)
     assert successor is not None
     assert not lease.renew() and lease.lost.is_set()
     with pytest.raises(leases.LeaseLost):
         lease.check()
     lease.release()  # releasing a lost lease leaves the successor's alone
-    assert Corpus.objects.get(pk=corpus.pk).indexing_lease_token == successor.token
+    assert index_of(corpus).lease_token == successor.token
 
 
 @pytest.mark.django_db(transaction=True)
 def test_the_heartbeat_renews_the_lease_while_the_job_runs(user):
     corpus = make_corpus(user)
     lease = Lease.acquire(corpus.pk)
-    Corpus.objects.filter(pk=corpus.pk).update(indexing_lease_until=timezone.now())
+    CorpusIndex.objects.filter(pk=index_of(corpus).pk).update(lease_until=timezone.now())
     with lease.heartbeat(interval=0.05):
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
-            until = Corpus.objects.get(pk=corpus.pk).indexing_lease_until
+            until = index_of(corpus).lease_until
             if until > timezone.now() + leases.LEASE / 2:
                 break
             time.sleep(0.05)

@@ -22,7 +22,14 @@ from search.encoders.histogram import BINS, SIZE
 from search.encoding import job
 from search.encoding.preprocessing import decode_side, open_image, resize_for_model
 from search.services import search_image
-from tests.factories import image_bytes, make_corpus, make_record
+from tests.factories import (
+    image_bytes,
+    index_of,
+    make_corpus,
+    make_record,
+    store_vectors,
+    stored_vector,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -90,7 +97,7 @@ def test_one_decode_per_file_on_upload_encoding_and_query(
     count_decodes.clear()
     job.encode_corpus(corpus_id=corpus.pk)
     corpus.refresh_from_db()
-    assert corpus.index_version and len(count_decodes) == 1
+    assert index_of(corpus).version and len(count_decodes) == 1
 
     count_decodes.clear()
     client.force_login(user)
@@ -120,15 +127,10 @@ def test_vectors_stored_before_the_preprocessing_change_are_encoded_again(user, 
     old = make_fingerprint(kind="histogram", version=1, bins=BINS, size=SIZE)
     histogram = get_encoder("histogram")
     assert histogram.fingerprint != old
-    record = make_record(
-        corpus,
-        image_bytes(seed=12),
-        status=ImageStatus.ENCODED,
-        embedding=np.zeros(histogram.dim, dtype=np.float32).tobytes(),
-        encoder_fingerprint=old,
-    )
+    record = make_record(corpus, image_bytes(seed=12), status=ImageStatus.ENCODED)
+    store_vectors(corpus, [record], np.zeros((1, histogram.dim)), fingerprint=old)
     outcome = job.encode_corpus(corpus_id=corpus.pk)
-    record.refresh_from_db()
+    stored = stored_vector(record)
     assert outcome.encoded == 1
-    assert record.encoder_fingerprint == histogram.fingerprint
-    assert np.linalg.norm(np.frombuffer(record.embedding, dtype=np.float32)) == pytest.approx(1.0)
+    assert stored.fingerprint == histogram.fingerprint
+    assert np.linalg.norm(np.frombuffer(stored.vector, dtype=np.float32)) == pytest.approx(1.0)

@@ -10,7 +10,7 @@ from corpora.examples import seed_example_corpus
 from corpora.models import Visibility
 from corpora.services import update_image
 from search.encoding import job
-from tests.factories import image_bytes, make_corpus, make_record, photo_bytes
+from tests.factories import image_bytes, index_of, make_corpus, make_record, photo_bytes
 from tests.site.test_accessible_forms import dangling_references
 
 pytestmark = pytest.mark.django_db
@@ -31,7 +31,7 @@ def indexed_photos(user):
         make_record(corpus, data=photo_bytes(name, size=(96, 96)), name=name)
     job.encode_corpus(corpus_id=corpus.pk)
     corpus.refresh_from_db()
-    assert corpus.index_version
+    assert index_of(corpus).version
     return corpus
 
 

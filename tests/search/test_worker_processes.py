@@ -31,7 +31,7 @@ from django_q.signing import SignedPackage
 
 from corpora import services
 from corpora.models import Corpus, CorpusStatus, ImageStatus
-from tests.factories import image_bytes, make_corpus
+from tests.factories import image_bytes, index_of, make_corpus
 from tests.processes import (
     Service,
     app_env,
@@ -80,18 +80,19 @@ def encode_log() -> Iterator[callable]:
         if connection.vendor == "postgresql":
             cursor.execute(
                 f"CREATE FUNCTION {trigger}() RETURNS trigger AS $$ BEGIN "
-                f"INSERT INTO {table} VALUES (NEW.id); RETURN NEW; END $$ LANGUAGE plpgsql"
+                f"INSERT INTO {table} VALUES (NEW.image_id); RETURN NEW; END $$ LANGUAGE plpgsql"
             )
             cursor.execute(
-                f"CREATE TRIGGER {trigger} AFTER UPDATE OF embedding ON corpora_imagerecord "
-                f"FOR EACH ROW WHEN (NEW.embedding IS NOT NULL) EXECUTE FUNCTION {trigger}()"
+                f"CREATE TRIGGER {trigger} AFTER INSERT OR UPDATE OF vector ON search_imagevector "
+                f"FOR EACH ROW WHEN (NEW.vector IS NOT NULL) EXECUTE FUNCTION {trigger}()"
             )
         else:
-            cursor.execute(
-                f"CREATE TRIGGER {trigger} AFTER UPDATE OF embedding ON corpora_imagerecord "
-                f"WHEN NEW.embedding IS NOT NULL BEGIN "
-                f"INSERT INTO {table} (record_id) VALUES (NEW.id); END"
-            )
+            for event in ("INSERT", "UPDATE OF vector"):
+                cursor.execute(
+                    f"CREATE TRIGGER {trigger}_{event[:6].lower()} AFTER {event} "
+                    f"ON search_imagevector WHEN NEW.vector IS NOT NULL BEGIN "
+                    f"INSERT INTO {table} (record_id) VALUES (NEW.image_id); END"
+                )
 
     def writes_per_record() -> dict[int, int]:
         with connection.cursor() as cursor:
@@ -151,7 +152,7 @@ def request_indexing_from_outside(env: dict[str, str]) -> None:
 def assert_each_image_encoded_once(corpus: Corpus, writes: dict[int, int]) -> None:
     corpus.refresh_from_db()
     assert corpus.status == CorpusStatus.READY
-    assert corpus.indexed_count == IMAGES and corpus.indexing_lease_token == ""
+    assert index_of(corpus).indexed_count == IMAGES and index_of(corpus).lease_token == ""
     assert encoded(corpus) == IMAGES
     assert sorted(writes) == sorted(corpus.images.values_list("pk", flat=True))
     assert set(writes.values()) == {1}, {pk: n for pk, n in writes.items() if n != 1}
@@ -198,7 +199,7 @@ def test_a_killed_worker_s_corpus_finishes_after_a_restart_with_each_image_encod
         worker.process.wait(timeout=30)
         wait_for(lambda: not session_pids(worker), timeout=30, what="exit", services=[])
         corpus.refresh_from_db()
-        assert corpus.indexing_lease_token, "the dead worker's lease is still on the corpus"
+        assert index_of(corpus).lease_token, "the dead worker's lease is still on the corpus"
 
     # Nobody asks again after the restart: the recovery schedule must find the corpus.
     interrupt_and_restart(
@@ -257,7 +258,7 @@ def test_a_signal_to_the_worker_s_group_stops_it_in_time_and_the_corpus_finishes
         stopped_after.append(time.monotonic() - signalled)
         assert worker.process.wait(timeout=5) == 0, log_tail(worker.log_path)
         corpus.refresh_from_db()
-        assert corpus.indexing_lease_token == "" and corpus.indexing_lease_until is None
+        assert index_of(corpus).lease_token == "" and index_of(corpus).lease_until is None
         # The job handed the rest of the corpus to a new task, waiting unclaimed for a worker.
         assert queued_tasks(broker, worker_env.get("CRIER_REDIS_URL")).count(ENCODE_TASK) == 1
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 from django.urls import reverse
 
-from tests.factories import image_bytes, make_corpus, make_record
+from tests.factories import image_bytes, index_of, make_corpus, make_record
 
 pytestmark = pytest.mark.django_db
 
@@ -63,4 +63,4 @@ def test_staff_can_rebuild_a_lost_index(
     assert response.status_code == 200
     corpus = Corpus.objects.get(pk=corpus.pk)
     assert corpus.status == "ready"
-    assert (index_root(corpus.pk) / corpus.index_version).is_dir()
+    assert (index_root(corpus.pk) / index_of(corpus).version).is_dir()
