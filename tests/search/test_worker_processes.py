@@ -102,10 +102,11 @@ def encode_log() -> Iterator[callable]:
     yield writes_per_record
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
-            cursor.execute(f"DROP TRIGGER {trigger} ON corpora_imagerecord")
+            cursor.execute(f"DROP TRIGGER {trigger} ON search_imagevector")
             cursor.execute(f"DROP FUNCTION {trigger}()")
         else:
-            cursor.execute(f"DROP TRIGGER {trigger}")
+            for event in ("INSERT", "UPDATE OF vector"):
+                cursor.execute(f"DROP TRIGGER {trigger}_{event[:6].lower()}")
         cursor.execute(f"DROP TABLE {table}")
 
 
