@@ -103,8 +103,9 @@ def test_vectors_labels_and_the_live_index_carry_over_unchanged(settings):
 
     from corpora.models import Corpus as CorpusNow
     from corpora.models import ImageRecord as RecordNow
-    from search import services, text
+    from search import services
     from search.models import CorpusIndex, ImageVector
+    from search.text import ranking as text
 
     assert not any(
         hasattr(RecordNow, f) for f in ("embedding", "encoder_fingerprint", "label_text")
