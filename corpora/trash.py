@@ -127,8 +127,8 @@ def purge_images(*, records: Iterable[ImageRecord]) -> int:
     holds them: it dropped them when they went to the trash."""
     ids = [record.pk for record in records]
     with transaction.atomic():
-        deleted, _ = ImageRecord.all_objects.in_trash().filter(pk__in=ids).delete()
-    return deleted
+        _, deleted = ImageRecord.all_objects.in_trash().filter(pk__in=ids).delete()
+    return deleted.get(ImageRecord._meta.label, 0)  # not the rows other apps cascade
 
 
 @dataclass(frozen=True)
@@ -153,8 +153,8 @@ def purge_expired_trash(*, now: datetime | None = None) -> Purged:
         purge_corpus(corpus=corpus)
     images = ImageRecord.all_objects.in_trash().filter(trashed_at__lte=cutoff)
     with transaction.atomic():
-        deleted, _ = images.delete()
-    return Purged(corpora=len(corpora), images=deleted)
+        _, deleted = images.delete()
+    return Purged(corpora=len(corpora), images=deleted.get(ImageRecord._meta.label, 0))
 
 
 # --- what is in the trash ------------------------------------------------------------------------

@@ -21,7 +21,14 @@ from search.encoding import job as encoding
 from search.indices import build as indexing
 from search.selectors import as_vector
 from search.text.ranking import text_search
-from tests.factories import described_record, image_bytes, make_corpus, make_record
+from tests.factories import (
+    described_record,
+    image_bytes,
+    index_of,
+    make_corpus,
+    make_record,
+    stored_vector,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -39,7 +46,7 @@ def searchable(owner, name: str = "holiday", count: int = 4) -> tuple[Corpus, li
 
 def hit_ids(corpus: Corpus, record: ImageRecord) -> list[int]:
     corpus.refresh_from_db()
-    query = as_vector(ImageRecord.all_objects.get(pk=record.pk).embedding)
+    query = as_vector(stored_vector(record.pk).vector)
     result = search_services.search_vectors(corpus=corpus, query=query, k=10)
     return [hit.record_id for hit in result.hits]
 
@@ -57,19 +64,19 @@ def indexed_ids(corpus: Corpus) -> set[int]:
 def test_a_deleted_image_goes_to_the_trash_with_its_file_and_vector(user, counting_encoder):
     corpus, records = searchable(user)
     gone = records[0]
-    vector, path = gone.embedding, Path(gone.file.path)
+    vector, path = stored_vector(gone).vector, Path(gone.file.path)
 
     assert services.delete_images(corpus=corpus, image_ids=[gone.pk]) == 1
 
     assert not corpus.images.filter(pk=gone.pk).exists()
     assert not ImageRecord.objects.filter(pk=gone.pk).exists()
     kept = ImageRecord.all_objects.get(pk=gone.pk)
-    assert kept.trashed_at is not None and bytes(kept.embedding) == bytes(vector)
+    assert kept.trashed_at is not None and bytes(stored_vector(kept).vector) == bytes(vector)
     assert kept.status == ImageStatus.ENCODED and path.is_file()
     assert selectors.corpus_counts(corpus=corpus).total == 3
     assert Corpus.objects.with_counts().get(pk=corpus.pk).image_count == 3
     corpus.refresh_from_db()
-    assert corpus.index_stale and corpus.status == CorpusStatus.INDEXING
+    assert index_of(corpus).stale and corpus.status == CorpusStatus.INDEXING
 
 
 def test_search_never_shows_an_image_in_the_trash_and_the_index_drops_it(user, counting_encoder):
@@ -90,6 +97,7 @@ def test_search_never_shows_an_image_in_the_trash_and_the_index_drops_it(user, c
 def test_a_restored_image_comes_back_as_it_was_without_encoding_again(user, counting_encoder):
     corpus, records = searchable(user)
     gone = records[2]
+    vector = stored_vector(gone).vector
     encoded_before = counting_encoder.rows
     services.delete_images(corpus=corpus, image_ids=[gone.pk])
     encoding.encode_corpus(corpus_id=corpus.pk)
@@ -99,7 +107,7 @@ def test_a_restored_image_comes_back_as_it_was_without_encoding_again(user, coun
     outcome = encoding.encode_corpus(corpus_id=corpus.pk)
 
     back = ImageRecord.objects.get(pk=gone.pk)
-    assert back.trashed_at is None and bytes(back.embedding) == bytes(gone.embedding)
+    assert back.trashed_at is None and bytes(stored_vector(back).vector) == bytes(vector)
     assert back.status == ImageStatus.ENCODED and Path(back.file.path).is_file()
     assert counting_encoder.rows == encoded_before and outcome.encoded == 0  # no re-encoding
     assert gone.pk in indexed_ids(corpus)
@@ -122,7 +130,7 @@ def test_uploading_an_image_in_the_trash_again_restores_it(user):
     restored = ImageRecord.objects.get(pk=record.pk)
     assert restored.trashed_at is None and restored.original_filename == "a.png"
     corpus.refresh_from_db()
-    assert corpus.index_stale
+    assert index_of(corpus).stale
 
 
 def test_only_the_owners_images_in_the_trash_can_be_found_there(user, other_user):
@@ -188,7 +196,7 @@ def test_a_corpus_in_the_trash_leaves_its_name_free_and_comes_back_renamed(user)
 
 def test_a_restored_corpus_is_searched_as_before(user):
     corpus, records = searchable(user)
-    version = corpus.index_version
+    version = index_of(corpus).version
     services.delete_corpus(corpus=corpus)
     files = [Path(record.file.path) for record in records]
     for path in files:
@@ -198,7 +206,7 @@ def test_a_restored_corpus_is_searched_as_before(user):
     assert all(path.is_file() for path in files)
     trash.restore_corpus(corpus=corpus)
     corpus.refresh_from_db()
-    assert corpus.index_version == version
+    assert index_of(corpus).version == version
     assert hit_ids(corpus, records[0])[0] == records[0].pk
 
 

@@ -23,7 +23,7 @@ from corpora.models import Corpus, ImageStatus
 from search.encoders import encoder_choices, encoder_names, get_encoder, registry
 from search.encoding import job, preprocessing
 from tests.api_helpers import as_file
-from tests.factories import image_bytes
+from tests.factories import image_bytes, stored_vector
 
 pytestmark = pytest.mark.django_db
 
@@ -106,9 +106,9 @@ def test_the_encoder_works_end_to_end(grid_colour, api, django_capture_on_commit
     assert isinstance(encoder, grid_colour)
     records = list(corpus.images.all())
     assert {r.status for r in records} == {ImageStatus.ENCODED}
-    assert {r.encoder_fingerprint for r in records} == {encoder.fingerprint}
+    assert {stored_vector(r).fingerprint for r in records} == {encoder.fingerprint}
     for record in records:
-        vector = np.frombuffer(record.embedding, dtype=np.float32)
+        vector = np.frombuffer(stored_vector(record).vector, dtype=np.float32)
         assert vector.shape == (48,) and np.linalg.norm(vector) == pytest.approx(1.0, abs=1e-5)
 
     hits = search_red(api, corpus_id)["results"]
@@ -133,5 +133,5 @@ def test_a_preprocessing_change_encodes_its_vectors_again(
     outcome = job.encode_corpus(corpus_id=corpus_id)
     assert outcome.encoded == len(COLOURS)
     corpus = Corpus.objects.get(pk=corpus_id)
-    assert {r.encoder_fingerprint for r in corpus.images.all()} == {after}
+    assert {stored_vector(r).fingerprint for r in corpus.images.all()} == {after}
     assert search_red(api, corpus_id)["results"][0]["image_id"] == ids["red.png"]
