@@ -22,7 +22,7 @@ from corpora.models import CorpusStatus, ImageRecord, ImageStatus
 from corpora.storage import AtomicFileSystemStorage
 from search.encoding import recovery
 from tests.api_helpers import error_of, upload_file
-from tests.factories import image_bytes, make_corpus
+from tests.factories import image_bytes, index_of, make_corpus
 
 pytestmark = pytest.mark.django_db
 
@@ -193,7 +193,7 @@ def test_images_a_dead_request_left_pending_in_a_ready_corpus_are_found_by_the_r
         recovery.resume_stalled_indexing()
 
     corpus.refresh_from_db()
-    assert corpus.status == CorpusStatus.READY and corpus.indexed_count == 3
+    assert corpus.status == CorpusStatus.READY and index_of(corpus).indexed_count == 3
     assert not corpus.images.filter(status=ImageStatus.PENDING).exists()
 
 
