@@ -218,23 +218,29 @@ def _referenced_files() -> dict[str, list[tuple[str, object]]]:
 
 
 def _index_versions() -> dict[int, str]:
-    """The live index version of each corpus, wherever it is stored (a field ``index_version``
-    on the corpus, or on a model with a ``corpus`` link)."""
+    """The live index version of each corpus, wherever it is stored: a field ``index_version``
+    on the corpus, or ``index_version`` / ``version`` on a model with a one-to-one ``corpus``
+    link (search's ``CorpusIndex``)."""
     versions: dict[int, str] = {}
     for model in _dumped_models():
-        try:
-            model._meta.get_field("index_version")
-        except FieldDoesNotExist:
-            continue
         if model._meta.label_lower == "corpora.corpus":
-            key = "pk"
+            key, names = "pk", ("index_version",)
         else:
             try:
-                key = model._meta.get_field("corpus").attname
+                link = model._meta.get_field("corpus")
             except FieldDoesNotExist:
                 continue
-        rows = model._base_manager.exclude(index_version="").values_list(key, "index_version")
-        versions.update({corpus: version for corpus, version in rows if version})
+            if not link.one_to_one:
+                continue
+            key, names = link.attname, ("index_version", "version")
+        for name in names:
+            try:
+                model._meta.get_field(name)
+            except FieldDoesNotExist:
+                continue
+            rows = model._base_manager.exclude(**{name: ""}).values_list(key, name)
+            versions.update({corpus: version for corpus, version in rows if version})
+            break
     return versions
 
 

@@ -22,7 +22,7 @@ from search import tasks
 from search.encoding import job, recovery, retries
 from search.indices.build import index_root
 from tests.api_helpers import error_of
-from tests.factories import image_bytes, make_corpus
+from tests.factories import image_bytes, index_of, make_corpus
 
 pytestmark = pytest.mark.django_db
 
@@ -67,7 +67,7 @@ def test_a_full_disk_during_the_build_is_retried_once_space_returns(user, build_
     assert corpus.status == CorpusStatus.FAILED
     assert "No space left on device" in corpus.status_message
     assert "retried automatically" in corpus.status_message
-    assert corpus.indexing_lease_token == ""
+    assert index_of(corpus).lease_token == ""
     # The half-written build is gone; the vectors are stored, so the retry only builds.
     assert [p.name for p in index_root(corpus.pk).iterdir()] == []
     assert corpus.images.filter(status=ImageStatus.ENCODED).count() == 3
@@ -82,7 +82,7 @@ def test_a_full_disk_during_the_build_is_retried_once_space_returns(user, build_
 
     corpus.refresh_from_db()
     assert corpus.status == CorpusStatus.READY and corpus.status_message == ""
-    assert corpus.indexed_count == 3
+    assert index_of(corpus).indexed_count == 3
 
 
 def test_retries_back_off_then_give_up_to_the_owner(user, build_fails):
@@ -147,7 +147,7 @@ def test_the_owner_retries_through_the_api_and_sees_the_reason(
     assert response.status_code == 202
     assert response.json()["status"] == "indexing"
     failed_corpus.refresh_from_db()
-    assert failed_corpus.status == CorpusStatus.READY and failed_corpus.indexed_count == 2
+    assert failed_corpus.status == CorpusStatus.READY and index_of(failed_corpus).indexed_count == 2
 
 
 def test_the_owner_retries_from_the_corpus_page(
@@ -173,6 +173,6 @@ def test_the_owner_retries_from_the_corpus_page(
 def test_an_owner_retry_tries_images_that_failed_again(user, failed_corpus):
     failed_corpus.images.update(status=ImageStatus.FAILED, error="Could not be encoded: EIO")
     corpus = services.retry_indexing(corpus=failed_corpus)
-    assert corpus.status == CorpusStatus.INDEXING and corpus.index_stale
+    assert corpus.status == CorpusStatus.INDEXING and index_of(corpus).stale
     assert not corpus.images.exclude(status=ImageStatus.PENDING).exists()
     assert Corpus.objects.get(pk=corpus.pk).status_message == ""

@@ -50,7 +50,7 @@ def searches() -> None:
     from search.queries.params import Page
     from search.services import search_image, search_similar
     from search.text.ranking import text_search
-    from tests.factories import image_bytes
+    from tests.factories import image_bytes, index_of
 
     out: dict = {}
     for corpus in Corpus.objects.order_by("name"):
@@ -63,7 +63,7 @@ def searches() -> None:
             "owner": corpus.owner.get_username(),
             "visibility": corpus.visibility,
             "status": corpus.status,
-            "index_version": corpus.index_version,
+            "index_version": index_of(corpus).version,
             "images": corpus.images.count(),
             "in_trash": ImageRecord.all_objects.in_trash().filter(corpus=corpus).count(),
             "by_image": hits(

@@ -20,7 +20,7 @@ from django.db import connection
 from corpora import services, trash
 from corpora.models import ImageRecord
 from crier_site import backups
-from tests.factories import image_bytes, make_corpus
+from tests.factories import image_bytes, index_of, make_corpus
 from tests.processes import app_env, database_url, manage
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -174,7 +174,7 @@ def test_backup_takes_a_new_snapshot_when_an_index_version_goes_away(user, tmp_p
     corpus = make_corpus(user)
     services.ingest_files(corpus=corpus, files=[("a.png", io.BytesIO(image_bytes(seed=1)))])
     corpus.refresh_from_db()
-    live = Path(settings.CRIER_INDEX_DIR) / str(corpus.pk) / corpus.index_version
+    live = Path(settings.CRIER_INDEX_DIR) / str(corpus.pk) / index_of(corpus).version
     hidden = live.with_name("hidden")
     calls = []
 
@@ -187,8 +187,9 @@ def test_backup_takes_a_new_snapshot_when_an_index_version_goes_away(user, tmp_p
 
     manifest = backups.backup(tmp_path / "archive", after_snapshot=replaced_once)
     assert len(calls) == 2
-    assert manifest.index_versions == {str(corpus.pk): corpus.index_version}
-    assert any(p.startswith(f"indices/{corpus.pk}/{corpus.index_version}/") for p in manifest.files)
+    version = index_of(corpus).version
+    assert manifest.index_versions == {str(corpus.pk): version}
+    assert any(p.startswith(f"indices/{corpus.pk}/{version}/") for p in manifest.files)
     shutil.rmtree(tmp_path / "archive")
     assert not any(tmp_path.glob(".archive.*.partial"))
 
