@@ -118,8 +118,9 @@ def decode_costs(encoder, files: list[Path]) -> dict[str, float]:
 
     from django.core.files.storage import FileSystemStorage
 
-    from corpora import model_inputs, preparation, thumbnails
+    from corpora import preparation, thumbnails
     from corpora.validation import decode_image
+    from search.encoding import model_inputs
     from search.encoding.job import stored_model_input
     from search.encoding.preprocessing import open_image
 
@@ -142,8 +143,8 @@ def decode_costs(encoder, files: list[Path]) -> dict[str, float]:
         lap("upload_decode_ms")
         thumbnails.render(decoded.image)
         lap("thumbnail_ms")
-        if prepared.model_pixels is not None:
-            model_inputs.write(storage, name, encoder.fingerprint, prepared.model_pixels)
+        if prepared.derived is not None:
+            model_inputs.write(storage, name, encoder.fingerprint, prepared.derived)
             lap("model_input_write_ms")
             pixels = stored_model_input(encoder, storage, name)
             encoder.input_from_pixels(pixels)

@@ -579,8 +579,8 @@ def check_records(payload: dict) -> dict:
     from django.conf import settings
     from django.db import connection
 
-    from corpora.model_inputs import input_name
     from corpora.models import ImageRecord
+    from search.encoding.model_inputs import input_name
 
     corpus_ids = payload["corpora"]
     records = ImageRecord.objects.filter(corpus_id__in=corpus_ids)  # not those in the trash

@@ -6,12 +6,11 @@ from __future__ import annotations
 import logging
 import time
 from datetime import datetime
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from django.conf import settings
 from django.db import transaction
 
-from corpora import model_inputs
 from corpora.models import Corpus, ImageRecord, ImageStatus
 from corpora.signals import sweep_requested
 
@@ -60,12 +59,22 @@ def sweep_orphan_files(*, grace_seconds: int = ORPHAN_GRACE_SECONDS) -> list[Pat
             rows = ImageRecord.all_objects.filter(corpus_id=corpus_id)  # the trash's too
             known = set(rows.values_list("file", flat=True))
             known |= set(rows.values_list("thumbnail", flat=True))
-            # A pending image's model input waits for the encoding job, however long that takes.
+            # What other apps keep beside a pending image's file (search's model input) waits
+            # for them, however long that takes.
             pending = rows.filter(status=ImageStatus.PENDING).values_list("file", flat=True)
-            known |= {model_inputs.input_name(name) for name in pending}
+            waiting = {PurePosixPath(name).stem for name in pending if name}
+        else:
+            waiting = set()
         for path in corpus_dir.iterdir():
             name = path.relative_to(media_root).as_posix()
-            if path.is_file() and name not in known and path.stat().st_mtime < cutoff:
+            # (A temporary file is never waited for: a crashed write left it.)
+            beside_pending = path.name.split(".", 1)[0] in waiting and path.suffix != ".tmp"
+            if (
+                path.is_file()
+                and name not in known
+                and not beside_pending
+                and path.stat().st_mtime < cutoff
+            ):
                 path.unlink(missing_ok=True)
                 removed.append(path)
         if corpus_id not in live_corpora and not any(corpus_dir.iterdir()):

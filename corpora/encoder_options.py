@@ -1,23 +1,18 @@
-"""Which encoder names a corpus may store, and how uploads are prepared for them.
+"""Which encoder names a corpus may store.
 
 ``corpora`` only stores a corpus's encoder name. The ``search`` app owns the encoders and
 registers its catalogue when Django starts (``search.apps.SearchConfig.ready``), so corpora
 validates names without importing search. Without a catalogue only the site's default is known.
-The catalogue also says, where it can without loading a model, how an upload becomes the
-encoder's input (``corpora.model_inputs``): ingestion then decodes each upload once for both.
+(How an upload becomes an encoder's input is search's: ``corpora.preparation``'s upload
+companion.)
 """
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from django.conf import settings
-
-from corpora.model_inputs import ModelInputRecipe
-
-logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -28,8 +23,6 @@ class EncoderCatalogue:
     """(name, description) of the encoders users may pick, the site's default first."""
     accepts: Callable[[str], bool]
     """Whether a name that is not in ``names`` still denotes an encoder (a model URL or folder)."""
-    model_input: Callable[[str], ModelInputRecipe | None] = lambda name: None
-    """How an upload becomes the named encoder's input; None when that is not known cheaply."""
 
 
 _catalogue: EncoderCatalogue | None = None
@@ -53,14 +46,3 @@ def encoder_choices() -> list[tuple[str, str]]:
 def is_known_encoder(name: str) -> bool:
     return name in encoder_names() or bool(_catalogue and _catalogue.accepts(name))
 
-
-def model_input_recipe(name: str) -> ModelInputRecipe | None:
-    """How an upload to a corpus of encoder ``name`` becomes that encoder's input, or None
-    (no catalogue, or an encoder it cannot describe without loading it)."""
-    if _catalogue is None:
-        return None
-    try:
-        return _catalogue.model_input(name)
-    except Exception:  # a broken model folder must not break uploads: they fall back
-        logger.exception("No model input recipe for encoder %r", name)
-        return None

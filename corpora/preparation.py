@@ -1,24 +1,27 @@
 """What ingestion makes of each upload's bytes, from ONE decode: the check (``decode_image``:
-format, caps, damage, EXIF facts, SHA-256), the thumbnail, and the encoder's model input
-(``corpora.model_inputs``). Uploads of a request are prepared a few at a time on threads
-(Pillow decodes, resizes and encodes WebP without holding the GIL), in order, so one large
-request uses more than one core; storing them stays with the caller.
+format, caps, damage, EXIF facts, SHA-256), the thumbnail, and what another app derives from
+the same picture through the *upload companion* it registers (search: the encoder's model
+input, ``search.encoding.model_inputs``). Uploads of a request are prepared a few at a time
+on threads (Pillow decodes, resizes and encodes WebP without holding the GIL), in order, so one
+large request uses more than one core; storing them stays with the caller.
 """
 
 from __future__ import annotations
 
+import logging
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Any, Protocol, TypeVar
 
-import numpy as np
+from django.core.files.storage import Storage
+from PIL import Image
 
 from corpora import thumbnails
-from corpora.encoder_options import model_input_recipe
-from corpora.model_inputs import ModelInputRecipe
 from corpora.validation import ImageInfo, decode_image
+
+logger = logging.getLogger(__name__)
 
 # Uploads of one request decoded at the same time (each thread holds one decoded picture).
 THREADS = 2
@@ -26,38 +29,73 @@ THREADS = 2
 Item = TypeVar("Item")
 
 
-@dataclass(frozen=True)
-class UploadPlan:
-    """How a corpus's uploads are decoded: at the encoder's scale when its model input is made
-    at upload (``recipe``), else at the thumbnail's."""
+class UploadCompanion(Protocol):
+    """What another app makes from an upload's one decode and keeps beside the stored file
+    (search: the encoder's model input). corpora calls it without knowing what it makes."""
 
     decode_side: int
-    recipe: ModelInputRecipe | None = None
+    """The short side to decode at (at least the thumbnail's, or the companion is not used)."""
+
+    def derive(self, picture: Image.Image) -> Any:
+        """From the decoded picture, on the preparation thread."""
+
+    def save(self, storage: Storage, original_name: str, derived: Any) -> None:
+        """Once the original is stored under ``original_name``."""
+
+    def discard(self, storage: Storage, original_name: str) -> None:
+        """The upload was not kept after all (a duplicate, a failed write)."""
+
+
+def _no_companion(encoder: str) -> UploadCompanion | None:
+    return None
+
+
+_companion_for: Callable[[str], UploadCompanion | None] = _no_companion
+
+
+def register_upload_companion(provider: Callable[[str], UploadCompanion | None]) -> None:
+    """``provider(encoder name)`` gives the companion of uploads to corpora of that encoder
+    (search registers one when Django starts, ``search.apps``)."""
+    global _companion_for
+    _companion_for = provider
+
+
+@dataclass(frozen=True)
+class UploadPlan:
+    """How a corpus's uploads are decoded: at the companion's scale when there is one, else at
+    the thumbnail's."""
+
+    decode_side: int
+    companion: UploadCompanion | None = None
 
 
 @dataclass(frozen=True)
 class PreparedUpload:
     info: ImageInfo
     thumbnail: bytes
-    model_pixels: np.ndarray | None  # None: the encoding job decodes the original itself
+    derived: Any = None  # the companion's, from the same decode (None: no companion)
 
 
 def plan_for(encoder: str) -> UploadPlan:
     """The plan for uploads to a corpus of ``encoder``. The thumbnail is made from the same
-    decode, so that decode must keep at least the thumbnail's side; an encoder that decodes
-    smaller than that (the colour histogram) gets no model inputs."""
-    recipe = model_input_recipe(encoder)
-    if recipe is None or recipe.decode_side < thumbnails.SIDE:
+    decode, so that decode must keep at least the thumbnail's side; a companion that decodes
+    smaller than that (the colour histogram's model input) is not used."""
+    try:
+        companion = _companion_for(encoder)
+    except Exception:  # a broken model folder must not break uploads: they fall back
+        logger.exception("No upload companion for encoder %r", encoder)
+        companion = None
+    if companion is None or companion.decode_side < thumbnails.SIDE:
         return UploadPlan(decode_side=thumbnails.DECODE_SIDE)
-    return UploadPlan(decode_side=recipe.decode_side, recipe=recipe)
+    return UploadPlan(decode_side=companion.decode_side, companion=companion)
 
 
 def prepare(data: bytes, plan: UploadPlan) -> PreparedUpload:
     """Check and decode ``data`` once; raises what ``decode_image`` raises."""
     decoded = decode_image(data, min_side=plan.decode_side)
-    pixels = plan.recipe.picture(decoded.image) if plan.recipe else None
+    derived = plan.companion.derive(decoded.image) if plan.companion else None
     return PreparedUpload(
-        info=decoded.info, thumbnail=thumbnails.render(decoded.image), model_pixels=pixels
+        info=decoded.info, thumbnail=thumbnails.render(decoded.image), derived=derived
     )
 
 

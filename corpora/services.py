@@ -18,7 +18,7 @@ from django.core.files.base import ContentFile
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from corpora import model_inputs, preparation, thumbnails, trash
+from corpora import preparation, thumbnails, trash
 from corpora.encoder_options import encoder_names, is_known_encoder
 from corpora.filenames import display_name
 from corpora.metadata import (
@@ -442,23 +442,22 @@ def _store(
         record.file.save(f"image{info.extension}", ContentFile(upload.data), save=False)
         # Both from the picture the check decoded: no re-decode, here or in the encoding job.
         thumbnails.attach(record, prepared.thumbnail)
-        if prepared.model_pixels is not None:
-            pixels, fingerprint = prepared.model_pixels, plan.recipe.fingerprint
-            model_inputs.write(record.file.storage, record.file.name, fingerprint, pixels)
+        if plan.companion is not None and prepared.derived is not None:
+            plan.companion.save(record.file.storage, record.file.name, prepared.derived)
         with transaction.atomic():
             record.save()
     except IntegrityError:
         # Another upload stored the same bytes between our check and our insert.
-        _remove_files(record)
+        _remove_files(record, plan)
         existing = corpus.images.filter(sha256=info.sha256).values_list("pk", flat=True).first()
         return DuplicateFile(upload.filename, existing or 0)
     except BaseException:
-        _remove_files(record)
+        _remove_files(record, plan)
         raise
     return record
 
 
-def _remove_files(record: ImageRecord) -> None:
+def _remove_files(record: ImageRecord, plan: preparation.UploadPlan) -> None:
     """Remove what was written for a record that is not stored (best effort: the orphan sweep
     removes what cannot be removed now)."""
     storage = record.file.storage
@@ -467,8 +466,8 @@ def _remove_files(record: ImageRecord) -> None:
             continue
         try:
             storage.delete(field_file.name)
-            if field_file is record.file:
-                model_inputs.delete(storage, field_file.name)
+            if field_file is record.file and plan.companion is not None:
+                plan.companion.discard(storage, field_file.name)
         except OSError as exc:
             logger.warning("%s left for the orphan sweep: %s", field_file.name, exc)
 

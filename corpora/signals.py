@@ -17,7 +17,6 @@ from django.db import transaction
 from django.db.models.signals import post_delete
 from django.dispatch import Signal, receiver
 
-from corpora import model_inputs
 from corpora.models import Corpus, ImageRecord
 
 logger = logging.getLogger(__name__)
@@ -69,7 +68,8 @@ sweep_requested = Signal()
 
 @receiver(post_delete, sender=ImageRecord, dispatch_uid="corpora.delete_image_file")
 def delete_image_file(sender, instance: ImageRecord, using: str, **kwargs) -> None:
-    """The original, its thumbnail and its model input (if still there) go with the row.
+    """The original and its thumbnail go with the row (what other apps keep beside the file,
+    such as search's model input, they remove themselves).
 
     A file that cannot be removed (a read-only disk, an I/O error) never fails the delete: the
     row is gone, so the file is an orphan, and the hourly orphan sweep
@@ -77,8 +77,6 @@ def delete_image_file(sender, instance: ImageRecord, using: str, **kwargs) -> No
     no row refers to once it is older than the sweep's grace period."""
     storage = instance.file.storage
     names = [field.name for field in (instance.file, instance.thumbnail) if field]
-    if instance.file:
-        names.append(model_inputs.input_name(instance.file.name))
     for name in names:
         transaction.on_commit(partial(_remove_file, storage, name), using=using)
 

@@ -8,15 +8,13 @@ class SearchConfig(AppConfig):
 
     def ready(self) -> None:
         from corpora.encoder_options import EncoderCatalogue, register_encoder_catalogue
+        from corpora.preparation import register_upload_companion
         from search import signals  # noqa: F401  (connects the receivers)
         from search.encoders import encoder_choices, encoder_names, is_model_handle
-        from search.encoders.registry import model_input_recipe
+        from search.encoding.model_inputs import companion_for
 
         register_encoder_catalogue(
-            EncoderCatalogue(
-                names=encoder_names,
-                choices=encoder_choices,
-                accepts=is_model_handle,
-                model_input=model_input_recipe,
-            )
+            EncoderCatalogue(names=encoder_names, choices=encoder_choices, accepts=is_model_handle)
         )
+        # Each upload's one decode also makes the encoder's model input (search's, from here).
+        register_upload_companion(companion_for)

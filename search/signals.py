@@ -4,6 +4,7 @@ index directories, and keep index dirs in step with corpus rows, whoever deletes
 
 from __future__ import annotations
 
+import logging
 from functools import partial
 from pathlib import Path
 
@@ -12,18 +13,20 @@ from django.db.models.signals import post_delete
 from django.dispatch import receiver
 from django_q.tasks import async_task
 
-from corpora.models import Corpus
+from corpora.models import Corpus, ImageRecord
 from corpora.signals import (
     index_facts_requested,
     indexing_requested,
     labels_requested,
     sweep_requested,
 )
-from search.encoding import job
+from search.encoding import job, model_inputs
 from search.indices.build import drop_index, sweep_orphan_index_dirs
 from search.models import CorpusIndex
 from search.selectors import image_labels, index_facts
 from search.tasks import ENCODE_TASK
+
+logger = logging.getLogger(__name__)
 
 
 @receiver(indexing_requested, dispatch_uid="search.index_on_request")
@@ -59,6 +62,21 @@ def facts_of_indices(sender, corpus_ids: list[int], **kwargs) -> dict[int, dict]
 @receiver(sweep_requested, dispatch_uid="search.sweep_orphan_index_dirs")
 def sweep_index_dirs(sender, **kwargs) -> list[Path]:
     return sweep_orphan_index_dirs()
+
+
+@receiver(post_delete, sender=ImageRecord, dispatch_uid="search.delete_model_input")
+def delete_model_input(sender, instance: ImageRecord, using: str, **kwargs) -> None:
+    """An image's model input (if the job has not used it yet) goes with the row, on commit."""
+    if instance.file:
+        storage, name = instance.file.storage, instance.file.name
+        transaction.on_commit(partial(_remove_model_input, storage, name), using=using)
+
+
+def _remove_model_input(storage, name: str) -> None:
+    try:
+        model_inputs.delete(storage, name)
+    except OSError as exc:  # the orphan sweep removes it later
+        logger.warning("the model input of %s is left for the orphan sweep: %s", name, exc)
 
 
 @receiver(post_delete, sender=Corpus, dispatch_uid="search.drop_index_on_corpus_delete")

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+import corpora.validation
 import search.encoders
 from search.encoders import registry
 from tests.factories import CountingEncoder, WideHistogramEncoder
@@ -87,3 +88,17 @@ def camera_photos() -> list[Path]:
     from benchmarks.camera_photos import write_camera_photos
 
     return write_camera_photos(Path(__file__).parent / "fixtures" / "camera", 3, rotated_every=3)
+
+
+@pytest.fixture
+def count_decodes(monkeypatch):
+    """Counts Image.open calls made by the one gate (every decode of uploaded bytes)."""
+    calls = []
+    original = corpora.validation.Image.open
+
+    def counting_open(*args, **kwargs):
+        calls.append(args)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(corpora.validation.Image, "open", counting_open)
+    return calls

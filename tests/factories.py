@@ -261,15 +261,15 @@ def ingest(corpus: Corpus, files: dict[str, bytes]) -> list[ImageRecord]:
 
 
 def model_input_path(record: ImageRecord) -> Path:
-    """Where the upload check leaves ``record``'s model input (corpora.model_inputs)."""
-    from corpora.model_inputs import input_name
+    """Where the upload check leaves ``record``'s model input (search.encoding.model_inputs)."""
+    from search.encoding.model_inputs import input_name
 
     return Path(record.file.storage.path(input_name(record.file.name)))
 
 
 class WideHistogramEncoder(HistogramEncoder):
     """The colour histogram at a 160-px input, so it decodes at 320 px: enough for a thumbnail
-    from the same decode, so uploads to its corpora get model inputs (corpora.model_inputs)
+    from the same decode, so uploads to its corpora get model inputs (search.encoding.model_inputs)
     the way the EfficientNet-Lite encoders' do, without loading a network."""
 
     name = "wide-histogram"

@@ -15,9 +15,9 @@ import numpy as np
 from django.conf import settings
 from PIL import Image
 
-from corpora.model_inputs import ModelInputRecipe
 from crier_site.errors import ServiceUnavailable
 from search.encoding import preprocessing
+from search.encoding.model_inputs import ModelInputRecipe
 from search.encoding.preprocessing import (
     ImageSource,
     decode_side,
@@ -166,7 +166,7 @@ class Encoder(EncoderEntry, abc.ABC):
         return decode_side(self.input_size, self.crop_fraction)
 
     # Encoders whose ``preprocess`` is ``input_from_pixels(model_pixels(image))`` say so; their
-    # uploads' model inputs are then made by the upload check (corpora.model_inputs).
+    # uploads' model inputs are then made by the upload check (search.encoding.model_inputs).
     takes_model_pixels: bool = False
 
     def model_pixels(self, image: Image.Image) -> np.ndarray:

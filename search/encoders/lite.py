@@ -8,7 +8,7 @@ from typing import ClassVar
 
 from django.conf import settings
 
-from corpora.model_inputs import ModelInputRecipe
+from search.encoding.model_inputs import ModelInputRecipe
 from search.encoding.preprocessing import model_input_recipe
 
 from .base import Encoder, EncoderEntry

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from django.conf import settings
 
-from corpora.model_inputs import ModelInputRecipe
+from search.encoding.model_inputs import ModelInputRecipe
 
 from .base import Encoder, EncoderEntry, EncoderError
 from .flip import SUFFIX as FLIP_SUFFIX
@@ -151,7 +151,7 @@ def is_prepared(name: str | None = None) -> bool:
 
 
 def model_input_recipe(name: str) -> ModelInputRecipe | None:
-    """How an upload becomes the input of encoder ``name`` (``corpora.model_inputs``), known
+    """How an upload becomes the input of encoder ``name`` (``search.encoding.model_inputs``), known
     without loading a model: from an encoder this process already holds, else from its class
     (``prepared_input_recipe``), and for ``+flip`` from the wrapped one's. None for anything
     else (TF Hub handles, folders): their uploads are simply decoded again by the encoding job.

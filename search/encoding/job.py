@@ -33,12 +33,11 @@ from django.db import IntegrityError, transaction
 from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 
-from corpora import model_inputs
 from corpora.models import Corpus, CorpusStatus, ImageRecord, ImageStatus
 from corpora.services import request_indexing
 from search import encoders
 from search.encoders.labels import label_text
-from search.encoding import retries, shutdown
+from search.encoding import model_inputs, retries, shutdown
 from search.encoding.leases import Lease, LeaseLost
 from search.encoding.preprocessing import open_image
 from search.indices.build import rebuild_index, update_index
@@ -275,7 +274,7 @@ def _load_and_preprocess(encoder, record: ImageRecord) -> np.ndarray:
 
 def stored_model_input(encoder, storage: Storage, name: str) -> np.ndarray | None:
     """The model input the upload check left beside the stored file ``name`` for ``encoder``
-    (``corpora.model_inputs``), or None: the caller decodes the original."""
+    (``search.encoding.model_inputs``), or None: the caller decodes the original."""
     if not getattr(encoder, "takes_model_pixels", False):
         return None
     size = encoder.input_size

@@ -12,9 +12,9 @@ from typing import BinaryIO
 import numpy as np
 from PIL import Image
 
-from corpora.model_inputs import ModelInputRecipe
 from corpora.validation import decode_image, prepare_picture, read_limited
 from crier_site.errors import InvalidInput
+from search.encoding.model_inputs import ModelInputRecipe
 
 ImageSource = str | Path | bytes | bytearray | BinaryIO | Image.Image
 
@@ -83,8 +83,9 @@ def model_pixels(image: Image.Image, *, size: int, crop_fraction: float | None) 
 def model_input_recipe(
     fingerprint: str, size: int, crop_fraction: float | None
 ) -> ModelInputRecipe:
-    """How uploads become the input of an encoder with these facts (``corpora.model_inputs``):
-    decoded at the encoder's own scale, then ``model_pixels``."""
+    """How uploads become the input of an encoder with these facts
+    (``search.encoding.model_inputs``): decoded at the encoder's own scale, then
+    ``model_pixels``."""
     return ModelInputRecipe(
         fingerprint=fingerprint,
         decode_side=decode_side(size, crop_fraction),

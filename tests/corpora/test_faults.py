@@ -17,10 +17,10 @@ from django.db import OperationalError
 from django.urls import reverse
 from rest_framework.test import APIClient
 
-from corpora import cleanup, model_inputs, services, thumbnails, trash
+from corpora import cleanup, services, thumbnails, trash
 from corpora.models import CorpusStatus, ImageRecord, ImageStatus
 from corpora.storage import AtomicFileSystemStorage
-from search.encoding import recovery
+from search.encoding import model_inputs, recovery
 from tests.api_helpers import error_of, upload_file
 from tests.factories import image_bytes, index_of, make_corpus
 

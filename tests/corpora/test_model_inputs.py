@@ -1,5 +1,5 @@
-"""Model inputs made at upload (corpora.model_inputs, corpora.preparation): the upload check's
-one decode also gives the encoder's pixels, written atomically beside the original, and they
+"""Model inputs made at upload (search.encoding.model_inputs, corpora.preparation): the upload
+check's one decode also gives the encoder's pixels, written atomically beside the original, and they
 are exactly what the encoding job would make from the original. Deleted with the image, kept
 by the orphan sweep only while their image waits to be encoded."""
 
@@ -11,8 +11,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from corpora import cleanup, model_inputs, preparation, services, thumbnails, trash
+from corpora import cleanup, preparation, services, thumbnails, trash
 from corpora.models import ImageRecord, ImageStatus
+from search.encoding import model_inputs
 from search.encoding.job import stored_model_input
 from search.encoding.preprocessing import open_image
 from tests.factories import image_bytes, ingest, make_corpus, model_input_path
@@ -45,12 +46,12 @@ def test_uploads_are_decoded_at_the_encoders_scale_only_when_a_thumbnail_fits_in
 ):
     plan = preparation.plan_for(wide_histogram.name)
     assert plan.decode_side == wide_histogram.decode_side == 320 >= thumbnails.SIDE
-    assert plan.recipe.fingerprint == wide_histogram.fingerprint
+    assert plan.companion.recipe.fingerprint == wide_histogram.fingerprint
     # The colour histogram decodes at 256 px: too small for the 320-px thumbnail, so uploads
     # are decoded at the thumbnail's scale and its job decodes the original itself.
     assert preparation.plan_for("histogram") == preparation.UploadPlan(thumbnails.DECODE_SIDE)
     # An encoder that cannot be described without loading it gets no model inputs.
-    assert preparation.plan_for("https://example.org/model/1").recipe is None
+    assert preparation.plan_for("https://example.org/model/1").companion is None
 
 
 def test_no_model_input_without_a_recipe(user):

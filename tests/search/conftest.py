@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import pytest
 
-import corpora.validation
 from search.indices import build
 from search.indices.cache import searchers
 from tests.factories import add_vector_records, make_corpus, unit_vectors
@@ -26,17 +25,3 @@ def indexed_vectors(user):
     records = add_vector_records(corpus, vectors)
     build.rebuild_index(corpus=corpus)
     return corpus, vectors, records
-
-
-@pytest.fixture
-def count_decodes(monkeypatch):
-    """Counts Image.open calls made by the one gate (every decode of uploaded bytes)."""
-    calls = []
-    original = corpora.validation.Image.open
-
-    def counting_open(*args, **kwargs):
-        calls.append(args)
-        return original(*args, **kwargs)
-
-    monkeypatch.setattr(corpora.validation.Image, "open", counting_open)
-    return calls

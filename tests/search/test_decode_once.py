@@ -1,16 +1,16 @@
 """One decode per upload, upload check to stored vector: the encoding job encodes from the
-model input the upload check left (corpora.model_inputs) and deletes it; without one (another
-encoder, a re-encode, an import of old files) it decodes the original, to the same vector."""
+model input the upload check left (search.encoding.model_inputs) and deletes it; without one
+(another encoder, a re-encode, an import of old files) it decodes the original, to the same
+vector."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from corpora import model_inputs
 from corpora.models import ImageStatus
 from search.encoders import get_encoder, registry
-from search.encoding import job
+from search.encoding import job, model_inputs
 from search.encoding.preprocessing import open_image
 from tests.factories import image_bytes, ingest, make_corpus, model_input_path
 

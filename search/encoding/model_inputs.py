@@ -13,9 +13,12 @@ encoder, a re-encode, a model update), so losing one costs time, never a vector.
 written under a temporary name and renamed (a reader never sees half a file), removed with
 their image (``corpora.signals``) and, if a crash left one behind, by the orphan sweep.
 
-corpora does not know the encoders: ``search`` registers how a model input is made for an
-encoder name (``corpora.encoder_options``); an encoder it cannot describe without loading a
-model gets none, and its uploads are decoded at the thumbnail's scale as before.
+This is search's: corpora's ingestion decodes each upload once and hands the picture to the
+*upload companion* search registers (``corpora.preparation.register_upload_companion``, from
+``search.apps``): :class:`ModelInputCompanion` says at which scale to decode, makes the pixels
+from the picture on the preparation thread and writes them once the original is stored. An
+encoder that cannot be described without loading a model gets none, and its uploads are decoded
+at the thumbnail's scale as before. The file goes with its image (``search.signals``).
 """
 
 from __future__ import annotations
@@ -112,3 +115,34 @@ def _local_path(storage: Storage, name: str) -> Path | None:
         return Path(storage.path(name))
     except NotImplementedError:
         return None
+
+
+@dataclass(frozen=True)
+class ModelInputCompanion:
+    """What corpora's ingestion does for search with each upload's one decode
+    (``corpora.preparation.UploadCompanion``): decode at the encoder's scale, make its model
+    input from the picture, write it beside the stored original."""
+
+    recipe: ModelInputRecipe
+
+    @property
+    def decode_side(self) -> int:
+        return self.recipe.decode_side
+
+    def derive(self, picture: Image.Image) -> np.ndarray:
+        return self.recipe.picture(picture)
+
+    def save(self, storage: Storage, original_name: str, derived: np.ndarray) -> None:
+        write(storage, original_name, self.recipe.fingerprint, derived)
+
+    def discard(self, storage: Storage, original_name: str) -> None:
+        delete(storage, original_name)
+
+
+def companion_for(encoder: str) -> ModelInputCompanion | None:
+    """The upload companion for corpora of ``encoder``: None where its recipe is not known
+    without loading a model."""
+    from search.encoders.registry import model_input_recipe
+
+    recipe = model_input_recipe(encoder)
+    return ModelInputCompanion(recipe) if recipe is not None else None
