@@ -117,6 +117,12 @@ def decode_image(
     return DecodedImage(info=info, image=picture)
 
 
+def accepted_suffixes() -> list[str]:
+    """Every file name ending an accepted image may carry (a hint for browsers: the content
+    decides)."""
+    return sorted({suffix for suffixes in SUFFIXES.values() for suffix in suffixes})
+
+
 def extension_for(fmt: str) -> str:
     """The extension a stored file of Pillow format ``fmt`` gets (``.bin`` if unknown)."""
     return SUFFIXES.get(fmt.upper(), (".bin",))[0]

@@ -17,6 +17,7 @@ from corpora.files import corpus_zip_response, image_file_response
 from corpora.forms import CorpusForm, ImageEditForm, UploadForm
 from corpora.models import Corpus, ImageRecord, Visibility
 from corpora.serializers import CorpusUpdateSerializer
+from corpora.validation import accepted_suffixes
 from corpora.services import IngestReport
 from crier_site.errors import Conflict, CorpusNotFound, InvalidInput, NotFound
 from crier_site.http import page_errors
@@ -265,6 +266,9 @@ def _render_detail(
         "edit": edit or {"errors": {}, "values": None},
         "visibility_choices": Visibility.choices,
         "max_expiry_minutes": settings.CRIER_TEMP_CORPUS_MAX_MINUTES,
+        # For corpus.js to refuse a file before sending it; the server stays the judge.
+        "max_upload_bytes": settings.CRIER_MAX_UPLOAD_BYTES,
+        "upload_accept": ",".join(accepted_suffixes()),
     }
     return render(request, "corpora/detail.html", context, status=status)
 

@@ -81,6 +81,15 @@
       .catch(() => {}); // the page still shows the last known status; a reload refreshes it
   };
 
+  // The counts now, without waiting for the next poll (after each upload batch).
+  const refreshStatus = () => {
+    if (!statusBox) return;
+    fetch(statusBox.dataset.apiUrl, { credentials: "same-origin", headers: { Accept: "application/json" } })
+      .then((response) => (response.ok ? response.json() : Promise.reject(response.status)))
+      .then(showStatus)
+      .catch(() => {});
+  };
+
   const schedulePoll = () => {
     if (statusBox && timer === null) timer = setTimeout(poll, POLL_MS);
   };
@@ -93,6 +102,12 @@
   }
 
   // --- uploads -----------------------------------------------------------------------------
+  // Batches through the API with "n of N files, x of y MB"; files over the size limit or of a
+  // kind CRIER does not take are refused before they are sent (the server still judges the
+  // rest); leaving the page while files are on their way asks first; the files not answered
+  // yet are kept in this browser (IndexedDB, by corpus) so that an interrupted upload can be
+  // resumed from the corpus page: what was stored stays, and what the server already holds is
+  // answered "already there", never stored twice.
   const form = document.querySelector("[data-upload-form]");
   const feedback = document.querySelector("[data-feedback]");
   if (!form || !feedback || !window.FormData || !window.XMLHttpRequest) return;
@@ -101,17 +116,87 @@
   const button = form.querySelector("button[type=submit]");
   const progressBox = form.querySelector("[data-progress]");
   const progress = progressBox.querySelector("progress");
+  const progressText = progressBox.querySelector("[data-progress-text]");
   const list = feedback.querySelector("[data-feedback-list]");
   const summary = feedback.querySelector("[data-feedback-summary]");
   const reload = feedback.querySelector("[data-feedback-reload]");
   const csrf = form.querySelector("[name=csrfmiddlewaretoken]").value;
+  const maxBytes = Number(form.dataset.maxBytes || 0);
+  const accepted = (form.dataset.accept || "").split(",").filter(Boolean);
+  const corpusKey = String(form.dataset.corpusId || location.pathname);
+  const resumeBox = document.querySelector("[data-resume]");
+
+  const mb = (bytes) => (bytes / 1e6).toFixed(bytes < 1e7 ? 1 : 0);
+  const mib = (bytes) => (bytes / 1048576).toFixed(1); // as the server words its limit
+  const plural = (n, word) => `${n} ${word}${n === 1 ? "" : "s"}`;
+
+  // Why the browser will not send a file, or null.
+  const refusal = (file) => {
+    const name = file.name.toLowerCase();
+    const dot = name.lastIndexOf(".");
+    const suffix = dot >= 0 ? name.slice(dot) : "";
+    const known = accepted.includes(suffix) || /^image\/(jpeg|png|webp|gif|bmp|x-ms-bmp|tiff)$/.test(file.type);
+    if (!known) return "not an image CRIER takes (JPEG, PNG, WebP, GIF, BMP or TIFF); not sent.";
+    if (!file.size) return "the file is empty; not sent.";
+    if (maxBytes && file.size > maxBytes) {
+      return `the file is ${mib(file.size)} MiB; CRIER accepts at most ${mib(maxBytes)} MiB per image; not sent.`;
+    }
+    return null;
+  };
+
+  // --- the files not answered yet, kept for a resume ---
+  const STORE = "pending";
+  const database = () =>
+    new Promise((resolve, reject) => {
+      const request = indexedDB.open("crier-uploads", 1);
+      request.onupgradeneeded = () => request.result.createObjectStore(STORE);
+      request.onsuccess = () => resolve(request.result);
+      request.onerror = () => reject(request.error);
+    });
+  const storeOp = (mode, act) =>
+    database().then(
+      (db) =>
+        new Promise((resolve, reject) => {
+          const tx = db.transaction(STORE, mode);
+          const request = act(tx.objectStore(STORE));
+          tx.oncomplete = () => resolve(request && request.result);
+          tx.onerror = () => reject(tx.error);
+          tx.onabort = () => reject(tx.error);
+        }),
+    );
+  // Names and sizes alone, where the files themselves cannot be kept (no room, no IndexedDB).
+  const namesKey = `crier-upload-pending-${corpusKey}`;
+  const remember = (files) => {
+    const names = files.map((file) => ({ name: file.name, size: file.size }));
+    return storeOp("readwrite", (store) => (files.length ? store.put(files, corpusKey) : store.delete(corpusKey)))
+      .then(() => localStorage.removeItem(namesKey))
+      .catch(() => {
+        try {
+          if (names.length) localStorage.setItem(namesKey, JSON.stringify(names));
+          else localStorage.removeItem(namesKey);
+        } catch (error) { /* nothing to keep it in: no resume */ }
+      });
+  };
+  const recall = () =>
+    storeOp("readonly", (store) => store.get(corpusKey))
+      .catch(() => null)
+      .then((files) => {
+        if (files && files.length) return { files, names: files };
+        try {
+          const names = JSON.parse(localStorage.getItem(namesKey) || "[]");
+          return names.length ? { files: null, names } : null;
+        } catch (error) {
+          return null;
+        }
+      });
 
   const batchesOf = (files) => {
+    const limit = Number(form.dataset.batchFiles || BATCH_FILES);
     const batches = [];
     let current = [];
     let bytes = 0;
     files.forEach((file) => {
-      if (current.length && (current.length >= BATCH_FILES || bytes + file.size > BATCH_BYTES)) {
+      if (current.length && (current.length >= limit || bytes + file.size > BATCH_BYTES)) {
         batches.push(current);
         current = [];
         bytes = 0;
@@ -158,6 +243,7 @@
       accepted: [],
       duplicates: [],
       rejected: batch.map((file) => ({ filename: file.name, error: message })),
+      failed: true,
     });
     xhr.addEventListener("load", () => {
       let body = null;
@@ -176,46 +262,76 @@
     xhr.send(data);
   });
 
-  form.addEventListener("submit", async (event) => {
-    const files = Array.from(input.files || []);
-    if (!files.length) return;
+  const warnBeforeLeaving = (event) => {
     event.preventDefault();
-    const total = files.reduce((sum, file) => sum + file.size, 0) || 1;
+    event.returnValue = ""; // the browser's own "Leave site?" question
+  };
+
+  let uploading = false;
+  const upload = async (chosen, { fromInput = false } = {}) => {
+    if (uploading) return;
+    uploading = true;
     const tally = { accepted: 0, duplicates: 0, rejected: 0 };
-    let sent = 0;
-    button.disabled = true;
-    progressBox.hidden = false;
-    progress.value = 0;
     list.replaceChildren();
     reload.hidden = true;
     feedback.hidden = false;
-    summary.textContent = `Uploading ${files.length} file${files.length === 1 ? "" : "s"}…`;
+    if (resumeBox) resumeBox.hidden = true;
+    const refused = chosen.map((file) => [file, refusal(file)]).filter(([, why]) => why);
+    refused.forEach(([file, why]) => addLine("rejected", "not sent", file.name, why));
+    tally.rejected += refused.length;
+    const files = chosen.filter((file) => !refusal(file));
+    const total = files.reduce((sum, file) => sum + file.size, 0);
+    let pending = files.slice();
+    let sentBytes = 0;
+    let doneFiles = 0;
+    const showProgress = (bytes) => {
+      progress.value = total ? Math.round((bytes / total) * 100) : 100;
+      progressText.textContent = `${doneFiles} of ${files.length} files, ${mb(bytes)} of ${mb(total)} MB`;
+    };
+    if (files.length) {
+      button.disabled = true;
+      progressBox.hidden = false;
+      window.addEventListener("beforeunload", warnBeforeLeaving);
+      summary.textContent = `Uploading ${plural(files.length, "file")} (${mb(total)} MB)…`;
+      showProgress(0);
+      await remember(pending);
+    }
     const imageBase = feedback.dataset.imageBase;
     for (const batch of batchesOf(files)) {
       const size = batch.reduce((sum, file) => sum + file.size, 0);
-      const answer = await send(batch, (share) => {
-        progress.value = Math.round(((sent + share * size) / total) * 100);
-      });
-      if (answer === null && sent === 0) {
+      const answer = await send(batch, (share) => showProgress(sentBytes + share * size));
+      if (answer === null && sentBytes === 0 && !refused.length && fromInput) {
+        window.removeEventListener("beforeunload", warnBeforeLeaving);
+        uploading = false;
         HTMLFormElement.prototype.submit.call(form);
         return;
       }
-      sent += size;
-      const { accepted = [], duplicates = [], rejected = [] } = answer || {};
-      accepted.forEach((item) => addLine("accepted", "added", item.filename));
+      const { accepted: added = [], duplicates = [], rejected = [], failed = false } = answer || {};
+      added.forEach((item) => addLine("accepted", "added", item.filename));
       duplicates.forEach((item) => addLine("duplicate", "already there", item.filename, "",
         `${imageBase}${item.existing_id}/`));
       rejected.forEach((item) => addLine("rejected", "rejected", item.filename, item.error));
-      tally.accepted += accepted.length;
+      tally.accepted += added.length;
       tally.duplicates += duplicates.length;
       tally.rejected += rejected.length;
+      sentBytes += size;
+      doneFiles += batch.length;
+      showProgress(sentBytes);
+      if (!failed) {
+        // Answered: no longer pending (a failed request's files stay, for a resume).
+        pending = pending.filter((file) => !batch.includes(file));
+        await remember(pending);
+      }
+      refreshStatus(); // the status card counts what is stored already
     }
-    progress.value = 100;
+    window.removeEventListener("beforeunload", warnBeforeLeaving);
     progressBox.hidden = true;
     button.disabled = false;
     input.value = "";
     input.dispatchEvent(new Event("change", { bubbles: true }));
     summary.textContent = `${tally.accepted} added, ${tally.duplicates} already there, ${tally.rejected} rejected.`;
+    uploading = false;
+    if (pending.length) offerResume({ files: pending, names: pending });
     if (tally.accepted) {
       refreshGrid(); // the new images, still waiting to be indexed
       sawBusy = true;
@@ -225,5 +341,38 @@
       }
       schedulePoll();
     }
+  };
+
+  form.addEventListener("submit", (event) => {
+    const files = Array.from(input.files || []);
+    if (!files.length) return;
+    event.preventDefault();
+    upload(files, { fromInput: true });
+  });
+
+  // --- resuming an interrupted upload ---
+  const offerResume = (kept) => {
+    if (!resumeBox || !kept) return;
+    const bytes = kept.names.reduce((sum, file) => sum + (file.size || 0), 0);
+    const text = resumeBox.querySelector("[data-resume-text]");
+    const start = resumeBox.querySelector("[data-resume-start]");
+    const shown = kept.names.slice(0, 5).map((file) => file.name).join(", ");
+    const more = kept.names.length > 5 ? `, and ${kept.names.length - 5} more` : "";
+    text.textContent = `${plural(kept.names.length, "file")} (${mb(bytes)} MB) were not uploaded yet: ${shown}${more}.`
+      + (kept.files ? "" : " Choose them again under “Add images”: those already stored are reported as already there.");
+    start.hidden = !kept.files;
+    start.onclick = () => {
+      const details = form.closest("details");
+      if (details) details.open = true;
+      upload(kept.files);
+    };
+    resumeBox.querySelector("[data-resume-forget]").onclick = () => {
+      remember([]);
+      resumeBox.hidden = true;
+    };
+    resumeBox.hidden = false;
+  };
+  recall().then((kept) => {
+    if (kept && !uploading) offerResume(kept);
   });
 })();

@@ -19,6 +19,21 @@
   const announce = (text) => {
     announcer.textContent = text;
   };
+  // A visible line at the top of the page, read out at once (a drop that was not a picture).
+  const notice = (text) => {
+    let line = document.querySelector("[data-page-notice]");
+    if (!line) {
+      line = document.createElement("p");
+      line.className = "message message-error";
+      line.setAttribute("role", "alert");
+      line.dataset.pageNotice = "";
+      const main = document.querySelector("main") || document.body;
+      main.insertBefore(line, main.firstChild);
+    }
+    line.textContent = text;
+    line.hidden = false;
+    line.scrollIntoView({ block: "nearest" });
+  };
 
   // --- the kept query picture ---------------------------------------------------------------
   const STORE = "query";
@@ -57,9 +72,66 @@
     input.dispatchEvent(new Event("change", { bubbles: true }));
   };
 
+  // --- the query sent small -----------------------------------------------------------------
+  // A phone photo is 3-6 MB; the model sees a few hundred pixels. The picture is sent as the
+  // server would decode it anyway: its long side (or, with a region, the region's long side) at
+  // most data-scale-side px, resampled with the browser's best filter, EXIF orientation applied,
+  // transparency on white (as the server composites it), as a JPEG of quality 0.9. The region
+  // stays fractions of the picture. data-scale-side="0" (or a browser without
+  // createImageBitmap) sends the file as chosen; whatever happens, the server judges it.
+  const JPEG_QUALITY = 0.9;
+  const regionShare = () => {
+    const values = String(regionField ? regionField.value : "").split(",").map(Number);
+    if (values.length !== 4 || !values.every(Number.isFinite)) return 1;
+    const share = Math.max(values[2] - values[0], values[3] - values[1]);
+    return share > 0 && share <= 1 ? share : 1;
+  };
+  const scaledDown = async (file) => {
+    const side = Number(form.dataset.scaleSide || 0);
+    if (!side || !window.createImageBitmap || !file.type.startsWith("image/")) return file;
+    let bitmap = null;
+    try {
+      bitmap = await createImageBitmap(file, { imageOrientation: "from-image" });
+      const scale = side / (Math.max(bitmap.width, bitmap.height) * regionShare());
+      if (scale >= 1) return file;
+      const width = Math.max(1, Math.round(bitmap.width * scale));
+      const height = Math.max(1, Math.round(bitmap.height * scale));
+      const resized = await createImageBitmap(bitmap, {
+        resizeWidth: width, resizeHeight: height, resizeQuality: "high",
+      });
+      const canvas = document.createElement("canvas");
+      canvas.width = width;
+      canvas.height = height;
+      const context = canvas.getContext("2d");
+      context.fillStyle = "#fff";
+      context.fillRect(0, 0, width, height);
+      context.drawImage(resized, 0, 0);
+      resized.close();
+      const blob = await new Promise((resolve) => canvas.toBlob(resolve, "image/jpeg", JPEG_QUALITY));
+      if (!blob || blob.size >= file.size) return file;
+      return new File([blob], file.name, { type: "image/jpeg", lastModified: file.lastModified });
+    } catch (error) {
+      return file; // not a picture this browser can read: the server says what is wrong
+    } finally {
+      if (bitmap) bitmap.close();
+    }
+  };
+  // Puts the small copy in the form without a "change" event (the preview and region stay).
+  const swapIn = (file) => {
+    if (file === input.files[0]) return;
+    const transfer = new DataTransfer();
+    transfer.items.add(file);
+    input.files = transfer.files;
+  };
+
   let keptFile = null;
   if (form) {
-    window.addEventListener("pageshow", () => delete form.dataset.saved); // back to a page
+    window.addEventListener("pageshow", () => { // back to a page
+      delete form.dataset.saved;
+      form.querySelectorAll("button[type=submit]").forEach((button) => {
+        button.disabled = false;
+      });
+    });
     form.addEventListener("submit", (event) => {
       const file = input.files[0];
       if (!file || form.dataset.saved === "yes") return;
@@ -68,12 +140,24 @@
         form.dataset.saved = "yes";
         form.submit();
       };
-      keep(file).then(send, send); // without storage the search still runs
+      const button = form.querySelector("button[type=submit]");
+      if (button) button.disabled = true; // one search at a time while the copy is made
+      scaledDown(file)
+        .then((small) => {
+          swapIn(small);
+          return keep(small);
+        })
+        .then(send, send); // without storage the search still runs
     });
 
     // --- paste and drop anywhere --------------------------------------------------------------
     const imageIn = (files) => Array.from(files || []).find((file) => file.type.startsWith("image/"));
+    const hidePageNotice = () => {
+      const line = document.querySelector("[data-page-notice]");
+      if (line) line.hidden = true;
+    };
     const searchWith = (file, how) => {
+      hidePageNotice();
       choose(file);
       announce(`Searching with the ${how} image…`);
       form.requestSubmit();
@@ -99,7 +183,7 @@
       event.preventDefault();
       const file = imageIn(event.dataTransfer.files);
       if (file) searchWith(file, "dropped");
-      else announce("That was not an image; drop a picture to search with it.");
+      else notice(`${Array.from(event.dataTransfer.files).map((f) => f.name).join(", ") || "That"} is not an image; drop a picture to search with it.`);
     });
   }
 

@@ -89,6 +89,20 @@ def test_detail_page_for_the_owner_has_upload_and_delete_controls(client, user):
     assert reverse("corpora:image_delete", args=[corpus.pk, record.pk]) in html
     assert reverse("search:similar", args=[corpus.pk, record.pk]) in html
     assert 'alt="cat.png"' in html and 'role="status"' in html and "<progress" in html
+    # Issue 23: the limit and the kinds the browser checks before sending; upload and search
+    # folded (a corpus with images: the grid comes first on a phone); the resume card, hidden.
+    assert 'data-max-bytes="20971520"' in html and 'data-accept=".bmp,.gif,.jfif,.jpe,' in html
+    assert "At most 20.0\xa0MB per file." in html
+    assert '<details class="card fold" data-upload-details data-open-wide>' in html
+    assert '<details class="card fold" data-open-wide>' in html
+    assert 'data-resume hidden' in html and "js/layout.js" in html
+
+
+def test_an_empty_corpus_opens_add_images_for_its_owner(client, user):
+    corpus = make_corpus(user)
+    client.force_login(user)
+    html = client.get(reverse("corpora:detail", args=[corpus.pk])).content.decode()
+    assert '<details class="card fold" data-upload-details data-open-wide open>' in html
 
 
 def test_a_public_corpus_is_read_only_for_others(client, user, other_user):
@@ -137,7 +151,11 @@ def test_upload_without_files_shows_the_form_error(client, user):
     client.force_login(user)
     response = client.post(reverse("corpora:upload", args=[corpus.pk]), {})
     assert response.status_code == 400
-    assert "This field is required." in response.content.decode()
+    html = response.content.decode()
+    assert "This field is required." in html
+    # The refusal is in view and focused when the page opens (the fold is open).
+    assert 'role="alert" tabindex="-1" autofocus data-focus-on-load' in html
+    assert "data-upload-details data-open-wide open>" in html
 
 
 def test_the_image_grid_is_paginated(client, user):

@@ -286,10 +286,10 @@ class ContextFactory:
 
     def __call__(self, **options: Any) -> BrowserContext:
         """A fresh browser context (its own cookies: a separate person) on the live app;
-        ``options`` go to Playwright's ``new_context`` (``color_scheme="dark"``, permissions)."""
-        context = self.browser.new_context(
-            base_url=self.live_app.base_url, viewport={"width": 1280, "height": 900}, **options
-        )
+        ``options`` go to Playwright's ``new_context`` (``color_scheme="dark"``, permissions,
+        ``viewport``: 1280 × 900 unless given; see helpers.PHONE)."""
+        options.setdefault("viewport", {"width": 1280, "height": 900})
+        context = self.browser.new_context(base_url=self.live_app.base_url, **options)
         context.set_default_timeout(ACTION_TIMEOUT_MS)
         context.set_default_navigation_timeout(NAVIGATION_TIMEOUT_MS)
         context.on("page", self._watch_policy)

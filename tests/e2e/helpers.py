@@ -18,6 +18,12 @@ PASSWORD = "e2e-Correct-horse-battery-9"
 # Indexing runs in the worker, which loads TensorFlow on its first task.
 INDEXING_TIMEOUT_MS = 120_000
 
+# The two screens the scenarios of issue 23 run on: a phone (390 × 844 CSS px, touch) and a
+# desktop; pass one as ``new_context(**PHONE)``.
+PHONE = {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True}
+DESKTOP = {"viewport": {"width": 1280, "height": 900}}
+SCREENS = {"phone": PHONE, "desktop": DESKTOP}
+
 # What the ``new_context`` fixture gives (tests/e2e/conftest.py): call it for a fresh browser
 # context, i.e. another person with their own cookies.
 NewContext = Callable[[], BrowserContext]

@@ -50,6 +50,10 @@ def test_search_with_an_image_ranks_its_twin_first(client, user, indexed_photos)
     assert rows[0].record.original_filename == "coffee.png"
     assert rows[0].score > 0.99 and f"{rows[0].score:.3f}" in html
     assert 'src="data:image/jpeg;base64,' in html  # the query, shown back without storing it
+    # Issue 23: a strip with the query, "search again" folded, results next; sent small.
+    assert html.index("Your query") < html.index("Search again") < html.index("most similar")
+    assert '<details class="search-again" data-open-wide>' in html
+    assert 'data-scale-side="1024"' in html
     assert reverse("corpora:image_thumbnail", args=[indexed_photos.pk, rows[0].record.pk]) in html
     # Each hit leads to its image page.
     image_page = reverse("corpora:image", args=[indexed_photos.pk, rows[0].record.pk])
@@ -87,7 +91,13 @@ def test_a_file_that_is_not_an_image_shows_why(client, user, indexed_photos):
     url = reverse("search:results", args=[indexed_photos.pk])
     response = client.post(url, {"image": upload("notes.jpg", b"plain text")})
     assert response.status_code == 400
-    assert "Not an image file" in response.content.decode()
+    html = response.content.decode()
+    assert "Not an image file" in html
+    # Issue 23: the refusal comes first, focused; no "no image searched yet" beside it; the
+    # form waits unfolded below.
+    assert html.index('role="alert" tabindex="-1" autofocus') < html.index("Your query")
+    assert "No image searched yet" not in html and "Nothing was searched" in html
+    assert '<details class="search-again" data-open-wide open>' in html
     assert client.post(url, {}).status_code == 400
     assert client.post(url, {"image": upload("q.png", image_bytes()), "k": "x"}).status_code == 400
 
