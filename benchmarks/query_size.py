@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import shutil
 import statistics
 import subprocess
@@ -32,9 +33,13 @@ from bootstrap import ROOT, setup_django
 
 CHROMIUM = Path(os.environ.get("CRIER_CHROMIUM", "/usr/bin/chromium"))
 # What the form really sends (file uploads' bodies are not visible to Playwright).
-RECORD_SENT_BYTES = """form => form.addEventListener("formdata", (event) => {
-  sessionStorage.setItem("sent-bytes", String(event.formData.get("image").size));
-})"""
+RECORD_SENT_BYTES = """form => {
+  form.addEventListener("submit", () => sessionStorage.setItem("submitted", String(Date.now())));
+  form.addEventListener("formdata", (event) => {
+    sessionStorage.setItem("sent-bytes", String(event.formData.get("image").size));
+    sessionStorage.setItem("prepared-ms", String(Date.now() - sessionStorage.getItem("submitted")));
+  });
+}"""
 FIRST_RESULT_PAINTED = """() => {
   const img = document.querySelector("[data-results-list] > li img");
   return img && img.complete && img.naturalWidth > 0;
@@ -94,6 +99,7 @@ def main() -> None:
     call_command("seed_example_corpus", verbosity=0)
     photo = scratch / "IMG_0001.jpg"
     photo.write_bytes(camera_jpeg(SAMPLE_PHOTOS.index("chelsea.png"), orientation=6))
+    photo_bytes = photo.stat().st_size
     port = free_port()
     server = serve(scratch, port)
     try:
@@ -114,7 +120,7 @@ def main() -> None:
                 },
             )
 
-            def search(side: int) -> tuple[float, list[str], int]:
+            def search(side: int) -> tuple[float, list[str], int, dict[str, float]]:
                 page.goto("/")
                 page.locator("form[data-search-form]").evaluate(
                     f"form => {{ form.dataset.scaleSide = '{side}'; }}"
@@ -130,18 +136,25 @@ def main() -> None:
                     "els => els.map(e => e.alt)"
                 )
                 sent = int(page.evaluate("sessionStorage.getItem('sent-bytes')"))
-                return seconds, names, sent
+                took = page.get_by_text(re.compile(r"Took \d+ ms")).first.inner_text()
+                parts = {
+                    "prepare": int(page.evaluate("sessionStorage.getItem('prepared-ms')")) / 1000,
+                    "search": int(re.search(r"Took (\d+) ms", took)[1]) / 1000,
+                }
+                return seconds, names, sent, parts
 
             modes = {"scaled": args.side, "full": 0}
             times: dict[str, list[float]] = {mode: [] for mode in modes}
+            steps: dict[str, list[dict[str, float]]] = {mode: [] for mode in modes}
             tops: dict[str, list[str]] = {}
             sizes: dict[str, int] = {}
             for side in modes.values():  # warm-up: TensorFlow and the index load
                 search(side)
             for _ in range(args.runs):
                 for mode, side in modes.items():
-                    seconds, names, size = search(side)
+                    seconds, names, size, parts = search(side)
                     times[mode].append(seconds)
+                    steps[mode].append(parts)
                     tops[mode], sizes[mode] = names, size
             browser.close()
     finally:
@@ -151,11 +164,14 @@ def main() -> None:
 
     load = os.getloadavg()[0]
     print(
-        f"photo: {photo.stat().st_size:,} bytes; uplink {args.uplink_mbit:g} Mbit/s; "
+        f"photo: {photo_bytes:,} bytes; uplink {args.uplink_mbit:g} Mbit/s; "
         f"load average {load:.1f}; {args.runs} runs per mode"
     )
     for mode in modes:
         print(mode, [f"{t:.2f}" for t in times[mode]], f"sent {sizes[mode]:,} bytes")
+        for step in ("prepare", "search"):
+            values = [parts[step] for parts in steps[mode]]
+            print(f"  {step} (median): {statistics.median(values):.2f} s")
     same = set(tops["scaled"]) == set(tops["full"]) and tops["scaled"][0] == tops["full"][0]
     print("same top 10 (set, and the same first):", same)
     print("  scaled:", tops["scaled"])

@@ -86,19 +86,36 @@
     const share = Math.max(values[2] - values[0], values[3] - values[1]);
     return share > 0 && share <= 1 ? share : 1;
   };
+  // The picture's size as shown (EXIF orientation applied), from an <img> that has only read
+  // the header: the full decode happens once, already at the smaller size, below.
+  const shownSize = (file) =>
+    new Promise((resolve, reject) => {
+      const url = URL.createObjectURL(file);
+      const probe = new Image();
+      probe.onload = () => {
+        URL.revokeObjectURL(url);
+        resolve([probe.naturalWidth, probe.naturalHeight]);
+      };
+      probe.onerror = () => {
+        URL.revokeObjectURL(url);
+        reject(new Error("not a picture"));
+      };
+      probe.src = url;
+    });
   const scaledDown = async (file) => {
     const side = Number(form.dataset.scaleSide || 0);
     if (!side || !window.createImageBitmap || !file.type.startsWith("image/")) return file;
     let bitmap = null;
     try {
-      bitmap = await createImageBitmap(file, { imageOrientation: "from-image" });
-      const scale = side / (Math.max(bitmap.width, bitmap.height) * regionShare());
+      const [shownWidth, shownHeight] = await shownSize(file);
+      const scale = side / (Math.max(shownWidth, shownHeight) * regionShare());
       if (scale >= 1) return file;
-      const width = Math.max(1, Math.round(bitmap.width * scale));
-      const height = Math.max(1, Math.round(bitmap.height * scale));
-      const resized = await createImageBitmap(bitmap, {
-        resizeWidth: width, resizeHeight: height, resizeQuality: "high",
+      const width = Math.max(1, Math.round(shownWidth * scale));
+      const height = Math.max(1, Math.round(shownHeight * scale));
+      bitmap = await createImageBitmap(file, {
+        imageOrientation: "from-image", resizeWidth: width, resizeHeight: height, resizeQuality: "high",
       });
+      const resized = bitmap;
       const canvas = document.createElement("canvas");
       canvas.width = width;
       canvas.height = height;
@@ -106,7 +123,6 @@
       context.fillStyle = "#fff";
       context.fillRect(0, 0, width, height);
       context.drawImage(resized, 0, 0);
-      resized.close();
       const blob = await new Promise((resolve) => canvas.toBlob(resolve, "image/jpeg", JPEG_QUALITY));
       if (!blob || blob.size >= file.size) return file;
       return new File([blob], file.name, { type: "image/jpeg", lastModified: file.lastModified });
