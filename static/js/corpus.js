@@ -164,24 +164,65 @@
           tx.onabort = () => reject(tx.error);
         }),
     );
-  // Names and sizes alone, where the files themselves cannot be kept (no room, no IndexedDB).
+  // One record per file ("<corpus>/<n>"), deleted as the server answers for it, so a batch
+  // costs one small delete, not a rewrite of the whole list. Where the files themselves cannot
+  // be kept (no room, no IndexedDB) their names and sizes are, in localStorage.
   const namesKey = `crier-upload-pending-${corpusKey}`;
-  const remember = (files) => {
-    const names = files.map((file) => ({ name: file.name, size: file.size }));
-    return storeOp("readwrite", (store) => (files.length ? store.put(files, corpusKey) : store.delete(corpusKey)))
-      .then(() => localStorage.removeItem(namesKey))
+  const range = () => IDBKeyRange.bound(`${corpusKey}/`, `${corpusKey}/\uffff`);
+  let keyOf = new Map(); // File → its record's key
+  const keepNames = (files) => {
+    try {
+      if (files.length) {
+        const names = files.map((file) => ({ name: file.name, size: file.size }));
+        localStorage.setItem(namesKey, JSON.stringify(names));
+      } else {
+        localStorage.removeItem(namesKey);
+      }
+    } catch (error) { /* nothing to keep it in: no resume */ }
+  };
+  const keepAll = (files) => {
+    const keys = new Map(files.map((file, n) => [file, `${corpusKey}/${String(n).padStart(6, "0")}`]));
+    return storeOp("readwrite", (store) => {
+      store.delete(range());
+      keys.forEach((key, file) => store.put(file, key));
+    })
+      .then(() => {
+        keyOf = keys;
+        localStorage.removeItem(namesKey);
+      })
       .catch(() => {
-        try {
-          if (names.length) localStorage.setItem(namesKey, JSON.stringify(names));
-          else localStorage.removeItem(namesKey);
-        } catch (error) { /* nothing to keep it in: no resume */ }
+        keyOf = new Map();
+        keepNames(files);
       });
   };
+  const answered = (files, stillPending) => {
+    if (!keyOf.size) return Promise.resolve(keepNames(stillPending));
+    return storeOp("readwrite", (store) => {
+      files.forEach((file) => keyOf.has(file) && store.delete(keyOf.get(file)));
+    }).catch(() => {});
+  };
+  const forgetAll = () => {
+    keyOf = new Map();
+    keepNames([]);
+    return storeOp("readwrite", (store) => store.delete(range())).catch(() => {});
+  };
   const recall = () =>
-    storeOp("readonly", (store) => store.get(corpusKey))
+    database()
+      .then(
+        (db) =>
+          new Promise((resolve, reject) => {
+            const store = db.transaction(STORE).objectStore(STORE);
+            const keys = store.getAllKeys(range());
+            const files = store.getAll(range());
+            files.onsuccess = () => resolve({ keys: keys.result, files: files.result });
+            files.onerror = () => reject(files.error);
+          }),
+      )
       .catch(() => null)
-      .then((files) => {
-        if (files && files.length) return { files, names: files };
+      .then((kept) => {
+        if (kept && kept.files.length) {
+          return { files: kept.files, names: kept.files, keys: new Map(kept.files.map((f, n) => [f, kept.keys[n]])) };
+        }
         try {
           const names = JSON.parse(localStorage.getItem(namesKey) || "[]");
           return names.length ? { files: null, names } : null;
@@ -268,7 +309,7 @@
   };
 
   let uploading = false;
-  const upload = async (chosen, { fromInput = false } = {}) => {
+  const upload = async (chosen, { fromInput = false, keys = null } = {}) => {
     if (uploading) return;
     uploading = true;
     const tally = { accepted: 0, duplicates: 0, rejected: 0 };
@@ -294,7 +335,8 @@
       window.addEventListener("beforeunload", warnBeforeLeaving);
       summary.textContent = `Uploading ${plural(files.length, "file")} (${mb(total)} MB)…`;
       showProgress(0);
-      await remember(pending);
+      if (keys) keyOf = keys; // resumed: the records are there already
+      else await keepAll(pending);
     }
     const imageBase = feedback.dataset.imageBase;
     for (const batch of batchesOf(files)) {
@@ -320,7 +362,7 @@
       if (!failed) {
         // Answered: no longer pending (a failed request's files stay, for a resume).
         pending = pending.filter((file) => !batch.includes(file));
-        await remember(pending);
+        await answered(batch, pending);
       }
       refreshStatus(); // the status card counts what is stored already
     }
@@ -331,7 +373,7 @@
     input.dispatchEvent(new Event("change", { bubbles: true }));
     summary.textContent = `${tally.accepted} added, ${tally.duplicates} already there, ${tally.rejected} rejected.`;
     uploading = false;
-    if (pending.length) offerResume({ files: pending, names: pending });
+    if (pending.length) offerResume({ files: pending, names: pending, keys: keyOf });
     if (tally.accepted) {
       refreshGrid(); // the new images, still waiting to be indexed
       sawBusy = true;
@@ -364,10 +406,10 @@
     start.onclick = () => {
       const details = form.closest("details");
       if (details) details.open = true;
-      upload(kept.files);
+      upload(kept.files, { keys: kept.keys });
     };
     resumeBox.querySelector("[data-resume-forget]").onclick = () => {
-      remember([]);
+      forgetAll();
       resumeBox.hidden = true;
     };
     resumeBox.hidden = false;

@@ -243,6 +243,7 @@ def test_near_duplicates_show_size_pixels_and_dates(
         assert re.search(r"Size\s+[\d.,]+\s*(bytes|KB|MB)", text), text
         assert re.search(r"Taken\s+unknown", text), text
         assert re.search(r"Added\s+\d+ \w+ \d{4}", text), text
+    assert axe_violations(page) == []  # the facts under each copy
     page.screenshot(path=e2e_output_dir / "23-duplicates-phone.png", full_page=True)
 
 

@@ -15,6 +15,7 @@ from playwright.sync_api import Dialog, Page, Request, expect
 from tests.e2e.conftest import ContextFactory
 from tests.e2e.helpers import (
     SCREENS,
+    axe_violations,
     corpus_status,
     create_private_corpus,
     sample_photo,
@@ -91,6 +92,7 @@ def test_an_interrupted_upload_is_resumed_from_the_corpus_page(
     status = corpus_status(page)
     expect(status).to_contain_text(re.compile(r"\b2 images:"), timeout=60_000)
     expect(progress).to_contain_text(re.compile(r"^2 of 5 files"))
+    assert axe_violations(page) == []  # progress, refusals and the status mid-upload
     page.screenshot(path=e2e_output_dir / f"23-uploading-{screen}.png")
 
     # Leaving asks first; the person leaves anyway, mid-upload.
@@ -105,6 +107,7 @@ def test_an_interrupted_upload_is_resumed_from_the_corpus_page(
     resume = page.get_by_role("region", name="An upload was interrupted")
     expect(resume).to_be_visible()
     expect(resume).to_contain_text(re.compile(r"\b[1-3] files? \([\d.]+ MB\) were not uploaded"))
+    assert axe_violations(page) == []  # the resume card
     page.screenshot(path=e2e_output_dir / f"23-resume-{screen}.png")
     resume.get_by_role("button", name="Resume the upload").click()
     expect(feedback.get_by_role("status")).to_contain_text(re.compile(r"added, \d already there"))
