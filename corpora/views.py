@@ -17,8 +17,8 @@ from corpora.files import corpus_zip_response, image_file_response
 from corpora.forms import CorpusForm, ImageEditForm, UploadForm
 from corpora.models import Corpus, ImageRecord, Visibility
 from corpora.serializers import CorpusUpdateSerializer
-from corpora.validation import accepted_suffixes
 from corpora.services import IngestReport
+from corpora.validation import accepted_suffixes
 from crier_site.errors import Conflict, CorpusNotFound, InvalidInput, NotFound
 from crier_site.http import page_errors
 
