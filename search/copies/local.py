@@ -2,26 +2,32 @@
 same picture, or a part of it, under some crop / scale / rotation / mirror / recolouring), and
 where do the two overlap?
 
-``extract`` finds up to ``MAX_KEYPOINTS`` SIFT keypoints on the picture scaled to ``SIDE`` and
-keeps them compactly (uint16 coordinates, uint8 descriptors: ~66 kB at 500); ``verify``
-matches two sets (ratio test), fits a similarity transform (rotation, scale, translation) with
-RANSAC, and answers a ``Match`` when enough features agree. Mirror images are verified against
-the features of the mirrored query (``extract(..., mirrored=True)``).
+``extract`` finds up to ``MAX_KEYPOINTS`` SIFT keypoints on a picture (or on one box of it)
+scaled to ``SIDE`` and keeps them compactly (uint16 coordinates, uint8 descriptors: at most
+~66 kB); ``extract_sets`` does it for the whole picture and for the picture boxes found in it,
+so a photo that is a small part of a screenshot still gets enough features of its own.
+``verify`` matches two sets (ratio test), fits a similarity transform (rotation, scale,
+translation) with RANSAC, and answers a ``Match`` when enough features agree. Mirror images are
+verified with the query's features mirrored (``LocalFeatures.mirrored_copy``: no second
+extraction).
 """
 
 from __future__ import annotations
 
 import struct
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 
 import cv2
 import numpy as np
-from PIL import Image, ImageOps
+from PIL import Image
 
-from search.copies.parts import Box
+from search.copies.parts import WHOLE, Box, crop
 
 SIDE = 640  # long side the features are found at
 MAX_KEYPOINTS = 500
+CONTRAST_THRESHOLD = 0.02  # SIFT's default 0.04 finds too few on blurred, small copies
+MAX_FEATURE_BOXES = 2  # picture boxes that get features of their own
 RATIO = 0.8  # Lowe's ratio test
 MIN_INLIERS = 10
 # Agreeing features among those inside the matched region of the sparser side: a real copy
@@ -29,8 +35,10 @@ MIN_INLIERS = 10
 MIN_INLIER_SHARE = 0.1
 RANSAC_PIXELS = 6.0  # reprojection error at SIDE
 MIN_SCALE, MAX_SCALE = 1 / 8, 8.0  # a copy is at most 8x larger or smaller
-FORMAT = 1
-_HEADER = struct.Struct("<BBHHH")  # format, mirrored, width, height, count
+FORMAT = 2
+_HEADER = struct.Struct("<BBHHH4H")  # format, mirrored, width, height, count, box (1/65535)
+_SETS = struct.Struct("<H")  # how many sets follow, each as <I length + bytes
+_REVERSED_BINS = (8 - np.arange(8)) % 8
 
 
 @dataclass(frozen=True)
@@ -39,14 +47,44 @@ class LocalFeatures:
     height: int
     points: np.ndarray  # (n, 2) float32 pixel coordinates
     descriptors: np.ndarray  # (n, 128) uint8
-    mirrored: bool = False  # found on the mirrored picture
+    mirrored: bool = False  # found on the mirrored picture (or box)
+    box: Box = WHOLE  # the part of the source picture they were found on
 
     def __len__(self) -> int:
         return len(self.points)
 
+    def mirrored_copy(self) -> LocalFeatures:
+        """The features of the mirrored picture, without finding them again: x becomes
+        width − 1 − x, and each descriptor's 4×4 cells are flipped along the keypoint's second
+        axis and its 8 orientation bins reversed (a mirror turns the keypoint's frame
+        left-handed). Matches ~90 % of what SIFT finds on the mirrored picture itself."""
+        cells = self.descriptors.reshape(-1, 4, 4, 8)[:, ::-1][:, :, :, _REVERSED_BINS]
+        points = self.points.copy()
+        points[:, 0] = self.width - 1 - points[:, 0]
+        return replace(
+            self,
+            points=points,
+            descriptors=np.ascontiguousarray(cells.reshape(-1, 128)),
+            mirrored=not self.mirrored,
+        )
+
+    def to_fractions(self) -> np.ndarray:
+        """3×3: this set's pixel coordinates → fractions of the whole source picture."""
+        left, top, right, bottom = self.box
+        sx, sy = (right - left) / self.width, (bottom - top) / self.height
+        if self.mirrored:  # pixel x of the mirrored box is at fraction 1 - x / width of it
+            return np.asarray([[-sx, 0, right], [0, sy, top], [0, 0, 1]], dtype=np.float64)
+        return np.asarray([[sx, 0, left], [0, sy, top], [0, 0, 1]], dtype=np.float64)
+
+    def fractions(self) -> np.ndarray:
+        """(n, 2) the keypoints as fractions of the whole source picture."""
+        affine = self.to_fractions()
+        return self.points.astype(np.float64) @ affine[:2, :2].T + affine[:2, 2]
+
     def to_bytes(self) -> bytes:
         count = len(self.points)
-        header = _HEADER.pack(FORMAT, int(self.mirrored), self.width, self.height, count)
+        box = [round(v * 65535) for v in self.box]
+        header = _HEADER.pack(FORMAT, int(self.mirrored), self.width, self.height, count, *box)
         coords = np.round(self.points * 4).clip(0, 65535).astype("<u2")  # quarter pixels
         return (
             header + coords.tobytes() + np.ascontiguousarray(self.descriptors, np.uint8).tobytes()
@@ -54,7 +92,7 @@ class LocalFeatures:
 
     @classmethod
     def from_bytes(cls, blob: bytes) -> LocalFeatures:
-        fmt, mirrored, width, height, count = _HEADER.unpack_from(blob)
+        fmt, mirrored, width, height, count, *box = _HEADER.unpack_from(blob)
         if fmt != FORMAT:
             raise ValueError(f"unknown local features format {fmt}")
         offset = _HEADER.size
@@ -67,7 +105,28 @@ class LocalFeatures:
             points=coords.reshape(count, 2).astype(np.float32) / 4,
             descriptors=descriptors.reshape(count, 128),
             mirrored=bool(mirrored),
+            box=tuple(v / 65535 for v in box),
         )
+
+
+def pack_sets(sets: Sequence[LocalFeatures]) -> bytes:
+    """Several feature sets (a picture's whole and its boxes) as one blob."""
+    out = [_SETS.pack(len(sets))]
+    for features in sets:
+        blob = features.to_bytes()
+        out += [struct.pack("<I", len(blob)), blob]
+    return b"".join(out)
+
+
+def unpack_sets(blob: bytes) -> list[LocalFeatures]:
+    (count,) = _SETS.unpack_from(blob)
+    offset, sets = _SETS.size, []
+    for _ in range(count):
+        (length,) = struct.unpack_from("<I", blob, offset)
+        offset += 4
+        sets.append(LocalFeatures.from_bytes(blob[offset : offset + length]))
+        offset += length
+    return sets
 
 
 _sift = None
@@ -76,7 +135,7 @@ _sift = None
 def _detector():
     global _sift
     if _sift is None:
-        _sift = cv2.SIFT_create(nfeatures=MAX_KEYPOINTS)
+        _sift = cv2.SIFT_create(nfeatures=MAX_KEYPOINTS, contrastThreshold=CONTRAST_THRESHOLD)
     return _sift
 
 
@@ -93,18 +152,14 @@ def working_picture(picture: Image.Image, side: int = SIDE) -> np.ndarray:
     return np.asarray(grey)
 
 
-def extract(
-    picture: Image.Image, *, mirrored: bool = False, limit: int = MAX_KEYPOINTS
-) -> LocalFeatures:
-    """SIFT keypoints (at most ``limit``, strongest first) of ``picture`` (mirrored first when
-    ``mirrored``) with RootSIFT-free, plain uint8 descriptors."""
-    if mirrored:
-        picture = ImageOps.mirror(picture)
-    grey = working_picture(picture)
+def extract(picture: Image.Image, *, box: Box = WHOLE, limit: int = MAX_KEYPOINTS) -> LocalFeatures:
+    """SIFT keypoints (at most ``limit``, strongest first) of ``box`` of ``picture``, plain
+    uint8 descriptors."""
+    grey = working_picture(crop(picture, box))
     keypoints, descriptors = _detector().detectAndCompute(grey, None)
     if descriptors is None or not keypoints:
-        return LocalFeatures(grey.shape[1], grey.shape[0], np.zeros((0, 2), np.float32),
-                             np.zeros((0, 128), np.uint8), mirrored)  # fmt: skip
+        empty_points, empty = np.zeros((0, 2), np.float32), np.zeros((0, 128), np.uint8)
+        return LocalFeatures(grey.shape[1], grey.shape[0], empty_points, empty, box=box)
     order = np.argsort([-k.response for k in keypoints], kind="stable")[:limit]
     points = np.asarray([keypoints[i].pt for i in order], dtype=np.float32)
     return LocalFeatures(
@@ -112,8 +167,21 @@ def extract(
         height=grey.shape[0],
         points=points,
         descriptors=np.clip(descriptors[order], 0, 255).astype(np.uint8),
-        mirrored=mirrored,
+        box=box,
     )
+
+
+def extract_sets(picture: Image.Image, boxes: Sequence[Box] = ()) -> list[LocalFeatures]:
+    """The whole picture's features, then those of its first ``MAX_FEATURE_BOXES`` boxes."""
+    return [extract(picture)] + [extract(picture, box=box) for box in boxes[:MAX_FEATURE_BOXES]]
+
+
+def query_sets(sets: Sequence[LocalFeatures]) -> list[LocalFeatures]:
+    """What a query is verified with: its whole picture as found and mirrored, then its
+    boxes (``sets`` as ``extract_sets`` makes them)."""
+    if not sets:
+        return []
+    return [sets[0], sets[0].mirrored_copy(), *sets[1:]]
 
 
 @dataclass(frozen=True)
@@ -151,16 +219,21 @@ def _ratio_matches(query: LocalFeatures, target: LocalFeatures) -> tuple[np.ndar
     return q, t
 
 
-def _unit_square_in(transform: np.ndarray) -> np.ndarray:
-    corners = np.asarray([[0, 0, 1], [1, 0, 1], [1, 1, 1], [0, 1, 1]], dtype=np.float64)
-    mapped = corners @ transform.T
-    return (mapped[:, :2] / mapped[:, 2:3]).astype(np.float32)
+def _corners(box: Box) -> np.ndarray:
+    left, top, right, bottom = box
+    return np.asarray([[left, top], [right, top], [right, bottom], [left, bottom]], np.float64)
 
 
-def _clip_to_unit(polygon: np.ndarray) -> tuple[float, Box]:
-    """Area of ``polygon`` ∩ the unit square and the bounding box of that intersection."""
-    unit = np.asarray([[0, 0], [1, 0], [1, 1], [0, 1]], dtype=np.float32)
-    area, inter = cv2.intersectConvexConvex(np.ascontiguousarray(polygon), unit)
+def _mapped(transform: np.ndarray, points: np.ndarray) -> np.ndarray:
+    homogeneous = np.hstack([points, np.ones((len(points), 1))]) @ transform.T
+    return (homogeneous[:, :2] / homogeneous[:, 2:3]).astype(np.float32)
+
+
+def _clip(polygon: np.ndarray, box: Box) -> tuple[float, Box]:
+    """Area of ``polygon`` ∩ ``box`` and the bounding box of that intersection."""
+    area, inter = cv2.intersectConvexConvex(
+        np.ascontiguousarray(polygon, np.float32), _corners(box).astype(np.float32)
+    )
     if inter is None or area <= 0:
         return 0.0, (0.0, 0.0, 0.0, 0.0)
     pts = inter.reshape(-1, 2).clip(0, 1)
@@ -168,28 +241,15 @@ def _clip_to_unit(polygon: np.ndarray) -> tuple[float, Box]:
                          float(pts[:, 0].max()), float(pts[:, 1].max()))  # fmt: skip
 
 
-def _to_fractions(query: LocalFeatures, target: LocalFeatures, pixels: np.ndarray) -> np.ndarray:
-    """The 2×3 pixel transform (query features → target features) as a 3×3 on fractions, the
-    query's mirror undone (its features were found on the mirrored picture)."""
-    to_pixels = np.diag([query.width, query.height, 1.0])
-    if query.mirrored:  # fraction x of the query is at 1 - x of the mirrored picture
-        to_pixels = to_pixels @ np.asarray([[-1, 0, 1], [0, 1, 0], [0, 0, 1]], dtype=np.float64)
-    to_fractions = np.diag([1 / target.width, 1 / target.height, 1.0])
-    full = np.vstack([pixels, [0, 0, 1]]).astype(np.float64)
-    return to_fractions @ full @ to_pixels
-
-
 def _count_inside(features: LocalFeatures, box: Box) -> int:
-    x = features.points[:, 0] / features.width
-    if features.mirrored:
-        x = 1.0 - x
-    y = features.points[:, 1] / features.height
+    x, y = features.fractions().T
     return int(np.count_nonzero((x >= box[0]) & (x <= box[2]) & (y >= box[1]) & (y <= box[3])))
 
 
 def verify(query: LocalFeatures, target: LocalFeatures) -> Match | None:
     """A ``Match`` when at least ``MIN_INLIERS`` ratio-test matches agree on one similarity
-    transform of plausible scale that maps a real part of each picture onto the other."""
+    transform of plausible scale that maps a real part of each set's box onto the other, and
+    they are a fair share of the features there."""
     if len(query) < MIN_INLIERS or len(target) < MIN_INLIERS:
         return None
     q, t = _ratio_matches(query, target)
@@ -205,9 +265,12 @@ def verify(query: LocalFeatures, target: LocalFeatures) -> Match | None:
     scale = float(np.sqrt(abs(np.linalg.det(pixels[:, :2]))))
     if inliers < MIN_INLIERS or not MIN_SCALE <= scale <= MAX_SCALE:
         return None
-    transform = _to_fractions(query, target, pixels)
-    target_area, target_box = _clip_to_unit(_unit_square_in(transform))
-    query_area, query_box = _clip_to_unit(_unit_square_in(np.linalg.inv(transform)))
+    full = np.vstack([pixels, [0, 0, 1]]).astype(np.float64)
+    transform = target.to_fractions() @ full @ np.linalg.inv(query.to_fractions())
+    target_area, target_box = _clip(_mapped(transform, _corners(query.box)), target.box)
+    query_area, query_box = _clip(
+        _mapped(np.linalg.inv(transform), _corners(target.box)), query.box
+    )
     if target_area <= 0 or query_area <= 0:
         return None
     inside = min(_count_inside(query, query_box), _count_inside(target, target_box))
@@ -224,7 +287,12 @@ def verify(query: LocalFeatures, target: LocalFeatures) -> Match | None:
     )
 
 
-def best_match(queries: list[LocalFeatures], target: LocalFeatures) -> Match | None:
-    """The match with the most inliers among the query's feature sets (e.g. as is, mirrored)."""
-    matches = [m for m in (verify(q, target) for q in queries) if m is not None]
-    return max(matches, key=lambda m: m.inliers, default=None)
+def best_match(queries: Sequence[LocalFeatures], targets: Sequence[LocalFeatures]) -> Match | None:
+    """The match with the most agreeing features between any query set (as given: as found,
+    mirrored, its boxes) and the first target set (whole picture first, then its boxes) that
+    matches any."""
+    for target in targets:
+        matches = [m for m in (verify(query, target) for query in queries) if m is not None]
+        if matches:
+            return max(matches, key=lambda m: m.inliers)
+    return None

@@ -108,15 +108,17 @@ def evaluate_copies(
         pictures, query_plan, encoder, progress, "query views"))  # fmt: skip
     timings["encode_views_s"] = time.perf_counter() - started
     started = time.perf_counter()
-    local_key = (local.FORMAT, local.MAX_KEYPOINTS, local.SIDE)
+    local_key = (
+        local.FORMAT, local.MAX_KEYPOINTS, local.SIDE, local.CONTRAST_THRESHOLD,
+        local.MAX_FEATURE_BOXES, parts.VERSION,
+    )  # fmt: skip
     features = _cached(cache_file(".local.pkl", *local_key), lambda: [
-        (local.extract(p).to_bytes(), local.extract(p, mirrored=True).to_bytes())
+        local.pack_sets(local.extract_sets(p, parts.picture_boxes(p)))
         for p in tqdm(pictures, desc="local features", disable=not progress, leave=False)
     ])  # fmt: skip
     timings["local_features_s"] = time.perf_counter() - started
-    features = [
-        (local.LocalFeatures.from_bytes(a), local.LocalFeatures.from_bytes(b)) for a, b in features
-    ]
+    stored = [local.unpack_sets(blob) for blob in features]
+    asked = [local.query_sets(sets) for sets in stored]
 
     i_vec, i_owner, i_whole, _ = indexed
     q_vec, q_owner, q_whole, _ = queried
@@ -145,7 +147,7 @@ def evaluate_copies(
         started = time.perf_counter()
         copies_found = []
         for target in candidates[:depth]:
-            if local.best_match(list(features[row]), features[target][0]) is not None:
+            if local.best_match(asked[row], stored[target]) is not None:
                 copies_found.append(target)
                 if labels[target] != labels[row]:
                     false_copies.append((row, target))
@@ -167,7 +169,7 @@ def evaluate_copies(
     sizes = {
         "index_views_per_image": len(i_vec) / n,
         "query_views_per_image": len(q_vec) / n,
-        "local_feature_bytes_per_image": float(np.mean([len(f[0].to_bytes()) for f in features])),
+        "local_feature_bytes_per_image": float(np.mean([len(blob) for blob in features])),
     }
     return {
         "dataset": {

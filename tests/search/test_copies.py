@@ -70,6 +70,7 @@ def test_verify_finds_the_photo_inside_a_page_and_where(photo):
     page = _page_with(photo, (300, 200, 600, 500))
     match = local.verify(local.extract(photo), local.extract(page))
     assert match is not None and match.inliers >= local.MIN_INLIERS
+    assert not match.mirrored
     assert match.query_box == pytest.approx((0, 0, 1, 1), abs=0.02)
     assert match.target_box == pytest.approx((0.3, 0.25, 0.6, 0.625), abs=0.02)
     assert match.query_overlap == pytest.approx(1.0, abs=0.03)
@@ -81,13 +82,27 @@ def test_verify_finds_the_photo_inside_a_page_and_where(photo):
 
 def test_verify_finds_a_mirror_image_only_through_mirrored_features(photo):
     mirrored = photo.transpose(Image.Transpose.FLIP_LEFT_RIGHT)
-    target = local.extract(mirrored)
-    queries = [local.extract(photo), local.extract(photo, mirrored=True)]
-    match = local.best_match(queries, target)
-    assert match is not None and match.mirrored
+    target = [local.extract(mirrored)]
+    found = local.extract(photo)
+    unmirrored = local.best_match([found], target)
+    assert unmirrored is None or unmirrored.inliers < 30  # some self-similar structure at most
+    match = local.best_match(local.query_sets([found]), target)
+    assert match is not None and match.mirrored and match.inliers > 100
     # Query fraction x lands at 1 - x in the target.
     mapped = np.asarray(match.transform) @ np.array([0.2, 0.5, 1.0])
     assert mapped[:2] / mapped[2] == pytest.approx((0.8, 0.5), abs=0.02)
+
+
+def test_a_photo_on_a_page_is_verified_through_its_own_box(photo):
+    page = _page_with(photo.resize((256, 256)), (700, 500, 860, 660))
+    sets = local.extract_sets(page, picture_boxes(page))
+    assert len(sets) == 2 and sets[1].box == pytest.approx((0.7, 0.625, 0.86, 0.825), abs=0.01)
+    again = local.unpack_sets(local.pack_sets(sets))
+    assert np.allclose([s.box for s in again], [s.box for s in sets], atol=1e-4)
+    match = local.best_match(local.query_sets([local.extract(photo)]), again)
+    assert match is not None
+    assert match.target_box == pytest.approx((0.7, 0.625, 0.86, 0.825), abs=0.02)
+    assert match.target_overlap == pytest.approx(0.16 * 0.2, abs=0.01)
 
 
 def test_verify_rejects_unrelated_and_textureless_pictures(photo):

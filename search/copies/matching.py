@@ -1,0 +1,60 @@
+"""Copies among a search's hits: the first ``CRIER_COPY_VERIFY_DEPTH`` hits are verified with
+local features (``search.copies.local``); a verified hit is a **copy** (with where it matches),
+every other hit is **similar**, and copies rank above look-alikes, each kind in score order.
+
+The query's features are found once (a file) or read from storage (an image of the corpus);
+the targets' were stored when they were encoded, so a search costs one extraction at most plus
+the matching. A hit whose image has too few features (a flat colour, a tiny icon) cannot be
+verified and stays ``similar``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import TypeVar
+
+from search.copies.local import LocalFeatures, Match, best_match, query_sets
+
+COPY, SIMILAR = "copy", "similar"
+T = TypeVar("T")
+
+
+def verify_targets(
+    query: Sequence[LocalFeatures], targets: dict[int, Sequence[LocalFeatures]]
+) -> dict[int, Match]:
+    """The targets (image id → stored feature sets) that are copies of the query (its sets as
+    ``extract_sets`` made them), with their matches."""
+    asked = query_sets(query)
+    matches: dict[int, Match] = {}
+    for image_id, sets in targets.items():
+        match = best_match(asked, sets) if asked and sets else None
+        if match is not None:
+            matches[image_id] = match
+    return matches
+
+
+def copies_first(
+    hits: Sequence[T], matches: dict[int, Match], image_id: Callable[[T], int]
+) -> list[T]:
+    """``hits`` (best first) with the verified copies moved ahead, both kinds keeping their
+    order."""
+    copies = [hit for hit in hits if image_id(hit) in matches]
+    return copies + [hit for hit in hits if image_id(hit) not in matches]
+
+
+def match_json(match: Match | None) -> dict:
+    """A hit's ``match`` object in the API: ``kind`` always; for a copy the boxes (fractions
+    left, top, right, bottom), the 3×3 transform from query fractions to target fractions,
+    the overlaps and the number of agreeing features."""
+    if match is None:
+        return {"kind": SIMILAR}
+    return {
+        "kind": COPY,
+        "query_box": [round(v, 4) for v in match.query_box],
+        "target_box": [round(v, 4) for v in match.target_box],
+        "transform": match.transform,
+        "query_overlap": match.query_overlap,
+        "target_overlap": match.target_overlap,
+        "inliers": match.inliers,
+        "mirrored": match.mirrored,
+    }
