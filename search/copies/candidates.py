@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image
 
-from search.copies.parts import View, grid_boxes, picture_boxes
+from search.copies.parts import Box, View, grid_boxes, picture_boxes
 
 TURNS = (1, 2, 3)
 
@@ -31,21 +31,24 @@ class ViewPlan:
     grid: int = 0  # positions per side of the window grid (0: none)
     grid_side: float = 0.6
 
-    def views(self, picture: Image.Image) -> list[View]:
+    def views(self, picture: Image.Image, *, boxes: list[Box] | None = None) -> list[View]:
+        """The whole picture first, then the others; ``boxes``: its picture boxes when they
+        were already found."""
         views = [View("whole")]
         if self.turns:
             views += [View("turn", turn=t) for t in TURNS]
         if self.mirror:
             views.append(View("mirror", mirrored=True))
         if self.boxes:
-            views += [View("box", box=box) for box in picture_boxes(picture)]
+            found = picture_boxes(picture) if boxes is None else boxes
+            views += [View("box", box=box) for box in found]
         if self.grid:
             views += [View("grid", box=box) for box in grid_boxes(self.grid_side, self.grid)]
         return views
 
 
 INDEX_PLAN = ViewPlan(boxes=True)
-QUERY_PLAN = ViewPlan(boxes=True, turns=True, mirror=True, grid=3)
+QUERY_PLAN = ViewPlan(boxes=True, grid=3)  # turns and mirror measured no gain (docs/copies.md)
 
 
 def best_per_image(

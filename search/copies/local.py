@@ -288,11 +288,20 @@ def verify(query: LocalFeatures, target: LocalFeatures) -> Match | None:
 
 
 def best_match(queries: Sequence[LocalFeatures], targets: Sequence[LocalFeatures]) -> Match | None:
-    """The match with the most agreeing features between any query set (as given: as found,
-    mirrored, its boxes) and the first target set (whole picture first, then its boxes) that
-    matches any."""
-    for target in targets:
-        matches = [m for m in (verify(query, target) for query in queries) if m is not None]
-        if matches:
-            return max(matches, key=lambda m: m.inliers)
+    """Verify the query (its sets as ``query_sets`` gives them: whole as found, whole mirrored,
+    its boxes) against a target (its whole picture, then its boxes): whole against whole first,
+    as found and mirrored (the better match wins); else each part against the other's whole
+    picture. Parts are not verified against parts, nor mirrored against parts: each costs as
+    much as a whole verification, and a shortlist of candidates is mostly not copies."""
+    if not queries or not targets:
+        return None
+    whole = [m for m in (verify(q, targets[0]) for q in queries[:2]) if m is not None]
+    if whole:
+        return max(whole, key=lambda m: m.inliers)
+    for query, target in [(q, targets[0]) for q in queries[2:]] + [
+        (queries[0], t) for t in targets[1:]
+    ]:
+        match = verify(query, target)
+        if match is not None:
+            return match
     return None

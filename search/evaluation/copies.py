@@ -28,7 +28,7 @@ from search.evaluation import metrics
 from search.evaluation.copies_set import DISTRACTOR, VERSIONS, CopySet
 
 MODES = ("global", "candidates", "verified")
-DEPTH = 30  # candidates verified per query
+DEPTH = 20  # candidates verified per query (the service's CRIER_COPY_VERIFY_DEPTH)
 
 
 def _encode_views(pictures, plan: ViewPlan, encoder, progress: bool, desc: str):

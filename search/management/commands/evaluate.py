@@ -59,7 +59,7 @@ class Command(BaseCommand):
         )
         parser.add_argument(
             "--depth", type=int, default=None,
-            help="copies: candidates verified with local features per query (default 30)",
+            help="copies: candidates verified with local features per query (default 20)",
         )  # fmt: skip
         parser.add_argument(
             "--out",
