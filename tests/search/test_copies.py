@@ -113,3 +113,24 @@ def test_verify_rejects_unrelated_and_textureless_pictures(photo):
     assert len(flat) == 0
     assert local.verify(flat, local.extract(photo)) is None
     assert local.LocalFeatures.from_bytes(flat.to_bytes()).descriptors.shape == (0, 128)
+
+
+def test_copies_come_first_each_kind_in_order(photo):
+    from search.copies.matching import copies_first, match_json, verify_targets
+
+    page = _page_with(photo, (300, 200, 600, 500))
+    flat = Image.new("RGB", (200, 200), (90, 90, 90))
+    rng = np.random.default_rng(5)
+    targets = {
+        1: local.extract_sets(unrelated_picture(rng, (500, 400))),
+        2: local.extract_sets(page, picture_boxes(page)),
+        3: local.extract_sets(flat),
+        4: [],  # no stored features at all
+    }
+    matches = verify_targets(local.extract_sets(photo), targets)
+    assert set(matches) == {2}
+    assert copies_first([1, 2, 3, 4], matches, lambda i: i) == [2, 1, 3, 4]
+    assert match_json(None) == {"kind": "similar"}
+    shown = match_json(matches[2])
+    assert shown["kind"] == "copy" and len(shown["target_box"]) == 4
+    assert shown["inliers"] == matches[2].inliers and not shown["mirrored"]
