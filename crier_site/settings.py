@@ -181,6 +181,10 @@ CRIER_LITERT_BATCH = env_int("CRIER_LITERT_BATCH", 1)
 CRIER_ANN_THRESHOLD = env_int("CRIER_ANN_THRESHOLD", 20_000)
 # α-query expansion: re-search with the query averaged with its top N hits (0 = off).
 CRIER_QUERY_EXPANSION = env_int("CRIER_QUERY_EXPANSION", 0)
+# Copy search (docs/copies.md): a query is also searched turned, mirrored and by its parts, and
+# the first CRIER_COPY_VERIFY_DEPTH hits are verified with local features (copies first).
+CRIER_COPY_SEARCH = env_bool("CRIER_COPY_SEARCH", True)
+CRIER_COPY_VERIFY_DEPTH = env_int("CRIER_COPY_VERIFY_DEPTH", 20)
 CRIER_TEMP_CORPUS_MAX_MINUTES = env_int("CRIER_TEMP_CORPUS_MAX_MINUTES", 60 * 24 * 30)
 # Days a deleted corpus or image stays in its owner's trash before it is purged (docs/trash.md).
 CRIER_TRASH_DAYS = env_int("CRIER_TRASH_DAYS", 30)

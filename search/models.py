@@ -6,6 +6,8 @@
   for an encoder until that encoder was run on it: such an image is *pending* for it. An image
   may hold rows of several encoders (while its corpus changes encoder, docs/architecture.md) and
   of several kinds (``image`` is the whole picture; region vectors or local features come next).
+- :class:`CopyFeatures`: per image, what copy search verifies it with and finds its parts by:
+  picture boxes, local features, the boxes' vectors (docs/copies.md).
 - :class:`CorpusIndex`: per corpus, the live index: its version (directory name), how many
   vectors it holds, which encoder's vectors those are, whether it is stale, the indexing lease
   and when the last build started and finished.
@@ -169,3 +171,33 @@ class CorpusIndex(models.Model):
     @property
     def serving_encoder(self) -> str:
         return self.encoder or self.corpus.encoder
+
+
+class CopyFeatures(models.Model):
+    """Per image, what copy search verifies it with (docs/copies.md): the picture boxes found
+    in it (a collage's cells, a screenshot's photos) and the local features (SIFT keypoints and
+    uint8 descriptors) of the whole picture and of its first boxes, packed by
+    ``search.copies.local.pack_sets``, and the encoder's vectors of the boxes. Made when the
+    image is encoded. ``version`` names the feature format and box detector
+    (``search.copies.store``): rows of another version are made again."""
+
+    image = models.OneToOneField(
+        ImageRecord, on_delete=models.CASCADE, primary_key=True, related_name="copy_features"
+    )
+    corpus = models.ForeignKey(Corpus, on_delete=models.CASCADE, related_name="+")
+    version = models.PositiveIntegerField()
+    boxes = models.JSONField(default=list, blank=True)  # [[left, top, right, bottom], ...]
+    local_features = models.BinaryField(editable=False)
+    keypoints = models.PositiveIntegerField(default=0)
+    # The encoder's vectors of the boxes (float32, len(boxes) × dim), searched beside the
+    # index (search.copies.parts_index), and the encoder version that made them.
+    box_vectors = models.BinaryField(null=True, blank=True, editable=False)
+    box_fingerprint = models.CharField(max_length=64, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name_plural = "copy features"
+        indexes = [models.Index(fields=["corpus", "version"], name="copy_features_corpus")]
+
+    def __str__(self) -> str:
+        return f"copy features of image {self.image_id}"

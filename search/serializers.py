@@ -9,6 +9,7 @@ from corpora.selectors import attach_labels
 from crier_site.api.fields import MAX_ID, LabelSerializer
 from crier_site.api.links import image_file_url, image_thumbnail_url, image_url
 from search.copies.duplicates import DuplicateReport, DuplicateRow
+from search.copies.matching import COPY, SIMILAR, match_json
 from search.queries.filters import (
     METADATA_PREFIX,
     filter_specs,
@@ -150,8 +151,49 @@ class SearchHitSerializer(serializers.Serializer):
     taken_at = serializers.DateTimeField(allow_null=True)
 
 
+class MatchSerializer(serializers.Serializer):
+    """Whether a hit is a copy of the query, and where (docs/copies.md)."""
+
+    kind = serializers.ChoiceField(
+        choices=[COPY, SIMILAR],
+        help_text="copy: verified with local features (the same picture, or a part of it, "
+        "cropped, scaled, turned, mirrored or recoloured); similar: it only looks alike. "
+        "Copies come first.",
+    )
+    query_box = serializers.ListField(
+        child=serializers.FloatField(), min_length=4, max_length=4, required=False,
+        help_text="Copies only: the matched region of the query, as fractions left, top, "
+        "right, bottom of its width and height.",
+    )  # fmt: skip
+    target_box = serializers.ListField(
+        child=serializers.FloatField(), min_length=4, max_length=4, required=False,
+        help_text="Copies only: the matched region of this hit's image, the same way.",
+    )  # fmt: skip
+    transform = serializers.ListField(
+        child=serializers.ListField(child=serializers.FloatField()), required=False,
+        help_text="Copies only: the 3×3 matrix mapping query fractions (x, y, 1) to this "
+        "image's fractions.",
+    )  # fmt: skip
+    query_overlap = serializers.FloatField(
+        required=False, help_text="Copies only: the share of the query's area that is matched."
+    )
+    target_overlap = serializers.FloatField(
+        required=False, help_text="Copies only: the share of this image's area that is matched."
+    )
+    inliers = serializers.IntegerField(
+        required=False, help_text="Copies only: local features that agree on the transform."
+    )
+    mirrored = serializers.BooleanField(
+        required=False, help_text="Copies only: this image is a mirror image of the query."
+    )
+
+
+class ImageSearchHitSerializer(SearchHitSerializer):
+    match = MatchSerializer()
+
+
 class SearchResponseSerializer(serializers.Serializer):
-    results = SearchHitSerializer(many=True)
+    results = ImageSearchHitSerializer(many=True)
     took_ms = serializers.FloatField()
     index_version = serializers.CharField()
     offset = serializers.IntegerField(help_text="Hits skipped before the first result.")
@@ -190,7 +232,10 @@ def search_response(result: SearchResult, *, context: dict) -> dict:
     """Results best first, with each record's name, links and metadata."""
     attach_labels(hit.record for hit in result.hits)
     return {
-        "results": [_hit(hit.record, hit.score, context) for hit in result.hits],
+        "results": [
+            {**_hit(hit.record, hit.score, context), "match": match_json(hit.match)}
+            for hit in result.hits
+        ],
         "took_ms": round(result.took_ms, 2),
         "index_version": result.index_version,
         "offset": result.offset,
@@ -300,10 +345,19 @@ class DuplicateImageSerializer(serializers.Serializer):
     url = serializers.CharField()
     file_url = serializers.CharField()
     thumbnail_url = serializers.CharField()
+    match = MatchSerializer(
+        required=False,
+        help_text="Every image but the first: whether it is a verified copy of the first one.",
+    )
 
 
 class DuplicateGroupSerializer(serializers.Serializer):
     score = serializers.FloatField(help_text="The highest similarity between two members.")
+    kind = serializers.ChoiceField(
+        choices=[COPY, SIMILAR],
+        help_text="copy: every other image is a verified copy of the first (the same picture, "
+        "edited); similar: some only look alike.",
+    )
     images = DuplicateImageSerializer(many=True, help_text="Earliest upload first.")
 
 
@@ -325,6 +379,7 @@ def duplicates_response(
     groups = [
         {
             "score": round(row.score, 6),
+            "kind": row.kind,
             "images": [
                 {
                     "image_id": record.pk,
@@ -332,8 +387,9 @@ def duplicates_response(
                     "url": image_url(context, record),
                     "file_url": image_file_url(context, record),
                     "thumbnail_url": image_thumbnail_url(context, record),
+                    **({"match": match_json(row.matches.get(record.pk))} if n else {}),
                 }
-                for record in row.records
+                for n, record in enumerate(row.records)
             ],
         }
         for row in rows

@@ -13,6 +13,12 @@ from PIL import Image
 from corpora.models import Corpus, ImageRecord
 from crier_site.errors import Conflict, InvalidInput, NotFound
 from search import encoders
+from search.copies import store
+from search.copies.candidates import QUERY_PLAN, best_per_image
+from search.copies.local import LocalFeatures, Match, extract_sets
+from search.copies.matching import COPY, SIMILAR, copies_first, verify_targets
+from search.copies.parts import picture_boxes
+from search.copies.parts_index import parts_index
 from search.encoding.preprocessing import decode_side, open_image
 from search.indices.build import index_root, read_vectors
 from search.indices.cache import searchers
@@ -34,10 +40,26 @@ class IndexNotReady(Conflict):
 class Hit:
     record: ImageRecord  # loaded once, by the search: a record deleted since is never a hit
     score: float
+    # Where the hit is a copy of the query (verified with local features), else None: similar.
+    match: Match | None = None
 
     @property
     def record_id(self) -> int:
         return self.record.pk
+
+    @property
+    def kind(self) -> str:
+        return COPY if self.match is not None else SIMILAR
+
+
+@dataclass(frozen=True)
+class CopyQuery:
+    """What copy search adds to a query (docs/copies.md): more views of it, searched beside its
+    vector (turned, mirrored, its picture boxes, a grid of windows: ``(m, dim)``, or None), and
+    its local features (``search.copies.local.extract_sets``), to verify the best hits with."""
+
+    views: np.ndarray | None
+    features: list[LocalFeatures]
 
 
 @dataclass(frozen=True)
@@ -178,15 +200,20 @@ def _search(
     exclude_ids: Collection[int] = (),
     expansion: int | None = None,
     filters: ImageFilters | None = None,
+    copies: CopyQuery | None = None,
 ) -> SearchResult:
     """Search the live ``index`` resolved once by the caller (``None``: exact, over the stored
-    vectors) among the images ``filters`` keep, and cut the ranking to ``page``."""
+    vectors) among the images ``filters`` keep, and cut the ranking to ``page``. With
+    ``copies``, the query's other views are searched too (an image scores its best view) and
+    the first ``CRIER_COPY_VERIFY_DEPTH`` hits are verified: copies first."""
     started = time.perf_counter()
     exclude = {int(i) for i in exclude_ids}
     if filters is not None and not filters.is_empty:
         search = FilteredSearch(corpus=corpus, index=index, filters=filters)
     elif index is None:
         search = _exact_searcher(corpus)
+    elif copies is not None:
+        search = _views_searcher(corpus, index, copies.views)
     else:
         search = lambda query, n: index.search(_as_query(query, index.meta["dim"]), n)  # noqa: E731
     ranked = _top_hits(corpus, search, query, page.depth, exclude)
@@ -200,6 +227,8 @@ def _search(
         capped = len(ranked) == page.depth and ranked[-1].score >= page.min_score
         ranked = [hit for hit in ranked if hit.score >= page.min_score]
         matched = len(ranked)
+    if copies is not None:
+        ranked = _copies_first(corpus, ranked, copies.features)
     hits, has_more = page.cut(ranked)
     return SearchResult(
         hits=hits,
@@ -219,6 +248,42 @@ def _version_of(corpus: Corpus, index: LoadedIndex | None) -> str:
     if index is not None and index.directory is not None:
         return index.directory.name
     return index_version(corpus)
+
+
+def _views_searcher(corpus: Corpus, index: LoadedIndex, views: np.ndarray | None):
+    """Search the query and its other ``views`` in one batch, and the corpus's picture boxes
+    (``search.copies.parts_index``) with all of them; each image keeps its best score."""
+    dim = index.meta["dim"]
+    version = index.directory.name if index.directory is not None else ""
+    parts = parts_index(corpus, version, index.meta.get("encoder_fingerprint", ""), dim)
+
+    def search(query: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+        batch = _as_query(query, dim)[np.newaxis]
+        if views is not None and len(views):
+            batch = np.vstack([batch, np.asarray(views, dtype=np.float32).reshape(-1, dim)])
+        ids, scores = index.search(batch, n)
+        kept = ids >= 0
+        best = best_per_image(ids[kept], scores[kept])
+        for image_id, score in parts.search(batch, n).items():
+            best[image_id] = max(score, best.get(image_id, -np.inf))
+        ranked = sorted(best, key=lambda i: (-best[i], i))[:n]
+        return np.asarray(ranked, dtype=np.int64), np.asarray(
+            [best[i] for i in ranked], dtype=np.float32
+        )
+
+    return search
+
+
+def _copies_first(corpus: Corpus, ranked: list[Hit], features: list[LocalFeatures]) -> list[Hit]:
+    """The first ``CRIER_COPY_VERIFY_DEPTH`` hits verified against the query's ``features``
+    with their stored ones; copies (with their match) first, the rest after, each in order."""
+    depth = settings.CRIER_COPY_VERIFY_DEPTH
+    if not features or depth <= 0 or not ranked:
+        return ranked
+    head = ranked[:depth]
+    matches = verify_targets(features, store.features_of([hit.record_id for hit in head]))
+    head = [replace(hit, match=matches.get(hit.record_id)) for hit in head]
+    return copies_first(head, matches, lambda hit: hit.record_id) + ranked[depth:]
 
 
 def _exact_searcher(corpus: Corpus):
@@ -275,8 +340,17 @@ def search_image(
     picture = open_image(image, min_side=min_side)
     if region is not None:
         picture = region.crop(picture)
-    vector = encoder.encode_batch(encoder.preprocess(picture)[np.newaxis])[0]
-    result = _search(corpus, index, vector, page or Page(k=k), filters=filters)
+    copies = None
+    if settings.CRIER_COPY_SEARCH:
+        boxes = picture_boxes(picture)
+        views = QUERY_PLAN.views(picture, boxes=boxes)
+        batch = np.stack([encoder.preprocess(view.render(picture)) for view in views])
+        vectors = encoder.encode_batch(batch)
+        vector = vectors[0]  # the whole picture
+        copies = CopyQuery(views=vectors[1:], features=extract_sets(picture, boxes))
+    else:
+        vector = encoder.encode_batch(encoder.preprocess(picture)[np.newaxis])[0]
+    result = _search(corpus, index, vector, page or Page(k=k), filters=filters, copies=copies)
     return replace(result, query_picture=picture)
 
 
@@ -312,6 +386,10 @@ def search_similar(
     embedding, fingerprint = row
     index = require_index(corpus)
     _require_same_encoder(corpus, index, fingerprint)
+    copies = None
+    if settings.CRIER_COPY_SEARCH:
+        stored = store.stored_of(record_id, fingerprint)
+        copies = CopyQuery(views=stored.box_vectors, features=stored.features)
     return _search(
         corpus,
         index,
@@ -319,4 +397,5 @@ def search_similar(
         page or Page(k=k),
         exclude_ids=[record_id],
         filters=filters,
+        copies=copies,
     )

@@ -15,6 +15,7 @@ from corpora.validation import read_limited
 from crier_site.errors import CrierError, InvalidInput, NotFound, TooManyRequests
 from crier_site.http import page_errors
 from search.copies.duplicates import DuplicateReport, DuplicateRow, duplicate_rows, find_duplicates
+from search.copies.local import Match
 from search.forms import FilterForm
 from search.queries.filters import ImageFilters
 from search.queries.params import DEFAULT_THRESHOLD, PAGE_K, Page, validate_page, validate_threshold
@@ -31,6 +32,17 @@ class Row:
     rank: int
     record: ImageRecord
     score: float
+    match: Match | None = None  # a verified copy of the query: where it matches
+
+    @property
+    def box_percent(self) -> dict[str, float] | None:
+        """The matched region of this image in percent of its thumbnail (left, top, width,
+        height), for the tile's overlay."""
+        if self.match is None:
+            return None
+        left, top, right, bottom = self.match.target_box
+        return {"left": 100 * left, "top": 100 * top, "width": 100 * (right - left),
+                "height": 100 * (bottom - top)}  # fmt: skip
 
 
 @require_http_methods(["GET", "POST"])
@@ -166,7 +178,7 @@ def _render(
         "corpus": corpus,
         "result": result,
         "rows": [
-            Row(rank, hit.record, hit.score)
+            Row(rank, hit.record, hit.score, hit.match)
             for rank, hit in enumerate(
                 result.hits if result is not None else [],
                 start=result.offset + 1 if result is not None else 1,

@@ -10,12 +10,15 @@ publishes a new index version, and images deleted meanwhile are dropped when sho
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 from django.core.cache import cache
 
 from corpora.models import Corpus, ImageRecord
+from search.copies import store
+from search.copies.local import Match
+from search.copies.matching import COPY, SIMILAR, verify_targets
 from search.indices.build import read_vectors
 from search.queries.params import DEFAULT_THRESHOLD
 from search.selectors import index_version
@@ -45,10 +48,18 @@ class DuplicateReport:
 
 @dataclass(frozen=True)
 class DuplicateRow:
-    """A group as shown: its images (earliest upload first) and best pair score."""
+    """A group as shown: its images (earliest upload first), best pair score, and which of
+    the others are verified copies of the first (``search.copies.local``: record id → where)."""
 
     score: float
     records: list[ImageRecord]
+    matches: dict[int, Match] = field(default_factory=dict)
+
+    @property
+    def kind(self) -> str:
+        """``copy`` when every other image is a verified copy of the first (the same picture,
+        edited), else ``similar`` (pictures that only look alike)."""
+        return COPY if len(self.matches) == len(self.records) - 1 else SIMILAR
 
 
 class _UnionFind:
@@ -139,9 +150,12 @@ def duplicate_rows(*, corpus: Corpus, report: DuplicateReport, limit: int) -> li
     with fewer than two images (deleted since the comparison) is not shown."""
     shown = report.groups[:limit]
     records = corpus.images.in_bulk([pk for group in shown for pk in group.record_ids])
+    features = store.features_of(records)
     rows = []
     for group in shown:
         members = [records[pk] for pk in group.record_ids if pk in records]
         if len(members) > 1:
-            rows.append(DuplicateRow(score=group.score, records=members))
+            first, others = members[0].pk, {r.pk: features.get(r.pk, []) for r in members[1:]}
+            matches = verify_targets(features.get(first, []), others)
+            rows.append(DuplicateRow(score=group.score, records=members, matches=matches))
     return rows

@@ -36,6 +36,7 @@ from django.utils import timezone
 from corpora.models import Corpus, CorpusStatus, ImageRecord, ImageStatus
 from corpora.services import request_indexing
 from search import encoders
+from search.copies import store as copy_store
 from search.encoders.labels import label_text
 from search.encoding import model_inputs, retries, shutdown
 from search.encoding.leases import Lease, LeaseLost
@@ -62,6 +63,7 @@ class EncodeOutcome:
     busy: bool = False
     handed_over: bool = False
     retry_in: timedelta | None = None  # failed for a passing reason: retried after this
+    described: int = 0  # images given copy features
 
     @property
     def summary(self) -> str:
@@ -156,6 +158,15 @@ def _run_once(corpus_id: int, lease: Lease, outcome: EncodeOutcome, deadline: fl
         # An encoder change given up (the corpus went back to its serving encoder) leaves
         # vectors of the other one behind: they would never be used.
         ImageVector.objects.filter(corpus=corpus).exclude(encoder=corpus.encoder).delete()
+    # Searchable now; copy search's features (docs/copies.md) follow, for old images too.
+    if settings.CRIER_COPY_SEARCH:
+        outcome.described += copy_store.describe_missing(
+            corpus=corpus,
+            encoder=encoder,
+            stop=lambda: shutdown.stop_requested() or time.monotonic() > deadline,
+        )
+        if copy_store.missing(corpus).exists():
+            return False
     _set_final_status(corpus_id)
     return True
 

@@ -248,7 +248,6 @@ def _text(raw: Any, name: str) -> str:
     return " ".join(raw.split())
 
 
-
 def _labelled(label: str):
     """The ids of the images one of whose whole-image vectors has ``label`` among its predicted
     labels (while a corpus changes encoder, of either encoder)."""
@@ -256,6 +255,7 @@ def _labelled(label: str):
         kind=VectorKind.IMAGE, status=VectorStatus.ENCODED, label_text__contains=f"|{label}|"
     )
     return vectors.values("image_id")
+
 
 def _word(raw: Any, name: str, limit: int) -> str | None:
     """One lower-case name matched against a ``|a|b|`` column (a tag, a label)."""

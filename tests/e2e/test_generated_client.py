@@ -135,6 +135,11 @@ def test_a_generated_client_runs_the_whole_workflow(
     assert isinstance(by_file, models.SearchResponse), by_file
     assert len(by_file.results) == 3
     assert by_file.results[0].filename == "rocket.jpg"
+    # An edited copy of the rocket: verified with local features, and where it matches.
+    match = by_file.results[0].match
+    assert match.kind == "copy" and match.inliers >= 10  # a str enum
+    assert len(match.target_box) == 4 and match.target_overlap > 0.5
+    assert {hit.match.kind for hit in by_file.results[1:]} == {"similar"}
 
     by_id = v1_corpora_search_similar_create.sync(
         corpus.id,
@@ -160,6 +165,7 @@ def test_a_generated_client_runs_the_whole_workflow(
     duplicates = v1_corpora_duplicates_retrieve.sync(corpus.id, client=client, threshold=0.9)
     assert isinstance(duplicates, models.DuplicatesResponse), duplicates
     assert duplicates.group_count == 1
+    assert duplicates.groups[0].kind == "copy"
     assert {image.filename for image in duplicates.groups[0].images} == {
         "coffee.png",
         "coffee-copy.jpg",

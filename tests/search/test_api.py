@@ -93,7 +93,9 @@ def test_search_by_file_returns_ranked_results(api, user, colours):
         "caption",
         "labels",
         "taken_at",
+        "match",
     }
+    assert results[0]["match"] == {"kind": "similar"}  # a flat colour has no local features
     assert api.get(results[0]["file_url"]).status_code == 200
 
 

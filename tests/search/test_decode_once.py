@@ -17,6 +17,13 @@ from tests.factories import image_bytes, ingest, make_corpus, model_input_path
 pytestmark = pytest.mark.django_db
 
 
+@pytest.fixture(autouse=True)
+def no_copy_features(settings):
+    """Copy search's local features take a decode of their own, at 1/8 scale
+    (search.copies.store; counted in tests/search/test_copy_search.py): not the encoder's."""
+    settings.CRIER_COPY_SEARCH = False
+
+
 def embeddings(corpus) -> dict[str, bytes]:
     rows = corpus.images.values_list("original_filename", "status", "vectors__vector")
     assert all(status == ImageStatus.ENCODED for _, status, _ in rows)

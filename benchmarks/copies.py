@@ -1,0 +1,136 @@
+"""Copy search's cost at query time, against one-vector search, in one run (docs/benchmarks.md
+"Copy search").
+
+    .venv/bin/python benchmarks/copies.py [--size 10000] [--queries 30]
+
+A throw-away corpus (own data dir, SQLite) of ``--size`` images: the 160 pictures of the
+copy-detection set (docs/copies.md) encoded with EfficientNet-Lite0 and described for copy
+search (local features, picture boxes and their vectors, exactly as the encoding job stores
+them), plus synthetic images filling it up: vectors near real ones (so they crowd the top of
+every ranking) and copy data borrowed from a real picture (so every verified candidate costs
+what a real one costs). Then, interleaved query by query with ``CRIER_COPY_SEARCH`` on and off:
+
+- more like this (``services.search_similar``, k=10) of the real pictures;
+- search by file (``services.search_image``, k=10) with each picture as a 1-MP JPEG
+  (1155×866), decoded, encoded (with its views), searched and verified.
+
+p50/p90 of each, the bytes stored per image, and the time to describe one stored picture.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import statistics
+import time
+
+import numpy as np
+from bootstrap import setup_django
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--size", type=int, default=10_000)
+    parser.add_argument("--queries", type=int, default=30)
+    args = parser.parse_args()
+    setup_django(scratch_prefix="crier-bench-copies-")
+
+    from django.conf import settings
+    from django.contrib.auth import get_user_model
+    from synthetic import store_encoded
+
+    from corpora.models import Corpus
+    from search import services
+    from search.copies import parts, store
+    from search.encoders import get_encoder
+    from search.evaluation.copies_set import copy_set
+    from search.indices.build import rebuild_index
+
+    encoder = get_encoder("efficientnet-lite0")
+    owner = get_user_model().objects.create(username="bench-copies")
+    corpus = Corpus.objects.create(owner=owner, name="copies", encoder=encoder.name)
+    pictures = [copy_set().render(row) for row in range(len(copy_set().items))]
+
+    started = time.perf_counter()
+    described = []
+    for picture in pictures:
+        boxes, blob, keypoints = store.describe(picture)
+        box_pixels = [encoder.preprocess(parts.crop(picture, box)) for box in boxes]
+        vectors = encoder.encode_batch(np.stack(box_pixels)) if box_pixels else None
+        described.append((boxes, blob, keypoints, vectors))
+    describe_ms = (time.perf_counter() - started) * 1000 / len(pictures)
+    real = encoder.encode_batch(np.stack([encoder.preprocess(p) for p in pictures]))
+
+    rng = np.random.default_rng(0)
+    fill = args.size - len(real)
+    near = real[rng.integers(0, len(real), fill)] + rng.standard_normal(
+        (fill, real.shape[1]), dtype=np.float32
+    ) * (0.9 / np.sqrt(real.shape[1]))
+    near /= np.linalg.norm(near, axis=1, keepdims=True)
+    ids = store_encoded(
+        corpus, np.concatenate([real, near]).astype(np.float32), encoder.fingerprint
+    )
+    borrowed = list(range(len(real))) + rng.integers(0, len(real), fill).tolist()
+    store.save(
+        [
+            store.Described(
+                image_id=image_id,
+                corpus_id=corpus.pk,
+                boxes=described[source][0],
+                features=described[source][1],
+                keypoints=described[source][2],
+                box_vectors=described[source][3],
+                box_fingerprint=encoder.fingerprint if described[source][3] is not None else "",
+            )
+            for image_id, source in zip(ids, borrowed, strict=True)
+        ]
+    )
+    rebuild_index(corpus=corpus)
+    corpus.refresh_from_db()
+    stored = [len(d[1]) + (0 if d[3] is None else d[3].nbytes) for d in described]
+
+    files = [_jpeg_1mp(p) for p in pictures]
+    queries = rng.choice(len(real), min(args.queries, len(real)), replace=False).tolist()
+    timings: dict[tuple[str, bool], list[float]] = {}
+    for on in (True, False):  # warm-up: encoder, index, parts index
+        settings.CRIER_COPY_SEARCH = on
+        services.search_similar(corpus=corpus, record_id=ids[0], k=10)
+        services.search_image(corpus=corpus, image=files[0], k=10)
+    for n in queries:
+        for on in (True, False):
+            settings.CRIER_COPY_SEARCH = on
+            for kind, run in (
+                ("more like this", lambda n=n: services.search_similar(
+                    corpus=corpus, record_id=ids[n], k=10)),
+                ("search by 1-MP file", lambda n=n: services.search_image(
+                    corpus=corpus, image=files[n], k=10)),
+            ):  # fmt: skip
+                started = time.perf_counter()
+                run()
+                timings.setdefault((kind, on), []).append((time.perf_counter() - started) * 1000)
+
+    print(f"corpus {args.size} images; {len(queries)} queries each, interleaved on/off")
+    print("| query | copy search | p50 ms | p90 ms |")
+    print("|---|---|---:|---:|")
+    for (kind, on), values in timings.items():
+        values.sort()
+        p90 = values[min(len(values) - 1, int(0.9 * len(values)))]
+        print(f"| {kind} | {'on' if on else 'off'} | {statistics.median(values):.0f} | {p90:.0f} |")
+    print(
+        f"copy data per image: mean {np.mean(stored) / 1024:.1f} KiB, max {max(stored) / 1024:.1f}"
+    )
+    print(f"describing one stored picture (features, boxes, box vectors): {describe_ms:.0f} ms")
+
+
+def _jpeg_1mp(picture) -> bytes:
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    picture.convert("RGB").resize((1155, 866), Image.Resampling.BICUBIC).save(
+        buffer, "JPEG", quality=90
+    )
+    return buffer.getvalue()
+
+
+if __name__ == "__main__":
+    main()

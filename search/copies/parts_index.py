@@ -1,0 +1,79 @@
+"""The searchable picture boxes of a corpus: the vectors of the boxes found inside its stored
+pictures (a collage's cells, a screenshot's photos, an inset), each naming its image, so that a
+whole query finds the composite it is a part of (docs/copies.md).
+
+Few pictures are composites, so this is a small exact index beside the corpus's ScaNN index:
+loaded from ``CopyFeatures`` on first use and kept per process, keyed by the corpus, its index
+version and how many images have box vectors (images described after the index was published
+join at the next search).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+
+import numpy as np
+
+from corpora.models import Corpus
+from search.copies.candidates import best_per_image
+
+MAX_LOADED = 32
+
+
+@dataclass(frozen=True)
+class PartsIndex:
+    owners: np.ndarray  # (n,) image id of each box vector
+    vectors: np.ndarray  # (n, dim) float32
+
+    def search(self, queries: np.ndarray, n: int) -> dict[int, float]:
+        """The best ``n`` images by their best box's similarity to any of ``queries``."""
+        if not len(self.owners):
+            return {}
+        scores = np.asarray(queries, dtype=np.float32).reshape(-1, self.vectors.shape[1]) @ (
+            self.vectors.T
+        )
+        best = best_per_image(np.broadcast_to(self.owners, scores.shape).ravel(), scores.ravel())
+        kept = sorted(best, key=lambda i: (-best[i], i))[:n]
+        return {i: best[i] for i in kept}
+
+
+_lock = threading.Lock()
+_loaded: OrderedDict[int, tuple[tuple, PartsIndex]] = OrderedDict()
+
+
+def parts_index(corpus: Corpus, version: str, fingerprint: str, dim: int) -> PartsIndex:
+    """The corpus's box vectors made with encoder version ``fingerprint``, for a search of its
+    index ``version``."""
+    from search.models import CopyFeatures
+
+    rows = CopyFeatures.objects.filter(corpus=corpus, box_fingerprint=fingerprint).exclude(
+        box_vectors=None
+    )
+    key = (version, fingerprint, rows.count())
+    with _lock:
+        entry = _loaded.get(corpus.pk)
+        if entry is not None and entry[0] == key:
+            _loaded.move_to_end(corpus.pk)
+            return entry[1]
+    owners, vectors = [], []
+    for image_id, blob in rows.values_list("image_id", "box_vectors").iterator(chunk_size=2000):
+        found = np.frombuffer(bytes(blob), dtype=np.float32).reshape(-1, dim)
+        owners += [image_id] * len(found)
+        vectors.append(found)
+    index = PartsIndex(
+        owners=np.asarray(owners, dtype=np.int64),
+        vectors=np.concatenate(vectors) if vectors else np.zeros((0, dim), np.float32),
+    )
+    with _lock:
+        _loaded[corpus.pk] = (key, index)
+        _loaded.move_to_end(corpus.pk)
+        while len(_loaded) > MAX_LOADED:
+            _loaded.popitem(last=False)
+    return index
+
+
+def clear() -> None:
+    with _lock:
+        _loaded.clear()

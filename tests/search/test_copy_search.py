@@ -1,0 +1,156 @@
+"""Copy search through the services and the API: a photo found inside a page, where it matches,
+copies before look-alikes, and pictures without texture still searchable as similar."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+from django.urls import reverse
+from PIL import Image, ImageOps
+from rest_framework.test import APIClient
+
+from search import services
+from search.copies import store
+from search.encoding import job
+from search.models import CopyFeatures
+from tests.factories import ingested_corpus, photo_bytes
+
+pytestmark = pytest.mark.django_db
+
+PHOTO_BOX = (300, 200, 600, 500)  # where the astronaut sits on the 1000×800 page
+
+
+def png(image: Image.Image) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+def page_with_astronaut() -> bytes:
+    astronaut = Image.open(io.BytesIO(photo_bytes("astronaut.png"))).convert("RGB")
+    page = Image.new("RGB", (1000, 800), (255, 255, 255))
+    page.paste(astronaut.resize((300, 300)), PHOTO_BOX[:2])
+    rocket = Image.open(io.BytesIO(photo_bytes("rocket.jpg"))).convert("RGB")
+    page.paste(rocket.resize((250, 330)), (680, 200))
+    return png(page)
+
+
+@pytest.fixture
+def copies(user, django_capture_on_commit_callbacks):
+    astronaut = photo_bytes("astronaut.png", fmt="PNG", size=(512, 512))
+    files = {
+        "astronaut.png": astronaut,
+        "page.png": page_with_astronaut(),
+        "astronaut-mirrored.png": png(ImageOps.mirror(Image.open(io.BytesIO(astronaut)))),
+        "coffee.png": photo_bytes("coffee.png", fmt="PNG"),
+        "flat.png": png(Image.new("RGB", (64, 64), (200, 40, 40))),
+    }
+    return ingested_corpus(user, "copies", files, django_capture_on_commit_callbacks)
+
+
+def test_encoding_stores_copy_features_for_every_image(copies):
+    corpus, ids = copies
+    rows = {row.image_id: row for row in CopyFeatures.objects.filter(corpus=corpus)}
+    assert set(rows) == set(ids.values())
+    assert rows[ids["page.png"]].boxes  # the photos on the page were found
+    assert rows[ids["flat.png"]].keypoints == 0
+    assert rows[ids["astronaut.png"]].keypoints > 100
+    # An image stored before copy search (no row) gets one at the next run of the job.
+    CopyFeatures.objects.filter(image_id=ids["coffee.png"]).delete()
+    job.encode_corpus(corpus_id=corpus.pk)
+    assert store.features_of([ids["coffee.png"]])[ids["coffee.png"]]
+
+
+def test_search_by_file_finds_the_photo_inside_the_page_and_where(copies, user):
+    corpus, _ = copies
+    api = APIClient()
+    api.force_authenticate(user)
+    query = photo_bytes("astronaut.png", fmt="JPEG", size=(400, 400))
+    response = api.post(
+        reverse("api:search", args=[corpus.pk]),
+        {"image": io.BytesIO(query), "k": 5},
+        format="multipart",
+    )
+    assert response.status_code == 200, response.content
+    results = response.json()["results"]
+    kinds = {r["filename"]: r["match"]["kind"] for r in results}
+    assert kinds["page.png"] == kinds["astronaut.png"] == kinds["astronaut-mirrored.png"] == "copy"
+    assert kinds["coffee.png"] == kinds["flat.png"] == "similar"
+    # Copies first.
+    assert [r["match"]["kind"] for r in results] == ["copy"] * 3 + ["similar"] * 2
+    page = next(r for r in results if r["filename"] == "page.png")["match"]
+    assert page["target_box"] == pytest.approx([0.3, 0.25, 0.6, 0.625], abs=0.02)
+    assert page["query_box"] == pytest.approx([0, 0, 1, 1], abs=0.02)
+    assert page["target_overlap"] == pytest.approx(0.3 * 0.375, abs=0.02)
+    assert page["inliers"] >= 10 and len(page["transform"]) == 3
+    mirrored = next(r for r in results if r["filename"] == "astronaut-mirrored.png")["match"]
+    assert mirrored["mirrored"] is True
+
+
+def test_more_like_this_of_the_page_finds_the_photo_on_it(copies):
+    corpus, ids = copies
+    result = services.search_similar(corpus=corpus, record_id=ids["page.png"], k=4)
+    by_name = {hit.record.original_filename: hit for hit in result.hits}
+    match = by_name["astronaut.png"].match
+    assert match is not None and by_name["astronaut.png"].kind == "copy"
+    assert match.query_box == pytest.approx((0.3, 0.25, 0.6, 0.625), abs=0.02)
+    assert by_name["coffee.png"].kind == "similar"
+
+
+def test_a_flat_picture_is_still_searchable_as_similar(copies):
+    corpus, ids = copies
+    flat = png(Image.new("RGB", (32, 32), (200, 40, 40)))
+    result = services.search_image(corpus=corpus, image=flat, k=5)
+    assert len(result.hits) == 5 and all(hit.kind == "similar" for hit in result.hits)
+    assert result.hits[0].record_id == ids["flat.png"]
+    similar = services.search_similar(corpus=corpus, record_id=ids["flat.png"], k=3)
+    assert all(hit.match is None for hit in similar.hits)
+
+
+def test_duplicate_groups_tell_an_edited_copy_from_a_look_alike(copies, user):
+    corpus, ids = copies
+    api = APIClient()
+    api.force_authenticate(user)
+    url = reverse("api:duplicates", args=[corpus.pk])
+    # The mirror image has the same colour histogram: alone in its group at 0.99.
+    (group,) = api.get(url, {"threshold": 0.99}).json()["groups"]
+    assert [image["image_id"] for image in group["images"]] == [
+        ids["astronaut.png"], ids["astronaut-mirrored.png"]
+    ]  # fmt: skip
+    assert group["kind"] == "copy"
+    assert "match" not in group["images"][0]
+    assert group["images"][1]["match"]["kind"] == "copy"
+    assert group["images"][1]["match"]["mirrored"] is True
+    # At 0.9 the histogram also joins pictures that only share colours: similar.
+    wide = api.get(url, {"threshold": 0.9}).json()["groups"]
+    assert any(g["kind"] == "similar" for g in wide)
+
+
+def test_copy_features_take_one_reduced_decode_per_image(user, wide_histogram, count_decodes):
+    from tests.factories import image_bytes, ingest, make_corpus
+
+    corpus = make_corpus(user, encoder=wide_histogram.name)  # encodes from model inputs
+    ingest(corpus, {f"{n}.jpg": image_bytes(seed=n, size=(1600, 1200), fmt="JPEG") for n in (1, 2)})
+    count_decodes.clear()
+    outcome = job.encode_corpus(corpus_id=corpus.pk)
+    assert outcome.encoded == 2 and outcome.described == 2
+    assert len(count_decodes) == 2  # the encoder used the upload check's model inputs
+    assert CopyFeatures.objects.filter(corpus=corpus).count() == 2
+
+
+def test_the_results_page_marks_copies_and_draws_where_they_match(client, user, copies):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    corpus, _ = copies
+    client.force_login(user)
+    query = SimpleUploadedFile("q.jpg", photo_bytes("astronaut.png", size=(400, 400)))
+    response = client.post(reverse("search:results", args=[corpus.pk]), {"image": query})
+    assert response.status_code == 200
+    rows = {row.record.original_filename: row for row in response.context["rows"]}
+    assert rows["page.png"].match is not None and rows["coffee.png"].match is None
+    box = rows["page.png"].box_percent
+    assert box["left"] == pytest.approx(30, abs=2) and box["width"] == pytest.approx(30, abs=2)
+    html = response.content.decode()
+    assert html.count("data-match-box") == 3 and html.count(">Copy") == 3
+    assert "Copy, mirrored" in html
