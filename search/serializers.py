@@ -66,6 +66,7 @@ class SearchOptionsSerializer(PageOptionsSerializer):
         required=False,
         min_value=-1.0,
         max_value=1.0,
+        style={"example": -1.0},  # every hit: what Swagger UI pre-fills
         help_text="Only hits scoring at least this (cosine similarity, 1 is identical); the "
         f"response then counts them in 'matched' (among the best {MAX_DEPTH}).",
     )
@@ -103,6 +104,7 @@ class SearchImageSerializer(SearchFiltersSerializer, SearchOptionsSerializer):
     region = serializers.RegexField(
         REGION_FRACTIONS,
         required=False,
+        style={"example": "0,0,1,1"},  # the whole image: what Swagger UI pre-fills
         error_messages={
             "invalid": "The region must be four numbers, left,top,right,bottom, as fractions "
             "of the image's width and height (for example 0.1,0.2,0.6,0.9)."

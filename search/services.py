@@ -363,7 +363,9 @@ def search_similar(
     filters: ImageFilters | None = None,
 ) -> SearchResult:
     """Records most similar to one already in the corpus (itself excluded), among the images
-    ``filters`` keep (the query image itself need not match them)."""
+    ``filters`` keep (the query image itself need not match them). A corpus without an index
+    (a new one has no image either) is a Conflict before any image is looked up."""
+    index = require_index(corpus)
     status = (
         ImageRecord.objects.filter(corpus=corpus, pk=record_id)
         .values_list("status", flat=True)
@@ -384,7 +386,6 @@ def search_similar(
     if row is None or row[0] is None:
         raise Conflict("This image is not encoded yet.", record_id=record_id, status=status)
     embedding, fingerprint = row
-    index = require_index(corpus)
     _require_same_encoder(corpus, index, fingerprint)
     copies = None
     if settings.CRIER_COPY_SEARCH:

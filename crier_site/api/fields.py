@@ -29,7 +29,8 @@ class QueryBooleanField(serializers.BooleanField):
         raise AssertionError("unreachable")
 
 
-@extend_schema_field({"type": "object", "additionalProperties": {}})
+# The example {} is what Swagger UI's "Try it out" pre-fills (not made-up keys).
+@extend_schema_field({"type": "object", "additionalProperties": {}, "example": {}})
 class JSONObjectPartField(serializers.Field):
     """A multipart part whose text is a JSON object. Documented as an object, which OpenAPI
     clients send as a JSON part; ``parse`` turns the text into the object or raises."""

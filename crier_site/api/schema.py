@@ -13,6 +13,7 @@ from drf_spectacular.utils import OpenApiRequest
 from rest_framework import serializers
 
 from crier_site.api.envelope import ErrorEnvelopeSerializer
+from crier_site.api.fields import MAX_ID
 from crier_site.api.operations import OperationSpec
 from crier_site.api.pagination import CrierPagination
 
@@ -145,4 +146,32 @@ class CrierAutoSchema(AutoSchema):
                 schema["pattern"] = r"^[^\x00]*[^\s\x00][^\x00]*$"
             else:
                 schema["pattern"] = r"^[^\x00]+$"
+        if direction == "request" and isinstance(schema, dict):
+            example = _example_of(field, schema)
+            if example is not _NO_EXAMPLE:
+                schema["example"] = example
         return schema
+
+
+_NO_EXAMPLE = object()
+
+
+def _example_of(field: serializers.Field, schema: dict[str, Any]) -> Any:
+    """The value Swagger UI's "Try it out" pre-fills for a request field (and schemathesis's
+    examples phase sends): valid, and for an optional field the one that changes nothing, not
+    a made-up string. A field's own ``style={"example": ...}`` wins; ids are small integers."""
+    if "example" in schema or "default" in schema:
+        return _NO_EXAMPLE
+    if "example" in field.style:
+        return field.style["example"]
+    if isinstance(field, serializers.IntegerField) and field.max_value == MAX_ID:
+        return 1
+    if field.required:
+        return _NO_EXAMPLE
+    if schema.get("type") == "array":
+        return []
+    if schema.get("type") == "object":
+        return {}
+    if isinstance(field, serializers.CharField) and field.allow_blank:
+        return ""
+    return _NO_EXAMPLE

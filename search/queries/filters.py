@@ -464,13 +464,21 @@ class MetadataEquals(Expression):
 
 
 @extend_schema_field(
-    {"anyOf": [{"type": "string", "format": "date"}, {"type": "string", "format": "date-time"}]}
+    {
+        "anyOf": [
+            {"type": "string", "format": "date"},
+            {"type": "string", "format": "date-time"},
+            {"type": "string", "maxLength": 0},
+        ],
+        "example": "",
+    }
 )
 class IsoMomentField(serializers.CharField):
-    """An ISO date or date-time (checked by ``validate_filters``)."""
+    """An ISO date or date-time (checked by ``validate_filters``); blank: no bound, as in a
+    form left empty (what Swagger UI pre-fills)."""
 
     def __init__(self, **kwargs: Any) -> None:
-        super().__init__(required=False, max_length=64, **kwargs)
+        super().__init__(required=False, allow_blank=True, max_length=64, **kwargs)
 
 
 class DateInput(forms.DateInput):

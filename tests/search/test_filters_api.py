@@ -133,8 +133,9 @@ def test_the_schema_documents_the_filters():
         )
         assert properties["tags"]["type"] == "array"
         assert properties["metadata"]["items"]["pattern"].startswith("^[^=")
-        formats = {option["format"] for option in properties["taken_after"]["anyOf"]}
-        assert formats == {"date", "date-time"}
+        formats = {option.get("format") for option in properties["taken_after"]["anyOf"]}
+        assert formats == {"date", "date-time", None}  # None: blank, no bound
+        assert properties["taken_after"]["example"] == ""
 
 
 class FilteredQuery(SearchFiltersSerializer):

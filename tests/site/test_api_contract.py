@@ -241,3 +241,29 @@ def test_anonymous_operations_inherit_optional_security(schema) -> None:
         assert "security" not in schema["paths"][path][method]  # usable without credentials
     create = schema["paths"]["/api/v1/corpora/"]["post"]
     assert create["security"] and {} not in create["security"]
+
+
+def test_try_it_out_prefills_valid_examples_not_made_up_values(schema) -> None:
+    """What Swagger UI pre-fills (tests/e2e/test_swagger_try_it_out.py clicks through it)."""
+    components = schema["components"]["schemas"]
+    by_file = components["SearchImageRequest"]["properties"]
+    assert by_file["region"]["example"] == "0,0,1,1" and by_file["min_score"]["example"] == -1
+    assert by_file["tags"]["example"] == [] and by_file["taken_after"]["example"] == ""
+    assert components["SearchSimilarRequest"]["properties"]["image_id"]["example"] == 1
+    assert components["ImageUploadRequest"]["properties"]["metadata"]["example"] == {}
+    token = schema["paths"]["/api/v1/auth/token/"]["post"]["requestBody"]["content"]
+    assert set(next(iter(token["application/json"]["examples"].values()))["value"]) == {
+        "username",
+        "password",
+    }
+
+
+@pytest.mark.django_db
+def test_a_blank_date_bound_is_no_bound(client, user) -> None:
+    api = APIClient()
+    api.force_authenticate(user)
+    corpus = make_corpus(user)
+    response = api.get(
+        reverse("api:search", args=[corpus.pk]), {"q": "x", "taken_after": "", "label": ""}
+    )
+    assert response.status_code == 200, response.content
