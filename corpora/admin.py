@@ -56,8 +56,9 @@ class CorpusAdmin(admin.ModelAdmin):
 
     def save_model(self, request, obj: Corpus, form, change: bool) -> None:
         if change and "encoder" in form.changed_data:
+            new_encoder, obj.encoder = obj.encoder, form.initial["encoder"]
             super().save_model(request, obj, form, change)
-            services.change_encoder(corpus=obj, encoder=obj.encoder)
+            services.change_encoder(corpus=obj, encoder=new_encoder)
             self.message_user(
                 request, f"“{obj.name}” is being re-encoded with {obj.encoder} in the background."
             )

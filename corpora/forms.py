@@ -39,7 +39,7 @@ class CorpusForm(forms.Form):
     encoder = forms.ChoiceField(
         required=False,  # empty: the site's default
         label="Model",
-        help_text="What turns your images into vectors; it cannot change later. Lite0 is "
+        help_text="What turns your images into vectors (changeable later). Lite0 is "
         "the fastest.",
     )
 

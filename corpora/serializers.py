@@ -33,6 +33,14 @@ class CorpusSerializer(serializers.ModelSerializer):
     index_version = serializers.SerializerMethodField(
         help_text="Version of the live index (changes with every update); empty if none."
     )
+    index_encoder = serializers.SerializerMethodField(
+        help_text="The encoder whose vectors the live index holds: `encoder`, except while a "
+        "change of encoder is under way (searches use this one until the swap)."
+    )
+    reencoded_count = serializers.SerializerMethodField(
+        help_text="During a change of encoder: how many images the new encoder has done (of "
+        "`image_count`); null otherwise."
+    )
     url = serializers.SerializerMethodField()
 
     class Meta:
@@ -51,6 +59,8 @@ class CorpusSerializer(serializers.ModelSerializer):
             "failed_count",
             "indexed_count",
             "index_version",
+            "index_encoder",
+            "reencoded_count",
             "encoder",
             "created_at",
             "updated_at",
@@ -103,6 +113,12 @@ class CorpusSerializer(serializers.ModelSerializer):
     def get_index_version(self, corpus: Corpus) -> str:
         return str(self._index(corpus).get("index_version", ""))
 
+    def get_index_encoder(self, corpus: Corpus) -> str:
+        return str(self._index(corpus).get("index_encoder") or corpus.encoder)
+
+    def get_reencoded_count(self, corpus: Corpus) -> int | None:
+        return self._index(corpus).get("reencoded_count")
+
     def get_url(self, corpus: Corpus) -> str:
         return absolute_url(self.context, reverse("api:corpus-detail", args=[corpus.pk]))
 
@@ -129,7 +145,7 @@ class CorpusCreateSerializer(serializers.Serializer):
         choices=[],
         required=False,
         help_text="The model that turns its images into vectors (default: the site's). "
-        "Fixed for the life of the corpus.",
+        "It can be changed later (PATCH `encoder`), without downtime.",
     )
 
     def __init__(self, *args, **kwargs) -> None:
@@ -140,16 +156,16 @@ class CorpusCreateSerializer(serializers.Serializer):
 
 class CorpusUpdateSerializer(CorpusCreateSerializer):
     """PATCH (partial): only the fields sent change; ``expires_in_minutes: null`` makes the
-    corpus permanent. The encoder cannot change: the stored vectors and the index belong to it."""
+    corpus permanent. Another ``encoder`` re-encodes every image in the background while the
+    current index keeps answering searches; watch ``reencoded_count`` and ``index_encoder``."""
 
-    encoder = None
-
-    def validate(self, attrs: dict) -> dict:
-        if "encoder" in self.initial_data:
-            raise serializers.ValidationError(
-                {"encoder": "A corpus keeps its encoder; create a new corpus to use another."}
-            )
-        return attrs
+    encoder = serializers.ChoiceField(
+        choices=[],
+        required=False,
+        help_text="Another model for the corpus: its images are encoded again in the "
+        "background; searches keep using the current model (`index_encoder`) until all are, "
+        "then switch at once.",
+    )
 
 
 class ImageListSerializer(serializers.ListSerializer):

@@ -76,9 +76,19 @@ def update_corpus(
     description: str | None = None,
     visibility: str | None = None,
     expires_in_minutes: int | object | None = UNSET,
+    encoder: str | None = None,
 ) -> Corpus:
-    """Change the editable fields given; ``expires_in_minutes=None`` makes a corpus permanent."""
+    """Change the editable fields given; ``expires_in_minutes=None`` makes a corpus permanent.
+
+    Another ``encoder`` is a change of model without downtime: search encodes every image with
+    it in the background while the current index keeps answering, swaps the new index in once
+    all are done and drops the old vectors (docs/architecture.md)."""
     changed: list[str] = []
+    new_encoder = encoder is not None and validate_encoder(encoder) != corpus.encoder
+    if new_encoder:
+        corpus.encoder = encoder
+        corpus.status, corpus.status_message = CorpusStatus.INDEXING, ""
+        changed += ["encoder", "status", "status_message"]
     if name is not None:
         corpus.name = _clean_name(name)
         _ensure_name_free(corpus)
@@ -96,6 +106,8 @@ def update_corpus(
         try:
             with transaction.atomic():
                 corpus.save(update_fields=[*changed, "updated_at"])
+                if new_encoder:
+                    request_indexing(corpus_id=corpus.pk)
         except IntegrityError:
             raise Conflict(
                 f"You already have a corpus named {corpus.name!r}.", field="name"
@@ -322,13 +334,10 @@ def delete_images(*, corpus: Corpus, image_ids: Iterable[int]) -> int:
 
 
 def change_encoder(*, corpus: Corpus, encoder: str) -> Corpus:
-    """Switch the corpus to another encoder: every image is encoded again in the background and
-    the index rebuilt. Until then the old index keeps answering "more like this" for images not
-    yet re-encoded, and searches by a new image get a 409 (their vector would not match it)."""
-    corpus.encoder = validate_encoder(encoder)
-    corpus.save(update_fields=["encoder", "updated_at"])
-    reindex_corpus(corpus=corpus)
-    return corpus
+    """Switch the corpus to another encoder (``update_corpus``'s ``encoder``): every image is
+    encoded again in the background while the old index keeps answering every search; the new
+    index replaces it once all are encoded."""
+    return update_corpus(corpus=corpus, encoder=encoder)
 
 
 def reindex_corpus(*, corpus: Corpus) -> None:

@@ -13,11 +13,13 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from corpora import selectors, services, trash
+from corpora.encoder_options import encoder_choices
 from corpora.files import corpus_zip_response, image_file_response
 from corpora.forms import CorpusForm, ImageEditForm, UploadForm
 from corpora.models import Corpus, ImageRecord, Visibility
 from corpora.serializers import CorpusUpdateSerializer
 from corpora.services import IngestReport
+from corpora.signals import index_facts
 from corpora.validation import accepted_suffixes
 from crier_site.errors import Conflict, CorpusNotFound, InvalidInput, NotFound
 from crier_site.http import page_errors
@@ -75,6 +77,8 @@ def _edit_data(form: QueryDict) -> dict:
     """The edit form as the PATCH body it stands for: expiry left out unless a new time is
     typed or "keep it until I delete it" is ticked (null: permanent)."""
     data = {field: form.get(field, "") for field in ("name", "description", "visibility")}
+    if form.get("encoder"):
+        data["encoder"] = form["encoder"]
     if form.get("keep_forever"):
         data["expires_in_minutes"] = None
     elif form.get("expires_in_minutes", "").strip():
@@ -265,6 +269,8 @@ def _render_detail(
         "report": report,
         "edit": edit or {"errors": {}, "values": None},
         "visibility_choices": Visibility.choices,
+        "encoder_choices": encoder_choices(),
+        "index": index_facts([corpus.pk]).get(corpus.pk, {}),
         "max_expiry_minutes": settings.CRIER_TEMP_CORPUS_MAX_MINUTES,
         # For corpus.js to refuse a file before sending it; the server stays the judge.
         "max_upload_bytes": settings.CRIER_MAX_UPLOAD_BYTES,

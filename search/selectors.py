@@ -78,11 +78,28 @@ def image_labels(record_ids: Iterable[int]) -> dict[int, list[dict]]:
 
 
 def index_facts(corpus_ids: Iterable[int]) -> dict[int, dict]:
-    """Per corpus: its live index's version and size (what corpora shows of it)."""
-    rows = CorpusIndex.objects.filter(corpus_id__in=list(corpus_ids)).values_list(
-        "corpus_id", "version", "indexed_count"
+    """Per corpus: its live index's version and size, the encoder whose vectors it holds, and
+    during a change of encoder how many images the new one has done (what corpora shows)."""
+    ids = list(corpus_ids)
+    rows = CorpusIndex.objects.filter(corpus_id__in=ids).values_list(
+        "corpus_id", "version", "indexed_count", "encoder", "corpus__encoder"
     )
-    return {
-        corpus_id: {"index_version": version, "indexed_count": count}
-        for corpus_id, version, count in rows
-    }
+    facts = {}
+    for corpus_id, version, count, serving, target in rows:
+        serving = serving or target
+        done = None
+        if serving != target:
+            done = (
+                ImageVector.objects.filter(
+                    corpus_id=corpus_id, encoder=target, kind=VectorKind.IMAGE
+                )
+                .filter(image__trashed_at__isnull=True)
+                .count()
+            )
+        facts[corpus_id] = {
+            "index_version": version,
+            "indexed_count": count,
+            "index_encoder": serving,
+            "reencoded_count": done,
+        }
+    return facts

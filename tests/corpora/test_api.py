@@ -130,7 +130,9 @@ def test_create_rejects_bad_input(alice, payload, field):
     assert field in error_of(response)["message"]
 
 
-def test_the_encoder_is_chosen_at_creation_and_then_fixed(alice):
+def test_the_encoder_is_chosen_at_creation_and_can_be_changed(
+    alice, django_capture_on_commit_callbacks
+):
     created = alice.post(
         reverse("api:corpus-list"), {"name": "b", "encoder": "efficientnet-lite1"}, format="json"
     )
@@ -140,9 +142,15 @@ def test_the_encoder_is_chosen_at_creation_and_then_fixed(alice):
             reverse("api:corpus-list"), {"name": "c", "encoder": unknown}, format="json"
         )
         assert refused.status_code == 400 and "encoder" in error_of(refused)["message"]
-    change = alice.patch(corpus_url(created.json()["id"]), {"encoder": "histogram"}, format="json")
-    assert change.status_code == 400 and "keeps its encoder" in error_of(change)["message"]
+    url = corpus_url(created.json()["id"])
+    refused = alice.patch(url, {"encoder": "no-such-model"}, format="json")
+    assert refused.status_code == 400 and "encoder" in error_of(refused)["message"]
     assert Corpus.objects.get(pk=created.json()["id"]).encoder == "efficientnet-lite1"
+    with django_capture_on_commit_callbacks(execute=False) as jobs:
+        change = alice.patch(url, {"encoder": "histogram"}, format="json")
+    assert change.status_code == 200 and change.json()["encoder"] == "histogram"
+    assert change.json()["status"] == "indexing" and jobs  # encoded in the background
+    assert Corpus.objects.get(pk=created.json()["id"]).encoder == "histogram"
 
 
 def test_duplicate_corpus_name_is_a_409_conflict(alice, user):
