@@ -79,6 +79,12 @@ urlpatterns = [
         search_api.SimilarSearchApi.as_view(),
         name="search-similar",
     ),
+    path("corpora/<int:corpus_id>/compare/", search_api.CompareApi.as_view(), name="compare"),
+    path(
+        "corpora/<int:corpus_id>/compare/file/",
+        search_api.CompareFileApi.as_view(),
+        name="compare-file",
+    ),
     path(
         "corpora/<int:corpus_id>/duplicates/",
         search_api.DuplicatesApi.as_view(),

@@ -1,7 +1,8 @@
 """POST /api/v1/corpora/{id}/search/ — by a query image; GET …/search/?q= — by words;
 …/search/similar/ — by an image of the corpus; GET /api/v1/search/?q= — by words, in every
 corpus the caller may see; GET /api/v1/corpora/{id}/duplicates/ — groups of near-duplicate
-images."""
+images; POST …/compare/ (two images of the corpus) and …/compare/file/ (an uploaded picture
+and one image) — is one a copy of the other, and where."""
 
 from __future__ import annotations
 
@@ -22,6 +23,9 @@ from crier_site.http import check_request_size
 from search import services
 from search.copies.duplicates import duplicate_rows, find_duplicates
 from search.serializers import (
+    CompareFileSerializer,
+    CompareImagesSerializer,
+    CompareResponseSerializer,
     DuplicatesRequestSerializer,
     DuplicatesResponseSerializer,
     SearchImageSerializer,
@@ -29,6 +33,7 @@ from search.serializers import (
     SearchSimilarSerializer,
     TextSearchQuerySerializer,
     TextSearchResponseSerializer,
+    compare_response,
     duplicates_response,
     search_response,
     text_search_response,
@@ -122,6 +127,48 @@ class SimilarSearchApi(SearchView):
             filters=params["filters"],
         )
         return Response(search_response(result, context={"request": request}))
+
+
+class CompareApi(SearchView):
+    parser_classes = [JSONParser]
+
+    @api_operation(
+        request=CompareImagesSerializer,
+        responses=CompareResponseSerializer,
+        errors=[409],
+        description="Is `other_id` a copy of `image_id` (two images of the corpus), and where do "
+        "they match: `match` as in search results (docs/copies.md). 409 while either image is "
+        "not described for copy search yet.",
+    )
+    def post(self, request: Request, corpus_id: int) -> Response:
+        corpus = get_readable_corpus(user=request.user, corpus_id=corpus_id)
+        params = _valid(CompareImagesSerializer, request.data)
+        comparison = services.compare_images(
+            corpus=corpus, image_id=params["image_id"], other_id=params["other_id"]
+        )
+        return Response(compare_response(comparison, context={"request": request}))
+
+
+class CompareFileApi(SearchView):
+    parser_classes = [MultiPartParser]
+
+    @api_operation(
+        request=OpenApiRequest(
+            CompareFileSerializer, encoding={"image": {"contentType": IMAGE_MEDIA_TYPES}}
+        ),
+        responses=CompareResponseSerializer,
+        errors=[409],
+        description="Is image `other_id` of the corpus a copy of the uploaded picture, and "
+        "where do they match (docs/copies.md).",
+    )
+    def post(self, request: Request, corpus_id: int) -> Response:
+        corpus = get_readable_corpus(user=request.user, corpus_id=corpus_id)
+        check_request_size(request)
+        params = _valid(CompareFileSerializer, request.data)
+        upload = params["image"]
+        data = read_limited(upload, declared_size=upload.size)
+        comparison = services.compare_file(corpus=corpus, image=data, other_id=params["other_id"])
+        return Response(compare_response(comparison, context={"request": request}))
 
 
 class DuplicatesApi(APIView):

@@ -405,3 +405,47 @@ def duplicates_response(
         "cached": report.cached,
         "index_version": report.index_version,
     }
+
+
+class CompareImagesSerializer(serializers.Serializer):
+    """JSON: two images of the corpus."""
+
+    image_id = serializers.IntegerField(
+        min_value=1, max_value=MAX_ID, help_text="The query: an image of the corpus."
+    )
+    other_id = serializers.IntegerField(
+        min_value=1, max_value=MAX_ID, help_text="The image compared with it."
+    )
+
+
+class CompareFileSerializer(serializers.Serializer):
+    """Multipart: an uploaded picture against an image of the corpus."""
+
+    image = serializers.FileField(allow_empty_file=True, help_text="The query picture.")
+    other_id = serializers.IntegerField(
+        min_value=1, max_value=MAX_ID, help_text="The image of the corpus compared with it."
+    )
+
+
+class CompareResponseSerializer(serializers.Serializer):
+    image_id = serializers.IntegerField(
+        allow_null=True, help_text="The query image (null for an uploaded picture)."
+    )
+    other_id = serializers.IntegerField()
+    other_url = serializers.CharField()
+    other_thumbnail_url = serializers.CharField()
+    match = MatchSerializer()
+    took_ms = serializers.FloatField()
+
+
+def compare_response(comparison, *, context: dict) -> dict:
+    """A comparison (``search.services.compare_images`` / ``compare_file``) as the API shows
+    it."""
+    return {
+        "image_id": comparison.query.pk if comparison.query is not None else None,
+        "other_id": comparison.target.pk,
+        "other_url": image_url(context, comparison.target),
+        "other_thumbnail_url": image_thumbnail_url(context, comparison.target),
+        "match": match_json(comparison.match),
+        "took_ms": round(comparison.took_ms, 2),
+    }

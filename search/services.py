@@ -400,3 +400,52 @@ def search_similar(
         filters=filters,
         copies=copies,
     )
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """Whether one picture is a copy of another image of the corpus, and where."""
+
+    target: ImageRecord
+    match: Match | None
+    query: ImageRecord | None = None  # None: an uploaded picture
+    took_ms: float = 0.0
+
+
+def _compared_target(corpus: Corpus, image_id: int) -> tuple[ImageRecord, list[LocalFeatures]]:
+    record = corpus.images.filter(pk=image_id).first()
+    if record is None:
+        raise NotFound("No such image in this corpus.", image_id=image_id)
+    features = store.features_of([image_id]).get(image_id)
+    if features is None:
+        raise Conflict(
+            "This image is not described for copy search yet; try again when the corpus is ready.",
+            image_id=image_id,
+            status=corpus.status,
+        )
+    return record, features
+
+
+def compare_images(*, corpus: Corpus, image_id: int, other_id: int) -> Comparison:
+    """Is image ``other_id`` of the corpus a copy of image ``image_id`` (the query), and
+    where do they match (``search.copies.local.Match``, None: not a copy)? Both images' stored
+    local features are matched; 404 for an image not in the corpus, 409 for one not described
+    yet."""
+    started = time.perf_counter()
+    query, query_features = _compared_target(corpus, image_id)
+    target, target_features = _compared_target(corpus, other_id)
+    match = verify_targets(query_features, {other_id: target_features}).get(other_id)
+    took = (time.perf_counter() - started) * 1000
+    return Comparison(target=target, match=match, query=query, took_ms=took)
+
+
+def compare_file(*, corpus: Corpus, image, other_id: int) -> Comparison:
+    """Is image ``other_id`` of the corpus a copy of the uploaded ``image`` (anything
+    ``open_image`` accepts, passing the upload gate), and where?"""
+    started = time.perf_counter()
+    target, target_features = _compared_target(corpus, other_id)
+    picture = open_image(image, min_side=store.DECODE_SIDE)
+    query_features = extract_sets(picture, picture_boxes(picture))
+    match = verify_targets(query_features, {other_id: target_features}).get(other_id)
+    took = (time.perf_counter() - started) * 1000
+    return Comparison(target=target, match=match, took_ms=took)

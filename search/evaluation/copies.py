@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import pickle
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +26,7 @@ from tqdm import tqdm
 from search.copies import local, parts
 from search.copies.candidates import INDEX_PLAN, QUERY_PLAN, ViewPlan, best_per_image
 from search.evaluation import metrics
-from search.evaluation.copies_set import DISTRACTOR, VERSIONS, CopySet
+from search.evaluation.copies_set import DISTRACTOR, CopyItem, CopySet
 
 MODES = ("global", "candidates", "verified")
 DEPTH = 20  # candidates verified per query (the service's CRIER_COPY_VERIFY_DEPTH)
@@ -160,10 +161,11 @@ def evaluate_copies(
             misses.append((copies.items[row].version, copies.items[missed].version, rank))
 
     versions = [copies.items[r].version for r in queries]
+    kinds = list(dict.fromkeys(versions))  # in the set's order
     table: dict[str, dict[str, float]] = {}
     for mode in MODES:
         aps = _ap_rows(ranked[mode], labels, queries, k)
-        table[mode] = {v: float(aps[[x == v for x in versions]].mean()) for v in VERSIONS}
+        table[mode] = {v: float(aps[[x == v for x in versions]].mean()) for v in kinds}
         table[mode]["all"] = float(aps.mean())
     timings["verify_ms_per_pair"] = 1000 * verify_seconds / max(verified_pairs, 1)
     sizes = {
@@ -173,7 +175,8 @@ def evaluate_copies(
     }
     return {
         "dataset": {
-            "name": f"copies-{copies.part}", "key": copies.key, "seed": copies.seed,
+            "name": getattr(copies, "name", f"copies-{copies.part}"), "key": copies.key,
+            "seed": copies.seed, "versions": kinds,
             "targets": [p.name for p in copies.targets], "images": n, "queries": len(queries),
         },
         "encoder": encoder.name,
@@ -197,7 +200,7 @@ def copies_table(results: dict[str, Any]) -> str:
     k = results["k"]
     header = ["version"] + [f"{mode} AP@{k}" for mode in MODES]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    for version in [*VERSIONS, "all"]:
+    for version in [*results["dataset"]["versions"], "all"]:
         label = f"**all (mAP@{k})**" if version == "all" else version
         cells = [f"{results['ap'][mode][version]:.3f}" for mode in MODES]
         lines.append("| " + " | ".join([label, *cells]) + " |")
@@ -210,3 +213,38 @@ def copies_table(results: dict[str, Any]) -> str:
     )
     caption += f"; {len(results['false_copies'])} false copies verified"
     return caption + "\n\n" + "\n".join(lines) + "\n"
+
+
+@dataclass(frozen=True)
+class NearDuplicateCopies:
+    """The near-duplicates set (docs/evaluation.md) as a copy set: each photo is a target, its
+    7 edits the versions; no distractors. What ``evaluate --dataset near-duplicates --copies``
+    runs, so the set's mAP can be read for copy search too."""
+
+    name: str
+    key: str
+    seed: int
+    targets: list[Path]
+    items: list[CopyItem]
+
+    def render(self, row: int):
+        from search.evaluation import near_duplicates
+
+        item = self.items[row]
+        edit = near_duplicates.EDITS[
+            [e.__name__ for e in near_duplicates.EDITS].index(item.version)
+        ]
+        return near_duplicates.render(self.targets[item.target], edit)
+
+
+def near_duplicate_copies() -> NearDuplicateCopies:
+    from search.evaluation import near_duplicates
+
+    photos = near_duplicates.find_photos()
+    items = [
+        CopyItem(target=t, version=edit.__name__, seed=(0,))
+        for t in range(len(photos))
+        for edit in near_duplicates.EDITS
+    ]
+    key = f"near-duplicates-{near_duplicates.VERSION}-{len(photos)}x{len(near_duplicates.EDITS)}"
+    return NearDuplicateCopies("near-duplicates", key, 0, photos, items)

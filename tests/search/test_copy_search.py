@@ -154,3 +154,51 @@ def test_the_results_page_marks_copies_and_draws_where_they_match(client, user, 
     html = response.content.decode()
     assert html.count("data-match-box") == 3 and html.count(">Copy") == 3
     assert "Copy, mirrored" in html
+
+
+def test_compare_two_images_or_an_upload_with_one(copies, user, other_user):
+    corpus, ids = copies
+    api = APIClient()
+    api.force_authenticate(user)
+    url = reverse("api:compare", args=[corpus.pk])
+    body = api.post(
+        url, {"image_id": ids["astronaut.png"], "other_id": ids["page.png"]}, format="json"
+    ).json()
+    assert body["image_id"] == ids["astronaut.png"] and body["other_id"] == ids["page.png"]
+    assert body["match"]["kind"] == "copy"
+    assert body["match"]["target_box"] == pytest.approx([0.3, 0.25, 0.6, 0.625], abs=0.02)
+    assert body["other_thumbnail_url"].endswith(f"/images/{ids['page.png']}/thumbnail/")
+    unrelated = api.post(
+        url, {"image_id": ids["astronaut.png"], "other_id": ids["coffee.png"]}, format="json"
+    )
+    assert unrelated.json()["match"] == {"kind": "similar"}
+
+    upload = api.post(
+        reverse("api:compare-file", args=[corpus.pk]),
+        {
+            "image": io.BytesIO(photo_bytes("astronaut.png", size=(300, 300))),
+            "other_id": ids["page.png"],
+        },
+        format="multipart",
+    )
+    assert upload.status_code == 200, upload.content
+    assert upload.json()["image_id"] is None and upload.json()["match"]["kind"] == "copy"
+
+    # Malformed or foreign requests get the usual JSON errors.
+    missing = api.post(url, {"image_id": ids["astronaut.png"]}, format="json")
+    assert missing.status_code == 400 and "other_id" in missing.json()["error"]["message"]
+    assert (
+        api.post(url, {"image_id": 10**6, "other_id": ids["page.png"]}, format="json").status_code
+        == 404
+    )
+    not_a_picture = api.post(
+        reverse("api:compare-file", args=[corpus.pk]),
+        {"image": io.BytesIO(b"not an image"), "other_id": ids["page.png"]},
+        format="multipart",
+    )
+    assert not_a_picture.status_code == 400
+    api.force_authenticate(other_user)
+    foreign = api.post(
+        url, {"image_id": ids["astronaut.png"], "other_id": ids["page.png"]}, format="json"
+    )
+    assert foreign.status_code == 404

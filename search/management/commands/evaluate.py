@@ -55,6 +55,11 @@ class Command(BaseCommand):
             "--k", type=int, default=None, help="largest k to score (default 25; copies: 8)"
         )
         parser.add_argument(
+            "--copies", action="store_true",
+            help="near-duplicates: measure it the way copy search searches (global, candidates, "
+                 "verified), like the copies sets",
+        )  # fmt: skip
+        parser.add_argument(
             "--distractors", type=int, default=50, help="copies: unrelated pictures indexed"
         )
         parser.add_argument(
@@ -94,7 +99,7 @@ class Command(BaseCommand):
         for variant in variants:
             if not postprocess.is_valid(variant):
                 raise CommandError(f"bad --postprocess {variant!r}: {postprocess.names()}")
-        if options["dataset"] in COPY_SETS:
+        if options["dataset"] in COPY_SETS or options["copies"]:
             self._copies(options, encoders)
             return
         options["k"] = options["k"] or 25
@@ -132,18 +137,28 @@ class Command(BaseCommand):
     def _copies(self, options, encoders: list[str]) -> None:
         """The copy-detection set (search/evaluation/copies.py) with the first encoder named."""
         from search.encoders import get_encoder
-        from search.evaluation.copies import DEPTH, copies_table, evaluate_copies
+        from search.evaluation.copies import (
+            DEPTH,
+            copies_table,
+            evaluate_copies,
+            near_duplicate_copies,
+        )
         from search.evaluation.copies_set import copy_set
 
         k, depth = options["k"] or 8, options["depth"] or DEPTH
         if k < 1 or depth < 1:
             raise CommandError("--k and --depth must be at least 1")
-        copies = copy_set(
-            part=COPY_SETS[options["dataset"]],
-            seed=options["seed"],
-            targets=options["limit_per_class"],
-            distractors=options["distractors"],
-        )
+        if options["dataset"] == "near-duplicates":
+            copies = near_duplicate_copies()
+        elif options["dataset"] in COPY_SETS:
+            copies = copy_set(
+                part=COPY_SETS[options["dataset"]],
+                seed=options["seed"],
+                targets=options["limit_per_class"],
+                distractors=options["distractors"],
+            )
+        else:
+            raise CommandError("--copies measures the copies sets and near-duplicates only")
         if not copies.targets:
             raise CommandError("the copies set needs scikit-image's sample pictures")
         data_dir = Path(settings.DATA_DIR)
