@@ -117,3 +117,8 @@ def test_an_interrupted_upload_is_resumed_from_the_corpus_page(
     expect(resume).to_be_hidden()  # nothing left to resume
     grid = page.get_by_role("region", name="Images")
     expect(grid.get_by_role("img")).to_have_count(len(PHOTOS))
+    if screen == "phone":  # the owner's page too starts its images on the first screen
+        page.evaluate("window.scrollTo(0, 0)")
+        box = grid.get_by_role("img").first.bounding_box()
+        assert box is not None and box["y"] + box["height"] <= 844, box
+        page.screenshot(path=e2e_output_dir / "23-own-corpus-phone.png")
