@@ -3,13 +3,13 @@ odd images encode, TF Hub loads local SavedModels and fails clearly on URLs offl
 
 from __future__ import annotations
 
+import errno
 import io
 import json
 import os
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
 
 import numpy as np
@@ -284,17 +284,42 @@ def test_tfhub_loads_a_foreign_savedmodel(tmp_path):
         encoder.classify([photo("coffee.png")])
 
 
-def test_tfhub_url_offline_fails_fast_and_clearly():
-    started = time.monotonic()
+def test_tfhub_url_offline_fails_fast_and_clearly(monkeypatch):
+    """Offline, a TF Hub URL costs one connection attempt with a short timeout, never a download
+    (urlopen has no timeout and would hang), and the error says what to do instead."""
+    import tensorflow_hub
+
+    from search.encoders import tfhub
+
+    attempts: list[tuple[tuple[str, int], float | None]] = []
+    downloads: list[str] = []
+
+    def unreachable(address, timeout=None, *args, **kwargs):
+        attempts.append((address, timeout))
+        raise OSError(errno.ENETUNREACH, "Network is unreachable")
+
+    def download(handle, *args, **kwargs):
+        downloads.append(handle)
+        raise AssertionError("the download layer must not be reached offline")
+
+    for proxy in ("HTTPS_PROXY", "https_proxy"):
+        monkeypatch.delenv(proxy, raising=False)
+    monkeypatch.setattr(tfhub.socket, "create_connection", unreachable)
+    monkeypatch.setattr(tensorflow_hub, "KerasLayer", download)
+
     with pytest.raises(EncoderError) as caught:
         get_encoder("efficientnet-v2-s")
     message = caught.value.message
     assert "efficientnet_v2_imagenet1k_s" in message
     assert "cannot download" in message and "efficientnet-lite0" in message
+    assert "Network is unreachable" in message
     assert caught.value.status_code == 503
     with pytest.raises(EncoderError, match="cannot download"):
         get_encoder("https://tfhub.dev/google/some/model/1")
-    assert time.monotonic() - started < 30
+    # Fast: one bounded attempt per model, no retries, and the downloader never called.
+    assert attempts == [(("tfhub.dev", 443), tfhub.CONNECT_TIMEOUT_S)] * 2
+    assert 0 < tfhub.CONNECT_TIMEOUT_S <= 5
+    assert downloads == []
 
 
 def test_missing_directory_is_an_encoder_error(tmp_path):
