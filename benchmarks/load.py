@@ -343,6 +343,53 @@ def print_table(rows: list[dict], runs: list[Run]) -> None:
 # --- main --------------------------------------------------------------------------------------
 
 
+def app_env(args, data_dir: Path) -> dict[str, str]:
+    """The live app's environment (this and benchmarks/soak.py): production settings on
+    ``args.database_url`` and ``args.redis_url``, its files under ``data_dir``, one task worker
+    process per cluster, ``args.web_workers`` gunicorn workers, no anonymous search limit."""
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "crier_site.settings",
+        "DATABASE_URL": args.database_url,
+        "CRIER_REDIS_URL": args.redis_url,
+        "CRIER_DATA_DIR": str(data_dir),
+        "CRIER_MODEL_DIR": os.environ.get("CRIER_MODEL_DIR", str(ROOT / "var" / "models")),
+        "SECRET_KEY": uuid.uuid4().hex * 2,
+        "DEBUG": "false",
+        "ALLOWED_HOSTS": "127.0.0.1,localhost",
+        "CRIER_WORKERS": "1",
+        "CRIER_WEB_WORKERS": str(args.web_workers),
+        "CRIER_ANON_SEARCH_RATE": "100000/minute",
+        "PYTHONUNBUFFERED": "1",
+        "TF_CPP_MIN_LOG_LEVEL": "2",
+    }
+    env.pop("CRIER_INDEX_DIR", None)
+    return env
+
+
+def stop_after(seconds: float) -> threading.Timer:
+    """SIGTERM (from the watchdog after ``seconds``, or from outside) raises KeyboardInterrupt,
+    so the caller's ``finally`` stops every service; cancel the returned watchdog there."""
+
+    def on_signal(signum, frame):
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, on_signal)
+    watchdog = threading.Timer(seconds, lambda: os.kill(os.getpid(), signal.SIGTERM))
+    watchdog.daemon = True
+    watchdog.start()
+    return watchdog
+
+
+def empty_broker(redis_url: str) -> None:
+    """Drop django-q's queues left in Redis by an earlier run."""
+    import redis
+
+    with redis.Redis.from_url(redis_url) as client:
+        for key in client.scan_iter("django_q:*"):
+            client.delete(key)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--database-url", required=True, help="PostgreSQL, a database of its own")
@@ -366,33 +413,11 @@ def main() -> None:
         parser.error("--database-url must be a PostgreSQL URL")
 
     work = Path(tempfile.mkdtemp(prefix="crier-load-"))
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "crier_site.settings",
-        "DATABASE_URL": args.database_url,
-        "CRIER_REDIS_URL": args.redis_url,
-        "CRIER_DATA_DIR": str(work / "data"),
-        "CRIER_MODEL_DIR": os.environ.get("CRIER_MODEL_DIR", str(ROOT / "var" / "models")),
-        "SECRET_KEY": uuid.uuid4().hex * 2,
-        "DEBUG": "false",
-        "ALLOWED_HOSTS": "127.0.0.1,localhost",
-        "CRIER_WORKERS": "1",
-        "CRIER_WEB_WORKERS": str(args.web_workers),
-        "CRIER_ANON_SEARCH_RATE": "100000/minute",
-        "PYTHONUNBUFFERED": "1",
-        "TF_CPP_MIN_LOG_LEVEL": "2",
-    }
-    env.pop("CRIER_INDEX_DIR", None)
+    env = app_env(args, work / "data")
     services = Services(env, work)
     print(f"work dir {work}", flush=True)
 
-    def on_signal(signum, frame):
-        raise KeyboardInterrupt
-
-    signal.signal(signal.SIGTERM, on_signal)
-    watchdog = threading.Timer(args.max_seconds, lambda: os.kill(os.getpid(), signal.SIGTERM))
-    watchdog.daemon = True
-    watchdog.start()
+    watchdog = stop_after(args.max_seconds)
     try:
         runs = benchmark(args, env, services)
         rows = [row for run in runs for row in summarise(run)]
@@ -405,12 +430,8 @@ def main() -> None:
 
 
 def benchmark(args, env: dict[str, str], services: Services) -> list[Run]:
-    import redis
-
     subprocess.run(manage("migrate", "--noinput"), cwd=ROOT, env=env, check=True, timeout=300)
-    with redis.Redis.from_url(args.redis_url) as client:
-        for key in client.scan_iter("django_q:*"):
-            client.delete(key)
+    empty_broker(args.redis_url)
     token = make_owner(env)
     workers = [services.start(f"qcluster-{n}", manage("qcluster")) for n in (1, 2)]
 

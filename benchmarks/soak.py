@@ -65,12 +65,15 @@ from load import (
     ROOT,
     Service,
     Services,
+    app_env,
     edited_copy,
+    empty_broker,
     free_port,
     make_owner,
     manage,
     percentile,
     picture,
+    stop_after,
     wait_until,
 )
 
@@ -808,34 +811,11 @@ def main(argv: list[str] | None = None) -> int:
 
     work = Path(tempfile.mkdtemp(prefix="crier-soak-"))
     disk = DataDisk(work, args.data_mb)
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "crier_site.settings",
-        "DATABASE_URL": args.database_url,
-        "CRIER_REDIS_URL": args.redis_url,
-        "CRIER_DATA_DIR": str(disk.path),
-        "CRIER_MODEL_DIR": os.environ.get("CRIER_MODEL_DIR", str(ROOT / "var" / "models")),
-        "SECRET_KEY": uuid.uuid4().hex * 2,
-        "DEBUG": "false",
-        "ALLOWED_HOSTS": "127.0.0.1,localhost",
-        "CRIER_WORKERS": "1",
-        "CRIER_WEB_WORKERS": str(args.web_workers),
-        "CRIER_ANON_SEARCH_RATE": "100000/minute",
-        "PYTHONUNBUFFERED": "1",
-        "TF_CPP_MIN_LOG_LEVEL": "2",
-    }
-    env.pop("CRIER_INDEX_DIR", None)
+    env = app_env(args, disk.path)
     services = Services(env, work)
     print(f"work dir {work}; data disk: {disk.kind or 'none (no disk fault)'}", flush=True)
 
-    def on_signal(signum, frame):
-        raise KeyboardInterrupt
-
-    signal.signal(signal.SIGTERM, on_signal)
-    limit = args.max_seconds or args.duration + 3600
-    watchdog = threading.Timer(limit, lambda: os.kill(os.getpid(), signal.SIGTERM))
-    watchdog.daemon = True
-    watchdog.start()
+    watchdog = stop_after(args.max_seconds or args.duration + 3600)
     try:
         result = soak(args, env, services, disk)
         print_report(result)
@@ -852,8 +832,6 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def soak(args, env: dict[str, str], services: Services, disk: DataDisk) -> dict:
-    import redis
-
     subprocess.run(
         manage("migrate", "--noinput", "--verbosity", "0"),
         cwd=ROOT,
@@ -861,9 +839,7 @@ def soak(args, env: dict[str, str], services: Services, disk: DataDisk) -> dict:
         check=True,
         timeout=600,
     )
-    with redis.Redis.from_url(args.redis_url) as client:
-        for key in client.scan_iter("django_q:*"):
-            client.delete(key)
+    empty_broker(args.redis_url)
     trigger = run_django_step("install-trigger", {}, env)
     print(f"vector writes logged from {trigger['table']}.{trigger['column']}", flush=True)
     token = make_owner(env)
