@@ -105,8 +105,10 @@ def _matches(corpora, q: str) -> int:
     records = ImageRecord.objects.filter(corpus__in=corpora)
     words = ranking.query_words(q)
     if ranking.ranks_in_database():
-        return len(ranking._rank_in_postgres(records, ranking._searchable_words(words), 10**9))
-    return len(ranking._rank_here(records, words, 10**9))
+        return len(
+            ranking._rank_in_postgres(records, ranking._searchable_words(words), 10**9).ranked
+        )
+    return len(ranking._rank_here(records, words, 10**9).ranked)
 
 
 if __name__ == "__main__":
