@@ -311,20 +311,28 @@ class ImageUploadSerializer(serializers.Serializer):
     )
 
 
-class ImageBulkDeleteSerializer(serializers.Serializer):
-    ids = serializers.ListField(
+def _image_ids_field(help_text: str) -> serializers.ListField:
+    """The ``ids`` of a request that acts on many images at once (1 to 1,000)."""
+    return serializers.ListField(
         child=serializers.IntegerField(min_value=1, max_value=MAX_ID),
         min_length=1,
         max_length=1000,
-        help_text="Ids of images of this corpus to delete.",
+        help_text=help_text,
     )
+
+
+def _not_found_field(help_text: str) -> serializers.ListField:
+    """The requested ids that named no image the request could act on."""
+    return serializers.ListField(child=serializers.IntegerField(), help_text=help_text)
+
+
+class ImageBulkDeleteSerializer(serializers.Serializer):
+    ids = _image_ids_field("Ids of images of this corpus to delete.")
 
 
 class ImageBulkDeleteResultSerializer(serializers.Serializer):
     deleted = serializers.IntegerField()
-    not_found = serializers.ListField(
-        child=serializers.IntegerField(), help_text="Ids that are not images of this corpus."
-    )
+    not_found = _not_found_field("Ids that are not images of this corpus.")
 
 
 # --- the trash (corpora/trash.py) ----------------------------------------------------------------
@@ -418,16 +426,9 @@ def trash_response(contents, *, days: int, context: dict) -> dict:
 
 
 class TrashedImagesSerializer(serializers.Serializer):
-    ids = serializers.ListField(
-        child=serializers.IntegerField(min_value=1, max_value=MAX_ID),
-        min_length=1,
-        max_length=1000,
-        help_text="Ids of images in your trash.",
-    )
+    ids = _image_ids_field("Ids of images in your trash.")
 
 
 class TrashedImagesRestoredSerializer(serializers.Serializer):
     restored = serializers.IntegerField()
-    not_found = serializers.ListField(
-        child=serializers.IntegerField(), help_text="Ids that are not images in your trash."
-    )
+    not_found = _not_found_field("Ids that are not images in your trash.")
