@@ -29,6 +29,22 @@ SCREENS = {"phone": PHONE, "desktop": DESKTOP}
 NewContext = Callable[[], BrowserContext]
 
 
+def slow_link(page: Page, *, up_bits_per_s: float, down_bits_per_s: float) -> None:
+    """Throttle ``page``'s network like a phone's link (40 ms round trip) through Chromium's
+    DevTools protocol (``Network.emulateNetworkConditions``)."""
+    cdp = page.context.new_cdp_session(page)
+    cdp.send("Network.enable")
+    cdp.send(
+        "Network.emulateNetworkConditions",
+        {
+            "offline": False,
+            "latency": 40,
+            "uploadThroughput": up_bits_per_s / 8,
+            "downloadThroughput": down_bits_per_s / 8,
+        },
+    )
+
+
 def sample_photo(name: str) -> Path:
     path = sample_photo_path(name)
     assert path.is_file(), f"scikit-image does not ship {name}"

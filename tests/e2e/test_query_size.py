@@ -13,11 +13,11 @@ from playwright.sync_api import Page, expect
 from benchmarks.camera_photos import camera_jpeg
 from corpora.examples import SAMPLE_PHOTOS
 from tests.e2e.conftest import ContextFactory
-from tests.e2e.helpers import SCREENS, filenames_in, search_with
+from tests.e2e.helpers import SCREENS, filenames_in, search_with, slow_link
 
 pytestmark = pytest.mark.e2e
 
-UPLINK_BYTES_PER_S = 10_000_000 / 8
+UPLINK_BITS_PER_S = 10_000_000
 # The size of the picture the form really sends, kept across the navigation to the results
 # (Playwright does not see the bodies of file uploads).
 RECORD_SENT_BYTES = """form => form.addEventListener("formdata", (event) => {
@@ -28,17 +28,7 @@ SCORE = re.compile(r"#\d+\s+(-?[01]\.\d{3})")
 
 def slow_uplink(page: Page) -> None:
     """A phone's link: 10 Mbit/s up, 40 Mbit/s down, 40 ms round trip."""
-    cdp = page.context.new_cdp_session(page)
-    cdp.send("Network.enable")
-    cdp.send(
-        "Network.emulateNetworkConditions",
-        {
-            "offline": False,
-            "latency": 40,
-            "uploadThroughput": UPLINK_BYTES_PER_S,
-            "downloadThroughput": 40_000_000 / 8,
-        },
-    )
+    slow_link(page, up_bits_per_s=UPLINK_BITS_PER_S, down_bits_per_s=40_000_000)
 
 
 def search_top_10(page: Page, photo: Path, *, full_size: bool) -> dict[str, float]:

@@ -20,6 +20,7 @@ from tests.e2e.helpers import (
     create_private_corpus,
     sample_photo,
     sign_up,
+    slow_link,
     upload_results,
     wait_until_ready,
 )
@@ -31,17 +32,7 @@ MAX_UPLOAD_BYTES = 20 * 1024 * 1024  # the live app's CRIER_MAX_UPLOAD_BYTES (th
 
 
 def slow_uplink(page: Page, bits_per_second: float) -> None:
-    cdp = page.context.new_cdp_session(page)
-    cdp.send("Network.enable")
-    cdp.send(
-        "Network.emulateNetworkConditions",
-        {
-            "offline": False,
-            "latency": 40,
-            "uploadThroughput": bits_per_second / 8,
-            "downloadThroughput": 20_000_000 / 8,
-        },
-    )
+    slow_link(page, up_bits_per_s=bits_per_second, down_bits_per_s=20_000_000)
 
 
 @pytest.mark.parametrize("screen", SCREENS)
