@@ -94,6 +94,7 @@ def main() -> None:
     from playwright.sync_api import sync_playwright
 
     from corpora.examples import SAMPLE_PHOTOS
+    from tests.e2e.helpers import slow_link
     from tests.processes import free_port
 
     call_command("seed_example_corpus", verbosity=0)
@@ -108,17 +109,7 @@ def main() -> None:
                 executable_path=str(CHROMIUM), headless=True, args=["--no-sandbox"]
             )
             page = browser.new_page(base_url=f"http://127.0.0.1:{port}")
-            cdp = page.context.new_cdp_session(page)
-            cdp.send("Network.enable")
-            cdp.send(
-                "Network.emulateNetworkConditions",
-                {
-                    "offline": False,
-                    "latency": 40,
-                    "uploadThroughput": args.uplink_mbit * 1e6 / 8,
-                    "downloadThroughput": 40e6 / 8,
-                },
-            )
+            slow_link(page, up_bits_per_s=args.uplink_mbit * 1e6, down_bits_per_s=40e6)
 
             def search(side: int) -> tuple[float, list[str], int, dict[str, float]]:
                 page.goto("/")
