@@ -46,7 +46,7 @@ from django.db.models.expressions import RawSQL
 from corpora.models import TEXT_SEARCH_CONFIG, Corpus, ImageRecord
 from crier_site.errors import InvalidInput
 from search.encoders.labels import label_text
-from search.models import ImageVector, VectorKind, VectorStatus
+from search.models import CorpusIndex, ImageVector, VectorKind, VectorStatus
 from search.queries.filters import ImageFilters, apply_filters
 from search.queries.params import Page
 
@@ -258,7 +258,7 @@ def _evidence_columns(words: tuple[str, ...]) -> dict[str, RawSQL]:
             columns[f"w{n}_{field}"] = RawSQL(
                 f"CASE WHEN {sql} THEN %s ELSE 0.0 END", [*params, evidence], FloatField()
             )
-        best, best_params = _best_label_probability(table, word)
+        best, best_params = _best_label_probability(word)
         columns[f"w{n}_labels"] = RawSQL(
             f"%s * {best}", [LABEL_EVIDENCE, *best_params], FloatField()
         )
@@ -270,13 +270,12 @@ def _matches(column: str, query: str) -> tuple[str, list[Any]]:
     return f"{column} @@ to_tsquery(%s::regconfig, %s)", [TEXT_SEARCH_CONFIG, query]
 
 
-def _best_label_probability(table: str, word: str) -> tuple[str, list[Any]]:
+def _best_label_probability(word: str) -> tuple[str, list[Any]]:
     """The probability of the image's best label whose name or synonyms hold ``word`` (0 when
-    none does), read from its vectors' ``label_document`` (labels 1-4 under weights A-D): no
-    label is parsed again per candidate. A word in the labels (``label_words`` says so) but in
-    none of the first four is in the fifth. Labels are stored best first, so a word in two of
-    them gets the better one."""
-    vectors = ImageVector._meta.db_table
+    none does), read from its vector's ``label_document`` (labels 1-4 under weights A-D; the
+    vector joined as ``v``, :func:`_rank_in_postgres`): no label is parsed again per candidate.
+    A word in the labels (``label_words`` says so) but in none of the first four is in the
+    fifth. Labels are stored best first, so a word in two of them gets the better one."""
 
     def probability(index: int) -> str:
         return f"""coalesce((v."labels" -> {index} ->> 'probability')::float, 0.0)"""
@@ -290,11 +289,9 @@ def _best_label_probability(table: str, word: str) -> tuple[str, list[Any]]:
     parts.append(f"CASE WHEN {sql} THEN 0.0 ELSE {probability(4)} END")
     params += args
     found, found_params = _matches('v."label_words"', word)
-    labelled, labelled_params = _labelled_vectors()
     return (
-        f'coalesce((SELECT max(GREATEST({", ".join(parts)})) FROM "{vectors}" v '
-        f'WHERE v."image_id" = "{table}"."id" AND {labelled} AND {found}), 0.0)',
-        [*params, *labelled_params, *found_params],
+        f"(CASE WHEN {found} THEN GREATEST({', '.join(parts)}) ELSE 0.0 END)",
+        [*found_params, *params],
     )
 
 
@@ -312,6 +309,32 @@ def _holding(query: str) -> RawSQL:
     )
 
 
+def _candidates(
+    records: QuerySet[ImageRecord], words: tuple[str, ...], columns: dict[str, RawSQL]
+) -> tuple[str, list[Any]]:
+    """SQL (and params) of the candidates with each word's evidence per field: the images of
+    ``records`` holding some word (:func:`_holding`), each joined with its whole-image vector
+    of the encoder its corpus's index serves (``v``; none: no labels) for the labels."""
+    table = ImageRecord._meta.db_table
+    corpora, indices = Corpus._meta.db_table, CorpusIndex._meta.db_table
+    vectors = ImageVector._meta.db_table
+    ids, id_params = (
+        records.filter(pk__in=_holding(" | ".join(words))).order_by().values("pk").query
+    ).sql_with_params()
+    selected = ", ".join(f'{column.sql} AS "{name}"' for name, column in columns.items())
+    selected_params = [param for column in columns.values() for param in column.params]
+    labelled, labelled_params = _labelled_vectors()
+    sql = (
+        f'SELECT "{table}"."id" AS "pk", {selected} FROM "{table}" '
+        f'JOIN "{corpora}" c ON c."id" = "{table}"."corpus_id" '
+        f'LEFT JOIN "{indices}" ci ON ci."corpus_id" = "{table}"."corpus_id" '
+        f'LEFT JOIN "{vectors}" v ON v."image_id" = "{table}"."id" AND {labelled} '
+        "AND v.\"encoder\" = COALESCE(NULLIF(ci.\"encoder\", ''), c.\"encoder\") "
+        f'WHERE "{table}"."id" IN ({ids})'
+    )
+    return sql, [*selected_params, *labelled_params, *id_params]
+
+
 def _rank_in_postgres(
     records: QuerySet[ImageRecord], words: tuple[str, ...], depth: int
 ) -> _Ranking:
@@ -323,13 +346,7 @@ def _rank_in_postgres(
     if not words:
         return _Ranking([], ())
     columns = _evidence_columns(words)
-    candidates = (
-        records.filter(pk__in=_holding(" | ".join(words)))
-        .order_by()
-        .annotate(**columns)
-        .values("pk", *columns)
-    )
-    inner, params = candidates.query.sql_with_params()
+    inner, params = _candidates(records, words, columns)
     n = len(words)
     names = ", ".join(f'"{name}"' for name in columns)
     word_scores = ", ".join(
