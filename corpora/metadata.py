@@ -74,9 +74,13 @@ def clean_caption(value: Any) -> str:
 
 
 def clean_data(value: Any) -> dict[str, Any]:
-    """A JSON object of at most 4 KB (UTF-8, compact)."""
+    """A JSON object of at most 4 KB (UTF-8, compact). A NUL character (U+0000) in a key or a
+    string is stored as U+FFFD: PostgreSQL's jsonb cannot hold U+0000, and a schema cannot
+    forbid it inside a free-form object, so the API takes it rather than refuse schema-valid
+    input (docs/metadata.md)."""
     if not isinstance(value, dict):
         raise InvalidInput("metadata must be a JSON object.", field="metadata")
+    value = _without_nul(value)
     try:
         # No NaN or Infinity: PostgreSQL's jsonb refuses them (the JSON standard has neither).
         text = json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
@@ -87,9 +91,6 @@ def clean_data(value: Any) -> dict[str, Any]:
         raise InvalidInput(
             f"metadata is {size} bytes as JSON; at most {MAX_DATA_BYTES}.", field="metadata"
         )
-    if _holds_nul(value):
-        # PostgreSQL's jsonb cannot store U+0000 (found by the API fuzzer as a 500).
-        raise InvalidInput("metadata cannot contain the NUL character (\\u0000).", field="metadata")
     return value
 
 
@@ -106,14 +107,26 @@ def _storable(text: str, field: str) -> str:
     return text
 
 
-def _holds_nul(value: Any) -> bool:
+NUL_STORED_AS = "\ufffd"
+
+
+def _without_nul(value: Any) -> Any:
+    """``value`` with every U+0000 in its strings and keys replaced by NUL_STORED_AS; keys that
+    would then collide are refused (nothing is silently dropped)."""
     if isinstance(value, str):
-        return "\x00" in value
-    if isinstance(value, dict):
-        return any(_holds_nul(key) or _holds_nul(item) for key, item in value.items())
+        return value.replace("\x00", NUL_STORED_AS)
     if isinstance(value, list):
-        return any(_holds_nul(item) for item in value)
-    return False
+        return [_without_nul(item) for item in value]
+    if isinstance(value, dict):
+        cleaned = {_without_nul(key): _without_nul(item) for key, item in value.items()}
+        if len(cleaned) != len(value):
+            raise InvalidInput(
+                "metadata has keys that differ only by a NUL character (\\u0000), which is "
+                "stored as U+FFFD.",
+                field="metadata",
+            )
+        return cleaned
+    return value
 
 
 def parse_annotation(value: Any) -> Annotation:

@@ -178,6 +178,27 @@ def api() -> APIClient:
     return APIClient()
 
 
+def test_a_nul_in_free_metadata_is_stored_as_the_replacement_character(api, user):
+    """PostgreSQL's jsonb cannot hold U+0000 and a schema cannot forbid it inside a free-form
+    object: the API takes it (docs/metadata.md) rather than refuse schema-valid input."""
+    record = make_record(make_corpus(user))
+    api.force_authenticate(user)
+    url = reverse("api:image-detail", args=[record.corpus_id, record.pk])
+    sent = {"a\x00b": ["c\x00", {"\x00": 1}]}
+    response = api.patch(url, {"metadata": sent}, format="json")
+    assert response.status_code == 200, response.content
+    stored = {"a\ufffdb": ["c\ufffd", {"\ufffd": 1}]}
+    assert response.json()["metadata"] == stored
+    record.refresh_from_db()
+    assert record.metadata == stored
+
+    colliding = {"k\x00": 1, "k\ufffd": 2}
+    refused = api.patch(url, {"metadata": colliding}, format="json")
+    assert refused.status_code == 400 and "NUL" in error_of(refused)["message"]
+    record.refresh_from_db()
+    assert record.metadata == stored  # bad input never loses data
+
+
 def test_api_upload_with_a_metadata_field(api, user):
     corpus = make_corpus(user)
     api.force_authenticate(user)
