@@ -434,18 +434,36 @@ class CompareResponseSerializer(serializers.Serializer):
     other_id = serializers.IntegerField()
     other_url = serializers.CharField()
     other_thumbnail_url = serializers.CharField()
-    match = MatchSerializer()
+    other_width = serializers.IntegerField(help_text="Pixels, as displayed (EXIF applied).")
+    other_height = serializers.IntegerField()
+    image_url = serializers.CharField(allow_null=True, help_text="Null for an uploaded picture.")
+    image_thumbnail_url = serializers.CharField(allow_null=True)
+    image_width = serializers.IntegerField(
+        allow_null=True, help_text="Pixels, as displayed; null for an uploaded picture."
+    )
+    image_height = serializers.IntegerField(allow_null=True)
+    match = MatchSerializer(
+        help_text="As on a search hit: `query_box` is on the query (`image_id`, or the upload), "
+        "`target_box` on `other_id`."
+    )
     took_ms = serializers.FloatField()
 
 
 def compare_response(comparison, *, context: dict) -> dict:
     """A comparison (``search.services.compare_images`` / ``compare_file``) as the API shows
     it."""
+    query, target = comparison.query, comparison.target
     return {
-        "image_id": comparison.query.pk if comparison.query is not None else None,
-        "other_id": comparison.target.pk,
-        "other_url": image_url(context, comparison.target),
-        "other_thumbnail_url": image_thumbnail_url(context, comparison.target),
+        "image_id": query.pk if query is not None else None,
+        "other_id": target.pk,
+        "other_url": image_url(context, target),
+        "other_thumbnail_url": image_thumbnail_url(context, target),
+        "other_width": target.width,
+        "other_height": target.height,
+        "image_url": image_url(context, query) if query is not None else None,
+        "image_thumbnail_url": image_thumbnail_url(context, query) if query is not None else None,
+        "image_width": query.width if query is not None else None,
+        "image_height": query.height if query is not None else None,
         "match": match_json(comparison.match),
         "took_ms": round(comparison.took_ms, 2),
     }

@@ -410,6 +410,7 @@ class Comparison:
     match: Match | None
     query: ImageRecord | None = None  # None: an uploaded picture
     took_ms: float = 0.0
+    query_picture: Image.Image | None = None  # the uploaded picture as decoded (for a preview)
 
 
 def _compared_target(corpus: Corpus, image_id: int) -> tuple[ImageRecord, list[LocalFeatures]]:
@@ -448,4 +449,4 @@ def compare_file(*, corpus: Corpus, image, other_id: int) -> Comparison:
     query_features = extract_sets(picture, picture_boxes(picture))
     match = verify_targets(query_features, {other_id: target_features}).get(other_id)
     took = (time.perf_counter() - started) * 1000
-    return Comparison(target=target, match=match, took_ms=took)
+    return Comparison(target=target, match=match, took_ms=took, query_picture=picture)

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from django.http import HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import render
+from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods
 
 from corpora import selectors
@@ -16,12 +17,19 @@ from crier_site.errors import CrierError, InvalidInput, NotFound, TooManyRequest
 from crier_site.http import page_errors
 from search.copies.duplicates import DuplicateReport, DuplicateRow, duplicate_rows, find_duplicates
 from search.copies.local import Match
+from search.copies.matching import COPY, SIMILAR
 from search.forms import FilterForm
 from search.queries.filters import ImageFilters
 from search.queries.params import DEFAULT_THRESHOLD, PAGE_K, Page, validate_page, validate_threshold
 from search.queries.preview import query_preview_data_url
 from search.queries.regions import Region
-from search.services import SearchResult, search_image, search_similar
+from search.services import (
+    SearchResult,
+    compare_file,
+    compare_images,
+    search_image,
+    search_similar,
+)
 from search.text.ranking import TextSearchResult, text_search
 
 DUPLICATE_GROUPS_SHOWN = 60
@@ -35,14 +43,8 @@ class Row:
     match: Match | None = None  # a verified copy of the query: where it matches
 
     @property
-    def box_percent(self) -> dict[str, float] | None:
-        """The matched region of this image in percent of its thumbnail (left, top, width,
-        height), for the tile's overlay."""
-        if self.match is None:
-            return None
-        left, top, right, bottom = self.match.target_box
-        return {"left": 100 * left, "top": 100 * top, "width": 100 * (right - left),
-                "height": 100 * (bottom - top)}  # fmt: skip
+    def kind(self) -> str:
+        return COPY if self.match is not None else SIMILAR
 
 
 @require_http_methods(["GET", "POST"])
@@ -161,6 +163,53 @@ def duplicates(request: HttpRequest, corpus_id: int) -> HttpResponse:
     )
 
 
+@require_http_methods(["GET", "POST"])
+@page_errors
+def compare(request: HttpRequest, corpus_id: int) -> HttpResponse:
+    """Two pictures side by side: whether the second (``b``, an image of the corpus) is a copy
+    of the first (``a``, another image of it; or with POST an uploaded ``image``), with the
+    matched region drawn on both and how much of each it covers."""
+    corpus = selectors.get_readable_corpus(user=request.user, corpus_id=corpus_id)
+    _check_rate(request)
+    if request.method == "POST":
+        b = _image_id(request.POST, "b")
+        comparison = compare_file(corpus=corpus, image=_read_upload(request), other_id=b)
+    else:
+        a, b = (_image_id(request.GET, name) for name in ("a", "b"))
+        comparison = compare_images(corpus=corpus, image_id=a, other_id=b)
+    match = comparison.match
+    query, picture = comparison.query, comparison.query_picture
+    sides = [
+        CompareSide("a", query, *(query.width, query.height) if query else picture.size,
+                    match.query_box if match else None, query_preview_data_url(picture)),
+        CompareSide("b", comparison.target, comparison.target.width, comparison.target.height,
+                    match.target_box if match else None),
+    ]  # fmt: skip
+    context = {"corpus": corpus, "comparison": comparison, "match": match, "sides": sides}
+    return render(request, "search/compare.html", context)
+
+
+@dataclass(frozen=True)
+class CompareSide:
+    label: str  # "a" or "b"
+    record: ImageRecord | None  # None: the uploaded picture
+    width: int
+    height: int
+    box: tuple[float, ...] | None  # where it matches the other, as fractions
+    preview: str | None = None  # an upload's preview (data URL)
+
+    @property
+    def name(self) -> str:
+        return self.record.original_filename if self.record else "your picture"
+
+
+def _image_id(data: QueryDict, name: str) -> int:
+    raw = data.get(name, "")
+    if not raw.isascii() or not raw.isdigit() or not 0 < int(raw) < 2**63:
+        raise InvalidInput(f"'{name}' must be the id of an image of this corpus.")
+    return int(raw)
+
+
 def _render(
     request: HttpRequest,
     corpus: Corpus,
@@ -174,16 +223,32 @@ def _render(
     error: CrierError | None = None,
     status: int = 200,
 ) -> HttpResponse:
+    rows = [
+        Row(rank, hit.record, hit.score, hit.match)
+        for rank, hit in enumerate(
+            result.hits if result is not None else [],
+            start=result.offset + 1 if result is not None else 1,
+        )
+    ]
+    query_size = None  # the query picture's proportions, for the copies' query strips
+    if query_record is not None:
+        query_size = (query_record.thumbnail_width, query_record.thumbnail_height)
+    elif result is not None and result.query_picture is not None:
+        query_size = result.query_picture.size
     context = {
         "corpus": corpus,
         "result": result,
-        "rows": [
-            Row(rank, hit.record, hit.score, hit.match)
-            for rank, hit in enumerate(
-                result.hits if result is not None else [],
-                start=result.offset + 1 if result is not None else 1,
-            )
-        ],
+        "rows": rows,
+        # Copies of the query first (the service ranks them so), then the look-alikes.
+        "copy_rows": [row for row in rows if row.match is not None],
+        "similar_rows": [row for row in rows if row.match is None],
+        "query_size": query_size,
+        "query_picture_src": query_src
+        or (
+            reverse("corpora:image_thumbnail", args=[corpus.pk, query_record.pk])
+            if query_record is not None
+            else None
+        ),
         "query_src": query_src,
         "query_record": query_record,
         "region": region,

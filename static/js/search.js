@@ -207,6 +207,19 @@
   const results = document.querySelector("[data-results]");
   const more = results && results.querySelector("[data-show-more]");
 
+  // Each copy of an uploaded query can be compared with it: the kept picture goes in the form.
+  const showCompareForms = (root) =>
+    root.querySelectorAll("form[data-compare-upload]").forEach((compare) => {
+      compare.hidden = !keptFile;
+    });
+  document.addEventListener("submit", (event) => {
+    const compare = event.target.closest("form[data-compare-upload]");
+    if (!compare || !keptFile) return;
+    const transfer = new DataTransfer();
+    transfer.items.add(keptFile);
+    compare.querySelector("input[type=file]").files = transfer.files;
+  });
+
   if (form && form.hasAttribute("data-restore-query")) {
     kept()
       .then((file) => {
@@ -219,12 +232,16 @@
           regionField.dispatchEvent(new Event("change"));
         }
         if (more && more.tagName === "BUTTON") more.hidden = false;
+        showCompareForms(document);
       })
       .catch(() => {}); // no storage: the form is empty, as without this script
   }
 
   if (more) {
-    const list = results.querySelector("[data-results-list]");
+    // Copies and look-alikes have a list each: a new tile joins the one of its kind.
+    const listOf = (tile) =>
+      results.querySelector(`[data-results-list="${tile.dataset.kind}"]`) || results.querySelector("[data-results-list]");
+    const shown = () => results.querySelectorAll("[data-results-list] > li").length;
     const count = results.querySelector("[data-results-count]");
     const request = () => {
       if (more.tagName === "A") return fetch(more.href, { credentials: "same-origin" });
@@ -249,14 +266,20 @@
         .then((html) => {
           const page = new DOMParser().parseFromString(html, "text/html");
           const tiles = Array.from(page.querySelectorAll("[data-results-list] > li"));
-          tiles.forEach((tile) => list.append(document.adoptNode(tile)));
-          if (count) count.textContent = String(list.children.length);
+          tiles.forEach((tile) => {
+            const list = listOf(tile);
+            list.append(document.adoptNode(tile));
+            const section = list.closest("[data-kind-section]");
+            if (section) section.hidden = false;
+          });
+          if (count) count.textContent = String(shown());
+          showCompareForms(results);
           const next = page.querySelector("[data-show-more]");
           if (next && more.tagName === "A") more.href = next.getAttribute("href");
           else if (next) more.dataset.nextOffset = next.dataset.nextOffset;
           else more.parentElement.hidden = true;
           more.removeAttribute("aria-disabled");
-          announce(`${tiles.length} more result${tiles.length === 1 ? "" : "s"} shown; ${list.children.length} in all.`);
+          announce(`${tiles.length} more result${tiles.length === 1 ? "" : "s"} shown; ${shown()} in all.`);
           const firstLink = tiles.length && tiles[0].querySelector("a");
           if (firstLink) firstLink.focus(); // carry on reading where the new ones start
         })

@@ -2,9 +2,9 @@
 app's /api/schema/, used exactly as generated — its ``AuthenticatedClient`` sends the key with
 its default ``Bearer`` scheme — runs the whole workflow of an API user: token → create a corpus
 → upload five photos → wait until it is ready → search by file, by image id and by words (and
-anonymously, with a plain ``Client``, in public corpora) → an image's file and thumbnail bytes →
-the export ZIP's bytes → page 2 of the images → near-duplicates → delete an image → delete the
-corpus.
+anonymously, with a plain ``Client``, in public corpora) → compare an upload with an image, and
+two images → an image's file and thumbnail bytes → the export ZIP's bytes → page 2 of the
+images → near-duplicates → delete an image → delete the corpus.
 
 The client is generated into a temporary directory for each run; nothing of it is committed.
 """
@@ -78,6 +78,8 @@ def test_a_generated_client_runs_the_whole_workflow(
     from crier_client import models
     from crier_client.api.v1 import (
         v1_auth_token_create,
+        v1_corpora_compare_create,
+        v1_corpora_compare_file_create,
         v1_corpora_create,
         v1_corpora_destroy,
         v1_corpora_duplicates_retrieve,
@@ -147,6 +149,36 @@ def test_a_generated_client_runs_the_whole_workflow(
     assert match.kind == "copy" and match.inliers >= 10  # a str enum
     assert len(match.target_box) == 4 and match.target_overlap > 0.5
     assert {hit.match.kind for hit in by_file.results[1:]} == {"similar"}
+
+    # Compare: the edited rocket (an upload) against the stored one, then two stored images.
+    compared = v1_corpora_compare_file_create.sync(
+        corpus.id,
+        client=client,
+        body=models.CompareFileRequest(
+            image=as_file(File, query, "image/jpeg"), other_id=ids["rocket.jpg"]
+        ),
+    )
+    assert isinstance(compared, models.CompareResponse), compared
+    assert compared.match.kind == "copy" and compared.match.inliers >= 10
+    assert len(compared.match.query_box) == len(compared.match.target_box) == 4
+    assert compared.other_id == ids["rocket.jpg"] and compared.image_id is None
+    assert compared.other_width > 0 and compared.image_width is None
+    pair = v1_corpora_compare_create.sync(
+        corpus.id,
+        client=client,
+        body=models.CompareImagesRequest(
+            image_id=ids["coffee.png"], other_id=ids["coffee-copy.jpg"]
+        ),
+    )
+    assert isinstance(pair, models.CompareResponse), pair
+    assert pair.match.kind == "copy" and pair.match.query_overlap > 0.9
+    assert pair.image_width > 0 and pair.image_thumbnail_url
+    apart = v1_corpora_compare_create.sync(
+        corpus.id,
+        client=client,
+        body=models.CompareImagesRequest(image_id=ids["coffee.png"], other_id=ids["rocket.jpg"]),
+    )
+    assert isinstance(apart, models.CompareResponse) and apart.match.kind == "similar"
 
     by_id = v1_corpora_search_similar_create.sync(
         corpus.id,

@@ -149,10 +149,10 @@ def test_the_results_page_marks_copies_and_draws_where_they_match(client, user, 
     assert response.status_code == 200
     rows = {row.record.original_filename: row for row in response.context["rows"]}
     assert rows["page.png"].match is not None and rows["coffee.png"].match is None
-    box = rows["page.png"].box_percent
-    assert box["left"] == pytest.approx(30, abs=2) and box["width"] == pytest.approx(30, abs=2)
+    left, _, right, _ = rows["page.png"].match.target_box
+    assert left == pytest.approx(0.3, abs=0.02) and right - left == pytest.approx(0.3, abs=0.02)
     html = response.content.decode()
-    assert html.count("data-match-box") == 3 and html.count(">Copy") == 3
+    assert html.count('class="match-overlay"') == 3 and html.count(">Copy") == 3
     assert "Copy, mirrored" in html
 
 
