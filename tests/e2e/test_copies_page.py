@@ -53,6 +53,19 @@ def fractions(inner: Locator, outer: Locator) -> tuple[float, float, float, floa
     )
 
 
+def copy_tile(page: Page, filename: str) -> Locator:
+    """The tile of ``filename`` in the page's "Copies of this picture" section."""
+    copies = page.get_by_role("region", name="Copies of this picture")
+    expect(copies).to_be_visible()
+    return copies.get_by_role("listitem").filter(has=page.get_by_role("img", name=filename))
+
+
+def compare_with(tile: Locator, filename: str, role: str = "link") -> None:
+    """Opens the compare view from a copy's tile (a link, or for an upload a button)."""
+    name = re.compile(rf"^Compare\s*with {re.escape(filename)}$")
+    tile.get_by_role(role, name=name).click()
+
+
 def image_id(tile: Locator) -> int:
     href = tile.get_by_role("link").first.get_attribute("href") or ""
     return int(re.search(r"/images/(\d+)/", href)[1])
@@ -87,10 +100,8 @@ def test_a_photo_finds_the_collage_that_holds_it_and_where(
 
     query = resized_jpeg_copy("astronaut.png", tmp_path / "astronaut-query.jpg", scale=0.5)
     search_with(page, query)
-    copies = page.get_by_role("region", name="Copies of this picture")
+    tile = copy_tile(page, "collage.jpg")
     similar = page.get_by_role("region", name="Similar pictures")
-    expect(copies).to_be_visible()
-    tile = copies.get_by_role("listitem").filter(has=page.get_by_role("img", name="collage.jpg"))
     expect(tile).to_have_count(1)
     expect(tile).to_contain_text("Copy")
     expect(similar.get_by_role("img", name="camera.png")).to_be_visible()
@@ -119,16 +130,12 @@ def test_a_photo_finds_the_collage_that_holds_it_and_where(
     check_axe(page, found)
 
     # More like the stored photo: the collage is a copy; its tile opens the compare view.
-    astronaut = copies.get_by_role("listitem").filter(
-        has=page.get_by_role("img", name="astronaut.png", exact=True)
-    )
+    astronaut = copy_tile(page, "astronaut.png")
     ids = image_id(astronaut), image_id(tile)
     astronaut.get_by_role("link", name=re.compile(r"^More like this")).click()
     expect(page.get_by_role("heading", name="More like “astronaut.png”")).to_be_visible()
     check_axe(page, found)
-    copies = page.get_by_role("region", name="Copies of this picture")
-    tile = copies.get_by_role("listitem").filter(has=page.get_by_role("img", name="collage.jpg"))
-    tile.get_by_role("link", name=re.compile(r"^Compare\s*with collage\.jpg$")).click()
+    compare_with(copy_tile(page, "collage.jpg"), "collage.jpg")
 
     expect(
         page.get_by_role("heading", name="Compare “astronaut.png” and “collage.jpg”")
@@ -150,9 +157,7 @@ def test_a_photo_finds_the_collage_that_holds_it_and_where(
     # The uploaded photo against the collage: the picture kept in the browser is sent again.
     page.goto(corpus_path)
     search_with(page, query)
-    copies = page.get_by_role("region", name="Copies of this picture")
-    tile = copies.get_by_role("listitem").filter(has=page.get_by_role("img", name="collage.jpg"))
-    tile.get_by_role("button", name=re.compile(r"^Compare\s*with collage\.jpg$")).click()
+    compare_with(copy_tile(page, "collage.jpg"), "collage.jpg", role="button")
     expect(
         page.get_by_role("heading", name="Compare “your picture” and “collage.jpg”")
     ).to_be_visible()
