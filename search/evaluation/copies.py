@@ -175,7 +175,7 @@ def evaluate_copies(
     }
     return {
         "dataset": {
-            "name": getattr(copies, "name", f"copies-{copies.part}"), "key": copies.key,
+            "name": copies.name, "key": copies.key,
             "seed": copies.seed, "versions": kinds,
             "targets": [p.name for p in copies.targets], "images": n, "queries": len(queries),
         },

@@ -348,6 +348,10 @@ class CopySet:
     items: list[CopyItem]
 
     @property
+    def name(self) -> str:
+        return f"copies-{self.part}"
+
+    @property
     def key(self) -> str:
         return f"copies-{VERSION}-{self.part}-{self.seed}-{len(self.targets)}x{len(self.items)}"
 

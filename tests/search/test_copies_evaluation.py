@@ -47,3 +47,20 @@ def test_evaluate_copies_reports_every_version_and_mode(tmp_path):
     # Local features find the target's own versions before the distractors for most queries.
     assert results["ap"]["verified"]["all"] > 0.8
     assert "verified AP@8" in stdout.getvalue()
+
+
+def test_near_duplicates_measured_as_copy_search(tmp_path, monkeypatch):
+    from search.evaluation import near_duplicates
+
+    photos = near_duplicates.find_photos()[:2]
+    monkeypatch.setattr(near_duplicates, "find_photos", lambda: photos)
+    call_command(
+        "evaluate", "--dataset", "near-duplicates", "--copies", "--encoders", "histogram",
+        "--k", "5", "--out", str(tmp_path / "out"), "--cache-dir", str(tmp_path / "c"),
+        "--no-progress", stdout=StringIO(),
+    )  # fmt: skip
+    results = json.loads((tmp_path / "out" / "results.json").read_text())
+    edits = [edit.__name__ for edit in near_duplicates.EDITS]
+    assert results["dataset"]["versions"] == edits and results["dataset"]["queries"] == 14
+    assert set(results["ap"]["verified"]) == {*edits, "all"}
+    assert results["ap"]["verified"]["all"] >= results["ap"]["global"]["all"]
