@@ -33,8 +33,14 @@ MIN_INLIERS = 10
 # Agreeing features among those inside the matched region of the sparser side: a real copy
 # matches a good share of them, text on two different pages only a few.
 MIN_INLIER_SHARE = 0.1
+# The agreeing features must spread over this share of the matched region on both sides: a
+# shared caption, watermark or logo lines up many features in a small part of two pictures.
+MIN_SPREAD = 0.2
 RANSAC_PIXELS = 6.0  # reprojection error at SIDE
 MIN_SCALE, MAX_SCALE = 1 / 8, 8.0  # a copy is at most 8x larger or smaller
+# A cheap first look: the query's strongest PROBE keypoints must find at least PROBE_MATCHES
+# ratio-test matches before the whole set is matched (most candidates are not copies).
+PROBE, PROBE_MATCHES = 100, 3
 FORMAT = 2
 _HEADER = struct.Struct("<BBHHH4H")  # format, mirrored, width, height, count, box (1/65535)
 _SETS = struct.Struct("<H")  # how many sets follow, each as <I length + bytes
@@ -241,6 +247,13 @@ def _clip(polygon: np.ndarray, box: Box) -> tuple[float, Box]:
                          float(pts[:, 0].max()), float(pts[:, 1].max()))  # fmt: skip
 
 
+def _spread(features: LocalFeatures, pixels: np.ndarray) -> float:
+    """Area (in fractions of the whole picture) of the convex hull of some of its points."""
+    affine = features.to_fractions()
+    points = pixels.astype(np.float64) @ affine[:2, :2].T + affine[:2, 2]
+    return float(cv2.contourArea(cv2.convexHull(points.astype(np.float32))))
+
+
 def _count_inside(features: LocalFeatures, box: Box) -> int:
     x, y = features.fractions().T
     return int(np.count_nonzero((x >= box[0]) & (x <= box[2]) & (y >= box[1]) & (y <= box[3])))
@@ -252,6 +265,10 @@ def verify(query: LocalFeatures, target: LocalFeatures) -> Match | None:
     they are a fair share of the features there."""
     if len(query) < MIN_INLIERS or len(target) < MIN_INLIERS:
         return None
+    if len(query) > 2 * PROBE:  # keypoints are stored strongest first
+        probe = replace(query, points=query.points[:PROBE], descriptors=query.descriptors[:PROBE])
+        if len(_ratio_matches(probe, target)[0]) < PROBE_MATCHES:
+            return None
     q, t = _ratio_matches(query, target)
     if len(q) < MIN_INLIERS:
         return None
@@ -275,6 +292,11 @@ def verify(query: LocalFeatures, target: LocalFeatures) -> Match | None:
         return None
     inside = min(_count_inside(query, query_box), _count_inside(target, target_box))
     if inliers < MIN_INLIER_SHARE * inside:
+        return None
+    agreeing = mask.ravel().astype(bool)
+    if _spread(query, q[agreeing]) < MIN_SPREAD * query_area or (
+        _spread(target, t[agreeing]) < MIN_SPREAD * target_area
+    ):
         return None
     return Match(
         query_box=query_box,

@@ -21,7 +21,10 @@ MIN_BOX_AREA = 0.03  # of the picture
 MAX_BOX_AREA = 0.85
 MAX_BOXES = 4
 MIN_BOX_PIXELS = 48  # per side, at DETECT_SIDE
-VERSION = 2  # of the views: evaluation caches name it
+VERSION = 3  # of the views: evaluation caches and stored copy data name it
+MIN_BOX_CONTRAST = (
+    12.0  # grey-level standard deviation: a flat patch (a label, a bar) is no picture
+)
 
 
 @dataclass(frozen=True)
@@ -132,6 +135,14 @@ def picture_boxes(picture: Image.Image, *, limit: int = MAX_BOXES) -> list[Box]:
     found.sort(key=lambda item: -item[0])
     kept: list[Box] = []
     for _, box in found:
+        x0, y0, x1, y1 = (
+            round(box[0] * w),
+            round(box[1] * h),
+            round(box[2] * w),
+            round(box[3] * h),
+        )
+        if float(grey[y0:y1, x0:x1].std()) < MIN_BOX_CONTRAST:
+            continue
         if all(_iou(box, other) < 0.7 for other in kept):
             kept.append(box)
         if len(kept) == limit:

@@ -134,3 +134,21 @@ def test_copies_come_first_each_kind_in_order(photo):
     shown = match_json(matches[2])
     assert shown["kind"] == "copy" and len(shown["target_box"]) == 4
     assert shown["inliers"] == matches[2].inliers and not shown["mirrored"]
+
+
+def test_a_shared_caption_or_flat_label_does_not_make_a_copy():
+    from search.evaluation.near_duplicates import find_photos, overlay, render
+
+    first, second = (render(path, overlay) for path in find_photos()[:2])  # same red box + text
+    assert all(
+        np.asarray(first.crop(_pixels(first, box))).std() > 12 for box in picture_boxes(first)
+    )  # the flat red box is no picture box
+    assert (
+        local.best_match(local.query_sets(local.extract_sets(first)), [local.extract(second)])
+        is None
+    )
+
+
+def _pixels(picture, box):
+    w, h = picture.size
+    return round(box[0] * w), round(box[1] * h), round(box[2] * w), round(box[3] * h)
