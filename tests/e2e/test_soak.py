@@ -34,21 +34,50 @@ DURATION_S = 180
 REDIS_URL = os.environ.get("CRIER_TEST_REDIS_URL", "redis://127.0.0.1:6379/5")
 
 
-@pytest.fixture
-def soak_database() -> str:
-    if connection.vendor != "postgresql":
+# Where the soak makes its database when the suite itself runs on SQLite (`make test` on a bare
+# checkout): any PostgreSQL server whose role may create databases.
+FALLBACK_POSTGRES_URL = os.environ.get(
+    "CRIER_TEST_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/postgres"
+)
+
+
+def _server_connection():
+    """A DB-API connection to a PostgreSQL server (autocommit, for CREATE/DROP DATABASE): the
+    suite's own when it runs on PostgreSQL, else ``CRIER_TEST_POSTGRES_URL``."""
+    import psycopg2
+
+    url = (
+        database_url(connection.settings_dict)
+        if connection.vendor == "postgresql"
+        else FALLBACK_POSTGRES_URL
+    )
+    try:
+        server = psycopg2.connect(url)
+    except psycopg2.OperationalError as error:
         pytest.fail(
-            "The soak runs on PostgreSQL, as CI does: set DATABASE_URL to a PostgreSQL database "
-            '(or deselect the e2e tests with -m "not e2e").',
+            f"The soak runs on PostgreSQL, as CI does, and none answered at {url} ({error}). "
+            'Set DATABASE_URL or CRIER_TEST_POSTGRES_URL, or deselect it with -m "not e2e".',
             pytrace=False,
         )
-    name = f"{connection.settings_dict['NAME']}_soak"[:63]
-    with connection.cursor() as cursor:
+    server.autocommit = True
+    return server, url
+
+
+@pytest.fixture
+def soak_database() -> str:
+    server, url = _server_connection()
+    base = connection.settings_dict["NAME"] if connection.vendor == "postgresql" else "crier"
+    name = f"{Path(str(base)).stem}_soak"[:63]
+    with server.cursor() as cursor:
         cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         cursor.execute(f'CREATE DATABASE "{name}"')
-    yield database_url({**connection.settings_dict, "NAME": name})
-    with connection.cursor() as cursor:
+    if connection.vendor == "postgresql":
+        yield database_url({**connection.settings_dict, "NAME": name})
+    else:
+        yield url.rsplit("/", 1)[0] + f"/{name}"
+    with server.cursor() as cursor:
         cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    server.close()
 
 
 def test_three_minutes_of_mixed_load_with_faults_lose_nothing(soak_database, tmp_path: Path):
