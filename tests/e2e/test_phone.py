@@ -57,8 +57,8 @@ def test_after_a_search_the_first_results_are_on_the_first_screen(
     page = new_context(**SCREENS[screen]).new_page()
     page.goto("/")
     results = search_with(page, resized_jpeg_copy("chelsea.png", tmp_path / "cat.jpg"))
-    first = results.get_by_role("listitem").first
-    expect(first.get_by_role("img", name="chelsea.png")).to_be_visible()
+    first = results.get_by_role("listitem").first.get_by_role("img", name="chelsea.png")
+    expect(first).to_be_visible()
     strip = page.get_by_role("region", name="Your query")
     expect(strip.get_by_role("img", name="The image you searched with")).to_be_visible()
     again = page.get_by_text("Search again with another picture, part or filter")
