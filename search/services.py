@@ -415,6 +415,9 @@ class Comparison:
 
 def _compared_target(corpus: Corpus, image_id: int) -> tuple[ImageRecord, list[LocalFeatures]]:
     record = corpus.images.filter(pk=image_id).first()
+    if record is None and not corpus.images.exists():
+        # A corpus with nothing in it yet (a new one) is a state, not a missing resource.
+        raise Conflict("This corpus has no images yet.", image_id=image_id, status=corpus.status)
     if record is None:
         raise NotFound("No such image in this corpus.", image_id=image_id)
     features = store.features_of([image_id]).get(image_id)

@@ -13,7 +13,7 @@ from django.urls import reverse
 from PIL import Image
 from rest_framework.test import APIClient
 
-from tests.factories import ingested_corpus, photo_bytes
+from tests.factories import ingested_corpus, make_corpus, photo_bytes
 
 pytestmark = pytest.mark.django_db
 
@@ -114,6 +114,15 @@ def test_malformed_compare_requests_get_a_400(corpus, user, body):
     response = api_for(user).post(reverse("api:compare", args=[corpus.pk]), body, format="json")
     assert response.status_code == 400
     assert response.json()["error"]["code"]
+
+
+def test_an_empty_corpus_is_a_409_not_a_missing_one(user):
+    """The API fuzzer's created-resource check reads a 404 right after creating a corpus as the
+    corpus missing: a corpus with no image yet says so as a state (409)."""
+    empty = make_corpus(user)
+    response = compare(api_for(user), empty.pk, 1, 2)
+    assert response.status_code == 409, response.content
+    assert response.json()["error"]["message"] == "This corpus has no images yet."
 
 
 def test_other_users_private_corpora_get_a_404_uploads_too(corpus, other_user):
