@@ -83,7 +83,9 @@ def test_search_before_indexing_says_it_is_still_indexing(client, user):
     assert response.status_code == 409
     assert "Still indexing" in response.content.decode()
     similar = client.get(reverse("search:similar", args=[corpus.pk, record.pk]))
-    assert similar.status_code == 409 and "not encoded yet" in similar.content.decode()
+    # The corpus has no index yet: that state is answered before the image is looked up (as the
+    # API does), so the page says it is still indexing rather than "not encoded yet".
+    assert similar.status_code == 409 and "Still indexing" in similar.content.decode()
 
 
 def test_a_file_that_is_not_an_image_shows_why(client, user, indexed_photos):
