@@ -215,6 +215,10 @@ def test_page_shows_groups_and_deleting_returns_to_it(client, user, photos_corpu
     assert html.count("<dt>Size</dt>") == 2 and html.count("<dt>Added</dt>") == 2
     assert f"<dd>{coffee.width} × {coffee.height}</dd>" in html
     assert "<dt>Taken</dt><dd>unknown</dd>" in html
+    # Each image after the group's first opens the compare view with the first (issue 22).
+    compare = reverse("search:compare", args=[corpus.pk])
+    assert html.count(f"{compare}?a=") == 1
+    assert f"{compare}?a={ids['coffee.png']}&amp;b={ids['coffee-mirrored.png']}" in html
     delete_url = reverse("corpora:image_delete", args=[corpus.pk, ids["coffee-mirrored.png"]])
     assert f"{delete_url}?next={quote(page_url, safe='')}" in html
 
