@@ -78,7 +78,7 @@ def test_bad_input_gets_the_apis_words_and_changes_nothing(client, user, changes
     assert response.status_code == 400
     page = html.unescape(response.content.decode())
     assert messages[0] in page, (messages, field)
-    assert 'aria-invalid="true"' in page and '<details class="card edit-details" open>' in page
+    assert 'aria-invalid="true"' in page and '<details class="card fold edit-details" open>' in page
     corpus.refresh_from_db()
     assert corpus.description == "kept" and corpus.name == "holiday"
 
