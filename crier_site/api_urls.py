@@ -81,7 +81,7 @@ urlpatterns = [
     ),
     path("corpora/<int:corpus_id>/compare/", search_api.CompareApi.as_view(), name="compare"),
     path(
-        "corpora/<int:corpus_id>/compare/file/",
+        "corpora/<int:corpus_id>/images/<int:image_id>/compare/",
         search_api.CompareFileApi.as_view(),
         name="compare-file",
     ),

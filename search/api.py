@@ -1,8 +1,8 @@
 """POST /api/v1/corpora/{id}/search/ — by a query image; GET …/search/?q= — by words;
 …/search/similar/ — by an image of the corpus; GET /api/v1/search/?q= — by words, in every
 corpus the caller may see; GET /api/v1/corpora/{id}/duplicates/ — groups of near-duplicate
-images; POST …/compare/ (two images of the corpus) and …/compare/file/ (an uploaded picture
-and one image) — is one a copy of the other, and where."""
+images; POST …/compare/ (two images of the corpus) and …/images/{image_id}/compare/ (an
+uploaded picture and one image) — is one a copy of the other, and where."""
 
 from __future__ import annotations
 
@@ -158,16 +158,16 @@ class CompareFileApi(SearchView):
         ),
         responses=CompareResponseSerializer,
         errors=[409],
-        description="Is image `other_id` of the corpus a copy of the uploaded picture, and "
-        "where do they match (docs/copies.md).",
+        description="Is image `image_id` of the corpus (the answer's `other_id`) a copy of the "
+        "uploaded picture, and where do they match (docs/copies.md).",
     )
-    def post(self, request: Request, corpus_id: int) -> Response:
+    def post(self, request: Request, corpus_id: int, image_id: int) -> Response:
         corpus = get_readable_corpus(user=request.user, corpus_id=corpus_id)
         check_request_size(request)
         params = _valid(CompareFileSerializer, request.data)
         upload = params["image"]
         data = read_limited(upload, declared_size=upload.size)
-        comparison = services.compare_file(corpus=corpus, image=data, other_id=params["other_id"])
+        comparison = services.compare_file(corpus=corpus, image=data, other_id=image_id)
         return Response(compare_response(comparison, context={"request": request}))
 
 

@@ -422,9 +422,6 @@ class CompareFileSerializer(serializers.Serializer):
     """Multipart: an uploaded picture against an image of the corpus."""
 
     image = serializers.FileField(allow_empty_file=True, help_text="The query picture.")
-    other_id = serializers.IntegerField(
-        min_value=1, max_value=MAX_ID, help_text="The image of the corpus compared with it."
-    )
 
 
 class CompareResponseSerializer(serializers.Serializer):

@@ -79,11 +79,11 @@ def test_a_generated_client_runs_the_whole_workflow(
     from crier_client.api.v1 import (
         v1_auth_token_create,
         v1_corpora_compare_create,
-        v1_corpora_compare_file_create,
         v1_corpora_create,
         v1_corpora_destroy,
         v1_corpora_duplicates_retrieve,
         v1_corpora_export_retrieve,
+        v1_corpora_images_compare_create,
         v1_corpora_images_create,
         v1_corpora_images_destroy,
         v1_corpora_images_file_retrieve,
@@ -151,12 +151,11 @@ def test_a_generated_client_runs_the_whole_workflow(
     assert {hit.match.kind for hit in by_file.results[1:]} == {"similar"}
 
     # Compare: the edited rocket (an upload) against the stored one, then two stored images.
-    compared = v1_corpora_compare_file_create.sync(
+    compared = v1_corpora_images_compare_create.sync(
         corpus.id,
+        ids["rocket.jpg"],
         client=client,
-        body=models.CompareFileRequest(
-            image=as_file(File, query, "image/jpeg"), other_id=ids["rocket.jpg"]
-        ),
+        body=models.CompareFileRequest(image=as_file(File, query, "image/jpeg")),
     )
     assert isinstance(compared, models.CompareResponse), compared
     assert compared.match.kind == "copy" and compared.match.inliers >= 10

@@ -93,8 +93,8 @@ def test_api_compares_an_upload_with_a_stored_image(corpus, user):
     corpus, ids = corpus
     query = photo_bytes("astronaut.png", fmt="JPEG", size=(300, 300))
     response = api_for(user).post(
-        reverse("api:compare-file", args=[corpus.pk]),
-        {"image": io.BytesIO(query), "other_id": ids["collage.png"]},
+        reverse("api:compare-file", args=[corpus.pk, ids["collage.png"]]),
+        {"image": io.BytesIO(query)},
         format="multipart",
     )
     assert response.status_code == 200, response.content
@@ -128,8 +128,8 @@ def test_an_empty_corpus_is_a_409_not_a_missing_one(user):
 def test_other_users_private_corpora_get_a_404_uploads_too(corpus, other_user):
     corpus, ids = corpus
     upload = api_for(other_user).post(
-        reverse("api:compare-file", args=[corpus.pk]),
-        {"image": io.BytesIO(b"x"), "other_id": ids["collage.png"]},
+        reverse("api:compare-file", args=[corpus.pk, ids["collage.png"]]),
+        {"image": io.BytesIO(b"x")},
         format="multipart",
     )
     assert upload.status_code == 404 and upload.json()["error"]["code"]
@@ -137,15 +137,18 @@ def test_other_users_private_corpora_get_a_404_uploads_too(corpus, other_user):
 
 def test_bad_uploads_get_the_image_gates_answer(corpus, user, settings):
     corpus, ids = corpus
-    url = reverse("api:compare-file", args=[corpus.pk])
+    url = reverse("api:compare-file", args=[corpus.pk, ids["collage.png"]])
     api = api_for(user)
-    no_id = api.post(url, {"image": io.BytesIO(photo_bytes("astronaut.png"))}, format="multipart")
-    assert no_id.status_code == 400
-    settings.CRIER_MAX_UPLOAD_BYTES = 1000
-    big = api.post(
-        url, {"image": io.BytesIO(photo_bytes("astronaut.png")), "other_id": ids["collage.png"]},
+    no_image = api.post(url, {}, format="multipart")
+    assert no_image.status_code == 400
+    unknown = api.post(
+        reverse("api:compare-file", args=[corpus.pk, 10**6]),
+        {"image": io.BytesIO(photo_bytes("astronaut.png"))},
         format="multipart",
-    )  # fmt: skip
+    )
+    assert unknown.status_code == 404 and unknown.json()["error"]["code"]
+    settings.CRIER_MAX_UPLOAD_BYTES = 1000
+    big = api.post(url, {"image": io.BytesIO(photo_bytes("astronaut.png"))}, format="multipart")
     assert big.status_code == 413 and big.json()["error"]["code"]
 
 

@@ -174,11 +174,8 @@ def test_compare_two_images_or_an_upload_with_one(copies, user, other_user):
     assert unrelated.json()["match"] == {"kind": "similar"}
 
     upload = api.post(
-        reverse("api:compare-file", args=[corpus.pk]),
-        {
-            "image": io.BytesIO(photo_bytes("astronaut.png", size=(300, 300))),
-            "other_id": ids["page.png"],
-        },
+        reverse("api:compare-file", args=[corpus.pk, ids["page.png"]]),
+        {"image": io.BytesIO(photo_bytes("astronaut.png", size=(300, 300)))},
         format="multipart",
     )
     assert upload.status_code == 200, upload.content
@@ -192,8 +189,8 @@ def test_compare_two_images_or_an_upload_with_one(copies, user, other_user):
         == 404
     )
     not_a_picture = api.post(
-        reverse("api:compare-file", args=[corpus.pk]),
-        {"image": io.BytesIO(b"not an image"), "other_id": ids["page.png"]},
+        reverse("api:compare-file", args=[corpus.pk, ids["page.png"]]),
+        {"image": io.BytesIO(b"not an image")},
         format="multipart",
     )
     assert not_a_picture.status_code == 400
