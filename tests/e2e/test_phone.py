@@ -150,14 +150,14 @@ def test_dropping_a_file_that_is_not_a_picture_says_so_visibly(
 
 def test_a_signed_out_owner_is_sent_to_sign_in_and_back(new_context: ContextFactory) -> None:
     page = new_context(**PHONE).new_page()
-    sign_up(page, "dora-e2e")
+    sign_up(page, "olive-e2e")
     path = create_private_corpus(page, "Dora's private photos")
-    page.get_by_role("button", name="Log out dora-e2e").click()
+    page.get_by_role("button", name="Log out olive-e2e").click()
 
     page.goto(path)
     expect(page.get_by_role("heading", name="Log in")).to_be_visible()
     expect(page.get_by_text("Log in to open that page")).to_be_visible()
-    page.get_by_label("Username").fill("dora-e2e")
+    page.get_by_label("Username").fill("olive-e2e")
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Log in").click()
     expect(page.get_by_role("heading", name="Dora's private photos", level=1)).to_be_visible()
