@@ -295,6 +295,11 @@ class ImageRecord(models.Model):
         self._labels = value
 
     @property
+    def labels_loaded(self) -> bool:
+        """Whether ``labels`` is known without asking (set, or asked for already)."""
+        return "_labels" in self.__dict__
+
+    @property
     def metadata_text(self) -> str:
         """The free metadata as indented JSON text; empty when there is none."""
         if not self.metadata:

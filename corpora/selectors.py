@@ -6,8 +6,9 @@ existence does not leak.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from django.db.models import Count, Q
 
@@ -39,11 +40,15 @@ def searchable_public_corpora(*, exclude_ids: tuple[int, ...] = (), limit: int =
     )
 
 
-def get_readable_corpus(*, user, corpus_id: int) -> Corpus:
+def get_readable_corpus(
+    *, user, corpus_id: int, annotations: Mapping[str, Any] | None = None
+) -> Corpus:
     """A corpus ``user`` may search and look at: their own, any public one; staff see all.
-    None in the trash: it is "not found" for everyone until restored (corpora/trash.py)."""
+    None in the trash: it is "not found" for everyone until restored (corpora/trash.py).
+    ``annotations``: what another app reads with the corpus in the same query (search: its
+    index's live version, so that a search makes no round trip of its own for it)."""
     queryset = Corpus.objects.live() if _is_staff(user) else Corpus.objects.visible_to(user)
-    return _get(queryset, corpus_id)
+    return _get(queryset.annotate(**(annotations or {})), corpus_id)
 
 
 def get_writable_corpus(*, user, corpus_id: int) -> Corpus:
@@ -129,9 +134,11 @@ def _is_staff(user) -> bool:
 
 
 def attach_labels(records: Iterable[ImageRecord]) -> list[ImageRecord]:
-    """``records`` with their predicted labels loaded in one request (``ImageRecord.labels``)."""
+    """``records`` with their predicted labels loaded in one request (``ImageRecord.labels``);
+    records whose labels were read with them (search's hits) ask nothing."""
     records = list(records)
-    found = predicted_labels(record.pk for record in records)
-    for record in records:
+    missing = [record for record in records if not record.labels_loaded]
+    found = predicted_labels(record.pk for record in missing)
+    for record in missing:
         record.labels = found.get(record.pk, [])
     return records

@@ -22,6 +22,7 @@ from crier_site.api.operations import api_operation
 from crier_site.http import check_request_size
 from search import services
 from search.copies.duplicates import duplicate_rows, find_duplicates
+from search.selectors import get_searched_corpus
 from search.serializers import (
     CompareFileSerializer,
     CompareImagesSerializer,
@@ -72,7 +73,7 @@ class SearchApi(SearchView):
         "the corpus has no index yet (its `status` is in the error).",
     )
     def post(self, request: Request, corpus_id: int) -> Response:
-        corpus = get_readable_corpus(user=request.user, corpus_id=corpus_id)
+        corpus = get_searched_corpus(user=request.user, corpus_id=corpus_id)
         check_request_size(request)
         params = _valid(SearchImageSerializer, request.data)
         upload = params["image"]
@@ -118,7 +119,7 @@ class SimilarSearchApi(SearchView):
         "the corpus has no index yet.",
     )
     def post(self, request: Request, corpus_id: int) -> Response:
-        corpus = get_readable_corpus(user=request.user, corpus_id=corpus_id)
+        corpus = get_searched_corpus(user=request.user, corpus_id=corpus_id)
         params = _valid(SearchSimilarSerializer, request.data)
         result = services.search_similar(
             corpus=corpus,

@@ -6,10 +6,12 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 import numpy as np
-from django.db.models import QuerySet
+from django.db.models import Case, F, JSONField, OuterRef, QuerySet, Subquery, Value, When
+from django.db.models.functions import Coalesce
 
-from corpora.models import Corpus
-from search.models import CorpusIndex, ImageVector, VectorKind
+from corpora.models import Corpus, ImageRecord
+from corpora.selectors import get_readable_corpus
+from search.models import CorpusIndex, ImageVector, VectorKind, VectorStatus
 
 
 def corpus_index(corpus: Corpus | int) -> CorpusIndex:
@@ -17,12 +19,33 @@ def corpus_index(corpus: Corpus | int) -> CorpusIndex:
     return CorpusIndex.of(corpus)
 
 
+# The live index's version read with the corpus (``get_searched_corpus``), as an attribute.
+LOADED_VERSION = "loaded_index_version"
+
+
+def get_searched_corpus(*, user, corpus_id: int) -> Corpus:
+    """``corpora.selectors.get_readable_corpus`` with the live index's version read in the same
+    query (a join on the index row), so that a search makes no round trip of its own for it,
+    as when the version was a column of the corpus (708a49f)."""
+    version = Coalesce(F("search_index__version"), Value(""))
+    return get_readable_corpus(
+        user=user, corpus_id=corpus_id, annotations={LOADED_VERSION: version}
+    )
+
+
 def index_version(corpus: Corpus) -> str:
-    """The live index's version of ``corpus`` ("" when it has none)."""
+    """The live index's version of ``corpus`` ("" when it has none), read now."""
     return (
         CorpusIndex.objects.filter(corpus_id=corpus.pk).values_list("version", flat=True).first()
         or ""
     )
+
+
+def live_version(corpus: Corpus) -> str:
+    """The live index's version as read with ``corpus`` (``get_searched_corpus``: no query, and
+    as fresh as the corpus row itself), else read now (``index_version``)."""
+    loaded = getattr(corpus, LOADED_VERSION, None)
+    return loaded if loaded is not None else index_version(corpus)
 
 
 def serving_encoder(corpus: Corpus) -> str:
@@ -65,7 +88,7 @@ def image_labels(record_ids: Iterable[int]) -> dict[int, list[dict]]:
     any are left out)."""
     rows = (
         ImageVector.objects.filter(
-            image_id__in=list(record_ids), kind=VectorKind.IMAGE, status="encoded"
+            image_id__in=list(record_ids), kind=VectorKind.IMAGE, status=VectorStatus.ENCODED
         )
         .order_by("image_id", "-updated_at")
         .values_list("image_id", "encoder", "labels", "image__corpus__search_index__encoder")
@@ -75,6 +98,20 @@ def image_labels(record_ids: Iterable[int]) -> dict[int, list[dict]]:
         if encoder == serving or image_id not in found:
             found[image_id] = labels or []
     return found
+
+
+def with_labels(images: QuerySet[ImageRecord], encoder: str) -> QuerySet[ImageRecord]:
+    """``images`` with their predicted labels read in the same query, as ``served_labels``
+    (None: none), picked as ``image_labels`` picks them: the vector of ``encoder`` (the serving
+    one) first, else the image's most recently updated one."""
+    labels = (
+        ImageVector.objects.filter(
+            image_id=OuterRef("pk"), kind=VectorKind.IMAGE, status=VectorStatus.ENCODED
+        )
+        .order_by(Case(When(encoder=encoder, then=0), default=1), "-updated_at")
+        .values("labels")[:1]
+    )
+    return images.annotate(served_labels=Subquery(labels, output_field=JSONField()))
 
 
 def index_facts(corpus_ids: Iterable[int]) -> dict[int, dict]:

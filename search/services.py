@@ -8,6 +8,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 from django.conf import settings
+from django.db.models import FilteredRelation, Q
 from PIL import Image
 
 from corpora.models import Corpus, ImageRecord
@@ -23,13 +24,20 @@ from search.encoding.preprocessing import decode_side, open_image
 from search.indices.build import index_root, read_vectors
 from search.indices.cache import searchers
 from search.indices.scann_index import LoadedIndex
-from search.models import ImageVector, VectorKind, VectorStatus
+from search.models import VectorKind, VectorStatus
 from search.queries.filtered import FilteredSearch
 from search.queries.filters import ImageFilters
 from search.queries.params import Page
 from search.queries.regions import Region
 from search.queries.vectors import expand_queries, top_k
-from search.selectors import as_vector, encoded_vectors, index_version, serving_encoder
+from search.selectors import (
+    as_vector,
+    encoded_vectors,
+    index_version,
+    live_version,
+    serving_encoder,
+    with_labels,
+)
 
 
 class IndexNotReady(Conflict):
@@ -107,8 +115,9 @@ def _no_index(corpus: Corpus) -> IndexNotReady:
 
 def require_index(corpus: Corpus) -> LoadedIndex:
     """The corpus's live index; ``IndexNotReady`` (409) when it has none or it is being
-    swapped out."""
-    version = index_version(corpus)
+    swapped out. Its version is read from the index row loaded with the corpus
+    (``search.selectors.get_searched_corpus``: no query of its own), else in one query."""
+    version = live_version(corpus)
     if not version:
         raise _no_index(corpus)
     return _load(corpus, version)
@@ -146,13 +155,30 @@ def _load(corpus: Corpus, version: str) -> LoadedIndex:
         ) from exc
 
 
+def _served_encoder(index: LoadedIndex | None) -> str | None:
+    """The encoder whose vectors ``index`` holds (None: exact search, or an index built before
+    its meta named it; readers then ask ``serving_encoder``)."""
+    return index.meta.get("encoder") if index is not None else None
+
+
 def _alive_hits(
-    corpus: Corpus, ids: np.ndarray, scores: np.ndarray, exclude: set[int]
+    corpus: Corpus,
+    ids: np.ndarray,
+    scores: np.ndarray,
+    exclude: set[int],
+    encoder: str | None = None,
 ) -> list[Hit]:
     """The hits whose records still exist, each with its record (the one place where records
-    deleted since the index was built are dropped)."""
+    deleted since the index was built are dropped) and, given the serving ``encoder``, its
+    predicted labels read in the same query."""
     candidates = [(int(i), float(s)) for i, s in zip(ids, scores, strict=True) if i not in exclude]
-    records = corpus.images.in_bulk([i for i, _ in candidates])
+    images = corpus.images.all()
+    if encoder:
+        images = with_labels(images, encoder)
+    records = images.in_bulk([i for i, _ in candidates])
+    if encoder:
+        for record in records.values():
+            record.labels = record.served_labels or []
     return [Hit(record=records[i], score=s) for i, s in candidates if i in records]
 
 
@@ -216,12 +242,13 @@ def _search(
         search = _views_searcher(corpus, index, copies.views)
     else:
         search = lambda query, n: index.search(_as_query(query, index.meta["dim"]), n)  # noqa: E731
-    ranked = _top_hits(corpus, search, query, page.depth, exclude)
+    encoder = _served_encoder(index)
+    ranked = _top_hits(corpus, search, query, page.depth, exclude, encoder)
     if expansion is None:
         expansion = settings.CRIER_QUERY_EXPANSION
     if expansion > 0 and ranked:
-        query = _expanded_query(corpus, query, ranked[:expansion])
-        ranked = _top_hits(corpus, search, query, page.depth, exclude)
+        query = _expanded_query(corpus, query, ranked[:expansion], encoder)
+        ranked = _top_hits(corpus, search, query, page.depth, exclude, encoder)
     matched, capped = None, False
     if page.min_score is not None:
         capped = len(ranked) == page.depth and ranked[-1].score >= page.min_score
@@ -290,13 +317,20 @@ def _exact_searcher(corpus: Corpus):
     return lambda query, n: _exact(corpus, query, n)[:2]
 
 
-def _top_hits(corpus: Corpus, search, query: np.ndarray, k: int, exclude: set[int]) -> list[Hit]:
+def _top_hits(
+    corpus: Corpus,
+    search,
+    query: np.ndarray,
+    k: int,
+    exclude: set[int],
+    encoder: str | None = None,
+) -> list[Hit]:
     """The best ``k`` live hits, best first; equal scores in image id order, so that the pages
     of one ranking never overlap or skip a hit."""
     wanted = k + len(exclude)
     while True:
         ids, scores = search(query, wanted)
-        hits = _alive_hits(corpus, ids, scores, exclude)
+        hits = _alive_hits(corpus, ids, scores, exclude, encoder)
         hits.sort(key=lambda hit: (-hit.score, hit.record_id))
         # Records deleted since the build eat into the top-k: ask for more, up to everything.
         if len(hits) >= k or len(ids) < wanted:
@@ -304,12 +338,15 @@ def _top_hits(corpus: Corpus, search, query: np.ndarray, k: int, exclude: set[in
         wanted *= 4
 
 
-def _expanded_query(corpus: Corpus, query: np.ndarray, hits: list[Hit]) -> np.ndarray:
-    """The query expanded with its top hits' stored vectors:
-    ``search.queries.vectors.expand_queries``, the formula evaluation measures (``aqe:n``), with
-    similarities computed exactly."""
+def _expanded_query(
+    corpus: Corpus, query: np.ndarray, hits: list[Hit], encoder: str | None = None
+) -> np.ndarray:
+    """The query expanded with its top hits' stored vectors (of ``encoder``, default the
+    serving one): ``search.queries.vectors.expand_queries``, the formula evaluation measures
+    (``aqe:n``), with similarities computed exactly."""
     query = np.asarray(query, dtype=np.float32).reshape(-1)
-    rows = encoded_vectors(corpus=corpus, record_ids=[hit.record_id for hit in hits])
+    record_ids = [hit.record_id for hit in hits]
+    rows = encoded_vectors(corpus=corpus, encoder=encoder, record_ids=record_ids)
     vectors = [as_vector(blob) for blob in rows.values_list("vector", flat=True)]
     neighbours = np.asarray([v for v in vectors if v.shape == query.shape], dtype=np.float32)
     if len(neighbours) == 0:
@@ -333,7 +370,7 @@ def search_image(
     for the part it sees. ``k``, ``page`` and ``filters`` come validated from the edge."""
     index = require_index(corpus)  # before the encoder: no model is loaded for a 409
     # The encoder whose vectors the index holds: while the corpus changes encoder, the old one.
-    encoder = encoders.get_encoder(index.meta.get("encoder") or serving_encoder(corpus))
+    encoder = encoders.get_encoder(_served_encoder(index) or serving_encoder(corpus))
     _require_same_encoder(corpus, index, encoder.fingerprint)
     share = min(region.right - region.left, region.bottom - region.top) if region else 1.0
     min_side = decode_side(encoder.input_size, encoder.crop_fraction, region_share=share)
@@ -366,26 +403,26 @@ def search_similar(
     ``filters`` keep (the query image itself need not match them). A corpus without an index
     (a new one has no image either) is a Conflict before any image is looked up."""
     index = require_index(corpus)
-    status = (
-        ImageRecord.objects.filter(corpus=corpus, pk=record_id)
-        .values_list("status", flat=True)
-        .first()
+    # The image and its vector of the serving encoder in one query (a LEFT JOIN).
+    vector = FilteredRelation(
+        "vectors",
+        condition=Q(
+            vectors__encoder=_served_encoder(index) or serving_encoder(corpus),
+            vectors__kind=VectorKind.IMAGE,
+            vectors__status=VectorStatus.ENCODED,
+        ),
     )
-    if status is None:
-        raise NotFound("No such image in this corpus.", record_id=record_id)
     row = (
-        ImageVector.objects.filter(
-            image_id=record_id,
-            encoder=serving_encoder(corpus),
-            kind=VectorKind.IMAGE,
-            status=VectorStatus.ENCODED,
-        )
-        .values_list("vector", "fingerprint")
+        ImageRecord.objects.filter(corpus=corpus, pk=record_id)
+        .annotate(served=vector)
+        .values_list("status", "served__vector", "served__fingerprint")
         .first()
     )
-    if row is None or row[0] is None:
+    if row is None:
+        raise NotFound("No such image in this corpus.", record_id=record_id)
+    status, embedding, fingerprint = row
+    if embedding is None:
         raise Conflict("This image is not encoded yet.", record_id=record_id, status=status)
-    embedding, fingerprint = row
     _require_same_encoder(corpus, index, fingerprint)
     copies = None
     if settings.CRIER_COPY_SEARCH:

@@ -23,6 +23,7 @@ from search.queries.filters import ImageFilters
 from search.queries.params import DEFAULT_THRESHOLD, PAGE_K, Page, validate_page, validate_threshold
 from search.queries.preview import query_preview_data_url
 from search.queries.regions import Region
+from search.selectors import get_searched_corpus
 from search.services import (
     SearchResult,
     compare_file,
@@ -51,7 +52,7 @@ class Row:
 @page_errors
 def results(request: HttpRequest, corpus_id: int) -> HttpResponse:
     """GET shows the search form; POST searches with the uploaded ``image``."""
-    corpus = selectors.get_readable_corpus(user=request.user, corpus_id=corpus_id)
+    corpus = get_searched_corpus(user=request.user, corpus_id=corpus_id)
     if request.method == "GET":
         return _render(request, corpus)
     filter_form = FilterForm(request.POST)
@@ -82,7 +83,7 @@ def results(request: HttpRequest, corpus_id: int) -> HttpResponse:
 @page_errors
 def similar(request: HttpRequest, corpus_id: int, image_id: int) -> HttpResponse:
     """Images most like one of the corpus's own, itself left out."""
-    corpus = selectors.get_readable_corpus(user=request.user, corpus_id=corpus_id)
+    corpus = get_searched_corpus(user=request.user, corpus_id=corpus_id)
     record = selectors.get_image(corpus=corpus, image_id=image_id)
     filter_form = FilterForm(request.GET)
     shown = {"query_record": record, "filter_form": filter_form}
