@@ -144,7 +144,11 @@ def decode_costs(encoder, files: list[Path]) -> dict[str, float]:
         thumbnails.render(decoded.image)
         lap("thumbnail_ms")
         if prepared.derived is not None:
-            model_inputs.write(storage, name, encoder.fingerprint, prepared.derived)
+            derived = prepared.derived
+            model_inputs.write(
+                storage, name, encoder.fingerprint, derived.pixels,
+                copy_picture=derived.copy_picture,
+            )  # fmt: skip
             lap("model_input_write_ms")
             pixels = stored_model_input(encoder, storage, name)
             encoder.input_from_pixels(pixels)

@@ -19,12 +19,20 @@ logger = logging.getLogger(__name__)
 
 # Rows made with another feature format or box detector are ignored, and made again.
 VERSION = local.FORMAT * 100 + parts.VERSION
-# Stored pictures are decoded with at least this short side for their features (a camera
-# JPEG at 1/8 scale: DCT coefficients only, the cheapest decode; features are found at up to
-# local.SIDE on the long side).
+# Features and boxes are found on a stored picture reduced to no less than this short side
+# (``copy_picture``: a camera JPEG's 1/4-scale decode halved, 500×375; features are found at up
+# to local.SIDE on the long side). A picture decoded for nothing else is decoded at this side.
 DECODE_SIDE = 360
 BATCH = 16
 THREADS = 2
+
+
+def copy_picture(picture: Image.Image) -> Image.Image:
+    """What copy search describes of a decoded picture: ``picture`` box-reduced by the largest
+    whole factor that keeps its short side at least ``DECODE_SIDE`` (the upload check's and the
+    encoding job's decodes at the encoder's scale give the same one)."""
+    factor = min(picture.size) // DECODE_SIDE
+    return picture.reduce(factor) if factor > 1 else picture
 
 
 def describe(picture: Image.Image) -> tuple[list[parts.Box], bytes, int]:
@@ -113,26 +121,55 @@ def save(rows: Sequence[Described]) -> None:
     )  # fmt: skip
 
 
+def describe_picture(
+    image_id: int, corpus_id: int, picture: Image.Image, encoder
+) -> tuple[Described, list[np.ndarray]]:
+    """An image's copy data from its ``copy_picture``, with the boxes' pixels (what the encoder
+    sees of each) for ``with_box_vectors``."""
+    boxes, blob, keypoints = describe(picture)
+    pixels = [encoder.preprocess(parts.crop(picture, box)) for box in boxes]
+    return Described(image_id, corpus_id, boxes, blob, keypoints), pixels
+
+
+def undescribable(image_id: int, corpus_id: int) -> Described:
+    """The copy data of an image that could not be read: searchable, as "similar" only."""
+    return Described(image_id, corpus_id, [], local.pack_sets([]), 0)
+
+
 def _describe_record(record: ImageRecord, encoder) -> tuple[Described, list[np.ndarray]]:
-    """Local features and picture boxes of a stored image; the boxes' pixels (what the
-    encoder sees of each) for ``_box_vectors``."""
     try:
         with record.file.open("rb") as handle:
-            picture = open_image(handle, min_side=DECODE_SIDE)
-        boxes, blob, keypoints = describe(picture)
-        pixels = [encoder.preprocess(parts.crop(picture, box)) for box in boxes]
+            picture = copy_picture(open_image(handle, min_side=DECODE_SIDE))
+        return describe_picture(record.pk, record.corpus_id, picture, encoder)
     except Exception as exc:  # an unreadable file stays searchable, as "similar" only
         logger.warning("image %s: no copy features (%s)", record.pk, exc)
-        boxes, blob, keypoints, pixels = [], local.pack_sets([]), 0, []
-    described = Described(record.pk, record.corpus_id, boxes, blob, keypoints)
-    return described, pixels
+        return undescribable(record.pk, record.corpus_id), []
 
 
-def _with_box_vectors(described: Described, pixels: list, encoder) -> Described:
+def with_box_vectors(described: Described, pixels: list, encoder) -> Described:
+    """``described`` with the encoder's vectors of its boxes (``pixels``)."""
     if not pixels:
         return described
     vectors = encoder.encode_batch(np.stack(pixels))
     return replace(described, box_vectors=vectors, box_fingerprint=encoder.fingerprint)
+
+
+def store_described(described: Iterable[tuple[Described, list[np.ndarray]]], encoder) -> None:
+    """Store images' copy data (``describe_picture``'s) with the vectors of their boxes by
+    ``encoder``. An image deleted meanwhile gets no row (its foreign key would fail the batch)."""
+    rows = [with_box_vectors(row, pixels, encoder) for row, pixels in described]
+    alive = set(ImageRecord.objects.filter(pk__in=[row.image_id for row in rows]).values_list(
+        "pk", flat=True))  # fmt: skip
+    save([row for row in rows if row.image_id in alive])
+
+
+def undescribed(image_ids: Iterable[int]) -> set[int]:
+    """Those of ``image_ids`` without copy data of this ``VERSION``."""
+    from search.models import CopyFeatures
+
+    ids = set(image_ids)
+    done = CopyFeatures.objects.filter(image_id__in=ids, version=VERSION)
+    return ids - set(done.values_list("image_id", flat=True))
 
 
 def missing(corpus: Corpus):
@@ -156,13 +193,6 @@ def describe_missing(*, corpus: Corpus, encoder, stop: Callable[[], bool] = lamb
             records = list(missing(corpus).only("id", "file", "corpus_id")[:BATCH])
             if not records:
                 break
-            rows = [
-                _with_box_vectors(described, pixels, encoder)
-                for described, pixels in pool.map(lambda r: _describe_record(r, encoder), records)
-            ]
-            # An image deleted meanwhile gets no row (its foreign key would fail the batch).
-            alive = set(ImageRecord.objects.filter(pk__in=[r.pk for r in records]).values_list(
-                "pk", flat=True))  # fmt: skip
-            save([row for row in rows if row.image_id in alive])
+            store_described(pool.map(lambda r: _describe_record(r, encoder), records), encoder)
             described += len(records)
     return described

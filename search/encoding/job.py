@@ -32,6 +32,7 @@ from django.core.files.storage import Storage
 from django.db import IntegrityError, transaction
 from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
+from PIL import Image
 
 from corpora.models import Corpus, CorpusStatus, ImageRecord, ImageStatus
 from corpora.services import request_indexing
@@ -140,8 +141,11 @@ def _run_once(corpus_id: int, lease: Lease, outcome: EncodeOutcome, deadline: fl
     state = corpus_index(corpus)
     switching = state.encoder != corpus.encoder
     changed = False
-    for records, vectors, labels, errors in _encoded_batches(corpus, encoder):
+    for records, vectors, labels, errors, described in _encoded_batches(corpus, encoder):
         _store_vectors(corpus, records, vectors, labels, errors, encoder, lease, live=not switching)
+        if described:  # copy search's data, from the same decodes (docs/copies.md)
+            copy_store.store_described(described, encoder)
+            outcome.described += len(described)
         outcome.encoded += len(records) - len(errors)
         outcome.failed += len(errors)
         changed = True
@@ -158,7 +162,8 @@ def _run_once(corpus_id: int, lease: Lease, outcome: EncodeOutcome, deadline: fl
         # An encoder change given up (the corpus went back to its serving encoder) leaves
         # vectors of the other one behind: they would never be used.
         ImageVector.objects.filter(corpus=corpus).exclude(encoder=corpus.encoder).delete()
-    # Searchable now; copy search's features (docs/copies.md) follow, for old images too.
+    # Searchable now. Copy search's data of images encoded before (or by another version of
+    # it) follows; new images got theirs with their vectors.
     if settings.CRIER_COPY_SEARCH:
         outcome.described += copy_store.describe_missing(
             corpus=corpus,
@@ -209,12 +214,17 @@ def _swap_encoder(corpus: Corpus, lease: Lease) -> str:
     return version
 
 
+CopyData = list[tuple[copy_store.Described, list[np.ndarray]]]
+
+
 def _encoded_batches(
     corpus: Corpus, encoder
-) -> Iterator[tuple[list[ImageRecord], np.ndarray, list[list[dict]], dict[int, str]]]:
-    """Yield (records, vectors, top labels, errors by record id), decoding the next batch while
-    the encoder works on the current one. Vectors of failed records are zero rows that are not
-    stored; labels come from the same forward pass (empty for encoders without a classifier)."""
+) -> Iterator[tuple[list[ImageRecord], np.ndarray, list[list[dict]], dict[int, str], CopyData]]:
+    """Yield (records, vectors, top labels, errors by record id, copy data), decoding the next
+    batch while the encoder works on the current one. Vectors of failed records are zero rows
+    that are not stored; labels come from the same forward pass (empty for encoders without a
+    classifier); copy data (with copy search on, for images without any) is found on the
+    same decoded pictures, in the decoding threads."""
     from search.encoders.labels import TOP_LABELS, describe_labels
 
     batch_size = max(1, encoder.batch_size)
@@ -232,7 +242,9 @@ def _encoded_batches(
         while upcoming:
             records = [record for record, _ in upcoming]
             last_id = records[-1].pk
-            arrays, errors = _collect(upcoming)
+            prepared, errors = _collect(upcoming)
+            arrays = [None if p is None else p.pixels for p in prepared]
+            described = [p.copy for p in prepared if p is not None and p.copy is not None]
             upcoming = _submit_batch(
                 pool, encoder, list(pending.filter(pk__gt=last_id)[:batch_size])
             )
@@ -246,7 +258,7 @@ def _encoded_batches(
                 vectors[ok] = encoded
                 for i, entries in zip(ok, describe_labels(predicted, len(ok)), strict=True):
                     labels[i] = entries
-            yield records, vectors, labels, errors
+            yield records, vectors, labels, errors, described
             if not upcoming:
                 arrived = _await_uploads(corpus, pending, last_id, batch_size, build_by)
                 upcoming = _submit_batch(pool, encoder, arrived)
@@ -270,26 +282,63 @@ def _await_uploads(
 
 
 def _submit_batch(pool: ThreadPoolExecutor, encoder, records: list[ImageRecord]):
-    return [(record, pool.submit(_load_and_preprocess, encoder, record)) for record in records]
+    undescribed = set()
+    if settings.CRIER_COPY_SEARCH and records:
+        undescribed = copy_store.undescribed(record.pk for record in records)
+    return [
+        (record, pool.submit(_load_and_preprocess, encoder, record, record.pk in undescribed))
+        for record in records
+    ]
 
 
-def _load_and_preprocess(encoder, record: ImageRecord) -> np.ndarray:
+@dataclass(frozen=True)
+class Prepared:
+    """One image's encoder input, and its copy data when asked for (None: not asked, or the
+    model input the upload check left has no copy picture: ``describe_missing`` decodes it)."""
+
+    pixels: np.ndarray
+    copy: tuple[copy_store.Described, list[np.ndarray]] | None = None
+
+
+def _load_and_preprocess(encoder, record: ImageRecord, describe: bool = False) -> Prepared:
     # One decode per file (docs/architecture.md): the upload check's, when it left this
-    # encoder's model input beside the file; else the original's, at this encoder's scale.
-    pixels = stored_model_input(encoder, record.file.storage, record.file.name)
-    if pixels is not None:
-        return encoder.input_from_pixels(pixels)
+    # encoder's model input (and copy search's picture) beside the file; else the original's,
+    # at this encoder's scale, for both.
+    stored = stored_input(encoder, record.file.storage, record.file.name)
+    if stored is not None:
+        pixels, copy_picture = encoder.input_from_pixels(stored.pixels), stored.copy_picture
+        if not describe or copy_picture is None:
+            return Prepared(pixels)
+        return Prepared(pixels, _describe(record, Image.fromarray(copy_picture), encoder))
     with record.file.open("rb") as handle:
-        return encoder.preprocess(open_image(handle, min_side=encoder.decode_side))
+        picture = open_image(handle, min_side=encoder.decode_side)
+    pixels = encoder.preprocess(picture)
+    if not describe:
+        return Prepared(pixels)
+    return Prepared(pixels, _describe(record, copy_store.copy_picture(picture), encoder))
+
+
+def _describe(record: ImageRecord, picture: Image.Image, encoder):
+    try:
+        return copy_store.describe_picture(record.pk, record.corpus_id, picture, encoder)
+    except Exception as exc:  # the image stays searchable, as "similar" only
+        logger.warning("image %s: no copy features (%s)", record.pk, exc)
+        return copy_store.undescribable(record.pk, record.corpus_id), []
 
 
 def stored_model_input(encoder, storage: Storage, name: str) -> np.ndarray | None:
     """The model input the upload check left beside the stored file ``name`` for ``encoder``
     (``search.encoding.model_inputs``), or None: the caller decodes the original."""
+    stored = stored_input(encoder, storage, name)
+    return None if stored is None else stored.pixels
+
+
+def stored_input(encoder, storage: Storage, name: str) -> model_inputs.StoredInput | None:
+    """``stored_model_input`` with the copy picture written beside it."""
     if not getattr(encoder, "takes_model_pixels", False):
         return None
     size = encoder.input_size
-    return model_inputs.read(storage, name, fingerprint=encoder.fingerprint, shape=(size, size, 3))
+    return model_inputs.load(storage, name, fingerprint=encoder.fingerprint, shape=(size, size, 3))
 
 
 def _collect(upcoming: list[tuple[ImageRecord, Future]]) -> tuple[list, dict[int, str]]:

@@ -5,7 +5,10 @@ photos"), so each upload is decoded once, by the upload check, at the scale the 
 encoder decodes at. From that same picture the web process writes, beside the original, what
 the encoder's network sees (the resized ``input_size``² RGB pixels, ~150 KB), tagged with the
 encoder's vector fingerprint. The encoding job reads it instead of decoding the original again,
-and deletes it once the vector is stored.
+and deletes it once the vector is stored. With copy search on (docs/copies.md) the same file
+carries the picture copy search's features are found on (``search.copies.store.copy_picture``:
+the same decode box-reduced to a short side of at least 360 px, ~560 KB for a 12-MP photo), so
+the job decodes nothing for either.
 
 It is only ever a shortcut: the job falls back to decoding the original whenever the file is
 absent, unreadable, of another shape or made for another encoder version (the corpus changed
@@ -33,6 +36,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from django.conf import settings
 from django.core.files.storage import Storage
 from PIL import Image
 
@@ -61,17 +65,29 @@ def input_name(original_name: str) -> str:
     return beside(original_name, SUFFIX)
 
 
-def write(storage: Storage, original_name: str, fingerprint: str, pixels: np.ndarray) -> bool:
+def write(
+    storage: Storage,
+    original_name: str,
+    fingerprint: str,
+    pixels: np.ndarray,
+    *,
+    copy_picture: np.ndarray | None = None,
+) -> bool:
     """Write ``pixels`` (``ModelInputRecipe.picture`` of the upload check's decode) as the
-    model input of the stored file ``original_name`` for the encoder ``fingerprint``. Atomic:
-    a temporary file renamed into place. False where the storage has no local paths."""
+    model input of the stored file ``original_name`` for the encoder ``fingerprint``, with
+    ``copy_picture`` (``search.copies.store.copy_picture`` of the same decode: what copy
+    search's features are found on) when given. Atomic: a temporary file renamed into place.
+    False where the storage has no local paths."""
     target = _local_path(storage, input_name(original_name))
     if target is None:
         return False
     temporary = target.with_name(f"{target.name}.{uuid.uuid4().hex}.tmp")
     try:
         with open(temporary, "wb") as handle:
-            np.savez(handle, pixels=pixels, fingerprint=np.array(fingerprint))
+            arrays = {"pixels": pixels, "fingerprint": np.array(fingerprint)}
+            if copy_picture is not None:
+                arrays["copy_picture"] = copy_picture
+            np.savez(handle, **arrays)
         os.replace(temporary, target)
     except BaseException:
         temporary.unlink(missing_ok=True)
@@ -84,6 +100,24 @@ def read(
 ) -> np.ndarray | None:
     """The model input written for ``original_name`` if it is there, readable, made for
     ``fingerprint`` and of ``shape``; otherwise None (the caller decodes the original)."""
+    stored = load(storage, original_name, fingerprint=fingerprint, shape=shape)
+    return None if stored is None else stored.pixels
+
+
+@dataclass(frozen=True)
+class StoredInput:
+    """What the upload check left beside an original: the model input, and the picture copy
+    search's features are found on (None: written without copy search, or before it)."""
+
+    pixels: np.ndarray
+    copy_picture: np.ndarray | None = None
+
+
+def load(
+    storage: Storage, original_name: str, *, fingerprint: str, shape: tuple[int, ...]
+) -> StoredInput | None:
+    """``read``'s model input with the copy picture written beside it, or None (the caller
+    decodes the original)."""
     path = _local_path(storage, input_name(original_name))
     if path is None:
         return None
@@ -92,6 +126,7 @@ def read(
             if str(stored["fingerprint"]) != fingerprint:
                 return None
             pixels = stored["pixels"]
+            copy_picture = stored["copy_picture"] if "copy_picture" in stored.files else None
     except FileNotFoundError:
         return None
     except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
@@ -99,7 +134,9 @@ def read(
         return None
     if pixels.shape != tuple(shape) or pixels.dtype != np.uint8:
         return None
-    return pixels
+    if copy_picture is not None and (copy_picture.ndim != 3 or copy_picture.dtype != np.uint8):
+        copy_picture = None
+    return StoredInput(pixels, copy_picture)
 
 
 def delete(storage: Storage, original_name: str) -> None:
@@ -129,11 +166,22 @@ class ModelInputCompanion:
     def decode_side(self) -> int:
         return self.recipe.decode_side
 
-    def derive(self, picture: Image.Image) -> np.ndarray:
-        return self.recipe.picture(picture)
+    def derive(self, picture: Image.Image) -> StoredInput:
+        pixels = self.recipe.picture(picture)
+        if not settings.CRIER_COPY_SEARCH:
+            return StoredInput(pixels)
+        from search.copies.store import copy_picture  # search.copies imports this module
 
-    def save(self, storage: Storage, original_name: str, derived: np.ndarray) -> None:
-        write(storage, original_name, self.recipe.fingerprint, derived)
+        return StoredInput(pixels, np.asarray(copy_picture(picture)))
+
+    def save(self, storage: Storage, original_name: str, derived: StoredInput) -> None:
+        write(
+            storage,
+            original_name,
+            self.recipe.fingerprint,
+            derived.pixels,
+            copy_picture=derived.copy_picture,
+        )
 
     def discard(self, storage: Storage, original_name: str) -> None:
         delete(storage, original_name)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 
+import numpy as np
 import pytest
 from django.urls import reverse
 from PIL import Image, ImageOps
@@ -12,7 +13,7 @@ from rest_framework.test import APIClient
 
 from search import services
 from search.copies import store
-from search.encoding import job
+from search.encoding import job, model_inputs
 from search.models import CopyFeatures
 from tests.factories import ingested_corpus, photo_bytes
 
@@ -127,16 +128,26 @@ def test_duplicate_groups_tell_an_edited_copy_from_a_look_alike(copies, user):
     assert any(g["kind"] == "similar" for g in wide)
 
 
-def test_copy_features_take_one_reduced_decode_per_image(user, wide_histogram, count_decodes):
-    from tests.factories import image_bytes, ingest, make_corpus
+def test_copy_features_come_from_the_upload_checks_decode(user, wide_histogram, count_decodes):
+    from tests.factories import image_bytes, ingest, make_corpus, model_input_path
 
     corpus = make_corpus(user, encoder=wide_histogram.name)  # encodes from model inputs
-    ingest(corpus, {f"{n}.jpg": image_bytes(seed=n, size=(1600, 1200), fmt="JPEG") for n in (1, 2)})
+    photos = {f"{n}.jpg": image_bytes(seed=n, size=(1600, 1200), fmt="JPEG") for n in (1, 2, 3)}
+    first, _, third = ingest(corpus, photos)
+    assert len(count_decodes) == 3  # the upload check's, one per file
+    # A model input written before copy search's picture joined it: the job decodes that one.
+    pixels = np.load(model_input_path(third))["pixels"]
+    model_inputs.write(third.file.storage, third.file.name, wide_histogram.fingerprint, pixels)
     count_decodes.clear()
     outcome = job.encode_corpus(corpus_id=corpus.pk)
-    assert outcome.encoded == 2 and outcome.described == 2
-    assert len(count_decodes) == 2  # the encoder used the upload check's model inputs
-    assert CopyFeatures.objects.filter(corpus=corpus).count() == 2
+    assert outcome.encoded == 3 and outcome.described == 3
+    assert len(count_decodes) == 1  # the third's, for its copy data only
+    assert CopyFeatures.objects.filter(corpus=corpus).count() == 3
+    # Found on pictures of the same scale either way (the upload check's decode reduced, or
+    # the job's own decode of the original).
+    stored = store.features_of([first.pk, third.pk])
+    assert stored[first.pk][0].width == stored[third.pk][0].width
+    assert len(stored[first.pk][0]) > 50 and len(stored[third.pk][0]) > 50
 
 
 def test_the_results_page_marks_copies_and_draws_where_they_match(client, user, copies):

@@ -1,7 +1,7 @@
 """One decode per upload, upload check to stored vector: the encoding job encodes from the
 model input the upload check left (search.encoding.model_inputs) and deletes it; without one
 (another encoder, a re-encode, an import of old files) it decodes the original, to the same
-vector."""
+vector. Copy search's data (docs/copies.md) comes from the same decode either way."""
 
 from __future__ import annotations
 
@@ -15,13 +15,6 @@ from search.encoding.preprocessing import open_image
 from tests.factories import image_bytes, ingest, make_corpus, model_input_path
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def no_copy_features(settings):
-    """Copy search's local features take a decode of their own, at 1/8 scale
-    (search.copies.store; counted in tests/search/test_copy_search.py): not the encoder's."""
-    settings.CRIER_COPY_SEARCH = False
 
 
 def embeddings(corpus) -> dict[str, bytes]:
