@@ -226,22 +226,19 @@ def _ingest_one(
         report.rejected.append(RejectedFile(upload.filename, upload.error or ""))
         return
     try:
-        existing = corpus.images.filter(sha256=prepared.info.sha256).values_list("pk", flat=True)
-        duplicate_of = existing.first()
-        if duplicate_of is not None:
-            report.duplicates.append(DuplicateFile(upload.filename, duplicate_of))
+        # The same bytes in the corpus, live or in the trash (one row at most: the bytes are
+        # unique per corpus), in one query: an upload makes no round trip more than before the
+        # trash (docs/benchmarks.md, "Refactor check").
+        same = ImageRecord.all_objects.filter(corpus=corpus, sha256=prepared.info.sha256).first()
+        if same is not None and same.trashed_at is None:
+            report.duplicates.append(DuplicateFile(upload.filename, same.pk))
             return
-        in_trash = (
-            ImageRecord.all_objects.in_trash()
-            .filter(corpus=corpus, sha256=prepared.info.sha256)
-            .first()
-        )
-        if in_trash is not None:
+        if same is not None:
             # The same bytes again: the image comes out of the trash as it was (its vector,
             # tags and caption), rather than a second copy that would be encoded again.
-            trash.restore_images(records=[in_trash])
-            in_trash.trashed_at = None
-            report.accepted.append(in_trash)
+            trash.restore_images(records=[same])
+            same.trashed_at = None
+            report.accepted.append(same)
             return
         record = _store(corpus, upload, prepared, plan)
     except Exception as exc:
