@@ -18,10 +18,10 @@ import struct
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
-import cv2
 import numpy as np
 from PIL import Image
 
+from search.copies.opencv import cv2
 from search.copies.parts import WHOLE, Box, crop
 
 SIDE = 640  # long side the features are found at
