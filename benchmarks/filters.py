@@ -126,6 +126,7 @@ def main() -> None:
     from search.queries import filtered
     from search.queries.filters import ImageFilters
     from search.queries.params import Page
+    from search.selectors import get_searched_corpus
     from search.services import require_index, search_vectors
 
     if on_postgres:
@@ -180,7 +181,8 @@ def main() -> None:
             inserted = time.perf_counter() - started
             started = time.perf_counter()
             rebuild_index(corpus=corpus)
-            corpus.refresh_from_db()
+            # Loaded as a search request loads it: with its live index version (one query).
+            corpus = get_searched_corpus(user=owner, corpus_id=corpus.pk)
             kind = require_index(corpus).meta["kind"]
             built = time.perf_counter() - started
             print(f"<!-- {n:,}: rows {inserted:.0f} s, index {built:.0f} s -->", flush=True)
