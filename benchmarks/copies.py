@@ -21,8 +21,10 @@ from __future__ import annotations
 
 import argparse
 import io
+import os
 import statistics
 import time
+from dataclasses import dataclass
 
 import numpy as np
 from bootstrap import setup_django
@@ -34,13 +36,45 @@ def main() -> None:
     parser.add_argument("--queries", type=int, default=30)
     args = parser.parse_args()
     setup_django(scratch_prefix="crier-bench-copies-")
+    bench = build(args.size)
+    timings = interleaved(bench, args.queries)
+    print(
+        f"corpus {args.size} images; {len(next(iter(timings.values())))} queries each, "
+        "interleaved on/off"
+    )
+    print("| query | copy search | p50 ms | p90 ms |")
+    print("|---|---|---:|---:|")
+    for (kind, on), values in timings.items():
+        values.sort()
+        p90 = values[min(len(values) - 1, int(0.9 * len(values)))]
+        print(f"| {kind} | {'on' if on else 'off'} | {statistics.median(values):.0f} | {p90:.0f} |")
+    print(
+        f"copy data per image: mean {bench.stored_mean / 1024:.1f} KiB, "
+        f"max {bench.stored_max / 1024:.1f}"
+    )
+    print(
+        f"describing one stored picture (boxes, features, box vectors): {bench.describe_ms:.0f} ms"
+    )
+    print(f"index build: {bench.build_s:.1f} s; load average {os.getloadavg()[0]:.1f}")
 
-    from django.conf import settings
+
+@dataclass
+class Bench:
+    corpus: object
+    ids: list[int]  # the corpus's images; the first len(files) are the real pictures
+    files: list[bytes]  # each real picture as a 1-MP JPEG
+    describe_ms: float
+    stored_mean: float  # copy data bytes per image
+    stored_max: float
+    build_s: float
+
+
+def build(size: int) -> Bench:
+    """The throw-away corpus of ``size`` images, described and indexed."""
     from django.contrib.auth import get_user_model
     from synthetic import store_encoded
 
     from corpora.models import Corpus
-    from search import services
     from search.copies import parts, store
     from search.encoders import get_encoder
     from search.evaluation.copies_set import copy_set
@@ -62,7 +96,7 @@ def main() -> None:
     real = encoder.encode_batch(np.stack([encoder.preprocess(p) for p in pictures]))
 
     rng = np.random.default_rng(0)
-    fill = args.size - len(real)
+    fill = size - len(real)
     near = real[rng.integers(0, len(real), fill)] + rng.standard_normal(
         (fill, real.shape[1]), dtype=np.float32
     ) * (0.9 / np.sqrt(real.shape[1]))
@@ -71,55 +105,78 @@ def main() -> None:
         corpus, np.concatenate([real, near]).astype(np.float32), encoder.fingerprint
     )
     borrowed = list(range(len(real))) + rng.integers(0, len(real), fill).tolist()
-    store.save(
-        [
-            store.Described(
-                image_id=image_id,
-                corpus_id=corpus.pk,
-                boxes=described[source][0],
-                features=described[source][1],
-                keypoints=described[source][2],
-                box_vectors=described[source][3],
-                box_fingerprint=encoder.fingerprint if described[source][3] is not None else "",
-            )
-            for image_id, source in zip(ids, borrowed, strict=True)
-        ]
-    )
+    for start in range(0, len(ids), 2000):  # a chunk at a time: 100k rows of ~60 KiB
+        store.save(
+            [
+                store.Described(
+                    image_id=image_id,
+                    corpus_id=corpus.pk,
+                    boxes=described[source][0],
+                    features=described[source][1],
+                    keypoints=described[source][2],
+                    box_vectors=described[source][3],
+                    box_fingerprint=encoder.fingerprint if described[source][3] is not None else "",
+                )
+                for image_id, source in zip(
+                    ids[start : start + 2000], borrowed[start : start + 2000], strict=True
+                )
+            ]
+        )
+    started = time.perf_counter()
     rebuild_index(corpus=corpus)
+    build_s = time.perf_counter() - started
     corpus.refresh_from_db()
-    stored = [len(d[1]) + (0 if d[3] is None else d[3].nbytes) for d in described]
-
-    files = [_jpeg_1mp(p) for p in pictures]
-    queries = rng.choice(len(real), min(args.queries, len(real)), replace=False).tolist()
-    timings: dict[tuple[str, bool], list[float]] = {}
-    for on in (True, False):  # warm-up: encoder, index, parts index
-        settings.CRIER_COPY_SEARCH = on
-        services.search_similar(corpus=corpus, record_id=ids[0], k=10)
-        services.search_image(corpus=corpus, image=files[0], k=10)
-    for n in queries:
-        for on in (True, False):
-            settings.CRIER_COPY_SEARCH = on
-            for kind, run in (
-                ("more like this", lambda n=n: services.search_similar(
-                    corpus=corpus, record_id=ids[n], k=10)),
-                ("search by 1-MP file", lambda n=n: services.search_image(
-                    corpus=corpus, image=files[n], k=10)),
-            ):  # fmt: skip
-                started = time.perf_counter()
-                run()
-                timings.setdefault((kind, on), []).append((time.perf_counter() - started) * 1000)
-
-    print(f"corpus {args.size} images; {len(queries)} queries each, interleaved on/off")
-    print("| query | copy search | p50 ms | p90 ms |")
-    print("|---|---|---:|---:|")
-    for (kind, on), values in timings.items():
-        values.sort()
-        p90 = values[min(len(values) - 1, int(0.9 * len(values)))]
-        print(f"| {kind} | {'on' if on else 'off'} | {statistics.median(values):.0f} | {p90:.0f} |")
-    print(
-        f"copy data per image: mean {np.mean(stored) / 1024:.1f} KiB, max {max(stored) / 1024:.1f}"
+    stored = [
+        len(described[s][1]) + (0 if described[s][3] is None else described[s][3].nbytes)
+        for s in borrowed
+    ]
+    return Bench(
+        corpus=corpus,
+        ids=ids,
+        files=[_jpeg_1mp(p) for p in pictures],
+        describe_ms=describe_ms,
+        stored_mean=float(np.mean(stored)),
+        stored_max=float(max(stored)),
+        build_s=build_s,
     )
-    print(f"describing one stored picture (features, boxes, box vectors): {describe_ms:.0f} ms")
+
+
+def queries(bench: Bench, on: bool):
+    """(kind, call) of each timed query kind, with copy search ``on`` or off."""
+    from django.conf import settings
+
+    from search import services
+
+    def with_setting(call):
+        def run(n: int):
+            settings.CRIER_COPY_SEARCH = on
+            return call(n)
+
+        return run
+
+    return (
+        ("more like this", with_setting(lambda n: services.search_similar(
+            corpus=bench.corpus, record_id=bench.ids[n], k=10))),
+        ("search by 1-MP file", with_setting(lambda n: services.search_image(
+            corpus=bench.corpus, image=bench.files[n], k=10))),
+    )  # fmt: skip
+
+
+def interleaved(bench: Bench, count: int) -> dict[tuple[str, bool], list[float]]:
+    """ms of each query kind with copy search on and off, query by query."""
+    rng = np.random.default_rng(0)
+    chosen = rng.choice(len(bench.files), min(count, len(bench.files)), replace=False).tolist()
+    for on in (True, False):  # warm-up: encoder, index, parts index
+        for _, run in queries(bench, on):
+            run(0)
+    timings: dict[tuple[str, bool], list[float]] = {}
+    for n in chosen:
+        for on in (True, False):
+            for kind, run in queries(bench, on):
+                started = time.perf_counter()
+                run(n)
+                timings.setdefault((kind, on), []).append((time.perf_counter() - started) * 1000)
+    return timings
 
 
 def _jpeg_1mp(picture) -> bytes:

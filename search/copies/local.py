@@ -17,6 +17,7 @@ from __future__ import annotations
 import struct
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from functools import cached_property
 
 import numpy as np
 from PIL import Image
@@ -58,6 +59,13 @@ class LocalFeatures:
 
     def __len__(self) -> int:
         return len(self.points)
+
+    @cached_property
+    def matrix(self) -> tuple[np.ndarray, np.ndarray]:
+        """The descriptors as float32 and their squared norms (for ``_ratio_matches``),
+        converted once per set."""
+        matrix = self.descriptors.astype(np.float32)
+        return matrix, np.einsum("ij,ij->i", matrix, matrix)
 
     def mirrored_copy(self) -> LocalFeatures:
         """The features of the mirrored picture, without finding them again: x becomes
@@ -205,24 +213,34 @@ class Match:
     mirrored: bool = False
 
 
-_matcher = None
+def _ratio_matches(
+    query: LocalFeatures, target: LocalFeatures, rows: slice = slice(None)
+) -> tuple[np.ndarray, np.ndarray]:
+    """The query's keypoints (those of ``rows``) whose nearest target descriptor is clearly
+    nearer than the second nearest (Lowe's ratio test), and those nearest target keypoints.
 
-
-def _bf():
-    global _matcher
-    if _matcher is None:
-        _matcher = cv2.BFMatcher(cv2.NORM_L2)
-    return _matcher
-
-
-def _ratio_matches(query: LocalFeatures, target: LocalFeatures) -> tuple[np.ndarray, np.ndarray]:
-    pairs = _bf().knnMatch(
-        query.descriptors.astype(np.float32), target.descriptors.astype(np.float32), k=2
-    )
-    good = [m[0] for m in pairs if len(m) == 2 and m[0].distance < RATIO * m[1].distance]
-    q = np.asarray([query.points[m.queryIdx] for m in good], dtype=np.float32).reshape(-1, 2)
-    t = np.asarray([target.points[m.trainIdx] for m in good], dtype=np.float32).reshape(-1, 2)
-    return q, t
+    One float32 matrix product gives every squared distance: the descriptors are uint8, so
+    every dot product and norm is an integer below 2**24, exact in float32, and the distances
+    are exactly those of a brute-force L2 matcher (``cv2.BFMatcher``, which this replaced: the
+    same pairs in the same order, ~3× less CPU)."""
+    matrix, norms = query.matrix
+    target_matrix, target_norms = target.matrix
+    if len(target_norms) < 2:
+        empty = np.zeros((0, 2), np.float32)
+        return empty, empty
+    # cv2.gemm, not numpy's matmul: numpy's OpenBLAS splits a product this small over every
+    # core and spin-waits for them, ~15× the CPU time on a busy 2-core machine.
+    products = cv2.gemm(matrix[rows], target_matrix, -2.0, None, 0.0, flags=cv2.GEMM_2_T)
+    squared = products + target_norms  # + the query's norm, below
+    index = np.arange(len(squared))
+    nearest = squared.argmin(axis=1)
+    first = squared[index, nearest]
+    squared[index, nearest] = np.inf
+    second = squared.min(axis=1)
+    own = norms[rows]
+    distance = np.sqrt(np.maximum(first + own, 0)).astype(np.float64)
+    good = distance < RATIO * np.sqrt(np.maximum(second + own, 0)).astype(np.float64)
+    return query.points[rows][good], target.points[nearest[good]]
 
 
 def _corners(box: Box) -> np.ndarray:
@@ -266,10 +284,13 @@ def verify(query: LocalFeatures, target: LocalFeatures) -> Match | None:
     if len(query) < MIN_INLIERS or len(target) < MIN_INLIERS:
         return None
     if len(query) > 2 * PROBE:  # keypoints are stored strongest first
-        probe = replace(query, points=query.points[:PROBE], descriptors=query.descriptors[:PROBE])
-        if len(_ratio_matches(probe, target)[0]) < PROBE_MATCHES:
+        probe = _ratio_matches(query, target, slice(PROBE))
+        if len(probe[0]) < PROBE_MATCHES:
             return None
-    q, t = _ratio_matches(query, target)
+        rest = _ratio_matches(query, target, slice(PROBE, None))
+        q, t = np.concatenate([probe[0], rest[0]]), np.concatenate([probe[1], rest[1]])
+    else:
+        q, t = _ratio_matches(query, target)
     if len(q) < MIN_INLIERS:
         return None
     pixels, mask = cv2.estimateAffinePartial2D(

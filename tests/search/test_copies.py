@@ -105,6 +105,42 @@ def test_a_photo_on_a_page_is_verified_through_its_own_box(photo):
     assert match.target_overlap == pytest.approx(0.16 * 0.2, abs=0.01)
 
 
+def test_ratio_matches_are_exactly_a_brute_force_matchers(photo):
+    import cv2
+
+    page = _page_with(photo.resize((300, 300)), (300, 200, 600, 500))
+    other = load_target(target_paths("tune")[2])  # another photo
+    for query, target in [
+        (local.extract(photo), local.extract(page)),
+        (local.extract(photo).mirrored_copy(), local.extract(photo)),
+        (local.extract(photo), local.extract(other)),
+    ]:
+        pairs = cv2.BFMatcher(cv2.NORM_L2).knnMatch(
+            query.descriptors.astype(np.float32), target.descriptors.astype(np.float32), k=2
+        )
+        good = [m for m, n in pairs if m.distance < local.RATIO * n.distance]
+        q, t = local._ratio_matches(query, target)
+        assert len(good) > 0 and len(q) == len(good)
+        assert np.array_equal(q, query.points[[m.queryIdx for m in good]])
+        assert np.array_equal(t, target.points[[m.trainIdx for m in good]])
+        # In two parts (the probe's rows, then the rest): the same pairs.
+        head, rest = (local._ratio_matches(query, target, r) for r in (slice(50), slice(50, None)))
+        assert np.array_equal(np.concatenate([head[0], rest[0]]), q)
+        assert np.array_equal(np.concatenate([head[1], rest[1]]), t)
+
+
+def test_the_parts_index_ranks_images_by_their_best_box():
+    from search.copies.parts_index import PartsIndex
+
+    vectors = np.eye(4, dtype=np.float32)[[0, 1, 2, 3, 0]]  # image 9 has two boxes
+    index = PartsIndex(owners=np.asarray([3, 5, 7, 9, 9]), vectors=vectors)
+    queries = np.asarray([[0.9, 0.1, 0, 0.5], [0, 0.5, 0.2, 0]], dtype=np.float32)
+    found = index.search(queries, 3)
+    assert list(found) == [3, 9, 5]  # 0.9 each: ties by image id; then 0.5 (5, best of two)
+    assert found == pytest.approx({3: 0.9, 9: 0.9, 5: 0.5})
+    assert PartsIndex(np.zeros(0, np.int64), np.zeros((0, 4), np.float32)).search(queries, 3) == {}
+
+
 def test_verify_rejects_unrelated_and_textureless_pictures(photo):
     rng = np.random.default_rng(3)
     unrelated = local.extract(unrelated_picture(rng, (600, 450)))

@@ -99,6 +99,22 @@ def test_more_like_this_of_the_page_finds_the_photo_on_it(copies):
     assert by_name["coffee.png"].kind == "similar"
 
 
+def test_the_parts_index_follows_the_described_images(copies):
+    from search.copies.parts_index import parts_index
+
+    corpus, ids = copies
+    index = services.require_index(corpus)
+    args = (corpus, index.directory.name, index.meta["encoder_fingerprint"], index.meta["dim"])
+    first = parts_index(*args)
+    assert ids["page.png"] in set(first.owners.tolist())
+    assert parts_index(*args) is first  # kept while nothing changed
+    page = CopyFeatures.objects.get(image_id=ids["page.png"])
+    CopyFeatures.objects.filter(pk=page.pk).delete()  # next search: a deleted image is gone
+    assert ids["page.png"] not in set(parts_index(*args).owners.tolist())
+    page.save(force_insert=True)  # and an image described since has joined
+    assert ids["page.png"] in set(parts_index(*args).owners.tolist())
+
+
 def test_a_flat_picture_is_still_searchable_as_similar(copies):
     corpus, ids = copies
     flat = png(Image.new("RGB", (32, 32), (200, 40, 40)))
