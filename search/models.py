@@ -104,6 +104,12 @@ class ImageVector(models.Model):
     label_document = models.GeneratedField(
         expression=LabelDocument(), output_field=SearchVectorField(), db_persist=True
     )
+    # A copy of the image's ``ImageRecord.search_document`` (the owner's words: tags, caption,
+    # file name), so that text search finds and scores an encoded image from this row alone,
+    # GIN-indexed (search/text/ranking.py). PostgreSQL keeps it, whatever writes either row:
+    # triggers of search migration 0004 copy it when a row is inserted and whenever the
+    # owner's words change. Unused (null) on other databases.
+    owner_words = SearchVectorField(null=True, blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -21,12 +21,14 @@ comes after every image that holds them all, whatever their scores. Scores are i
 words no image holds at all are reported (``TextSearchResult.unmatched_words``), and each hit says
 which words it holds (``TextHit.matched_words``).
 
-On PostgreSQL the words are matched against two stored, GIN-indexed tsvectors with English
-stemming ("dogs" finds "dog", "running" finds "run"): ``ImageRecord.search_document`` (the
-owner's words: tags, caption, file name) and ``search.models.ImageVector.label_words`` (the
-predicted labels), and the whole ranking runs in the database. On other databases (SQLite) the
-candidates are found with substring tests on the plain columns and ranked here with the same
-formula; the only stemming there is a plural "s".
+On PostgreSQL the words are matched against stored, GIN-indexed tsvectors with English stemming
+("dogs" finds "dog", "running" finds "run"): ``ImageRecord.search_document`` (the owner's words:
+tags, caption, file name) and ``search.models.ImageVector.label_words`` (the predicted labels),
+and the whole ranking runs in the database. An encoded image is read from its vector row alone,
+which holds a copy of the owner's words (``ImageVector.owner_words``, kept by the database:
+search migration 0004). On other databases (SQLite) the candidates are found with substring
+tests on the plain columns and ranked here with the same formula; the only stemming there is a
+plural "s". Either way the labels are those of the encoder the corpus's index serves.
 """
 
 from __future__ import annotations
@@ -40,8 +42,7 @@ from pathlib import PurePosixPath
 from typing import Any
 
 from django.db import connection
-from django.db.models import FloatField, Q, QuerySet
-from django.db.models.expressions import RawSQL
+from django.db.models import F, Q, QuerySet
 
 from corpora.models import TEXT_SEARCH_CONFIG, Corpus, ImageRecord
 from crier_site.errors import InvalidInput
@@ -238,30 +239,30 @@ def _searchable_words(words: tuple[str, ...]) -> tuple[str, ...]:
         return tuple(row[0] for row in cursor.fetchall())
 
 
-def _labelled_vectors() -> tuple[str, list[Any]]:
-    """SQL condition: a row of ``search_imagevector`` (as ``v``) whose labels text search reads:
-    whole-image vectors that were encoded (while a corpus changes encoder, of either)."""
-    return "v.kind = %s AND v.status = %s", [VectorKind.IMAGE, VectorStatus.ENCODED]
-
-
-def _evidence_columns(words: tuple[str, ...]) -> dict[str, RawSQL]:
-    """``w<n>_<field>``: the evidence ``field`` gives for the n-th word, as SQL."""
-    table = ImageRecord._meta.db_table
-    columns: dict[str, RawSQL] = {}
+def _evidence_columns(
+    words: tuple[str, ...], owner_words: str, vector: str | None
+) -> dict[str, tuple[str, list[Any]]]:
+    """``w<n>_<field>``: the evidence ``field`` gives for the n-th word, as SQL (and params),
+    read from the tsvector ``owner_words`` (tags, caption and file name under their weights,
+    ``ImageRecord.search_document`` or its copy) and from the whole-image vector row ``vector``
+    (its labels; None: no labels)."""
+    columns: dict[str, tuple[str, list[Any]]] = {}
     for n, word in enumerate(words):
         for field, evidence in (
             ("tags", TAG_EVIDENCE),
             ("caption", CAPTION_EVIDENCE),
             ("filename", FILENAME_EVIDENCE),
         ):
-            sql, params = _matches(f'"{table}"."search_document"', f"{word}:{_WEIGHTS[field]}")
-            columns[f"w{n}_{field}"] = RawSQL(
-                f"CASE WHEN {sql} THEN %s ELSE 0.0 END", [*params, evidence], FloatField()
+            sql, params = _matches(owner_words, f"{word}:{_WEIGHTS[field]}")
+            columns[f"w{n}_{field}"] = (
+                f"CASE WHEN {sql} THEN %s ELSE 0.0 END",
+                [*params, evidence],
             )
-        best, best_params = _best_label_probability(word)
-        columns[f"w{n}_labels"] = RawSQL(
-            f"%s * {best}", [LABEL_EVIDENCE, *best_params], FloatField()
-        )
+        if vector is None:
+            columns[f"w{n}_labels"] = ("0.0", [])
+        else:
+            best, best_params = _best_label_probability(vector, word)
+            columns[f"w{n}_labels"] = (f"%s * {best}", [LABEL_EVIDENCE, *best_params])
     return columns
 
 
@@ -270,69 +271,90 @@ def _matches(column: str, query: str) -> tuple[str, list[Any]]:
     return f"{column} @@ to_tsquery(%s::regconfig, %s)", [TEXT_SEARCH_CONFIG, query]
 
 
-def _best_label_probability(word: str) -> tuple[str, list[Any]]:
-    """The probability of the image's best label whose name or synonyms hold ``word`` (0 when
-    none does), read from its vector's ``label_document`` (labels 1-4 under weights A-D; the
-    vector joined as ``v``, :func:`_rank_in_postgres`): no label is parsed again per candidate.
+def _best_label_probability(vector: str, word: str) -> tuple[str, list[Any]]:
+    """The probability of the best label of the vector row ``vector`` whose name or synonyms
+    hold ``word`` (0 when none does, or when the row holds no encoded vector), read from its
+    ``label_document`` (labels 1-4 under weights A-D): no label is parsed again per candidate.
     A word in the labels (``label_words`` says so) but in none of the first four is in the
     fifth. Labels are stored best first, so a word in two of them gets the better one."""
 
     def probability(index: int) -> str:
-        return f"""coalesce((v."labels" -> {index} ->> 'probability')::float, 0.0)"""
+        return f"""coalesce(({vector}."labels" -> {index} ->> 'probability')::float, 0.0)"""
 
     parts, params = [], []
     for index, weight in enumerate("ABCD"):
-        sql, args = _matches('v."label_document"', f"{word}:{weight}")
+        sql, args = _matches(f'{vector}."label_document"', f"{word}:{weight}")
         parts.append(f"CASE WHEN {sql} THEN {probability(index)} ELSE 0.0 END")
         params += args
-    sql, args = _matches('v."label_document"', word)
+    sql, args = _matches(f'{vector}."label_document"', word)
     parts.append(f"CASE WHEN {sql} THEN 0.0 ELSE {probability(4)} END")
     params += args
-    found, found_params = _matches('v."label_words"', word)
+    found, found_params = _matches(f'{vector}."label_words"', word)
     return (
-        f"(CASE WHEN {found} THEN GREATEST({', '.join(parts)}) ELSE 0.0 END)",
-        [*found_params, *params],
+        f'(CASE WHEN {vector}."status" = %s AND {found} THEN GREATEST({", ".join(parts)}) '
+        "ELSE 0.0 END)",
+        [VectorStatus.ENCODED, *found_params, *params],
     )
 
 
-def _holding(query: str) -> RawSQL:
-    """SQL: the ids of the images whose owner's words or labels match the tsquery ``query``,
-    each side through its own GIN index, the union of the two."""
+def _candidates(records: QuerySet[ImageRecord], words: tuple[str, ...]) -> tuple[str, list[Any]]:
+    """SQL (and params) of the images of ``records`` holding some word, with each word's
+    evidence per field (columns ``pk`` and ``w<n>_<field>``), each image found and scored from
+    one row, without a join per candidate (docs/benchmarks.md, "Refactor check", text search):
+
+    - an image with a whole-image vector row of the encoder its corpus's index serves (of any
+      status) from that row: its labels and its copy of the owner's words
+      (``ImageVector.owner_words``), both GIN-indexed;
+    - an image without one (not encoded yet, or only by a new encoder) from its record's
+      ``search_document`` (GIN-indexed): the owner's words, no labels."""
     table, vectors = ImageRecord._meta.db_table, ImageVector._meta.db_table
-    owner_words, owner_params = _matches(f'"{table}"."search_document"', query)
-    labels, label_params = _matches('v."label_words"', query)
-    labelled, labelled_params = _labelled_vectors()
-    return RawSQL(
-        f'SELECT "{table}"."id" FROM "{table}" WHERE {owner_words} '
-        f'UNION SELECT v."image_id" FROM "{vectors}" v WHERE {labels} AND {labelled}',
-        [*owner_params, *label_params, *labelled_params],
-    )
-
-
-def _candidates(
-    records: QuerySet[ImageRecord], words: tuple[str, ...], columns: dict[str, RawSQL]
-) -> tuple[str, list[Any]]:
-    """SQL (and params) of the candidates with each word's evidence per field: the images of
-    ``records`` holding some word (:func:`_holding`), each joined with its whole-image vector
-    of the encoder its corpus's index serves (``v``; none: no labels) for the labels."""
-    table = ImageRecord._meta.db_table
     corpora, indices = Corpus._meta.db_table, CorpusIndex._meta.db_table
-    vectors = ImageVector._meta.db_table
-    ids, id_params = (
-        records.filter(pk__in=_holding(" | ".join(words))).order_by().values("pk").query
-    ).sql_with_params()
-    selected = ", ".join(f'{column.sql} AS "{name}"' for name, column in columns.items())
-    selected_params = [param for column in columns.values() for param in column.params]
-    labelled, labelled_params = _labelled_vectors()
-    sql = (
-        f'SELECT "{table}"."id" AS "pk", {selected} FROM "{table}" '
-        f'JOIN "{corpora}" c ON c."id" = "{table}"."corpus_id" '
-        f'LEFT JOIN "{indices}" ci ON ci."corpus_id" = "{table}"."corpus_id" '
-        f'LEFT JOIN "{vectors}" v ON v."image_id" = "{table}"."id" AND {labelled} '
-        "AND v.\"encoder\" = COALESCE(NULLIF(ci.\"encoder\", ''), c.\"encoder\") "
-        f'WHERE "{table}"."id" IN ({ids})'
+    query = " | ".join(words)
+    ids, id_params = records.order_by().values("pk").query.sql_with_params()
+
+    def serving(corpus: str) -> str:
+        """Joins ``c`` (the row's corpus) and ``ci`` (its index) to the row of ``corpus``."""
+        return (
+            f'JOIN "{corpora}" c ON c."id" = {corpus} '
+            f'LEFT JOIN "{indices}" ci ON ci."corpus_id" = c."id"'
+        )
+
+    serving_encoder = 'COALESCE(NULLIF(ci."encoder", \'\'), c."encoder")'
+
+    def select(pk: str, owner_words: str, vector: str | None) -> tuple[str, list[Any]]:
+        columns = _evidence_columns(words, owner_words, vector)
+        sql = ", ".join(f'{sql} AS "{name}"' for name, (sql, _) in columns.items())
+        return f'SELECT {pk} AS "pk", {sql}', [p for _, params in columns.values() for p in params]
+
+    # The vector rows holding a word, of the searched images (any encoder: "OFFSET 0" keeps
+    # them a subquery, so that PostgreSQL does not guess how few rows serve their corpus's
+    # index before it joins the searched images), then those of the serving encoder.
+    owner, owner_params = _matches('v."owner_words"', query)
+    labels, label_params = _matches('v."label_words"', query)
+    found = (
+        'SELECT v."image_id", v."corpus_id", v."encoder", v."status", v."owner_words", '
+        'v."label_words", v."label_document", v."labels" '
+        f'FROM "{vectors}" v WHERE v."kind" = %s '
+        f'AND ({owner} OR ({labels} AND v."status" = %s)) AND v."image_id" IN ({ids}) OFFSET 0'
     )
-    return sql, [*selected_params, *labelled_params, *id_params]
+    found_params = [VectorKind.IMAGE, *owner_params, *label_params, VectorStatus.ENCODED]
+    head, head_params = select('v."image_id"', 'v."owner_words"', "v")
+    vector_corpus = 'v."corpus_id"'
+    vector_rows = (
+        f'{head} FROM ({found}) v {serving(vector_corpus)} WHERE v."encoder" = {serving_encoder}'
+    )
+    vector_params = [*head_params, *found_params, *id_params]
+
+    head, head_params = select('r."id"', 'r."search_document"', None)
+    owner, owner_params = _matches('r."search_document"', query)
+    record_corpus = 'r."corpus_id"'
+    record_rows = (
+        f'{head} FROM "{table}" r {serving(record_corpus)} '
+        f'WHERE {owner} AND r."id" IN ({ids}) AND NOT EXISTS (SELECT 1 FROM "{vectors}" v '
+        f'WHERE v."image_id" = r."id" AND v."kind" = %s AND v."encoder" = {serving_encoder})'
+    )
+    record_params = [*head_params, *owner_params, *id_params, VectorKind.IMAGE]
+    return f"{vector_rows} UNION ALL {record_rows}", [*vector_params, *record_params]
 
 
 def _rank_in_postgres(
@@ -345,8 +367,8 @@ def _rank_in_postgres(
     Whether any candidate holds each word is read over all of them, before the cut."""
     if not words:
         return _Ranking([], ())
-    columns = _evidence_columns(words)
-    inner, params = _candidates(records, words, columns)
+    columns = [f"w{i}_{field}" for i in range(len(words)) for field in FIELDS]
+    inner, params = _candidates(records, words)
     n = len(words)
     names = ", ".join(f'"{name}"' for name in columns)
     word_scores = ", ".join(
@@ -359,9 +381,10 @@ def _rank_in_postgres(
     anywhere = ", ".join(f'bool_or("s{i}" > 0) OVER () AS "any{i}"' for i in range(n))
     # Geometric mean over the words held (the product decides the order among images holding
     # the same words, the root keeps a score comparable to one field's evidence), times the
-    # share of the query's words they are. "OFFSET 0" keeps the candidates a subquery of their
-    # own: pulled up, each reference to a word's label evidence (a subquery on the vectors)
-    # ran it again, and the inflated cost estimate switched on PostgreSQL's JIT compiler
+    # share of the query's words they are. "OFFSET 0" keeps a subquery from being pulled up
+    # into the next, so each column is computed once per candidate: pulled up, every
+    # reference to a column computes its expression again (the word scores are referenced
+    # five times), and once the inflated cost estimate switched on PostgreSQL's JIT compiler
     # (docs/benchmarks.md, "Refactor check": "dog" over 10k images 5.7x slower).
     sql = (
         f'SELECT "pk", "held", "score", {scores}, {names}, '
@@ -370,7 +393,7 @@ def _rank_in_postgres(
         f'SELECT *, power({product}, 1.0 / GREATEST("held", 1)) * "held" / {n}.0 AS "score" '
         f'FROM (SELECT *, {held} AS "held" FROM ('
         f'SELECT "pk", {names}, {word_scores} FROM ({inner} OFFSET 0) AS "candidates"'
-        ') AS "words") AS "counted") AS "scored") AS "all" '
+        ' OFFSET 0) AS "words" OFFSET 0) AS "counted") AS "scored") AS "all" '
         'WHERE "held" > 0 ORDER BY "held" DESC, "score" DESC, "pk" LIMIT %s'
     )
     with connection.cursor() as cursor:
@@ -422,7 +445,17 @@ def _rank_here(records: QuerySet[ImageRecord], words: tuple[str, ...], depth: in
     if not words:
         return _Ranking([], ())
     stems = [_stem(word) for word in words]
-    labelled = ImageVector.objects.filter(kind=VectorKind.IMAGE, status=VectorStatus.ENCODED)
+    # The labels of the encoder each corpus's index serves, as on PostgreSQL.
+    index_encoder = "corpus__search_index__encoder"
+    labelled = ImageVector.objects.filter(
+        Q(**{index_encoder: F("encoder")})
+        | (
+            (Q(**{f"{index_encoder}__isnull": True}) | Q(**{index_encoder: ""}))
+            & Q(corpus__encoder=F("encoder"))
+        ),
+        kind=VectorKind.IMAGE,
+        status=VectorStatus.ENCODED,
+    )
     some_word = Q()
     for stem in stems:
         some_word |= (

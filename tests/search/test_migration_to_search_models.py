@@ -79,6 +79,8 @@ def test_vectors_labels_and_the_live_index_carry_over_unchanged(settings):
             encoder_fingerprint=FINGERPRINT,
             labels=labels if n == 3 else [],
             label_text="|pug|dog|" if n == 3 else "",
+            tags=["harbour"] if n == 5 else [],
+            tag_text="|harbour|" if n == 5 else "",
         )
         for n, vector in enumerate(vectors)
     ]
@@ -138,4 +140,7 @@ def test_vectors_labels_and_the_live_index_carry_over_unchanged(settings):
     # Text search still finds the labelled image by its label's synonym.
     found = text.text_search(corpora=CorpusNow.objects.filter(pk=corpus.pk), q="dog")
     assert [hit.record_id for hit in found.hits] == [encoded[3].pk]
+    # And an encoded image by its owner's words (search 0004 copies them onto its vector row).
+    found = text.text_search(corpora=CorpusNow.objects.filter(pk=corpus.pk), q="harbour")
+    assert [(hit.record_id, hit.matched) for hit in found.hits] == [(encoded[5].pk, ("tags",))]
     assert RecordNow.objects.get(pk=encoded[3].pk).labels == labels

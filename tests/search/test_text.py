@@ -14,11 +14,18 @@ from corpora import services as corpus_services
 from corpora.models import Corpus, ImageRecord
 from crier_site.errors import InvalidInput
 from search import encoders
+from search.models import CorpusIndex, ImageVector, VectorStatus
 from search.queries.filters import validate_filters
 from search.queries.params import Page
 from search.text import ranking
 from search.text.ranking import query_words, text_search, validate_text_query
-from tests.factories import described_record, image_bytes, ingested_corpus, make_corpus
+from tests.factories import (
+    described_record,
+    image_bytes,
+    ingested_corpus,
+    make_corpus,
+    store_labels,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -289,6 +296,55 @@ def test_the_document_follows_every_change_of_tags_and_caption(user, ranker) -> 
     assert names(search(corpus, "dog")) == []
     assert names(search(corpus, "cat")) == ["a.jpg"]
     assert names(search(corpus, "lighthouse")) == ["a.jpg"]
+
+
+def test_the_words_of_an_encoded_image_follow_every_change(user, ranker) -> None:
+    """An encoded image is read from its vector row on PostgreSQL, which holds a copy of the
+    owner's words (ImageVector.owner_words): the copy follows an edit, a rename by the admin
+    and a new vector."""
+    corpus = make_corpus(user)
+    record = described_record(corpus, "a.jpg", tags=["dog"], labels=[("pug", ["dog"], 0.5)])
+    assert [hit.matched for hit in search(corpus, "dog").hits] == [("tags", "labels")]
+    corpus_services.update_image(record=record, tags=["cat"], caption="a lighthouse")
+    assert [hit.matched for hit in search(corpus, "dog").hits] == [("labels",)]
+    assert [hit.matched for hit in search(corpus, "cat lighthouse").hits] == [("tags", "caption")]
+    record.original_filename = "harbour.jpg"
+    record.save()
+    assert names(search(corpus, "harbour")) == ["harbour.jpg"]
+    ImageVector.objects.filter(image=record).delete()  # encoded again: a new row
+    store_labels(record, [{"label": "tabby", "synonyms": ["cat"], "probability": 0.5}])
+    result = search(corpus, "cat harbour")
+    assert [(hit.matched, hit.matched_words) for hit in result.hits] == [
+        (("tags", "labels", "filename"), ("cat", "harbour"))
+    ]
+    assert result.hits[0].score == pytest.approx(
+        ranking.partial_score([ranking.combine({"t": 0.95, "l": 0.45}), 0.3], 2)
+    )
+
+
+def test_only_the_serving_encoders_encoded_labels_count_and_every_image_keeps_its_words(
+    user, ranker
+) -> None:
+    """While a corpus changes encoder the index still serves the old one: the new encoder's
+    labels do not count yet, nor do the labels of a vector row that failed; the owner's words
+    count for every image."""
+    corpus = make_corpus(user, encoder="new")
+    CorpusIndex.objects.create(corpus=corpus, encoder="old", version="v1")
+    served = described_record(corpus, "served.jpg", tags=["dog"])
+    store_labels(served, [{"label": "pug", "synonyms": ["dog"], "probability": 0.5}], "old")
+    not_yet = described_record(corpus, "not-yet.jpg", tags=["dog"])
+    store_labels(not_yet, [{"label": "pug", "synonyms": ["dog"], "probability": 0.5}], "new")
+    failed = described_record(corpus, "failed.jpg", tags=["dog"])
+    store_labels(failed, [{"label": "pug", "synonyms": ["dog"], "probability": 0.5}], "old")
+    ImageVector.objects.filter(image=failed).update(status=VectorStatus.FAILED)
+    result = search(corpus, "dog pug")
+    assert [(hit.record.original_filename, hit.matched) for hit in result.hits] == [
+        ("served.jpg", ("tags", "labels")),
+        ("not-yet.jpg", ("tags",)),  # equal scores: by image id
+        ("failed.jpg", ("tags",)),
+    ]
+    CorpusIndex.objects.filter(corpus=corpus).update(encoder="new")  # the swap
+    assert [hit.record.original_filename for hit in search(corpus, "pug").hits] == ["not-yet.jpg"]
 
 
 def test_predicted_labels_stored_by_encoding_are_found(
