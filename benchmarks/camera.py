@@ -2,6 +2,7 @@
 
     .venv/bin/python benchmarks/camera.py [--images 200] [--queries 30]
         [--database-url postgres://...] [--encoder efficientnet-lite0] [--baseline REF]
+        [--copy-search-off]
 
 Figures (docs/benchmarks.md "Camera photos"), all from the same run:
   1. the encoder alone: ``encode_batch`` on preprocessed arrays in batches of the encoding job
@@ -23,7 +24,9 @@ Figures (docs/benchmarks.md "Camera photos"), all from the same run:
 With ``--baseline REF`` (a git commit, e.g. ``main`` before a change), 2-5 are measured a
 second time in the same run with the server and worker running REF's code (``git archive``
 into a temporary folder; same database, photos, encoder and machine state), so a busy shared
-machine does not decide the comparison. The load average is printed with each phase.
+machine does not decide the comparison. With ``--copy-search-off``, 2-5 are measured three
+times on this tree: with ``CRIER_COPY_SEARCH=0`` (main's work), on, and off again. The load
+average is printed with each phase.
 
 The photos come from ``benchmarks/camera_photos.py`` (4000×3000, JPEG quality 90, ~3.3 MB,
 made once into ``var/bench-camera/``, not committed); the server runs in a throw-away data
@@ -312,6 +315,11 @@ def main() -> None:
     parser.add_argument(
         "--baseline", default="", help="a git commit whose server and worker are measured too"
     )
+    parser.add_argument(
+        "--copy-search-off",
+        action="store_true",
+        help="measure this tree with CRIER_COPY_SEARCH=0 too (main's work), before and after on",
+    )
     args = parser.parse_args()
 
     os.environ.pop("CRIER_REDIS_URL", None)  # the ORM broker, in the benchmark's database
@@ -344,12 +352,16 @@ def main() -> None:
     print(f"encoder alone: {json.dumps(alone)}", flush=True)
 
     phases: dict[str, dict] = {}
-    trees = [("this tree", ROOT)]
+    trees: list[tuple[str, Path, dict[str, str]]] = [("this tree", ROOT, {})]
+    if args.copy_search_off:  # off, on, off: the on phase between two of main's work
+        off = {"CRIER_COPY_SEARCH": "0"}
+        trees = [("copy search off", ROOT, off), ("copy search on", ROOT, {}),
+                 ("copy search off again", ROOT, off)]  # fmt: skip
     if args.baseline:
-        trees.insert(0, (f"baseline {args.baseline}", export_tree(args.baseline, workdir)))
-    for label, tree in trees:
+        trees.insert(0, (f"baseline {args.baseline}", export_tree(args.baseline, workdir), {}))
+    for label, tree, env in trees:
         logs = workdir / label.replace(" ", "-")
-        results = run_phase(tree, logs, args, corpus_files, query_files)
+        results = run_phase(tree, logs, args, corpus_files, query_files, env)
         results["ingest_vs_inference"] = results["ingest_img_s"] / alone["inference_img_s"]
         print(f"{label}: {json.dumps(results)}", flush=True)
         phases[label] = results
@@ -392,9 +404,10 @@ def export_tree(ref: str, workdir: Path) -> Path:
     return target
 
 
-def run_phase(tree: Path, logs: Path, args, corpus_files, query_files) -> dict:
-    """Start ``tree``'s server and worker, ingest and search, stop them."""
-    env = dict(os.environ)  # what the server and the worker get
+def run_phase(tree: Path, logs: Path, args, corpus_files, query_files, env=None) -> dict:
+    """Start ``tree``'s server and worker (``env`` added to their environment), ingest and
+    search, stop them."""
+    env = {**os.environ, **(env or {})}  # what the server and the worker get
     port = free_port()
     logs.mkdir(parents=True)
     web_log, worker_log = (logs / "web.log").open("wb"), (logs / "worker.log").open("wb")

@@ -87,7 +87,12 @@ def _background_boxes(rgb: np.ndarray) -> list[tuple[float, Box]]:
     background = np.median(border, axis=0)
     if np.mean(np.abs(border - background).max(axis=1) < 12) < 0.5:
         return []  # no plain border: not a page or a collage
-    mask = (np.abs(rgb.astype(np.int16) - background).max(axis=2) >= 12).astype(np.uint8)
+    # Unlike the background: some channel 12 or more away from its median. The pixels within
+    # 12 of it on every channel, as one inRange over integer bounds (the same pixels as the
+    # per-pixel difference in int16, a tenth of the time: docs/benchmarks.md "Copy search").
+    lower = tuple(float(v) for v in np.clip(np.floor(background - 12) + 1, 0, 255))
+    upper = tuple(float(v) for v in np.clip(np.ceil(background + 12) - 1, 0, 255))
+    mask = (cv2.inRange(np.ascontiguousarray(rgb), lower, upper) == 0).astype(np.uint8)
     mask = cv2.morphologyEx(mask, cv2.MORPH_CLOSE, np.ones((5, 5), np.uint8))
     count, _, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
     found = []
