@@ -169,7 +169,8 @@ def text_search(
     words = query_words(q)
     if ranks_in_database():
         words = _searchable_words(words)
-        ranking = _rank_in_postgres(records, words, page.depth)
+        every_image_of = corpora if filters is None or filters.is_empty else None
+        ranking = _rank_in_postgres(records, words, page.depth, every_image_of=every_image_of)
     else:
         words = tuple(word for word in words if word not in STOP_WORDS)
         ranking = _rank_here(records, words, page.depth)
@@ -239,13 +240,20 @@ def _searchable_words(words: tuple[str, ...]) -> tuple[str, ...]:
         return tuple(row[0] for row in cursor.fetchall())
 
 
+def _column(n: int, field: str) -> str:
+    """The name of the n-th word's column of ``field`` (:func:`_evidence_columns`)."""
+    return f"w{n}_labels" if field == "labels" else f"m{n}_{field}"
+
+
 def _evidence_columns(
     words: tuple[str, ...], owner_words: str, vector: str | None
 ) -> dict[str, tuple[str, list[Any]]]:
-    """``w<n>_<field>``: the evidence ``field`` gives for the n-th word, as SQL (and params),
-    read from the tsvector ``owner_words`` (tags, caption and file name under their weights,
+    """Each word's evidence per field, as SQL (and params), read from the tsvector
+    ``owner_words`` (tags, caption and file name under their weights:
     ``ImageRecord.search_document`` or its copy) and from the whole-image vector row ``vector``
-    (its labels; None: no labels)."""
+    (its labels; None: no labels). ``w<n>_labels`` is the labels' evidence for the n-th word;
+    ``m<n>_<field>`` is 1 - the evidence of an owner's field, as a float8 constant: the noisy-OR
+    multiplies those, and a float8 column spares each candidate numeric arithmetic and casts."""
     columns: dict[str, tuple[str, list[Any]]] = {}
     for n, word in enumerate(words):
         for field, evidence in (
@@ -254,16 +262,21 @@ def _evidence_columns(
             ("filename", FILENAME_EVIDENCE),
         ):
             sql, params = _matches(owner_words, f"{word}:{_WEIGHTS[field]}")
-            columns[f"w{n}_{field}"] = (
-                f"CASE WHEN {sql} THEN %s ELSE 0.0 END",
+            columns[_column(n, field)] = (
+                f"CASE WHEN {sql} THEN (1.0 - %s)::float8 ELSE 1.0::float8 END",
                 [*params, evidence],
             )
         if vector is None:
-            columns[f"w{n}_labels"] = ("0.0", [])
+            columns[_column(n, "labels")] = ("0.0::float8", [])
         else:
             best, best_params = _best_label_probability(vector, word)
-            columns[f"w{n}_labels"] = (f"%s * {best}", [LABEL_EVIDENCE, *best_params])
+            columns[_column(n, "labels")] = (f"%s * {best}", [LABEL_EVIDENCE, *best_params])
     return columns
+
+
+def _holds(field: str, value: float) -> bool:
+    """Whether the column of ``field`` (:func:`_column`) says the field holds the word."""
+    return value > 0.0 if field == "labels" else value < 1.0
 
 
 def _matches(column: str, query: str) -> tuple[str, list[Any]]:
@@ -297,16 +310,25 @@ def _best_label_probability(vector: str, word: str) -> tuple[str, list[Any]]:
     )
 
 
-def _candidates(records: QuerySet[ImageRecord], words: tuple[str, ...]) -> tuple[str, list[Any]]:
+def _candidates(
+    records: QuerySet[ImageRecord],
+    words: tuple[str, ...],
+    every_image_of: QuerySet[Corpus] | None,
+) -> tuple[str, list[Any]]:
     """SQL (and params) of the images of ``records`` holding some word, with each word's
-    evidence per field (columns ``pk`` and ``w<n>_<field>``), each image found and scored from
+    evidence per field (columns ``pk`` and :func:`_column`), each image found and scored from
     one row, without a join per candidate (docs/benchmarks.md, "Refactor check", text search):
 
     - an image with a whole-image vector row of the encoder its corpus's index serves (of any
       status) from that row: its labels and its copy of the owner's words
       (``ImageVector.owner_words``), both GIN-indexed;
     - an image without one (not encoded yet, or only by a new encoder) from its record's
-      ``search_document`` (GIN-indexed): the owner's words, no labels."""
+      ``search_document`` (GIN-indexed): the owner's words, no labels.
+
+    ``every_image_of``: the corpora whose every image (not in the trash) ``records`` holds, if
+    so; then the vector rows are narrowed by their corpus and the few images in the trash,
+    without reading the records (a hash of every searched image cost a word half the images
+    hold a third more than at 708a49f)."""
     table, vectors = ImageRecord._meta.db_table, ImageVector._meta.db_table
     corpora, indices = Corpus._meta.db_table, CorpusIndex._meta.db_table
     query = " | ".join(words)
@@ -326,6 +348,14 @@ def _candidates(records: QuerySet[ImageRecord], words: tuple[str, ...]) -> tuple
         sql = ", ".join(f'{sql} AS "{name}"' for name, (sql, _) in columns.items())
         return f'SELECT {pk} AS "pk", {sql}', [p for _, params in columns.values() for p in params]
 
+    if every_image_of is None:
+        searched, searched_params = f'v."image_id" IN ({ids})', list(id_params)
+    else:
+        corpus_ids, corpus_params = every_image_of.order_by().values("pk").query.sql_with_params()
+        trash = ImageRecord.all_objects.in_trash().filter(corpus__in=every_image_of)
+        trashed, trashed_params = trash.order_by().values("pk").query.sql_with_params()
+        searched = f'v."corpus_id" IN ({corpus_ids}) AND v."image_id" NOT IN ({trashed})'
+        searched_params = [*corpus_params, *trashed_params]
     # The vector rows holding a word, of the searched images (any encoder: "OFFSET 0" keeps
     # them a subquery, so that PostgreSQL does not guess how few rows serve their corpus's
     # index before it joins the searched images), then those of the serving encoder.
@@ -335,7 +365,7 @@ def _candidates(records: QuerySet[ImageRecord], words: tuple[str, ...]) -> tuple
         'SELECT v."image_id", v."corpus_id", v."encoder", v."status", v."owner_words", '
         'v."label_words", v."label_document", v."labels" '
         f'FROM "{vectors}" v WHERE v."kind" = %s '
-        f'AND ({owner} OR ({labels} AND v."status" = %s)) AND v."image_id" IN ({ids}) OFFSET 0'
+        f'AND ({owner} OR ({labels} AND v."status" = %s)) AND {searched} OFFSET 0'
     )
     found_params = [VectorKind.IMAGE, *owner_params, *label_params, VectorStatus.ENCODED]
     head, head_params = select('v."image_id"', 'v."owner_words"', "v")
@@ -343,7 +373,7 @@ def _candidates(records: QuerySet[ImageRecord], words: tuple[str, ...]) -> tuple
     vector_rows = (
         f'{head} FROM ({found}) v {serving(vector_corpus)} WHERE v."encoder" = {serving_encoder}'
     )
-    vector_params = [*head_params, *found_params, *id_params]
+    vector_params = [*head_params, *found_params, *searched_params]
 
     head, head_params = select('r."id"', 'r."search_document"', None)
     owner, owner_params = _matches('r."search_document"', query)
@@ -358,21 +388,32 @@ def _candidates(records: QuerySet[ImageRecord], words: tuple[str, ...]) -> tuple
 
 
 def _rank_in_postgres(
-    records: QuerySet[ImageRecord], words: tuple[str, ...], depth: int
+    records: QuerySet[ImageRecord],
+    words: tuple[str, ...],
+    depth: int,
+    *,
+    every_image_of: QuerySet[Corpus] | None = None,
 ) -> _Ranking:
     """Rank in one query: the candidates come through the GIN indexes (some word somewhere in
     the owner's words or the labels), each word's evidence per field is computed for them alone,
     and the number of words held, then the score (the same formula as :func:`partial_score`),
     orders them.
-    Whether any candidate holds each word is read over all of them, before the cut."""
+    Whether any candidate holds each word is read over all of them, before the cut.
+    ``every_image_of``: see :func:`_candidates`."""
     if not words:
         return _Ranking([], ())
-    columns = [f"w{i}_{field}" for i in range(len(words)) for field in FIELDS]
-    inner, params = _candidates(records, words)
+    columns = [_column(i, field) for i in range(len(words)) for field in FIELDS]
+    inner, params = _candidates(records, words, every_image_of)
     n = len(words)
     names = ", ".join(f'"{name}"' for name in columns)
+
+    def miss(i: int, field: str) -> str:  # 1 - the evidence of the field for the i-th word
+        if field == "labels":
+            return f'(1.0::float8 - "{_column(i, field)}")'
+        return f'"{_column(i, field)}"'
+
     word_scores = ", ".join(
-        "(1.0 - " + " * ".join(f'(1.0 - "w{i}_{field}")' for field in FIELDS) + f') AS "s{i}"'
+        "(1.0::float8 - " + " * ".join(miss(i, field) for field in FIELDS) + f') AS "s{i}"'
         for i in range(n)
     )
     held = " + ".join(f'(CASE WHEN "s{i}" > 0 THEN 1 ELSE 0 END)' for i in range(n))
@@ -390,7 +431,8 @@ def _rank_in_postgres(
         f'SELECT "pk", "held", "score", {scores}, {names}, '
         + ", ".join(f'"any{i}"' for i in range(n))
         + f" FROM (SELECT *, {anywhere} FROM ("
-        f'SELECT *, power({product}, 1.0 / GREATEST("held", 1)) * "held" / {n}.0 AS "score" '
+        f'SELECT *, power({product}, 1.0::float8 / GREATEST("held", 1)) * "held" / {n}.0 '
+        'AS "score" '
         f'FROM (SELECT *, {held} AS "held" FROM ('
         f'SELECT "pk", {names}, {word_scores} FROM ({inner} OFFSET 0) AS "candidates"'
         ' OFFSET 0) AS "words" OFFSET 0) AS "counted") AS "scored") AS "all" '
@@ -405,7 +447,9 @@ def _rank_in_postgres(
         word_values, evidence, anywhere_values = rest[:n], rest[n:-n], rest[-n:]
         found = dict(zip(columns, evidence, strict=True))
         matched = tuple(
-            field for field in FIELDS if any(found[f"w{i}_{field}"] > 0 for i in range(n))
+            field
+            for field in FIELDS
+            if any(_holds(field, found[_column(i, field)]) for i in range(n))
         )
         ranked.append(
             _Ranked(

@@ -11,6 +11,7 @@ import pytest
 from django.db import connection
 
 from corpora import services as corpus_services
+from corpora import trash
 from corpora.models import Corpus, ImageRecord
 from crier_site.errors import InvalidInput
 from search import encoders
@@ -345,6 +346,28 @@ def test_only_the_serving_encoders_encoded_labels_count_and_every_image_keeps_it
     ]
     CorpusIndex.objects.filter(corpus=corpus).update(encoder="new")  # the swap
     assert [hit.record.original_filename for hit in search(corpus, "pug").hits] == ["not-yet.jpg"]
+
+
+def test_images_in_the_trash_are_not_found_with_or_without_filters(user, ranker) -> None:
+    corpus = make_corpus(user)
+    kept = described_record(corpus, "kept.jpg", tags=["dog"], labels=[("pug", ["dog"], 0.5)])
+    encoded = described_record(corpus, "encoded.jpg", tags=["dog"], labels=[("pug", [], 0.5)])
+    pending = described_record(corpus, "pending.jpg", tags=["dog"])
+    trash.trash_images(corpus=corpus, image_ids=[encoded.pk, pending.pk])
+
+    def found(**filters) -> list[str]:
+        return names(
+            text_search(
+                corpora=Corpus.objects.filter(pk=corpus.pk),
+                q="dog pug",
+                filters=validate_filters(filters),
+            )
+        )
+
+    assert found() == found(tags=["dog"]) == ["kept.jpg"]
+    trash.restore_images(records=ImageRecord.all_objects.filter(pk__in=[encoded.pk, pending.pk]))
+    assert found() == found(tags=["dog"]) == ["kept.jpg", "encoded.jpg", "pending.jpg"]
+    assert kept.pk < encoded.pk < pending.pk
 
 
 def test_predicted_labels_stored_by_encoding_are_found(
