@@ -25,6 +25,10 @@
         el.textContent = value;
       }
     });
+    // A change of encoder: its progress line shows while one runs (reencoded_count is a number)
+    // and goes once the new index is swapped in (null), as the status badge turns "Ready".
+    const change = statusBox.querySelector("[data-encoder-change]");
+    if (change && "reencoded_count" in data) change.hidden = data.reencoded_count === null;
   };
 
   // The grid is server-rendered: fetch this page again and swap in its grid, so new images

@@ -161,7 +161,8 @@ def test_progress_is_counted_and_shown_while_the_new_encoder_works(
     assert api["index_encoder"] == "histogram" and api["encoder"] == wide_histogram.name
     assert api["reencoded_count"] == 4 and api["image_count"] == IMAGES
     page = client.get(reverse("corpora:detail", args=[corpus.pk])).content.decode()
-    assert "Changing the model to" in page and 'data-field="reencoded_count">4<' in page
+    assert "<p data-encoder-change>Changing the model to" in page  # shown, not hidden
+    assert 'data-field="reencoded_count">4<' in page
     # The old index still answers every search with the old encoder's vectors meanwhile.
     assert index_of(corpus).encoder == "histogram"
     assert set(ImageVector.objects.filter(corpus=corpus).values_list("encoder", flat=True)) == {
@@ -193,3 +194,13 @@ def test_the_owner_changes_the_model_on_the_corpus_page(user, client, wide_histo
     refused = client.post(reverse("corpora:edit", args=[corpus.pk]), {**edit, "encoder": "nope"})
     assert refused.status_code == 400
     assert Corpus.objects.get(pk=corpus.pk).encoder == wide_histogram.name
+
+
+@pytest.mark.django_db
+def test_the_change_notice_is_hidden_while_no_change_runs(user, client):
+    """The page always holds the progress line (static/js/corpus.js shows and hides it as the
+    API's ``reencoded_count`` comes and goes); without a change it is hidden."""
+    corpus, _ = _encoded_corpus(user)
+    client.force_login(user)
+    page = client.get(reverse("corpora:detail", args=[corpus.pk])).content.decode()
+    assert "<p data-encoder-change hidden>Changing the model to" in page
