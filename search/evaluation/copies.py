@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import pickle
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -65,6 +66,31 @@ def _cached(path: Path, build):
     return value
 
 
+def cache_namer(cache_dir: Path, set_key: str, encoder_name: str) -> Callable[..., Path]:
+    """``name(suffix, *key)``: the cache file of one set, encoder and key (hashed)."""
+
+    def name(suffix: str, *parts_of_key: object) -> Path:
+        digest = hashlib.sha1("\0".join(map(str, parts_of_key)).encode()).hexdigest()[:16]
+        return Path(cache_dir) / f"{set_key}--{encoder_name}--{digest}{suffix}"
+
+    return name
+
+
+def cached_local_features(
+    pictures: list, cache_file: Callable[..., Path], progress: bool
+) -> list[bytes]:
+    """Each picture's packed local feature sets (whole and picture boxes), cached per feature
+    version."""
+    local_key = (
+        local.FORMAT, local.MAX_KEYPOINTS, local.SIDE, local.CONTRAST_THRESHOLD,
+        local.MAX_FEATURE_BOXES, parts.VERSION,
+    )  # fmt: skip
+    return _cached(cache_file(".local.pkl", *local_key), lambda: [
+        local.pack_sets(local.extract_sets(p, parts.picture_boxes(p)))
+        for p in tqdm(pictures, desc="local features", disable=not progress, leave=False)
+    ])  # fmt: skip
+
+
 def _ap_rows(ranked: list[list[int]], labels: np.ndarray, rows: list[int], k: int) -> np.ndarray:
     aps = []
     for row, found in zip(rows, ranked, strict=True):
@@ -95,10 +121,7 @@ def evaluate_copies(
     )
     pictures = [copies.render(r) for r in range(n)]
 
-    def cache_file(suffix: str, *parts_of_key: object) -> Path:
-        digest = hashlib.sha1("\0".join(map(str, parts_of_key)).encode()).hexdigest()[:16]
-        return Path(cache_dir) / f"{copies.key}--{encoder.name}--{digest}{suffix}"
-
+    cache_file = cache_namer(cache_dir, copies.key, encoder.name)
     timings: dict[str, float] = {}
 
     started = time.perf_counter()
@@ -109,14 +132,7 @@ def evaluate_copies(
         pictures, query_plan, encoder, progress, "query views"))  # fmt: skip
     timings["encode_views_s"] = time.perf_counter() - started
     started = time.perf_counter()
-    local_key = (
-        local.FORMAT, local.MAX_KEYPOINTS, local.SIDE, local.CONTRAST_THRESHOLD,
-        local.MAX_FEATURE_BOXES, parts.VERSION,
-    )  # fmt: skip
-    features = _cached(cache_file(".local.pkl", *local_key), lambda: [
-        local.pack_sets(local.extract_sets(p, parts.picture_boxes(p)))
-        for p in tqdm(pictures, desc="local features", disable=not progress, leave=False)
-    ])  # fmt: skip
+    features = cached_local_features(pictures, cache_file, progress)
     timings["local_features_s"] = time.perf_counter() - started
     stored = [local.unpack_sets(blob) for blob in features]
     asked = [local.query_sets(sets) for sets in stored]

@@ -7,9 +7,11 @@ import json
 from io import StringIO
 
 import numpy as np
+import pytest
 from django.core.management import call_command
 
 from search.evaluation.copies_set import DISTRACTOR, VERSIONS, copy_set
+from tests.search.test_evaluation_command import COLOURS, make_image_folder
 
 
 def test_copy_set_is_deterministic_and_seeded():
@@ -64,3 +66,52 @@ def test_near_duplicates_measured_as_copy_search(tmp_path, monkeypatch):
     assert results["dataset"]["versions"] == edits and results["dataset"]["queries"] == 14
     assert set(results["ap"]["verified"]) == {*edits, "all"}
     assert results["ap"]["verified"]["all"] >= results["ap"]["global"]["all"]
+
+
+def test_a_class_split_set_measured_as_copy_search(tmp_path):
+    """``--copies`` on an image folder (as on fashion-mnist): the plain evaluation's splits,
+    global = its exact index's mAP@k, plus the candidates and verified columns."""
+    folder = make_image_folder(tmp_path / "tiny", side=48)
+    common = ["--dataset", str(folder), "--encoders", "histogram", "--k", "5", "--repeats", "2",
+              "--cache-dir", str(tmp_path / "c"), "--no-progress"]  # fmt: skip
+    call_command(
+        "evaluate", *common, "--copies", "--out", str(tmp_path / "copies"), stdout=StringIO()
+    )
+    call_command(
+        "evaluate", *common, "--index", "exact", "--out", str(tmp_path / "plain"),
+        stdout=StringIO(),
+    )  # fmt: skip
+    copies = json.loads((tmp_path / "copies" / "results.json").read_text())
+    plain = json.loads((tmp_path / "plain" / "results.json").read_text())
+    assert copies["dataset"]["splits"] == 2 and copies["dataset"]["seeds"] == [0, 1]
+    assert copies["dataset"]["images"] == 6 * len(COLOURS)
+    assert copies["map"]["global"] == pytest.approx(plain["runs"][0]["metrics"]["map"][4])
+    assert set(copies["map"]) == {"global", "candidates", "verified"}
+    assert all(0.0 <= v <= 1.0 for v in copies["map"].values())
+    assert copies["sizes"]["query_views_per_query"] >= 10  # whole + 3×3 grid at least
+
+
+def test_rank_split_candidates_see_parts_and_verified_copies_come_first():
+    from search.evaluation.copies_split import map_at_k, rank_split
+    from search.evaluation.splits import Split
+
+    labels = np.asarray([0, 0, 1, 1])
+    split = Split(index_rows=np.asarray([1, 2, 3]), query_rows=np.asarray([0]),
+                  queries_indexed=False)  # fmt: skip
+    whole = np.eye(4, dtype=np.float32)
+    whole[0] = [0.6, 0.8, 0.0, 0.0]  # the query is most like row 1 (its class) as a whole
+    views = {0: np.asarray([whole[0], [0.0, 0.0, 1.0, 0.0]], dtype=np.float32)}  # a part: row 2
+    ranked = rank_split(
+        split, global_vectors=whole, index_views=(whole, np.arange(4)), query_views=views,
+        verify=lambda row, target: target == 3, k=3, depth=2,
+    )  # fmt: skip
+    assert ranked["global"] == [[1, 2, 3]]
+    assert ranked["candidates"][0][:2] == [2, 1]  # the part's perfect match outranks the whole
+    assert ranked["verified"][0][:2] == [2, 1]  # row 3 is a copy but not among the first 2
+    again = rank_split(
+        split, global_vectors=whole, index_views=(whole, np.arange(4)), query_views=views,
+        verify=lambda row, target: target == 1, k=3, depth=2,
+    )  # fmt: skip
+    assert again["verified"][0][:2] == [1, 2]  # the verified copy moves first
+    assert map_at_k(ranked["global"], labels, split, 3) == 1.0
+    assert map_at_k(ranked["candidates"], labels, split, 3) == 0.5

@@ -16,17 +16,21 @@ from search.encoders.histogram import HistogramEncoder
 COLOURS = {"red": (200, 30, 30), "green": (30, 180, 40), "blue": (30, 40, 200)}
 
 
-@pytest.fixture
-def image_folder(tmp_path: Path) -> Path:
-    root = tmp_path / "tiny"
+def make_image_folder(root: Path, *, side: int = 32) -> Path:
+    """Three classes (red, green, blue) of six noisy squares each, one subfolder per class."""
     rng = np.random.default_rng(0)
     for name, colour in COLOURS.items():
         (root / name).mkdir(parents=True)
         for i in range(6):
-            noise = rng.integers(-25, 25, size=(32, 32, 3))
+            noise = rng.integers(-25, 25, size=(side, side, 3))
             pixels = np.clip(np.array(colour) + noise + 3 * i, 0, 255).astype(np.uint8)
             Image.fromarray(pixels).save(root / name / f"{i}.png")
     return root
+
+
+@pytest.fixture
+def image_folder(tmp_path: Path) -> Path:
+    return make_image_folder(tmp_path / "tiny")
 
 
 @pytest.fixture

@@ -56,8 +56,8 @@ class Command(BaseCommand):
         )
         parser.add_argument(
             "--copies", action="store_true",
-            help="near-duplicates: measure it the way copy search searches (global, candidates, "
-                 "verified), like the copies sets",
+            help="near-duplicates, fashion-mnist or a folder: measure it the way copy search "
+                 "searches (global, candidates, verified), like the copies sets",
         )  # fmt: skip
         parser.add_argument(
             "--distractors", type=int, default=50, help="copies: unrelated pictures indexed"
@@ -158,7 +158,8 @@ class Command(BaseCommand):
                 distractors=options["distractors"],
             )
         else:
-            raise CommandError("--copies measures the copies sets and near-duplicates only")
+            self._split_copies(options, encoders[0], depth)
+            return
         if not copies.targets:
             raise CommandError("the copies set needs scikit-image's sample pictures")
         data_dir = Path(settings.DATA_DIR)
@@ -171,9 +172,44 @@ class Command(BaseCommand):
             progress=not options["no_progress"],
         )
         out_dir = options["out"] or data_dir / "evaluation" / f"{options['dataset']}-{copies.seed}"
+        self._write(out_dir, results, copies_table(results))
+
+    def _write(self, out_dir: Path, results: dict, table: str) -> None:
+        """results.json and results.md in ``out_dir``; the table printed."""
         out_dir.mkdir(parents=True, exist_ok=True)
-        table = copies_table(results)
         (out_dir / "results.json").write_text(json.dumps(results, indent=2) + "\n")
         (out_dir / "results.md").write_text(table)
         self.stdout.write(table)
         self.stdout.write(f"Wrote {out_dir / 'results.json'}, {out_dir / 'results.md'}")
+
+    def _split_copies(self, options, encoder_name: str, depth: int) -> None:
+        """A class-split set (fashion-mnist, a folder) searched as copy search does, on the
+        splits of the plain evaluation (search/evaluation/copies_split.py)."""
+        from search.encoders import get_encoder
+        from search.encoders.base import EncoderError
+        from search.evaluation.copies_split import evaluate_split_copies, split_copies_table
+        from search.evaluation.runner import make_split
+
+        k = options["k"] or 10
+        if options["repeats"] < 1:
+            raise CommandError("--repeats must be at least 1")
+        try:
+            encoder = get_encoder(encoder_name)
+            dataset = load_dataset(options["dataset"], limit_per_class=options["limit_per_class"])
+        except (EncoderError, DatasetError) as exc:
+            raise CommandError(str(exc)) from exc
+        seeds = [options["seed"] + r for r in range(options["repeats"])]
+        data_dir = Path(settings.DATA_DIR)
+        results = evaluate_split_copies(
+            dataset,
+            encoder,
+            [make_split(dataset, seed=seed) for seed in seeds],
+            k=k,
+            depth=depth,
+            cache_dir=options["cache_dir"] or data_dir / "eval-cache",
+            progress=not options["no_progress"],
+        )
+        results["dataset"]["seeds"] = seeds
+        slug = re.sub(r"[^A-Za-z0-9_.-]+", "_", dataset.name)
+        out_dir = options["out"] or data_dir / "evaluation" / f"{slug}-copies"
+        self._write(out_dir, results, split_copies_table(results))
