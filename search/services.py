@@ -403,21 +403,14 @@ def search_similar(
     ``filters`` keep (the query image itself need not match them). A corpus without an index
     (a new one has no image either) is a Conflict before any image is looked up."""
     index = require_index(corpus)
-    # The image and its vector of the serving encoder in one query (a LEFT JOIN).
-    vector = FilteredRelation(
-        "vectors",
-        condition=Q(
-            vectors__encoder=_served_encoder(index) or serving_encoder(corpus),
-            vectors__kind=VectorKind.IMAGE,
-            vectors__status=VectorStatus.ENCODED,
-        ),
-    )
-    row = (
-        ImageRecord.objects.filter(corpus=corpus, pk=record_id)
-        .annotate(served=vector)
-        .values_list("status", "served__vector", "served__fingerprint")
-        .first()
-    )
+    row = _image_and_vector(corpus, record_id, index)
+    if row is not None and row[1] is None:
+        # A change of encoder swapped in since the index was read drops the old encoder's
+        # vectors: the image's vector is then the new encoder's, searched in the new index.
+        live = index_version(corpus)
+        if live and live != _version_of(corpus, index):
+            index = _load(corpus, live)
+            row = _image_and_vector(corpus, record_id, index)
     if row is None:
         raise NotFound("No such image in this corpus.", record_id=record_id)
     status, embedding, fingerprint = row
@@ -436,6 +429,27 @@ def search_similar(
         exclude_ids=[record_id],
         filters=filters,
         copies=copies,
+    )
+
+
+def _image_and_vector(
+    corpus: Corpus, record_id: int, index: LoadedIndex
+) -> tuple[str, bytes | None, str | None] | None:
+    """(status, vector, fingerprint) of the image and its vector of the encoder ``index``
+    holds, in one query (a LEFT JOIN); None: no such image in the corpus."""
+    vector = FilteredRelation(
+        "vectors",
+        condition=Q(
+            vectors__encoder=_served_encoder(index) or serving_encoder(corpus),
+            vectors__kind=VectorKind.IMAGE,
+            vectors__status=VectorStatus.ENCODED,
+        ),
+    )
+    return (
+        ImageRecord.objects.filter(corpus=corpus, pk=record_id)
+        .annotate(served=vector)
+        .values_list("status", "served__vector", "served__fingerprint")
+        .first()
     )
 
 

@@ -204,3 +204,30 @@ def test_the_change_notice_is_hidden_while_no_change_runs(user, client):
     client.force_login(user)
     page = client.get(reverse("corpora:detail", args=[corpus.pk])).content.decode()
     assert "<p data-encoder-change hidden>Changing the model to" in page
+
+
+@pytest.mark.django_db
+def test_more_like_this_read_just_before_the_swap_is_answered_by_the_new_index(
+    user, wide_histogram, monkeypatch
+):
+    """The race the browser scenario met (a 409 among hundreds of 200s): "more like this" read
+    the old index as live, then the swap dropped the old encoder's vectors before the image's
+    vector was looked up. It is answered from the index swapped in instead."""
+    from search import services
+
+    corpus, ids = _encoded_corpus(user)
+    old_version = index_of(corpus).version
+    corpus_services.change_encoder(corpus=corpus, encoder=wide_histogram.name)
+    read = services.require_index
+
+    def read_then_swap(corpus):
+        index = read(corpus)  # the old index, as live
+        job.encode_corpus(corpus_id=corpus.pk)  # the swap happens meanwhile
+        return index
+
+    monkeypatch.setattr(services, "require_index", read_then_swap)
+    result = services.search_similar(corpus=corpus, record_id=ids[0], k=3)
+    new_version = index_of(corpus).version
+    assert new_version != old_version and index_of(corpus).encoder == wide_histogram.name
+    assert result.index_version == new_version and len(result.hits) == 3
+    assert ids[0] not in [hit.record_id for hit in result.hits]
