@@ -50,24 +50,32 @@ def rank_split(
     verify,
     k: int,
     depth: int,
+    part_penalty: float = 0.0,
 ) -> dict[str, list[list[int]]]:
     """Dataset rows each query of ``split`` finds, best first, for each mode (``MODES``).
 
-    ``index_views``: (vectors, owner rows) of every indexed view; ``query_views``: row → its
-    query views' vectors (the whole picture first); ``verify(query_row, target_row)``: whether
-    local features make the target a copy of the query.
+    ``index_views``: (vectors, owner rows, whether whole) of every indexed view;
+    ``query_views``: row → its query views' vectors (the whole picture first);
+    ``verify(query_row, target_row)``: whether local features make the target a copy of the
+    query. ``part_penalty``: what a pair that is not whole picture to whole picture counts less
+    (``candidates.best_per_image``).
     """
     indexed = np.asarray(split.index_rows)
-    i_vec, i_owner = index_views
+    i_vec, i_owner, i_whole = index_views
     keep = np.isin(i_owner, indexed)
-    i_vec, i_owner = i_vec[keep], i_owner[keep]
+    i_vec, i_owner, i_whole = i_vec[keep], i_owner[keep], i_whole[keep]
     ranked: dict[str, list[list[int]]] = {mode: [] for mode in MODES}
     for row in np.asarray(split.query_rows).tolist():
         scores = global_vectors[indexed] @ global_vectors[row]
         order = np.argsort(-scores, kind="stable")
         ranked["global"].append([int(indexed[i]) for i in order[:k]])
         pair = query_views[row] @ i_vec.T  # (query views, indexed views)
-        best = best_per_image(np.broadcast_to(i_owner, pair.shape).ravel(), pair.ravel())
+        whole = np.zeros(pair.shape, dtype=bool)
+        whole[0] = i_whole  # the query's first view is the whole picture
+        best = best_per_image(
+            np.broadcast_to(i_owner, pair.shape).ravel(), pair.ravel(),
+            whole=whole.ravel(), part_penalty=part_penalty,
+        )  # fmt: skip
         candidates = sorted(best, key=lambda r: (-best[r], r))
         ranked["candidates"].append(candidates[:k])
         copies = [target for target in candidates[:depth] if verify(row, target)]
@@ -95,6 +103,7 @@ def evaluate_split_copies(
     depth: int = DEPTH,
     cache_dir: Path,
     progress: bool = True,
+    part_penalty: float = 0.0,
 ) -> dict[str, Any]:
     """mAP@k per mode (mean over the splits, and each split's), JSON-ready, with costs."""
     n = len(dataset)
@@ -136,7 +145,7 @@ def evaluate_split_copies(
     global_vectors = i_vec[np.flatnonzero(i_whole)]  # one per row, in row order
     query_rows = queried_rows[q_owner]  # dataset row of each query view
     query_views = {int(r): q_vec[query_rows == r] for r in queried_rows.tolist()}
-    index_views = (i_vec, np.asarray(i_owner))
+    index_views = (i_vec, np.asarray(i_owner), np.asarray(i_whole))
     per_split: dict[str, list[float]] = {mode: [] for mode in MODES}
     for split in tqdm(split_list, desc="splits", disable=not progress, leave=False):
         ranked = rank_split(
@@ -147,6 +156,7 @@ def evaluate_split_copies(
             verify=verify,
             k=k,
             depth=depth,
+            part_penalty=part_penalty,
         )
         for mode in MODES:
             per_split[mode].append(map_at_k(ranked[mode], dataset.labels, split, k))
@@ -170,6 +180,7 @@ def evaluate_split_copies(
         "depth": depth,
         "index_plan": str(INDEX_PLAN),
         "query_plan": str(QUERY_PLAN),
+        "part_penalty": part_penalty,
         "map": {mode: float(np.mean(values)) for mode, values in per_split.items()},
         "map_per_split": per_split,
         "sizes": {

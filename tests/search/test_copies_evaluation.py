@@ -101,17 +101,23 @@ def test_rank_split_candidates_see_parts_and_verified_copies_come_first():
     whole = np.eye(4, dtype=np.float32)
     whole[0] = [0.6, 0.8, 0.0, 0.0]  # the query is most like row 1 (its class) as a whole
     views = {0: np.asarray([whole[0], [0.0, 0.0, 1.0, 0.0]], dtype=np.float32)}  # a part: row 2
+    indexed = (whole, np.arange(4), np.ones(4, dtype=bool))  # every view is a whole picture
     ranked = rank_split(
-        split, global_vectors=whole, index_views=(whole, np.arange(4)), query_views=views,
+        split, global_vectors=whole, index_views=indexed, query_views=views,
         verify=lambda row, target: target == 3, k=3, depth=2,
     )  # fmt: skip
     assert ranked["global"] == [[1, 2, 3]]
     assert ranked["candidates"][0][:2] == [2, 1]  # the part's perfect match outranks the whole
     assert ranked["verified"][0][:2] == [2, 1]  # row 3 is a copy but not among the first 2
     again = rank_split(
-        split, global_vectors=whole, index_views=(whole, np.arange(4)), query_views=views,
+        split, global_vectors=whole, index_views=indexed, query_views=views,
         verify=lambda row, target: target == 1, k=3, depth=2,
     )  # fmt: skip
     assert again["verified"][0][:2] == [1, 2]  # the verified copy moves first
+    penalised = rank_split(
+        split, global_vectors=whole, index_views=indexed, query_views=views,
+        verify=lambda row, target: False, k=3, depth=2, part_penalty=0.3,
+    )  # fmt: skip
+    assert penalised["candidates"][0][:2] == [1, 2]  # 1.0 - 0.3 < 0.8: the whole wins
     assert map_at_k(ranked["global"], labels, split, 3) == 1.0
     assert map_at_k(ranked["candidates"], labels, split, 3) == 0.5
