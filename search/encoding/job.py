@@ -426,10 +426,11 @@ def _store_vectors(
 
 
 def _set_final_status(corpus_id: int) -> None:
-    corpus = Corpus.objects.get(pk=corpus_id)
-    state = corpus_index(corpus)
+    state = _index_state(corpus_id)
+    if state is None:
+        raise Corpus.DoesNotExist(f"corpus {corpus_id} was deleted")
     images = ImageRecord.objects.filter(corpus_id=corpus_id)
-    if _has_work(corpus_id):
+    if _has_work(corpus_id, state):
         status, message = CorpusStatus.INDEXING, ""
     elif state.version:
         status, message = CorpusStatus.READY, ""
@@ -445,11 +446,21 @@ def _index_missing(corpus: Corpus, state: CorpusIndex) -> bool:
     return has_vectors != bool(state.version)
 
 
-def _has_work(corpus_id: int) -> bool:
-    corpus = Corpus.objects.filter(pk=corpus_id).first()
-    if corpus is None:
+def _index_state(corpus_id: int) -> CorpusIndex | None:
+    """The corpus's index row with the corpus, in one query (the job's lease made the row);
+    None if the corpus is gone."""
+    state = CorpusIndex.objects.select_related("corpus").filter(corpus_id=corpus_id).first()
+    if state is None and Corpus.objects.filter(pk=corpus_id).exists():
+        corpus_index(corpus_id)  # made on first use
+        state = CorpusIndex.objects.select_related("corpus").get(pk=corpus_id)
+    return state
+
+
+def _has_work(corpus_id: int, state: CorpusIndex | None = None) -> bool:
+    state = state or _index_state(corpus_id)
+    if state is None:
         return False
-    state = corpus_index(corpus)
+    corpus = state.corpus
     if state.stale or state.encoder != corpus.encoder:
         return True
     fingerprint = encoders.get_encoder(corpus.encoder).fingerprint

@@ -44,12 +44,13 @@ class Lease:
     def acquire(cls, corpus_id: int) -> Lease | None:
         """The corpus's lease if nobody holds a live one; ``None`` otherwise (``Corpus.
         DoesNotExist`` if there is no such corpus)."""
-        CorpusIndex.of(corpus_id)
         token, now = uuid.uuid4().hex, timezone.now()
         free = Q(lease_until__isnull=True) | Q(lease_until__lt=now)
-        taken = CorpusIndex.objects.filter(free, corpus_id=corpus_id).update(
-            lease_token=token, lease_until=now + LEASE
-        )
+        rows = CorpusIndex.objects.filter(free, corpus_id=corpus_id)
+        taken = rows.update(lease_token=token, lease_until=now + LEASE)
+        if not taken and not CorpusIndex.objects.filter(corpus_id=corpus_id).exists():
+            CorpusIndex.of(corpus_id)  # a corpus's first job makes its row, then takes it
+            taken = rows.update(lease_token=token, lease_until=now + LEASE)
         return cls(corpus_id, token) if taken else None
 
     def renew(self) -> bool:

@@ -153,16 +153,17 @@ def update_index(*, corpus: Corpus) -> str:
     beside the ScaNN searcher. That makes one new image searchable in seconds at 100k vectors
     instead of a minute or more. Anything else is a full :func:`rebuild_index`.
     """
-    live = _load_live(corpus)
+    state = corpus_index(corpus)  # read once: the live version and the serving encoder
+    live = _load_live(corpus, state.version)
     if live is None:
         return rebuild_index(corpus=corpus)
-    fingerprint = current_fingerprint(corpus)
-    state = corpus_index(corpus)
+    encoder = state.encoder or corpus.encoder
+    fingerprint = current_fingerprint(corpus, encoder)
     meta = live.meta
     if meta.get("encoder_fingerprint") != fingerprint:
         # Re-encoded with another model: the same records, all of their vectors new.
         return rebuild_index(corpus=corpus)
-    stored = _stored_ids(corpus, fingerprint)
+    stored = _stored_ids(corpus, fingerprint, encoder)
     indexed = np.concatenate([live.record_ids[live.record_ids >= 0], live.delta_ids])
     added = np.setdiff1d(stored, indexed, assume_unique=True)
     removed = np.setdiff1d(indexed, stored, assume_unique=True)
@@ -186,7 +187,7 @@ def update_index(*, corpus: Corpus) -> str:
         else np.empty((0, meta["dim"]), dtype=np.float32)
     )
     if len(added):
-        added_ids, vectors = _read_vectors_of(corpus, added, fingerprint)
+        added_ids, vectors = _read_vectors_of(corpus, added, fingerprint, encoder)
         delta_ids = np.concatenate([delta_ids, added_ids])
         delta_vectors = np.concatenate([delta_vectors, vectors])
     meta = {
@@ -295,9 +296,11 @@ def _publish(
     return version
 
 
-def _load_live(corpus: Corpus) -> scann_index.LoadedIndex | None:
-    """A private copy of the live index (never the cached one that serves searches)."""
-    version = corpus_index(corpus).version
+def _load_live(corpus: Corpus, version: str | None = None) -> scann_index.LoadedIndex | None:
+    """A private copy of the live index (never the cached one that serves searches); its
+    ``version`` when the caller has read it already."""
+    if version is None:
+        version = corpus_index(corpus).version
     if not version:
         return None
     try:
@@ -307,20 +310,22 @@ def _load_live(corpus: Corpus) -> scann_index.LoadedIndex | None:
         return None
 
 
-def _stored_ids(corpus: Corpus, fingerprint: str) -> np.ndarray:
-    rows = encoded_vectors(corpus=corpus, fingerprint=fingerprint).values_list(
+def _stored_ids(corpus: Corpus, fingerprint: str, encoder: str) -> np.ndarray:
+    rows = encoded_vectors(corpus=corpus, encoder=encoder, fingerprint=fingerprint).values_list(
         "image_id", flat=True
     )
     return np.fromiter(rows.iterator(chunk_size=10_000), dtype=np.int64)
 
 
 def _read_vectors_of(
-    corpus: Corpus, record_ids: np.ndarray, fingerprint: str
+    corpus: Corpus, record_ids: np.ndarray, fingerprint: str, encoder: str
 ) -> tuple[np.ndarray, np.ndarray]:
     ids, vectors = [], []
     for start in range(0, len(record_ids), READ_CHUNK):
         chunk = record_ids[start : start + READ_CHUNK]
-        rows = encoded_vectors(corpus=corpus, fingerprint=fingerprint, record_ids=chunk)
+        rows = encoded_vectors(
+            corpus=corpus, encoder=encoder, fingerprint=fingerprint, record_ids=chunk
+        )
         for record_id, blob in rows.values_list("image_id", "vector"):
             ids.append(record_id)
             vectors.append(as_vector(blob))
