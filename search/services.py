@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Collection
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -64,10 +65,21 @@ class Hit:
 class CopyQuery:
     """What copy search adds to a query (docs/copies.md): more views of it, searched beside its
     vector (turned, mirrored, its picture boxes, a grid of windows: ``(m, dim)``, or None), and
-    its local features (``search.copies.local.extract_sets``), to verify the best hits with."""
+    its local features (``search.copies.local.extract_sets``), to verify the best hits with:
+    found already, or still being found beside the encoder and the search (a ``Future``)."""
 
     views: np.ndarray | None
-    features: list[LocalFeatures]
+    features: list[LocalFeatures] | Future[list[LocalFeatures]]
+
+    def local_features(self) -> list[LocalFeatures]:
+        if isinstance(self.features, Future):
+            return self.features.result()
+        return self.features
+
+
+# A query picture's local features are found here while the request's thread encodes its views
+# and searches them (OpenCV and LiteRT release the GIL): docs/benchmarks.md "Copy search".
+_features_pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="copy-features")
 
 
 @dataclass(frozen=True)
@@ -255,7 +267,7 @@ def _search(
         ranked = [hit for hit in ranked if hit.score >= page.min_score]
         matched = len(ranked)
     if copies is not None:
-        ranked = _copies_first(corpus, ranked, copies.features)
+        ranked = _copies_first(corpus, ranked, copies.local_features())
     hits, has_more = page.cut(ranked)
     return SearchResult(
         hits=hits,
@@ -380,11 +392,12 @@ def search_image(
     copies = None
     if settings.CRIER_COPY_SEARCH:
         boxes = picture_boxes(picture)
+        features = _features_pool.submit(extract_sets, picture, boxes)
         views = QUERY_PLAN.views(picture, boxes=boxes)
         batch = np.stack([encoder.preprocess(view.render(picture)) for view in views])
         vectors = encoder.encode_batch(batch)
         vector = vectors[0]  # the whole picture
-        copies = CopyQuery(views=vectors[1:], features=extract_sets(picture, boxes))
+        copies = CopyQuery(views=vectors[1:], features=features)
     else:
         vector = encoder.encode_batch(encoder.preprocess(picture)[np.newaxis])[0]
     result = _search(corpus, index, vector, page or Page(k=k), filters=filters, copies=copies)
