@@ -82,7 +82,7 @@ def cached_local_features(
     """Each picture's packed local feature sets (whole and picture boxes), cached per feature
     version."""
     local_key = (
-        local.FORMAT, local.MAX_KEYPOINTS, local.SIDE, local.CONTRAST_THRESHOLD,
+        local.FORMAT, local.MAX_KEYPOINTS, local.SIDE, local.BOX_SIDE, local.CONTRAST_THRESHOLD,
         local.MAX_FEATURE_BOXES, parts.VERSION,
     )  # fmt: skip
     return _cached(cache_file(".local.pkl", *local_key), lambda: [

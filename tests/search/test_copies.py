@@ -59,8 +59,9 @@ def test_best_per_image_keeps_each_images_best_view_and_penalises_parts():
 def test_local_features_round_trip_compactly(photo):
     features = local.extract(photo)
     assert 50 < len(features) <= local.MAX_KEYPOINTS
+    assert features.descriptors.dtype == np.uint8 and features.descriptors.max() <= 15
     blob = features.to_bytes()
-    assert len(blob) < 140 * len(features) + 16
+    assert len(blob) == 16 + 68 * len(features)  # header, then 4 + 64 bytes a keypoint
     again = local.LocalFeatures.from_bytes(blob)
     assert np.array_equal(again.descriptors, features.descriptors)
     assert np.abs(again.points - features.points).max() <= 0.125
