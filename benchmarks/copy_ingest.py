@@ -13,10 +13,11 @@ Each photo goes through the work ingest does for it, in one process, with copy s
       search on, the copy data: picture boxes, local features (``local.extract_sets``), the
       boxes' vectors.
 
-It prints the median ms of each step, the per-photo sums on and off and their ratio (off / on:
-the img/s ratio if one core did all of it), what the job did before copy data came from the
-encoder's decode (its own decode of the original at 1/8), the feature extraction alone at other
-long sides (``--sides``) on the same copy pictures, and the load average before and after.
+It prints the median wall and CPU ms of each step, the per-photo sums on and off and their
+ratios (off / on: the img/s ratio if one core did all of it), what the job did before copy
+data came from the encoder's decode (its own decode of the original at 1/8), the feature
+extraction alone at other long sides (``--sides``) on the same copy pictures, and the load
+average before and after.
 Photos come from ``camera_photos.py`` (4000×3000, quality 90), made once into
 var/bench-camera/.
 """
@@ -63,23 +64,24 @@ def main() -> None:
     files = write_camera_photos(ROOT / "var" / "bench-camera", args.photos)
     photos = [path.read_bytes() for path in files]
     storage = FileSystemStorage(location=tempfile.mkdtemp(prefix="crier-copy-ingest-"))
-    steps: dict[str, list[float]] = {}
-    sums: dict[bool, list[float]] = {False: [], True: []}
+    steps: dict[str, list[tuple[float, float]]] = {}  # (wall, CPU) ms
+    sums: dict[bool, list[tuple[float, float]]] = {False: [], True: []}
     keypoints: list[int] = []
     pictures: list[Image.Image] = []
 
     def timed(step: str, run):
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         result = run()
-        steps.setdefault(step, []).append((time.perf_counter() - started) * 1000)
+        elapsed = time.perf_counter() - started, time.process_time() - cpu
+        steps.setdefault(step, []).append((elapsed[0] * 1000, elapsed[1] * 1000))
         return result
 
-    def ingest(index: int, data: bytes, on: bool) -> float:
-        """One photo's ingest work; returns its ms."""
+    def ingest(index: int, data: bytes, on: bool) -> tuple[float, float]:
+        """One photo's ingest work; returns its (wall, CPU) ms."""
         tag = "on" if on else "off"
         settings.CRIER_COPY_SEARCH = on
         name = f"photo-{index}.jpg"
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         prepared = timed(f"upload: prepare ({tag})", lambda: preparation.prepare(data, plan))
         derived = prepared.derived
         timed(f"upload: write the model input ({tag})", lambda: model_inputs.write(
@@ -101,7 +103,7 @@ def main() -> None:
             if len(pictures) < len(photos):
                 pictures.append(picture)
         model_inputs.delete(storage, name)
-        return (time.perf_counter() - started) * 1000
+        return (time.perf_counter() - started) * 1000, (time.process_time() - cpu) * 1000
 
     print(f"{len(photos)} camera JPEGs (4000×3000, q90), {encoder.name}; load average {load()}")
     for data in photos[:2]:  # warm-up: the model, OpenCV, the page cache
@@ -123,13 +125,20 @@ def main() -> None:
             timed(f"SIFT at long side {side} (of {picture.width})", lambda grey=grey: (
                 local._detector().detectAndCompute(grey, None)))  # fmt: skip
 
-    print("| step | median ms |\n|---|---:|")
+    def median(values: list[tuple[float, float]], which: int) -> float:
+        return statistics.median(value[which] for value in values)
+
+    print("| step | median ms | median CPU ms |\n|---|---:|---:|")
     for step, values in steps.items():
-        print(f"| {step} | {statistics.median(values):.1f} |")
-    off, on = statistics.median(sums[False]), statistics.median(sums[True])
-    print(f"| **per photo, copy search off** | **{off:.1f}** |")
-    print(f"| **per photo, copy search on** | **{on:.1f}** |")
-    print(f"\nratio off / on {off / on:.2f} (one core's img/s with copy search on, against off);")
+        print(f"| {step} | {median(values, 0):.1f} | {median(values, 1):.1f} |")
+    for on in (False, True):
+        label = f"**per photo, copy search {'on' if on else 'off'}**"
+        print(f"| {label} | **{median(sums[on], 0):.1f}** | **{median(sums[on], 1):.1f}** |")
+    wall = median(sums[False], 0) / median(sums[True], 0)
+    cpu = median(sums[False], 1) / median(sums[True], 1)
+    print(f"\nratio off / on: wall {wall:.2f}, CPU {cpu:.2f} (one core's img/s with copy search")
+    print("on, against off, if one core did all of it; end to end, the worker's share runs")
+    print("beside the web process's: benchmarks/camera.py --copy-search-off);")
     print(f"keypoints per photo: median {statistics.median(keypoints):.0f}; load average {load()}")
 
 

@@ -26,10 +26,17 @@ from PIL import Image
 from search.copies.opencv import cv2
 from search.copies.parts import WHOLE, Box, crop
 
-SIDE = 640  # long side the whole picture's features are found at
-BOX_SIDE = 640  # long side a picture box's features are found at
+# Long side the whole picture's features are found at. OpenCV's SIFT doubles the picture
+# before its first octave, so 320 px costs what 640 px would without that octave: less than
+# half the CPU of a camera photo's 500-px copy picture (docs/copies.md "Local features: cost
+# and bytes"), with the same mAP@8 once the contrast threshold finds the keypoints the smaller
+# picture loses.
+SIDE = 320
+# A picture box's: boxes are small parts of a composite (a collage cell, a photo on a page)
+# whose features need every pixel (at 320 the collage and inset copies were lost).
+BOX_SIDE = 640
 MAX_KEYPOINTS = 500
-CONTRAST_THRESHOLD = 0.02  # SIFT's default 0.04 finds too few on blurred, small copies
+CONTRAST_THRESHOLD = 0.015  # SIFT's default 0.04 finds too few on blurred, small copies
 MAX_FEATURE_BOXES = 2  # picture boxes that get features of their own
 RATIO = 0.8  # Lowe's ratio test
 MIN_INLIERS = 10
@@ -49,7 +56,7 @@ PROBE, PROBE_MATCHES = 100, 3
 # clipped to 15 (99.9 % of root values are below 0.27 on the copy set). Half the bytes of uint8
 # SIFT, and matched as they are stored (docs/copies.md: mAP@8 0.895 → 0.896 tuned).
 ROOT_SCALE = 56
-FORMAT = 3  # 2: uint8 SIFT descriptors
+FORMAT = 4  # 3: the whole picture's features at 640 px, contrast 0.02; 2: uint8 descriptors
 _HEADER = struct.Struct("<BBHHH4H")  # format, mirrored, width, height, count, box (1/65535)
 _SETS = struct.Struct("<H")  # how many sets follow, each as <I length + bytes
 _REVERSED_BINS = (8 - np.arange(8)) % 8

@@ -103,7 +103,7 @@ def test_one_decode_per_file_on_upload_encoding_and_query(
     corpus.refresh_from_db()
     assert index_of(corpus).version and len(count_decodes) == 1
     assert outcome.encoded == 1 and outcome.described == 1
-    assert store.features_of([report.accepted[0].pk])[report.accepted[0].pk][0].width == 500
+    assert store.features_of([report.accepted[0].pk])[report.accepted[0].pk][0].width == 320
 
     count_decodes.clear()
     client.force_login(user)
