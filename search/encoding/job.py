@@ -388,8 +388,12 @@ def _store_vectors(
         with transaction.atomic():
             lease.check()  # holds the index row until commit: no other holder stores meanwhile
             # Deletions lock the corpus row first (corpora.services.delete_images): waiting for
-            # it here, the images still there stay there until this commits.
-            list(Corpus.objects.select_for_update().filter(pk=corpus.pk).values_list("pk"))
+            # it here, the images still there stay there until this commits. FOR NO KEY UPDATE,
+            # as their UPDATE of the row takes: it waits for them, but not for an upload's
+            # INSERT of an image (its foreign key takes FOR KEY SHARE on the row, which FOR
+            # UPDATE would block for the whole batch: docs/benchmarks.md, "Refactor check").
+            locked = Corpus.objects.select_for_update(no_key=True).filter(pk=corpus.pk)
+            list(locked.values_list("pk"))
             # Only images still there and still pending: one deleted, or stored meanwhile, is
             # left alone.
             pending = pending_records(corpus, corpus.encoder, encoder.fingerprint)

@@ -29,6 +29,10 @@ def _encode_new(corpus, seeds) -> int:
     with CaptureQueriesContext(connection) as queries:
         outcome = job.encode_corpus(corpus_id=corpus.pk)
     assert outcome.encoded == len(seeds)
+    # No FOR UPDATE of a row that uploads refer to: an image's INSERT takes FOR KEY SHARE on
+    # its corpus row and would wait for the whole batch (FOR NO KEY UPDATE lets it through).
+    sql = [query["sql"] for query in queries.captured_queries]
+    assert not [q for q in sql if "FOR UPDATE" in q], sql
     return len(queries)
 
 
