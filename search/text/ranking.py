@@ -44,7 +44,7 @@ from typing import Any
 from django.db import connection
 from django.db.models import F, Q, QuerySet
 
-from corpora.models import TEXT_SEARCH_CONFIG, Corpus, ImageRecord
+from corpora.models import TEXT_SEARCH_CONFIG, Corpus, ImageRecord, ImageStatus
 from crier_site.errors import InvalidInput
 from search.encoders.labels import label_text
 from search.models import CorpusIndex, ImageVector, VectorKind, VectorStatus
@@ -168,9 +168,11 @@ def text_search(
     records = apply_filters(ImageRecord.objects.filter(corpus__in=corpora), filters)
     words = query_words(q)
     if ranks_in_database():
-        words = _searchable_words(words)
+        words, pending = _searchable_words_and_pending(words, records)
         every_image_of = corpora if filters is None or filters.is_empty else None
-        ranking = _rank_in_postgres(records, words, page.depth, every_image_of=every_image_of)
+        ranking = _rank_in_postgres(
+            records, words, page.depth, every_image_of=every_image_of, pending=pending
+        )
     else:
         words = tuple(word for word in words if word not in STOP_WORDS)
         ranking = _rank_here(records, words, page.depth)
@@ -226,18 +228,43 @@ def combine(evidence: Mapping[str, float]) -> float:
 # --- PostgreSQL: the document and the ranking in the database -------------------------------------
 
 
+_SEARCHABLE = (
+    "SELECT word FROM unnest(%s::text[]) WITH ORDINALITY AS t(word, n) "
+    "WHERE numnode(plainto_tsquery(%s::regconfig, word)) > 0 ORDER BY n"
+)
+
+
 def _searchable_words(words: tuple[str, ...]) -> tuple[str, ...]:
     """The words PostgreSQL indexes: stop words ("the", "of") have no lexeme and match nothing,
     so they are left out of the query instead of making it match nothing."""
     if not words:
         return ()
     with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT word FROM unnest(%s::text[]) WITH ORDINALITY AS t(word, n) "
-            "WHERE numnode(plainto_tsquery(%s::regconfig, word)) > 0 ORDER BY n",
-            [list(words), TEXT_SEARCH_CONFIG],
-        )
+        cursor.execute(_SEARCHABLE, [list(words), TEXT_SEARCH_CONFIG])
         return tuple(row[0] for row in cursor.fetchall())
+
+
+def _searchable_words_and_pending(
+    words: tuple[str, ...], records: QuerySet[ImageRecord]
+) -> tuple[tuple[str, ...], bool]:
+    """:func:`_searchable_words`, and whether some image of ``records`` is pending (not
+    encoded yet, or uploaded during a change of encoder), in the same round trip: only a
+    pending image can lack a vector row of its corpus's serving encoder (:func:`_candidates`).
+    The encoding job writes an image's row and its status in one transaction; during a change
+    of encoder an image uploaded meanwhile stays pending until the swap. The look-up is an
+    index probe (``ImageRecord`` is indexed by corpus and status)."""
+    if not words:
+        return (), False
+    waiting, waiting_params = (
+        records.filter(status=ImageStatus.PENDING).order_by().values("pk").query.sql_with_params()
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT ARRAY({_SEARCHABLE}), EXISTS ({waiting})",
+            [list(words), TEXT_SEARCH_CONFIG, *waiting_params],
+        )
+        searchable, pending = cursor.fetchone()
+    return tuple(searchable), bool(pending)
 
 
 def _column(n: int, field: str) -> str:
@@ -314,6 +341,7 @@ def _candidates(
     records: QuerySet[ImageRecord],
     words: tuple[str, ...],
     every_image_of: QuerySet[Corpus] | None,
+    pending: bool,
 ) -> tuple[str, list[Any]]:
     """SQL (and params) of the images of ``records`` holding some word, with each word's
     evidence per field (columns ``pk`` and :func:`_column`), each image found and scored from
@@ -321,9 +349,12 @@ def _candidates(
 
     - an image with a whole-image vector row of the encoder its corpus's index serves (of any
       status) from that row: its labels and its copy of the owner's words
-      (``ImageVector.owner_words``), both GIN-indexed;
+      (``ImageVector.owner_words``), both GIN-indexed; the rows of the serving encoders are
+      picked by (corpus, encoder) pairs, one per searched corpus, not by a join per row;
     - an image without one (not encoded yet, or only by a new encoder) from its record's
-      ``search_document`` (GIN-indexed): the owner's words, no labels.
+      ``search_document`` (GIN-indexed): the owner's words, no labels. Only a pending image can
+      be one (:func:`_searchable_words_and_pending`): without ``pending`` that part is left out
+      of the statement, which PostgreSQL then plans and runs in about half the time.
 
     ``every_image_of``: the corpora whose every image (not in the trash) ``records`` holds, if
     so; then the vector rows are narrowed by their corpus and the few images in the trash,
@@ -333,15 +364,8 @@ def _candidates(
     corpora, indices = Corpus._meta.db_table, CorpusIndex._meta.db_table
     query = " | ".join(words)
     ids, id_params = records.order_by().values("pk").query.sql_with_params()
-
-    def serving(corpus: str) -> str:
-        """Joins ``c`` (the row's corpus) and ``ci`` (its index) to the row of ``corpus``."""
-        return (
-            f'JOIN "{corpora}" c ON c."id" = {corpus} '
-            f'LEFT JOIN "{indices}" ci ON ci."corpus_id" = c."id"'
-        )
-
     serving_encoder = 'COALESCE(NULLIF(ci."encoder", \'\'), c."encoder")'
+    serving_of = f'"{corpora}" c LEFT JOIN "{indices}" ci ON ci."corpus_id" = c."id"'
 
     def select(pk: str, owner_words: str, vector: str | None) -> tuple[str, list[Any]]:
         columns = _evidence_columns(words, owner_words, vector)
@@ -350,36 +374,40 @@ def _candidates(
 
     if every_image_of is None:
         searched, searched_params = f'v."image_id" IN ({ids})', list(id_params)
+        served, served_params = "", []
     else:
         corpus_ids, corpus_params = every_image_of.order_by().values("pk").query.sql_with_params()
         trash = ImageRecord.all_objects.in_trash().filter(corpus__in=every_image_of)
         trashed, trashed_params = trash.order_by().values("pk").query.sql_with_params()
-        searched = f'v."corpus_id" IN ({corpus_ids}) AND v."image_id" NOT IN ({trashed})'
-        searched_params = [*corpus_params, *trashed_params]
-    # The vector rows holding a word, of the searched images (any encoder: "OFFSET 0" keeps
-    # them a subquery, so that PostgreSQL does not guess how few rows serve their corpus's
-    # index before it joins the searched images), then those of the serving encoder.
+        searched = f'v."image_id" NOT IN ({trashed})'
+        searched_params = list(trashed_params)
+        served, served_params = f' WHERE c."id" IN ({corpus_ids})', list(corpus_params)
     owner, owner_params = _matches('v."owner_words"', query)
     labels, label_params = _matches('v."label_words"', query)
-    found = (
-        'SELECT v."image_id", v."corpus_id", v."encoder", v."status", v."owner_words", '
-        'v."label_words", v."label_document", v."labels" '
-        f'FROM "{vectors}" v WHERE v."kind" = %s '
-        f'AND ({owner} OR ({labels} AND v."status" = %s)) AND {searched} OFFSET 0'
-    )
-    found_params = [VectorKind.IMAGE, *owner_params, *label_params, VectorStatus.ENCODED]
     head, head_params = select('v."image_id"', 'v."owner_words"', "v")
-    vector_corpus = 'v."corpus_id"'
     vector_rows = (
-        f'{head} FROM ({found}) v {serving(vector_corpus)} WHERE v."encoder" = {serving_encoder}'
+        f'{head} FROM "{vectors}" v WHERE v."kind" = %s '
+        f'AND ({owner} OR ({labels} AND v."status" = %s)) '
+        f'AND (v."corpus_id", v."encoder") IN (SELECT c."id", {serving_encoder} '
+        f"FROM {serving_of}{served}) AND {searched}"
     )
-    vector_params = [*head_params, *found_params, *searched_params]
+    vector_params = [
+        *head_params,
+        VectorKind.IMAGE,
+        *owner_params,
+        *label_params,
+        VectorStatus.ENCODED,
+        *served_params,
+        *searched_params,
+    ]
+    if not pending:
+        return vector_rows, vector_params
 
     head, head_params = select('r."id"', 'r."search_document"', None)
     owner, owner_params = _matches('r."search_document"', query)
-    record_corpus = 'r."corpus_id"'
     record_rows = (
-        f'{head} FROM "{table}" r {serving(record_corpus)} '
+        f'{head} FROM "{table}" r JOIN "{corpora}" c ON c."id" = r."corpus_id" '
+        f'LEFT JOIN "{indices}" ci ON ci."corpus_id" = c."id" '
         f'WHERE {owner} AND r."id" IN ({ids}) AND NOT EXISTS (SELECT 1 FROM "{vectors}" v '
         f'WHERE v."image_id" = r."id" AND v."kind" = %s AND v."encoder" = {serving_encoder})'
     )
@@ -393,17 +421,18 @@ def _rank_in_postgres(
     depth: int,
     *,
     every_image_of: QuerySet[Corpus] | None = None,
+    pending: bool = True,
 ) -> _Ranking:
     """Rank in one query: the candidates come through the GIN indexes (some word somewhere in
     the owner's words or the labels), each word's evidence per field is computed for them alone,
     and the number of words held, then the score (the same formula as :func:`partial_score`),
     orders them.
     Whether any candidate holds each word is read over all of them, before the cut.
-    ``every_image_of``: see :func:`_candidates`."""
+    ``every_image_of``, ``pending``: see :func:`_candidates`."""
     if not words:
         return _Ranking([], ())
     columns = [_column(i, field) for i in range(len(words)) for field in FIELDS]
-    inner, params = _candidates(records, words, every_image_of)
+    inner, params = _candidates(records, words, every_image_of, pending)
     n = len(words)
     names = ", ".join(f'"{name}"' for name in columns)
 
@@ -426,16 +455,16 @@ def _rank_in_postgres(
     # into the next, so each column is computed once per candidate: pulled up, every
     # reference to a column computes its expression again (the word scores are referenced
     # five times), and once the inflated cost estimate switched on PostgreSQL's JIT compiler
-    # (docs/benchmarks.md, "Refactor check": "dog" over 10k images 5.7x slower).
+    # (docs/benchmarks.md, "Refactor check": "dog" over 10k images 5.7x slower). The score is
+    # computed once, in the outer select that the order refers to; the window runs over the
+    # images holding a word, which are all the candidates that count (one holding none adds
+    # no word to any "any").
     sql = (
-        f'SELECT "pk", "held", "score", {scores}, {names}, '
-        + ", ".join(f'"any{i}"' for i in range(n))
-        + f" FROM (SELECT *, {anywhere} FROM ("
-        f'SELECT *, power({product}, 1.0::float8 / GREATEST("held", 1)) * "held" / {n}.0 '
-        'AS "score" '
+        f'SELECT "pk", "held", power({product}, 1.0::float8 / GREATEST("held", 1)) * "held" '
+        f'/ {n}.0 AS "score", {scores}, {names}, {anywhere} '
         f'FROM (SELECT *, {held} AS "held" FROM ('
         f'SELECT "pk", {names}, {word_scores} FROM ({inner} OFFSET 0) AS "candidates"'
-        ' OFFSET 0) AS "words" OFFSET 0) AS "counted") AS "scored") AS "all" '
+        ' OFFSET 0) AS "words" OFFSET 0) AS "counted" '
         'WHERE "held" > 0 ORDER BY "held" DESC, "score" DESC, "pk" LIMIT %s'
     )
     with connection.cursor() as cursor:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import pytest
 from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from corpora import services as corpus_services
 from corpora import trash
@@ -399,6 +400,38 @@ def test_the_number_of_queries_does_not_grow_with_the_hits(
     with django_assert_max_num_queries(4):
         result = search(corpus, "dog", k=30)
         assert [hit.corpus.name for hit in result.hits] == ["holiday"] * 30
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's ranking statement")
+def test_the_images_not_encoded_yet_are_looked_for_only_while_some_are_pending(user) -> None:
+    """Only a pending image can lack a vector row of its corpus's serving encoder: while none of
+    the searched images is pending, the ranking statement leaves out the part that reads the
+    images without one, and it finds the same; the look-up rides on the stop words' query."""
+    corpus = make_corpus(user)
+    records = [
+        described_record(corpus, "a.jpg", tags=["dog"], labels=[("pug", ["dog"], 0.5)]),
+        described_record(corpus, "b.jpg", caption="a dog", labels=[("tabby", ["cat"], 0.5)]),
+    ]
+    ImageRecord.objects.filter(pk__in=[r.pk for r in records]).update(status="encoded")
+
+    def ranked(q: str) -> tuple[list[tuple[str, tuple[str, ...]]], str]:
+        with CaptureQueriesContext(connection) as queries:
+            result = search(corpus, q)
+        assert len(queries) == 3  # the words (and pending images), the ranking, the records
+        hits = [(hit.record.original_filename, hit.matched) for hit in result.hits]
+        return hits, queries[1]["sql"]
+
+    hits, sql = ranked("dog")
+    assert hits == [("a.jpg", ("tags", "labels")), ("b.jpg", ("caption",))]
+    assert "UNION ALL" not in sql
+    described_record(corpus, "new.jpg", tags=["dog"])  # uploaded, not encoded yet
+    hits, sql = ranked("dog cat")
+    assert hits == [
+        ("b.jpg", ("labels", "caption")),
+        ("a.jpg", ("tags", "labels")),
+        ("new.jpg", ("tags",)),
+    ]
+    assert "UNION ALL" in sql
 
 
 def test_the_query_is_checked() -> None:
