@@ -8,6 +8,7 @@ convention of ``search.queries.regions.Region``. Pure numpy / PIL / OpenCV funct
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -22,7 +23,13 @@ MIN_BOX_AREA = 0.03  # of the picture
 MAX_BOX_AREA = 0.85
 MAX_BOXES = 4
 MIN_BOX_PIXELS = 48  # per side, at DETECT_SIDE
-VERSION = 3  # of the views: evaluation caches and stored copy data name it
+EDGE_STEP = 24  # grey-level step across two pixels that makes an edge
+EDGE_SUPPORT = 0.75  # share of each side of a rectangle its straight edges must cover
+EDGE_LINES = 40  # straight lines kept per direction
+MAX_EDGE_BOXES = 64
+CORNER_PIXELS = 6
+LINE_PIXELS = 3  # lines nearer than this are one
+VERSION = 4  # of the views: evaluation caches and stored copy data name it
 MIN_BOX_CONTRAST = (
     12.0  # grey-level standard deviation: a flat patch (a label, a bar) is no picture
 )
@@ -103,11 +110,128 @@ def _background_boxes(rgb: np.ndarray) -> list[tuple[float, Box]]:
     return found
 
 
+def _runs(edges: np.ndarray, length: int, axis: int) -> np.ndarray:
+    """``edges`` (uint8 0/1) kept only where they are part of a straight run of at least
+    ``length`` pixels along ``axis`` (1: horizontal), small gaps bridged and a pixel of jitter
+    across allowed (a resampled border steps between two neighbouring rows)."""
+    bridge = np.ones((1, 3) if axis == 1 else (3, 1), np.uint8)
+    keep = np.ones((1, length) if axis == 1 else (length, 1), np.uint8)
+    runs = cv2.dilate(edges, bridge.T)
+    runs = cv2.morphologyEx(runs, cv2.MORPH_CLOSE, bridge)
+    return cv2.morphologyEx(runs, cv2.MORPH_OPEN, keep)
+
+
+def _lines(runs: np.ndarray, length: int, limit: int = EDGE_LINES) -> np.ndarray:
+    """Positions (rows of ``runs``) holding at least ``length`` run pixels, the strongest
+    ``limit`` after keeping the strongest of each group of neighbours."""
+    counts = cv2.reduce(runs, 1, cv2.REDUCE_SUM, dtype=cv2.CV_32S).ravel().astype(np.int64)
+    peaks = (counts >= length) & (counts >= np.maximum(np.roll(counts, 1), np.roll(counts, -1)))
+    rows = np.flatnonzero(peaks)
+    kept: list[int] = []
+    for row in rows[np.argsort(-counts[rows], kind="stable")].tolist():
+        if all(abs(row - other) > LINE_PIXELS for other in kept):
+            kept.append(row)
+        if len(kept) == limit:
+            break
+    return np.asarray(sorted(kept), dtype=np.int64)
+
+
+def _side_support(sums: np.ndarray, ends: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For line i (its run pixels' running sums ``sums[i]``) and the side from ``ends[j]`` to
+    ``ends[k]``: [i, j, k] the share of the side covered, and how many of its two ends have
+    nothing covered within ``CORNER_PIXELS`` (a side reaches its corners; a line of a
+    neighbouring picture across a gap does not)."""
+    start, stop = ends[:, None], ends[None, :]
+    first = np.minimum(start + CORNER_PIXELS, stop)
+    last = np.maximum(stop - CORNER_PIXELS, start)
+    rows = np.arange(len(sums))[:, None, None]
+    whole = (sums[rows, stop] - sums[rows, start]) / np.maximum(stop - start, 1)
+    empty_ends = (sums[rows, first] == sums[rows, start]).astype(np.int8) + (
+        sums[rows, stop] == sums[rows, last]
+    )
+    return whole, empty_ends
+
+
+def _channel_max(steps: np.ndarray) -> np.ndarray:
+    red, green, blue = cv2.split(np.ascontiguousarray(steps))
+    return cv2.max(cv2.max(red, green), blue)
+
+
+def _edge_boxes(rgb: np.ndarray) -> list[tuple[float, Box]]:
+    """Rectangles whose four sides are straight colour edges over most of their length: a
+    picture pasted on another picture (an inset) or on a page, with or without a frame.
+    Edges are colour steps across two pixels; a side is supported where a straight run of
+    them lies within a pixel or two of it."""
+    h, w = rgb.shape[:2]
+    rgb = np.ascontiguousarray(rgb)
+    step_y = np.zeros((h, w), np.uint8)  # colour step between the rows above and below
+    step_y[1:-1] = _channel_max(cv2.absdiff(rgb[2:], rgb[:-2]))
+    step_x = np.zeros((h, w), np.uint8)
+    step_x[:, 1:-1] = _channel_max(cv2.absdiff(rgb[:, 2:], rgb[:, :-2]))
+    # Edge pixels of one direction: a strong step, stronger than across, and the strongest of
+    # its neighbours along the step (texture has steps everywhere, a border one thin line).
+    horizontal = (step_y >= EDGE_STEP) & (step_y >= step_x)
+    horizontal[1:-1] &= (step_y[1:-1] >= step_y[:-2]) & (step_y[1:-1] >= step_y[2:])
+    vertical = (step_x >= EDGE_STEP) & (step_x > step_y)
+    vertical[:, 1:-1] &= (step_x[:, 1:-1] >= step_x[:, :-2]) & (step_x[:, 1:-1] >= step_x[:, 2:])
+    h_runs = _runs(horizontal.astype(np.uint8), MIN_BOX_PIXELS, 1)
+    v_runs = np.ascontiguousarray(_runs(vertical.astype(np.uint8), MIN_BOX_PIXELS, 0).T)  # rows: x
+    rows, cols = _lines(h_runs, MIN_BOX_PIXELS), _lines(v_runs, MIN_BOX_PIXELS)
+    if len(rows) < 2 or len(cols) < 2:
+        return []
+    h_sum = np.concatenate([np.zeros((h, 1)), np.cumsum(h_runs, axis=1)], axis=1)
+    v_sum = np.concatenate([np.zeros((w, 1)), np.cumsum(v_runs, axis=1)], axis=1)
+    # support[i, j, k]: share of the line rows[i] (cols[i]) covered between cols[j] and cols[k]
+    h_support, h_empty = _side_support(h_sum[rows], cols)  # [line, left, right]
+    v_support, v_empty = _side_support(v_sum[cols], rows)  # [column, top, bottom]
+    found = []
+    for t in range(len(rows)):
+        for b in range(t + 1, len(rows)):
+            top_bottom = np.minimum(h_support[t], h_support[b])  # (left j, right k)
+            sides = np.minimum(v_support[:, t, b][:, None], v_support[:, t, b][None, :])
+            empty = h_empty[t] + h_empty[b] + v_empty[:, t, b][:, None] + v_empty[:, t, b][None, :]
+            good = (np.minimum(top_bottom, sides) >= EDGE_SUPPORT) & (empty <= 1)
+            ok = np.argwhere(np.triu(good, 1))
+            for j, k in ok.tolist():
+                x, y = int(cols[j]), int(rows[t])
+                bw, bh = int(cols[k] - cols[j]), int(rows[b] - rows[t])
+                area = _plausible(x, y, bw, bh, w, h)
+                if area is not None:
+                    found.append((area, (x / w, y / h, (x + bw) / w, (y + bh) / h)))
+            if len(found) > MAX_EDGE_BOXES:
+                return []  # straight edges everywhere: a texture or a drawing, not a layout
+    return found
+
+
+def _area(box: Box) -> float:
+    return max(0.0, box[2] - box[0]) * max(0.0, box[3] - box[1])
+
+
+def _overlap(a: Box, b: Box) -> float:
+    return _area((max(a[0], b[0]), max(a[1], b[1]), min(a[2], b[2]), min(a[3], b[3])))
+
+
+def _inside(outer: Box, inner: Box) -> bool:
+    return _overlap(outer, inner) >= 0.9 * _area(inner) and _iou(outer, inner) < 0.7
+
+
+def _two_pictures(box: Box, others: Sequence[Box]) -> bool:
+    """Whether two boxes inside ``box``, apart, fill most of it: two cells of a collage
+    together, not one picture."""
+    inside = [other for other in others if _inside(box, other)]
+    return any(
+        _overlap(a, b) < 0.05 * min(_area(a), _area(b)) and _area(a) + _area(b) >= 0.7 * _area(box)
+        for n, a in enumerate(inside)
+        for b in inside[n + 1 :]
+    )
+
+
 def picture_boxes(picture: Image.Image, *, limit: int = MAX_BOXES) -> list[Box]:
     """Rectangles that look like pictures placed inside ``picture``, largest first,
-    near-duplicates merged: solid blobs on a plain background, and closed straight-edged
+    near-duplicates merged: solid blobs on a plain background, closed straight-edged
     outlines (Canny edges, contours approximated by four corners, nearly filling their
-    bounding box) of a plausible size."""
+    bounding box) and rectangles of straight colour edges, of a plausible size; a box that
+    holds two others (two cells of a collage together) is not a picture."""
     scale = min(1.0, DETECT_SIDE / max(picture.size))
     small = picture
     if scale < 1.0:
@@ -138,9 +262,12 @@ def picture_boxes(picture: Image.Image, *, limit: int = MAX_BOXES) -> list[Box]:
         # The dilated outline adds a pixel or two each side: take the middle of it.
         box = ((x + 1) / w, (y + 1) / h, (x + bw - 1) / w, (y + bh - 1) / h)
         found.append((area, box))
-    found.sort(key=lambda item: -item[0])
-    kept: list[Box] = []
-    for _, box in found:
+    # Edge rectangles last: where one matches a blob or an outline, the pixel-exact box stays.
+    found = sorted(found, key=lambda item: -item[0])
+    exact = len(found)
+    found += sorted(_edge_boxes(rgb), key=lambda item: -item[0])
+    candidates: list[tuple[float, Box, bool]] = []  # area, box, pixel-exact
+    for n, (area, box) in enumerate(found):
         x0, y0, x1, y1 = (
             round(box[0] * w),
             round(box[1] * h),
@@ -149,11 +276,19 @@ def picture_boxes(picture: Image.Image, *, limit: int = MAX_BOXES) -> list[Box]:
         )
         if float(grey[y0:y1, x0:x1].std()) < MIN_BOX_CONTRAST:
             continue
-        if all(_iou(box, other) < 0.7 for other in kept):
-            kept.append(box)
-        if len(kept) == limit:
-            break
-    return kept
+        if all(_iou(box, other) < 0.7 for _, other, _ in candidates):
+            candidates.append((area, box, n < exact))
+    candidates.sort(key=lambda item: -item[0])
+    boxes = [box for _, box, _ in candidates]
+    pictures = [(box, is_exact) for _, box, is_exact in candidates if not _two_pictures(box, boxes)]
+    # Straight lines inside a picture already found exactly are that picture's content.
+    kept = [
+        box
+        for box, is_exact in pictures
+        if is_exact
+        or not any(_inside(other, box) for other, other_exact in pictures if other_exact)
+    ]
+    return kept[:limit]
 
 
 def grid_boxes(side: float = 0.6, steps: int = 3) -> list[Box]:

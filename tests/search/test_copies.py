@@ -31,6 +31,37 @@ def test_picture_boxes_find_a_photo_on_a_page(photo):
     assert top == pytest.approx(0.25, abs=0.02) and bottom == pytest.approx(0.625, abs=0.02)
 
 
+def _near(box, expected, tolerance=0.02) -> bool:
+    return all(abs(a - b) <= tolerance for a, b in zip(box, expected, strict=True))
+
+
+def test_picture_boxes_find_an_inset_on_another_picture(photo):
+    """No plain background: the inset is found by the straight colour edges of its sides."""
+    canvas = unrelated_picture(np.random.default_rng(1), (1000, 750))
+    canvas.paste(photo.resize((300, 300)), (420, 240))
+    expected = (0.42, 0.32, 0.72, 0.72)
+    assert any(_near(box, expected) for box in picture_boxes(canvas))
+
+
+def test_picture_boxes_find_each_cell_of_a_collage_not_two_together(photo):
+    rng = np.random.default_rng(3)
+    cell, gap = 400, 6  # a narrow gutter: a couple of pixels where boxes are looked for
+    side = 2 * cell + 3 * gap
+    collage = Image.new("RGB", (side, side), (235, 235, 228))
+    for n in range(4):
+        x, y = gap + (n % 2) * (cell + gap), gap + (n // 2) * (cell + gap)
+        picture = photo.resize((cell, cell)) if n == 3 else unrelated_picture(rng, (cell, cell))
+        collage.paste(picture, (x, y))
+    boxes = picture_boxes(collage)
+    cells = [
+        ((gap + (n % 2) * (cell + gap)) / side, (gap + (n // 2) * (cell + gap)) / side)
+        for n in range(4)
+    ]
+    expected = [(x, y, x + cell / side, y + cell / side) for x, y in cells]
+    assert all(any(_near(box, e) for box in boxes) for e in expected)
+    assert len(boxes) == 4  # no box of two cells
+
+
 def test_no_boxes_in_a_plain_photo_or_a_flat_picture(photo):
     assert picture_boxes(photo) == []
     assert picture_boxes(Image.new("RGB", (400, 300), (90, 90, 90))) == []
