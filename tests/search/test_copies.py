@@ -98,6 +98,15 @@ def test_local_features_round_trip_compactly(photo):
     assert np.abs(again.points - features.points).max() <= 0.125
 
 
+def test_a_whole_picture_is_described_smaller_than_its_boxes(photo):
+    page = _page_with(photo, (100, 100, 800, 700))  # a 700×600 photo on a 1000×800 page
+    whole, box = local.extract_sets(page, [(0.1, 0.125, 0.8, 0.875)])
+    assert (whole.width, whole.height) == (local.SIDE, 256)  # 1000×800 at 320 px
+    assert (box.width, box.height) == (local.BOX_SIDE, 549)  # 700×600 at 640 px
+    # The photo is verified through the page's box at full detail.
+    assert local.best_match(local.query_sets([local.extract(photo)]), [whole, box]) is not None
+
+
 def test_verify_finds_the_photo_inside_a_page_and_where(photo):
     page = _page_with(photo, (300, 200, 600, 500))
     match = local.verify(local.extract(photo), local.extract(page))
