@@ -229,3 +229,16 @@ def test_a_shared_caption_or_flat_label_does_not_make_a_copy():
 def _pixels(picture, box):
     w, h = picture.size
     return round(box[0] * w), round(box[1] * h), round(box[2] * w), round(box[3] * h)
+
+
+def test_opencv_runs_its_blas_on_one_thread():
+    import ctypes
+    import importlib
+    from pathlib import Path
+
+    from search.copies.opencv import cv2
+
+    assert cv2.gemm is not None  # the first use imports OpenCV and sets its OpenBLAS
+    wheel = Path(importlib.import_module("cv2").__file__).resolve().parent.parent
+    (library,) = (wheel / "opencv_python_headless.libs").glob("libopenblas*.so*")
+    assert ctypes.CDLL(str(library)).openblas_get_num_threads() == 1
