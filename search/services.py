@@ -16,7 +16,7 @@ from corpora.models import Corpus, ImageRecord
 from crier_site.errors import Conflict, InvalidInput, NotFound
 from search import encoders
 from search.copies import store
-from search.copies.candidates import QUERY_PLAN, best_per_image
+from search.copies.candidates import PART_PENALTY, PENALISED_VIEWS, QUERY_PLAN, best_per_image
 from search.copies.local import LocalFeatures, Match, extract_sets
 from search.copies.matching import COPY, SIMILAR, copies_first, verify_targets
 from search.copies.parts import picture_boxes
@@ -66,10 +66,12 @@ class CopyQuery:
     """What copy search adds to a query (docs/copies.md): more views of it, searched beside its
     vector (turned, mirrored, its picture boxes, a grid of windows: ``(m, dim)``, or None), and
     its local features (``search.copies.local.extract_sets``), to verify the best hits with:
-    found already, or still being found beside the encoder and the search (a ``Future``)."""
+    found already, or still being found beside the encoder and the search (a ``Future``).
+    ``penalised``: which views' matches count ``candidates.PART_PENALTY`` less (grid windows)."""
 
     views: np.ndarray | None
     features: list[LocalFeatures] | Future[list[LocalFeatures]]
+    penalised: np.ndarray | None = None
 
     def local_features(self) -> list[LocalFeatures]:
         if isinstance(self.features, Future):
@@ -251,7 +253,7 @@ def _search(
     elif index is None:
         search = _exact_searcher(corpus)
     elif copies is not None:
-        search = _views_searcher(corpus, index, copies.views)
+        search = _views_searcher(corpus, index, copies.views, copies.penalised)
     else:
         search = lambda query, n: index.search(_as_query(query, index.meta["dim"]), n)  # noqa: E731
     encoder = _served_encoder(index)
@@ -289,9 +291,15 @@ def _version_of(corpus: Corpus, index: LoadedIndex | None) -> str:
     return index_version(corpus)
 
 
-def _views_searcher(corpus: Corpus, index: LoadedIndex, views: np.ndarray | None):
+def _views_searcher(
+    corpus: Corpus,
+    index: LoadedIndex,
+    views: np.ndarray | None,
+    penalised: np.ndarray | None = None,
+):
     """Search the query and its other ``views`` in one batch, and the corpus's picture boxes
-    (``search.copies.parts_index``) with all of them; each image keeps its best score."""
+    (``search.copies.parts_index``) with all of them; each image keeps its best score, a match
+    of a ``penalised`` view (a grid window) counting ``candidates.PART_PENALTY`` less."""
     dim = index.meta["dim"]
     version = index.directory.name if index.directory is not None else ""
     parts = parts_index(corpus, version, index.meta.get("encoder_fingerprint", ""), dim)
@@ -300,11 +308,17 @@ def _views_searcher(corpus: Corpus, index: LoadedIndex, views: np.ndarray | None
         batch = _as_query(query, dim)[np.newaxis]
         if views is not None and len(views):
             batch = np.vstack([batch, np.asarray(views, dtype=np.float32).reshape(-1, dim)])
+        rows = np.zeros(len(batch), dtype=bool)  # the query itself (first) is never penalised
+        if penalised is not None:
+            rows[1:] = penalised
         ids, scores = index.search(batch, n)
         kept = ids >= 0
-        best = best_per_image(ids[kept], scores[kept])
-        for image_id, score in parts.search(batch, n).items():
-            best[image_id] = max(score, best.get(image_id, -np.inf))
+        pairs = np.broadcast_to(rows[:, np.newaxis], ids.shape)[kept]
+        best = best_per_image(ids[kept], scores[kept], penalised=pairs, part_penalty=PART_PENALTY)
+        for part_rows, less in ((~rows, 0.0), (rows, PART_PENALTY)):
+            if part_rows.any():
+                for image_id, score in parts.search(batch[part_rows], n).items():
+                    best[image_id] = max(score - less, best.get(image_id, -np.inf))
         ranked = sorted(best, key=lambda i: (-best[i], i))[:n]
         return np.asarray(ranked, dtype=np.int64), np.asarray(
             [best[i] for i in ranked], dtype=np.float32
@@ -397,7 +411,8 @@ def search_image(
         batch = np.stack([encoder.preprocess(view.render(picture)) for view in views])
         vectors = encoder.encode_batch(batch)
         vector = vectors[0]  # the whole picture
-        copies = CopyQuery(views=vectors[1:], features=features)
+        penalised = np.asarray([view.kind in PENALISED_VIEWS for view in views[1:]], dtype=bool)
+        copies = CopyQuery(views=vectors[1:], features=features, penalised=penalised)
     else:
         vector = encoder.encode_batch(encoder.preprocess(picture)[np.newaxis])[0]
     result = _search(corpus, index, vector, page or Page(k=k), filters=filters, copies=copies)

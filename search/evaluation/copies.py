@@ -25,7 +25,14 @@ import numpy as np
 from tqdm import tqdm
 
 from search.copies import local, parts
-from search.copies.candidates import INDEX_PLAN, QUERY_PLAN, ViewPlan, best_per_image
+from search.copies.candidates import (
+    INDEX_PLAN,
+    PART_PENALTY,
+    PENALISED_VIEWS,
+    QUERY_PLAN,
+    ViewPlan,
+    best_per_image,
+)
 from search.evaluation import metrics
 from search.evaluation.copies_set import DISTRACTOR, CopyItem, CopySet
 
@@ -108,7 +115,7 @@ def evaluate_copies(
     cache_dir: Path,
     index_plan: ViewPlan = INDEX_PLAN,
     query_plan: ViewPlan = QUERY_PLAN,
-    part_penalty: float = 0.0,
+    part_penalty: float = PART_PENALTY,
     progress: bool = True,
 ) -> dict[str, Any]:
     """AP@k per version and mAP@k for each mode; JSON-ready, with costs."""
@@ -138,7 +145,8 @@ def evaluate_copies(
     asked = [local.query_sets(sets) for sets in stored]
 
     i_vec, i_owner, i_whole, _ = indexed
-    q_vec, q_owner, q_whole, _ = queried
+    q_vec, q_owner, _, q_kinds = queried
+    q_penalised = np.isin(np.asarray(q_kinds), list(PENALISED_VIEWS))
     whole_rows = np.flatnonzero(i_whole)
     global_vectors = i_vec[whole_rows]  # one per image, in row order
     queries = [r for r, item in enumerate(copies.items) if item.version != DISTRACTOR]
@@ -153,10 +161,10 @@ def evaluate_copies(
         ranked["global"].append(order[:k])
         q_rows = np.flatnonzero(q_owner == row)
         pair = q_vec[q_rows] @ i_vec.T  # (query views, index views)
-        pair_whole = q_whole[q_rows][:, None] & i_whole[None, :]
+        penalised = np.broadcast_to(q_penalised[q_rows][:, None], pair.shape)
         best = best_per_image(
             np.broadcast_to(i_owner, pair.shape).ravel(), pair.ravel(),
-            whole=pair_whole.ravel(), part_penalty=part_penalty,
+            penalised=penalised.ravel(), part_penalty=part_penalty,
         )  # fmt: skip
         best.pop(row, None)
         candidates = sorted(best, key=lambda r: (-best[r], r))

@@ -23,7 +23,13 @@ import numpy as np
 from tqdm import tqdm
 
 from search.copies import local, parts
-from search.copies.candidates import INDEX_PLAN, QUERY_PLAN, best_per_image
+from search.copies.candidates import (
+    INDEX_PLAN,
+    PART_PENALTY,
+    PENALISED_VIEWS,
+    QUERY_PLAN,
+    best_per_image,
+)
 from search.evaluation import metrics
 from search.evaluation.copies import (
     DEPTH,
@@ -46,18 +52,19 @@ def rank_split(
     *,
     global_vectors: np.ndarray,
     index_views: tuple[np.ndarray, np.ndarray],
-    query_views: dict[int, np.ndarray],
+    query_views: dict[int, tuple[np.ndarray, np.ndarray]],
     verify,
     k: int,
     depth: int,
-    part_penalty: float = 0.0,
+    part_penalty: float = PART_PENALTY,
 ) -> dict[str, list[list[int]]]:
     """Dataset rows each query of ``split`` finds, best first, for each mode (``MODES``).
 
     ``index_views``: (vectors, owner rows, whether whole) of every indexed view;
-    ``query_views``: row → its query views' vectors (the whole picture first);
+    ``query_views``: row → its query views' vectors (the whole picture first) and whether each
+    is penalised (``candidates.PENALISED_VIEWS``);
     ``verify(query_row, target_row)``: whether local features make the target a copy of the
-    query. ``part_penalty``: what a pair that is not whole picture to whole picture counts less
+    query. ``part_penalty``: what a pair through a penalised view counts less
     (``candidates.best_per_image``).
     """
     indexed = np.asarray(split.index_rows)
@@ -69,12 +76,12 @@ def rank_split(
         scores = global_vectors[indexed] @ global_vectors[row]
         order = np.argsort(-scores, kind="stable")
         ranked["global"].append([int(indexed[i]) for i in order[:k]])
-        pair = query_views[row] @ i_vec.T  # (query views, indexed views)
-        whole = np.zeros(pair.shape, dtype=bool)
-        whole[0] = i_whole  # the query's first view is the whole picture
+        vectors, penalised = query_views[row]
+        pair = vectors @ i_vec.T  # (query views, indexed views)
         best = best_per_image(
             np.broadcast_to(i_owner, pair.shape).ravel(), pair.ravel(),
-            whole=whole.ravel(), part_penalty=part_penalty,
+            penalised=np.broadcast_to(penalised[:, None], pair.shape).ravel(),
+            part_penalty=part_penalty,
         )  # fmt: skip
         candidates = sorted(best, key=lambda r: (-best[r], r))
         ranked["candidates"].append(candidates[:k])
@@ -103,7 +110,7 @@ def evaluate_split_copies(
     depth: int = DEPTH,
     cache_dir: Path,
     progress: bool = True,
-    part_penalty: float = 0.0,
+    part_penalty: float = PART_PENALTY,
 ) -> dict[str, Any]:
     """mAP@k per mode (mean over the splits, and each split's), JSON-ready, with costs."""
     n = len(dataset)
@@ -119,7 +126,7 @@ def evaluate_split_copies(
         lambda: _encode_views(pictures, INDEX_PLAN, encoder, progress, "index views"),
     )
     subset = [pictures[r] for r in queried_rows.tolist()]
-    q_vec, q_owner, _, _ = _cached(
+    q_vec, q_owner, _, q_kinds = _cached(
         cache_file(".query.pkl", *views_key, QUERY_PLAN, _rows_key(queried_rows)),
         lambda: _encode_views(subset, QUERY_PLAN, encoder, progress, "query views"),
     )
@@ -144,7 +151,11 @@ def evaluate_split_copies(
 
     global_vectors = i_vec[np.flatnonzero(i_whole)]  # one per row, in row order
     query_rows = queried_rows[q_owner]  # dataset row of each query view
-    query_views = {int(r): q_vec[query_rows == r] for r in queried_rows.tolist()}
+    q_penalised = np.isin(np.asarray(q_kinds), list(PENALISED_VIEWS))
+    query_views = {
+        int(r): (q_vec[query_rows == r], q_penalised[query_rows == r])
+        for r in queried_rows.tolist()
+    }
     index_views = (i_vec, np.asarray(i_owner), np.asarray(i_whole))
     per_split: dict[str, list[float]] = {mode: [] for mode in MODES}
     for split in tqdm(split_list, desc="splits", disable=not progress, leave=False):

@@ -80,9 +80,9 @@ def test_views_render_boxes_turns_and_mirror(photo):
 def test_best_per_image_keeps_each_images_best_view_and_penalises_parts():
     owners = np.array([1, 1, 2, 2])
     scores = np.array([0.5, 0.9, 0.8, 0.7])
-    whole = np.array([True, False, True, False])
+    penalised = np.array([False, True, False, True])
     assert best_per_image(owners, scores) == pytest.approx({1: 0.9, 2: 0.8})
-    assert best_per_image(owners, scores, whole=whole, part_penalty=0.2) == pytest.approx(
+    assert best_per_image(owners, scores, penalised=penalised, part_penalty=0.2) == pytest.approx(
         {1: 0.7, 2: 0.8}
     )
 

@@ -100,14 +100,15 @@ def test_rank_split_candidates_see_parts_and_verified_copies_come_first():
                   queries_indexed=False)  # fmt: skip
     whole = np.eye(4, dtype=np.float32)
     whole[0] = [0.6, 0.8, 0.0, 0.0]  # the query is most like row 1 (its class) as a whole
-    views = {0: np.asarray([whole[0], [0.0, 0.0, 1.0, 0.0]], dtype=np.float32)}  # a part: row 2
+    part = [0.0, 0.0, 1.0, 0.0]  # a window of the query, most like row 2
+    views = {0: (np.asarray([whole[0], part], dtype=np.float32), np.asarray([False, True]))}
     indexed = (whole, np.arange(4), np.ones(4, dtype=bool))  # every view is a whole picture
     ranked = rank_split(
         split, global_vectors=whole, index_views=indexed, query_views=views,
         verify=lambda row, target: target == 3, k=3, depth=2,
     )  # fmt: skip
     assert ranked["global"] == [[1, 2, 3]]
-    assert ranked["candidates"][0][:2] == [2, 1]  # the part's perfect match outranks the whole
+    assert ranked["candidates"][0][:2] == [2, 1]  # 1.0 - 0.1 > 0.8: the part's match outranks
     assert ranked["verified"][0][:2] == [2, 1]  # row 3 is a copy but not among the first 2
     again = rank_split(
         split, global_vectors=whole, index_views=indexed, query_views=views,

@@ -226,3 +226,39 @@ def test_compare_two_images_or_an_upload_with_one(copies, user, other_user):
         url, {"image_id": ids["astronaut.png"], "other_id": ids["page.png"]}, format="json"
     )
     assert foreign.status_code == 404
+
+
+def test_a_look_alike_seen_whole_outranks_a_chance_grid_window_match(monkeypatch):
+    """The service's candidate scores: a match through one of the query's grid windows (in the
+    live index or among the stored pictures' boxes) counts ``candidates.PART_PENALTY`` less, so
+    a window a little more like another picture than the whole query is like its look-alike no
+    longer outranks it; the query's picture boxes count in full."""
+    from types import SimpleNamespace
+
+    from search.copies.candidates import PART_PENALTY
+
+    assert PART_PENALTY > 0.06
+    look_alike, by_query_box, by_window, by_stored_box = 11, 12, 13, 14
+    query, box_view, window = np.eye(3, dtype=np.float32)
+
+    class Index:  # the live index, searched with the query, then its other views in order
+        meta = {"dim": 3}
+        directory = None
+
+        def search(self, batch, n):
+            assert np.array_equal(batch, [query, box_view, window])
+            ids = np.array([[look_alike, -1], [by_query_box, -1], [by_window, look_alike]])
+            scores = np.array([[0.8, 0], [0.78, 0], [0.86, 0.5]], dtype=np.float32)
+            return ids, scores
+
+    def boxes_search(batch, n):  # the stored pictures' boxes: one is like the window
+        return {by_stored_box: 0.85} if any(np.array_equal(r, window) for r in batch) else {}
+
+    monkeypatch.setattr(services, "parts_index", lambda *a: SimpleNamespace(search=boxes_search))
+    search = services._views_searcher(
+        None, Index(), np.stack([box_view, window]), np.array([False, True])
+    )
+    ids, scores = search(query, 4)
+
+    assert ids.tolist() == [look_alike, by_query_box, by_window, by_stored_box]
+    assert scores.tolist() == pytest.approx([0.8, 0.78, 0.86 - PART_PENALTY, 0.85 - PART_PENALTY])
