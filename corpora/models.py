@@ -31,6 +31,15 @@ class ImageStatus(models.TextChoices):
     FAILED = "failed", "Failed"
 
 
+def in_trash_index(name: str) -> models.Index:
+    """The rows in the trash, for the trash pages and the purge. Partial: live rows, nearly all
+    of them, are not in it, so the planner can never take it for ``trashed_at IS NULL`` (before
+    a table is analysed it did, and read every live row of the table for an 11-row lookup)."""
+    return models.Index(
+        fields=["trashed_at"], condition=models.Q(trashed_at__isnull=False), name=name
+    )
+
+
 class CorpusQuerySet(models.QuerySet["Corpus"]):
     def live(self) -> CorpusQuerySet:
         """Corpora not in the trash (docs/trash.md): the only ones anyone sees or searches."""
@@ -88,7 +97,7 @@ class Corpus(models.Model):
     expires_at = models.DateTimeField(null=True, blank=True, db_index=True)
     # Deleted by its owner: in the trash since then, purged CRIER_TRASH_DAYS later
     # (corpora/trash.py). A corpus in the trash is seen by nobody but its owner's Trash page.
-    trashed_at = models.DateTimeField(null=True, blank=True, db_index=True, editable=False)
+    trashed_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     objects = CorpusQuerySet.as_manager()
 
@@ -103,6 +112,7 @@ class Corpus(models.Model):
                 name="unique_corpus_name_per_owner",
             )
         ]
+        indexes = [in_trash_index("corpus_in_trash")]
 
     def __str__(self) -> str:
         return self.name
@@ -246,7 +256,7 @@ class ImageRecord(models.Model):
     )
     created_at = models.DateTimeField(auto_now_add=True)
     # Deleted by the owner: in the trash since then (corpora/trash.py), file and vector kept.
-    trashed_at = models.DateTimeField(null=True, blank=True, db_index=True, editable=False)
+    trashed_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     objects = LiveImageManager()
     all_objects = models.Manager.from_queryset(ImageRecordQuerySet)()
@@ -259,7 +269,7 @@ class ImageRecord(models.Model):
                 fields=["corpus", "sha256"], name="unique_image_bytes_per_corpus"
             )
         ]
-        indexes = [models.Index(fields=["corpus", "status"])]
+        indexes = [models.Index(fields=["corpus", "status"]), in_trash_index("image_in_trash")]
 
     def __str__(self) -> str:
         return self.original_filename

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 import numpy as np
+from django.db import connection
 from django.db.models import F, JSONField, QuerySet, Value
 from django.db.models.expressions import RawSQL
 from django.db.models.functions import Coalesce
@@ -116,6 +117,30 @@ def with_labels(images: QuerySet[ImageRecord], encoder: str) -> QuerySet[ImageRe
         output_field=JSONField(),
     )
     return images.annotate(served_labels=labels)
+
+
+def image_and_vector(
+    *, corpus_id: int, image_id: int, encoder: str
+) -> tuple[str, bytes | None, str | None] | None:
+    """(status, vector, fingerprint) of a live image of the corpus and of its encoded vector of
+    ``encoder`` (None, None where it has none); None: no such image. One statement, written as
+    SQL for the reason of ``with_labels``: the ORM's ``FilteredRelation`` join cost ~1 ms a
+    "more like this" to compile and plan (docs/benchmarks.md, "Refactor check")."""
+    vectors = ImageVector._meta.db_table
+    records = ImageRecord._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f'SELECT r."status", v."vector", v."fingerprint" FROM "{records}" r '
+            f'LEFT JOIN "{vectors}" v ON v."image_id" = r."id" AND v."encoder" = %s '
+            'AND v."kind" = %s AND v."status" = %s '
+            'WHERE r."id" = %s AND r."corpus_id" = %s AND r."trashed_at" IS NULL',
+            [encoder, VectorKind.IMAGE.value, VectorStatus.ENCODED.value, image_id, corpus_id],
+        )
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    status, vector, fingerprint = row
+    return status, None if vector is None else bytes(vector), fingerprint
 
 
 def index_facts(corpus_ids: Iterable[int]) -> dict[int, dict]:

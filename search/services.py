@@ -9,7 +9,6 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 from django.conf import settings
-from django.db.models import FilteredRelation, Q
 from PIL import Image
 
 from corpora.models import Corpus, ImageRecord
@@ -25,7 +24,6 @@ from search.encoding.preprocessing import decode_side, open_image
 from search.indices.build import index_root, read_vectors
 from search.indices.cache import searchers
 from search.indices.scann_index import LoadedIndex
-from search.models import VectorKind, VectorStatus
 from search.queries.filtered import FilteredSearch
 from search.queries.filters import ImageFilters
 from search.queries.params import Page
@@ -34,6 +32,7 @@ from search.queries.vectors import expand_queries, top_k
 from search.selectors import (
     as_vector,
     encoded_vectors,
+    image_and_vector,
     index_version,
     live_version,
     serving_encoder,
@@ -464,21 +463,9 @@ def _image_and_vector(
     corpus: Corpus, record_id: int, index: LoadedIndex
 ) -> tuple[str, bytes | None, str | None] | None:
     """(status, vector, fingerprint) of the image and its vector of the encoder ``index``
-    holds, in one query (a LEFT JOIN); None: no such image in the corpus."""
-    vector = FilteredRelation(
-        "vectors",
-        condition=Q(
-            vectors__encoder=_served_encoder(index) or serving_encoder(corpus),
-            vectors__kind=VectorKind.IMAGE,
-            vectors__status=VectorStatus.ENCODED,
-        ),
-    )
-    return (
-        ImageRecord.objects.filter(corpus=corpus, pk=record_id)
-        .annotate(served=vector)
-        .values_list("status", "served__vector", "served__fingerprint")
-        .first()
-    )
+    holds; None: no such image in the corpus."""
+    encoder = _served_encoder(index) or serving_encoder(corpus)
+    return image_and_vector(corpus_id=corpus.pk, image_id=record_id, encoder=encoder)
 
 
 @dataclass(frozen=True)
