@@ -60,7 +60,11 @@ def main() -> None:
     print(
         f"describing one stored picture (boxes, features, box vectors): {bench.describe_ms:.0f} ms"
     )
-    print(f"index build: {bench.build_s:.1f} s; load average {os.getloadavg()[0]:.1f}")
+    print(
+        f"index build: {bench.build_s:.1f} s; visual words index loaded in "
+        f"{bench.words_load_s:.1f} s, {bench.words_bytes / 2**20:.1f} MiB; "
+        f"load average {os.getloadavg()[0]:.1f}"
+    )
 
 
 @dataclass
@@ -72,6 +76,8 @@ class Bench:
     stored_mean: float  # copy data bytes per image
     stored_max: float
     build_s: float
+    words_load_s: float = 0.0  # the visual words index, read from the database and built
+    words_bytes: int = 0
 
 
 def build(size: int) -> Bench:
@@ -80,7 +86,9 @@ def build(size: int) -> Bench:
     from synthetic import store_encoded
 
     from corpora.models import Corpus
+    from search import services
     from search.copies import parts, store
+    from search.copies.words_index import words_index
     from search.encoders import get_encoder
     from search.evaluation.copies_set import copy_set
     from search.indices.build import rebuild_index
@@ -93,10 +101,10 @@ def build(size: int) -> Bench:
     started = time.perf_counter()
     described = []
     for picture in pictures:
-        boxes, blob, keypoints = store.describe(picture)
+        boxes, blob, keypoints, words = store.describe(picture)
         box_pixels = [encoder.preprocess(parts.crop(picture, box)) for box in boxes]
         vectors = encoder.encode_batch(np.stack(box_pixels)) if box_pixels else None
-        described.append((boxes, blob, keypoints, vectors))
+        described.append((boxes, blob, keypoints, vectors, words))
     describe_ms = (time.perf_counter() - started) * 1000 / len(pictures)
     real = encoder.encode_batch(np.stack([encoder.preprocess(p) for p in pictures]))
 
@@ -121,6 +129,7 @@ def build(size: int) -> Bench:
                     keypoints=described[source][2],
                     box_vectors=described[source][3],
                     box_fingerprint=encoder.fingerprint if described[source][3] is not None else "",
+                    words=described[source][4],
                 )
                 for image_id, source in zip(
                     ids[start : start + 2000], borrowed[start : start + 2000], strict=True
@@ -131,8 +140,13 @@ def build(size: int) -> Bench:
     rebuild_index(corpus=corpus)
     build_s = time.perf_counter() - started
     corpus.refresh_from_db()
+    started = time.perf_counter()
+    words = words_index(corpus, services.require_index(corpus).directory.name)
+    words_load_s = time.perf_counter() - started
     stored = [
-        len(described[s][1]) + (0 if described[s][3] is None else described[s][3].nbytes)
+        len(described[s][1])
+        + len(described[s][4])
+        + (0 if described[s][3] is None else described[s][3].nbytes)
         for s in borrowed
     ]
     return Bench(
@@ -143,6 +157,8 @@ def build(size: int) -> Bench:
         stored_mean=float(np.mean(stored)),
         stored_max=float(max(stored)),
         build_s=build_s,
+        words_load_s=words_load_s,
+        words_bytes=words.nbytes,
     )
 
 

@@ -185,6 +185,9 @@ CRIER_QUERY_EXPANSION = env_int("CRIER_QUERY_EXPANSION", 0)
 # the first CRIER_COPY_VERIFY_DEPTH hits are verified with local features (copies first).
 CRIER_COPY_SEARCH = env_bool("CRIER_COPY_SEARCH", True)
 CRIER_COPY_VERIFY_DEPTH = env_int("CRIER_COPY_VERIFY_DEPTH", 20)
+# ... and the first CRIER_COPY_WORDS_DEPTH candidates by visual words (search.copies.words_index)
+# not among them (0: none).
+CRIER_COPY_WORDS_DEPTH = env_int("CRIER_COPY_WORDS_DEPTH", 10)
 CRIER_TEMP_CORPUS_MAX_MINUTES = env_int("CRIER_TEMP_CORPUS_MAX_MINUTES", 60 * 24 * 30)
 # Days a deleted corpus or image stays in its owner's trash before it is purged (docs/trash.md).
 CRIER_TRASH_DAYS = env_int("CRIER_TRASH_DAYS", 30)

@@ -199,14 +199,23 @@ class CopyFeatures(models.Model):
     # index (search.copies.parts_index), and the encoder version that made them.
     box_vectors = models.BinaryField(null=True, blank=True, editable=False)
     box_fingerprint = models.CharField(max_length=64, blank=True)
+    # Each feature set's visual words (search.copies.words.pack: uint16 a keypoint), searched
+    # by search.copies.words_index, and the vocabulary that made them (its hash; words of
+    # another are made again from local_features).
+    words = models.BinaryField(null=True, blank=True, editable=False)
+    words_version = models.CharField(max_length=16, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         verbose_name_plural = "copy features"
-        # With the image: the parts index's "which images are described" (count, last id) is
-        # read from this index alone, never from the rows (~35-60 KiB each).
+        # With the image: the parts and words indexes' "which images are described" (count,
+        # last id, words of this vocabulary) is read from this index alone, never from the rows
+        # (~35-60 KiB each).
         indexes = [
-            models.Index(fields=["corpus", "version", "image"], name="copy_features_described")
+            models.Index(
+                fields=["corpus", "version", "words_version", "image"],
+                name="copy_features_worded",
+            )
         ]
 
     def __str__(self) -> str:

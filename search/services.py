@@ -15,18 +15,26 @@ from corpora.models import Corpus, ImageRecord
 from crier_site.errors import Conflict, InvalidInput, NotFound
 from search import encoders
 from search.copies import store
-from search.copies.candidates import PART_PENALTY, PENALISED_VIEWS, QUERY_PLAN, best_per_image
+from search.copies import words as visual_words
+from search.copies.candidates import (
+    PART_PENALTY,
+    PENALISED_VIEWS,
+    QUERY_PLAN,
+    best_per_image,
+    to_verify,
+)
 from search.copies.local import LocalFeatures, Match, extract_sets
 from search.copies.matching import COPY, SIMILAR, copies_first, verify_targets
 from search.copies.parts import picture_boxes
 from search.copies.parts_index import parts_index
+from search.copies.words_index import words_index
 from search.encoding.preprocessing import decode_side, open_image
 from search.indices.build import index_root, read_vectors
 from search.indices.cache import searchers
 from search.indices.scann_index import LoadedIndex
 from search.queries.filtered import FilteredSearch
-from search.queries.filters import ImageFilters
-from search.queries.params import Page
+from search.queries.filters import ImageFilters, apply_filters
+from search.queries.params import MAX_DEPTH, Page
 from search.queries.regions import Region
 from search.queries.vectors import expand_queries, top_k
 from search.selectors import (
@@ -64,18 +72,32 @@ class Hit:
 class CopyQuery:
     """What copy search adds to a query (docs/copies.md): more views of it, searched beside its
     vector (turned, mirrored, its picture boxes, a grid of windows: ``(m, dim)``, or None), and
-    its local features (``search.copies.local.extract_sets``), to verify the best hits with:
-    found already, or still being found beside the encoder and the search (a ``Future``).
-    ``penalised``: which views' matches count ``candidates.PART_PENALTY`` less (grid windows)."""
+    its local features (``search.copies.local.extract_sets``), to verify the best hits with,
+    and their visual words (``search.copies.words``, one array a feature set; None: none), to
+    find more candidates with: found already, or still being found beside the encoder and the
+    search (a ``Future`` of both). ``penalised``: which views' matches count
+    ``candidates.PART_PENALTY`` less (grid windows)."""
 
     views: np.ndarray | None
-    features: list[LocalFeatures] | Future[list[LocalFeatures]]
+    features: list[LocalFeatures] | Future[tuple[list[LocalFeatures], list[np.ndarray]]]
     penalised: np.ndarray | None = None
+    words: list[np.ndarray] | None = None
 
     def local_features(self) -> list[LocalFeatures]:
         if isinstance(self.features, Future):
-            return self.features.result()
+            return self.features.result()[0]
         return self.features
+
+    def visual_words(self) -> list[np.ndarray] | None:
+        if isinstance(self.features, Future):
+            return self.features.result()[1]
+        return self.words
+
+
+def _query_features(picture: Image.Image, boxes) -> tuple[list[LocalFeatures], list[np.ndarray]]:
+    """A query picture's local feature sets and their visual words."""
+    sets = extract_sets(picture, boxes)
+    return sets, visual_words.words_of(sets)
 
 
 # A query picture's local features are found here while the request's thread encodes its views
@@ -256,19 +278,24 @@ def _search(
     else:
         search = lambda query, n: index.search(_as_query(query, index.meta["dim"]), n)  # noqa: E731
     encoder = _served_encoder(index)
-    ranked = _top_hits(corpus, search, query, page.depth, exclude, encoder)
+    depth = page.depth
+    if copies is not None:  # every page verifies the same first hits
+        depth = max(depth, min(settings.CRIER_COPY_VERIFY_DEPTH, MAX_DEPTH))
+    ranked = _top_hits(corpus, search, query, depth, exclude, encoder)
     if expansion is None:
         expansion = settings.CRIER_QUERY_EXPANSION
     if expansion > 0 and ranked:
         query = _expanded_query(corpus, query, ranked[:expansion], encoder)
-        ranked = _top_hits(corpus, search, query, page.depth, exclude, encoder)
+        ranked = _top_hits(corpus, search, query, depth, exclude, encoder)
     matched, capped = None, False
     if page.min_score is not None:
         capped = len(ranked) == page.depth and ranked[-1].score >= page.min_score
         ranked = [hit for hit in ranked if hit.score >= page.min_score]
         matched = len(ranked)
     if copies is not None:
-        ranked = _copies_first(corpus, ranked, copies.local_features())
+        by_words = _WordCandidates(corpus, index, query, exclude, encoder, filters, page.min_score)
+        features, words = copies.local_features(), copies.visual_words()
+        ranked = _copies_first(corpus, ranked, features, words, by_words)
     hits, has_more = page.cut(ranked)
     return SearchResult(
         hits=hits,
@@ -326,16 +353,98 @@ def _views_searcher(
     return search
 
 
-def _copies_first(corpus: Corpus, ranked: list[Hit], features: list[LocalFeatures]) -> list[Hit]:
-    """The first ``CRIER_COPY_VERIFY_DEPTH`` hits verified against the query's ``features``
-    with their stored ones; copies (with their match) first, the rest after, each in order."""
+@dataclass(frozen=True)
+class _WordCandidates:
+    """What finding candidates by the query's visual words needs of its search."""
+
+    corpus: Corpus
+    index: LoadedIndex | None
+    query: np.ndarray  # the query's vector (a copy found by its words scores its similarity)
+    exclude: set[int]
+    encoder: str | None
+    filters: ImageFilters | None
+    min_score: float | None
+
+    def first(self, words: list[np.ndarray], skip: set[int], n: int) -> list[Hit]:
+        """The first ``n`` images by ``words`` (``search.copies.words_index``) that are not in
+        ``skip``, excluded, deleted or filtered out, best first (their scores to come)."""
+        if n <= 0 or self.index is None or not any(len(w) for w in words):
+            return []
+        found = words_index(self.corpus, _version_of(self.corpus, self.index)).search(
+            words, n + len(skip) + len(self.exclude)
+        )
+        ids = [i for i in found if i not in skip and i not in self.exclude]
+        if not ids:
+            return []
+        images = apply_filters(self.corpus.images.all(), self.filters)
+        if self.encoder:
+            images = with_labels(images, self.encoder)
+        records = images.in_bulk(ids)
+        for record in records.values():
+            if self.encoder:
+                record.labels = record.served_labels or []
+        return [Hit(record=records[i], score=0.0) for i in ids if i in records][:n]
+
+    def scored(self, hits: list[Hit]) -> list[Hit]:
+        """``hits`` with their similarity to the query (their stored vectors), those below
+        ``min_score`` left out."""
+        if not hits:
+            return []
+        rows = encoded_vectors(
+            corpus=self.corpus, encoder=self.encoder, record_ids=[hit.record_id for hit in hits]
+        ).values_list("image_id", "vector")
+        query = np.asarray(self.query, dtype=np.float32).reshape(-1)
+        scores = {}
+        for image_id, blob in rows:
+            vector = as_vector(blob)
+            scores[image_id] = float(vector @ query) if vector.shape == query.shape else -1.0
+        scored = [replace(hit, score=scores.get(hit.record_id, -1.0)) for hit in hits]
+        if self.min_score is None:
+            return scored
+        return [hit for hit in scored if hit.score >= self.min_score]
+
+
+def _copies_first(
+    corpus: Corpus,
+    ranked: list[Hit],
+    features: list[LocalFeatures],
+    words: list[np.ndarray] | None = None,
+    by_words: _WordCandidates | None = None,
+) -> list[Hit]:
+    """The first ``CRIER_COPY_VERIFY_DEPTH`` hits and the first ``CRIER_COPY_WORDS_DEPTH``
+    images by the query's visual ``words`` not among them (``candidates.to_verify``) verified
+    against the query's ``features`` with their stored ones; copies (with their match) first,
+    the rest of the hits after, each in order. A copy found by its words alone joins the hits
+    with its similarity to the query as its score."""
     depth = settings.CRIER_COPY_VERIFY_DEPTH
     if not features or depth <= 0 or not ranked:
         return ranked
     head = ranked[:depth]
-    matches = verify_targets(features, store.features_of([hit.record_id for hit in head]))
+    head_ids = {hit.record_id for hit in head}
+    extra: list[Hit] = []
+    if words and by_words is not None:
+        extra = by_words.first(words, head_ids, settings.CRIER_COPY_WORDS_DEPTH)
+    shortlist = to_verify(
+        [hit.record_id for hit in head], [hit.record_id for hit in extra], depth, len(extra)
+    )
+    matches = verify_targets(features, store.features_of(shortlist))
     head = [replace(hit, match=matches.get(hit.record_id)) for hit in head]
-    return copies_first(head, matches, lambda hit: hit.record_id) + ranked[depth:]
+    listed = {hit.record_id: hit for hit in ranked[depth:]}
+    found = [
+        replace(listed.get(hit.record_id, hit), match=matches[hit.record_id])
+        for hit in extra
+        if hit.record_id in matches
+    ]
+    unscored = [hit for hit in found if hit.record_id not in listed]
+    if unscored and by_words is not None:
+        scored = {hit.record_id: hit for hit in by_words.scored(unscored)}
+        found = [scored.get(hit.record_id, hit) for hit in found if hit.record_id in listed
+                 or hit.record_id in scored]  # fmt: skip
+    moved = {hit.record_id for hit in found}
+    rest = [hit for hit in ranked[depth:] if hit.record_id not in moved]
+    head = copies_first(head, matches, lambda hit: hit.record_id)
+    copies = len(head_ids & matches.keys())
+    return head[:copies] + found + head[copies:] + rest
 
 
 def _exact_searcher(corpus: Corpus):
@@ -405,7 +514,7 @@ def search_image(
     copies = None
     if settings.CRIER_COPY_SEARCH:
         boxes = picture_boxes(picture)
-        features = _features_pool.submit(extract_sets, picture, boxes)
+        features = _features_pool.submit(_query_features, picture, boxes)
         views = QUERY_PLAN.views(picture, boxes=boxes)
         batch = np.stack([encoder.preprocess(view.render(picture)) for view in views])
         vectors = encoder.encode_batch(batch)
@@ -447,7 +556,7 @@ def search_similar(
     copies = None
     if settings.CRIER_COPY_SEARCH:
         stored = store.stored_of(record_id, fingerprint)
-        copies = CopyQuery(views=stored.box_vectors, features=stored.features)
+        copies = CopyQuery(views=stored.box_vectors, features=stored.features, words=stored.words)
     return _search(
         corpus,
         index,

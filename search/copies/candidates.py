@@ -11,6 +11,7 @@ counting ``PART_PENALTY`` less (docs/copies.md measures the alternatives).
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -76,3 +77,21 @@ def best_per_image(
         if score > best.get(owner, -np.inf):
             best[owner] = score
     return best
+
+
+def to_verify(
+    cnn: Sequence[int], by_words: Iterable[int], depth: int, words_depth: int
+) -> list[int]:
+    """The candidates a query verifies: the CNN's first ``depth`` (``cnn``: best first), then
+    the first ``words_depth`` of the visual words' ranking (``by_words``) not among them
+    (docs/copies.md "Candidates from the visual words")."""
+    head = list(cnn[:depth])
+    seen = set(head)
+    extra: list[int] = []
+    for image in by_words:
+        if len(extra) >= words_depth:
+            break
+        if image not in seen:
+            extra.append(image)
+            seen.add(image)
+    return head + extra

@@ -170,7 +170,7 @@ def _run_once(corpus_id: int, lease: Lease, outcome: EncodeOutcome, deadline: fl
             encoder=encoder,
             stop=lambda: shutdown.stop_requested() or time.monotonic() > deadline,
         )
-        if copy_store.missing(corpus).exists():
+        if copy_store.incomplete(corpus):
             return False
     _set_final_status(corpus_id)
     return True

@@ -25,6 +25,7 @@ import numpy as np
 from tqdm import tqdm
 
 from search.copies import local, parts
+from search.copies import words as visual_words
 from search.copies.candidates import (
     INDEX_PLAN,
     PART_PENALTY,
@@ -32,12 +33,32 @@ from search.copies.candidates import (
     QUERY_PLAN,
     ViewPlan,
     best_per_image,
+    to_verify,
 )
+from search.copies.words_index import WordsIndex
+from search.copies.words_index import build as build_words_index
 from search.evaluation import metrics
 from search.evaluation.copies_set import DISTRACTOR, CopyItem, CopySet
 
 MODES = ("global", "candidates", "verified")
-DEPTH = 20  # candidates verified per query (the service's CRIER_COPY_VERIFY_DEPTH)
+DEPTH = 20  # the CNN's candidates verified per query (the service's CRIER_COPY_VERIFY_DEPTH)
+# and the visual words' first candidates not among them (CRIER_COPY_WORDS_DEPTH)
+WORDS_DEPTH = 10
+
+
+def words_index_of(words: list[list[np.ndarray]], rows) -> WordsIndex:
+    """The visual words index of these rows' feature sets' ``words`` (image ids = rows)."""
+    return build_words_index(
+        ((int(row), words[row]) for row in sorted(rows)), visual_words.vocabulary().size
+    )
+
+
+def words_ranking(index: WordsIndex | None, query: list[np.ndarray], row: int, n: int):
+    """The first ``n`` rows by visual words for a query (its sets' words; row ``row``, left
+    out)."""
+    if index is None or n <= 0:
+        return []
+    return [r for r in index.search(query, n + 1) if r != row][:n]
 
 
 def _encode_views(pictures, plan: ViewPlan, encoder, progress: bool, desc: str):
@@ -112,6 +133,7 @@ def evaluate_copies(
     *,
     k: int = 8,
     depth: int = DEPTH,
+    words_depth: int = WORDS_DEPTH,
     cache_dir: Path,
     index_plan: ViewPlan = INDEX_PLAN,
     query_plan: ViewPlan = QUERY_PLAN,
@@ -143,6 +165,10 @@ def evaluate_copies(
     timings["local_features_s"] = time.perf_counter() - started
     stored = [local.unpack_sets(blob) for blob in features]
     asked = [local.query_sets(sets) for sets in stored]
+    started = time.perf_counter()
+    words = [visual_words.words_of(sets) for sets in stored]
+    by_words = words_index_of(words, range(n)) if words_depth > 0 else None
+    timings["words_index_s"] = time.perf_counter() - started
 
     i_vec, i_owner, i_whole, _ = indexed
     q_vec, q_owner, _, q_kinds = queried
@@ -152,7 +178,7 @@ def evaluate_copies(
     queries = [r for r, item in enumerate(copies.items) if item.version != DISTRACTOR]
 
     ranked: dict[str, list[list[int]]] = {mode: [] for mode in MODES}
-    verify_seconds, verified_pairs = 0.0, 0
+    verify_seconds, verified_pairs, reached = 0.0, 0, 0
     false_copies: list[tuple[int, int]] = []
     misses: list[tuple[str, str, int]] = []  # (query version, unverified version, candidate rank)
     for row in queries:
@@ -169,15 +195,19 @@ def evaluate_copies(
         best.pop(row, None)
         candidates = sorted(best, key=lambda r: (-best[r], r))
         ranked["candidates"].append(candidates[:k])
+        words_first = words_ranking(by_words, words[row], row, depth + words_depth)
+        shortlist = to_verify(candidates, words_first, depth, words_depth)
         started = time.perf_counter()
         copies_found = []
-        for target in candidates[:depth]:
+        for target in shortlist:
             if local.best_match(asked[row], stored[target]) is not None:
                 copies_found.append(target)
                 if labels[target] != labels[row]:
                     false_copies.append((row, target))
         verify_seconds += time.perf_counter() - started
-        verified_pairs += min(depth, len(candidates))
+        verified_pairs += len(shortlist)
+        relevant = set(np.flatnonzero(labels == labels[row]).tolist()) - {row}
+        reached += len(relevant & set(shortlist))
         found = set(copies_found)
         ranked["verified"].append((copies_found + [r for r in candidates if r not in found])[:k])
         for missed in sorted(set(np.flatnonzero(labels == labels[row]).tolist()) - found - {row}):
@@ -192,10 +222,16 @@ def evaluate_copies(
         table[mode] = {v: float(aps[[x == v for x in versions]].mean()) for v in kinds}
         table[mode]["all"] = float(aps.mean())
     timings["verify_ms_per_pair"] = 1000 * verify_seconds / max(verified_pairs, 1)
+    sizes_words = {
+        "verified_per_query": verified_pairs / max(len(queries), 1),
+        # relevant items among the verified candidates, in all
+        "relevant_verified_candidates": reached,
+    }
     sizes = {
         "index_views_per_image": len(i_vec) / n,
         "query_views_per_image": len(q_vec) / n,
         "local_feature_bytes_per_image": float(np.mean([len(blob) for blob in features])),
+        **sizes_words,
     }
     return {
         "dataset": {
@@ -207,6 +243,7 @@ def evaluate_copies(
         "encoder_fingerprint": encoder.fingerprint,
         "k": k,
         "depth": depth,
+        "words_depth": words_depth,
         "index_plan": str(index_plan),
         "query_plan": str(query_plan),
         "part_penalty": part_penalty,
@@ -233,7 +270,10 @@ def copies_table(results: dict[str, Any]) -> str:
         f"{d['name']} (seed {d['seed']}): {d['images']} images, {d['queries']} queries, "
         f"{results['encoder']}, {results['sizes']['index_views_per_image']:.2f} indexed views "
         f"and {results['sizes']['query_views_per_image']:.2f} query views per image, "
-        f"verified depth {results['depth']}"
+        f"verified: the first {results['depth']} candidates and the visual words' first "
+        f"{results.get('words_depth', 0)} not among them "
+        f"({results['sizes'].get('verified_per_query', 0):.1f} a query, "
+        f"{results['sizes'].get('relevant_verified_candidates', 0)} relevant among them)"
     )
     caption += f"; {len(results['false_copies'])} false copies verified"
     return caption + "\n\n" + "\n".join(lines) + "\n"

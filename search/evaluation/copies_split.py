@@ -23,21 +23,26 @@ import numpy as np
 from tqdm import tqdm
 
 from search.copies import local, parts
+from search.copies import words as visual_words
 from search.copies.candidates import (
     INDEX_PLAN,
     PART_PENALTY,
     PENALISED_VIEWS,
     QUERY_PLAN,
     best_per_image,
+    to_verify,
 )
 from search.evaluation import metrics
 from search.evaluation.copies import (
     DEPTH,
     MODES,
+    WORDS_DEPTH,
     _cached,
     _encode_views,
     cache_namer,
     cached_local_features,
+    words_index_of,
+    words_ranking,
 )
 from search.evaluation.datasets import EvalDataset
 from search.evaluation.splits import Split
@@ -57,6 +62,8 @@ def rank_split(
     k: int,
     depth: int,
     part_penalty: float = PART_PENALTY,
+    words: list[list[np.ndarray]] | None = None,
+    words_depth: int = 0,
 ) -> dict[str, list[list[int]]]:
     """Dataset rows each query of ``split`` finds, best first, for each mode (``MODES``).
 
@@ -65,13 +72,18 @@ def rank_split(
     is penalised (``candidates.PENALISED_VIEWS``);
     ``verify(query_row, target_row)``: whether local features make the target a copy of the
     query. ``part_penalty``: what a pair through a penalised view counts less
-    (``candidates.best_per_image``).
+    (``candidates.best_per_image``). ``words``: each row's feature sets' visual words; with
+    them the visual words' first ``words_depth`` candidates not among the first ``depth`` are
+    verified too (``candidates.to_verify``).
     """
     indexed = np.asarray(split.index_rows)
     i_vec, i_owner, i_whole = index_views
     keep = np.isin(i_owner, indexed)
     i_vec, i_owner, i_whole = i_vec[keep], i_owner[keep], i_whole[keep]
     ranked: dict[str, list[list[int]]] = {mode: [] for mode in MODES}
+    by_words = (
+        words_index_of(words, indexed.tolist()) if words is not None and words_depth > 0 else None
+    )
     for row in np.asarray(split.query_rows).tolist():
         scores = global_vectors[indexed] @ global_vectors[row]
         order = np.argsort(-scores, kind="stable")
@@ -85,7 +97,9 @@ def rank_split(
         )  # fmt: skip
         candidates = sorted(best, key=lambda r: (-best[r], r))
         ranked["candidates"].append(candidates[:k])
-        copies = [target for target in candidates[:depth] if verify(row, target)]
+        words_first = words_ranking(by_words, words[row], row, depth + words_depth) if words else []
+        shortlist = to_verify(candidates, words_first, depth, words_depth)
+        copies = [target for target in shortlist if verify(row, target)]
         found = set(copies)
         ranked["verified"].append((copies + [r for r in candidates if r not in found])[:k])
     return ranked
@@ -108,6 +122,7 @@ def evaluate_split_copies(
     *,
     k: int = 10,
     depth: int = DEPTH,
+    words_depth: int = WORDS_DEPTH,
     cache_dir: Path,
     progress: bool = True,
     part_penalty: float = PART_PENALTY,
@@ -135,6 +150,7 @@ def evaluate_split_copies(
     features = cached_local_features(pictures, cache_file, progress)
     timings["local_features_s"] = time.perf_counter() - started
     stored = [local.unpack_sets(blob) for blob in features]
+    words = [visual_words.words_of(sets) for sets in stored] if words_depth > 0 else None
     asked: dict[int, Any] = {}
     verdicts: dict[tuple[int, int], bool] = {}
     verify_seconds = 0.0
@@ -168,6 +184,8 @@ def evaluate_split_copies(
             k=k,
             depth=depth,
             part_penalty=part_penalty,
+            words=words,
+            words_depth=words_depth,
         )
         for mode in MODES:
             per_split[mode].append(map_at_k(ranked[mode], dataset.labels, split, k))
@@ -189,6 +207,7 @@ def evaluate_split_copies(
         "encoder_fingerprint": encoder.fingerprint,
         "k": k,
         "depth": depth,
+        "words_depth": words_depth,
         "index_plan": str(INDEX_PLAN),
         "query_plan": str(QUERY_PLAN),
         "part_penalty": part_penalty,
@@ -221,7 +240,8 @@ def split_copies_table(results: dict[str, Any]) -> str:
         f"{d['queries_per_split']} queries per split, {results['encoder']}, "
         f"{results['sizes']['index_views_per_image']:.2f} indexed views per image, "
         f"{results['sizes']['query_views_per_query']:.2f} views per query, verified depth "
-        f"{results['depth']}; {results['copies_verified']} of {results['verified_pairs']} "
+        f"{results['depth']} + {results.get('words_depth', 0)} by visual words; "
+        f"{results['copies_verified']} of {results['verified_pairs']} "
         f"verified pairs were copies ({results['copies_of_another_class']} of another class)"
     )
     return caption + "\n\n" + "\n".join(lines) + "\n"

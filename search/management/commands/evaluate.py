@@ -64,7 +64,13 @@ class Command(BaseCommand):
         )
         parser.add_argument(
             "--depth", type=int, default=None,
-            help="copies: candidates verified with local features per query (default 20)",
+            help="copies: the first candidates verified with local features per query "
+                 "(default CRIER_COPY_VERIFY_DEPTH, 20)",
+        )  # fmt: skip
+        parser.add_argument(
+            "--words-depth", type=int, default=None,
+            help="copies: the visual words' first candidates not among those also verified "
+                 "(default CRIER_COPY_WORDS_DEPTH; 0: none)",
         )  # fmt: skip
         parser.add_argument(
             "--out",
@@ -138,16 +144,18 @@ class Command(BaseCommand):
         """The copy-detection set (search/evaluation/copies.py) with the first encoder named."""
         from search.encoders import get_encoder
         from search.evaluation.copies import (
-            DEPTH,
             copies_table,
             evaluate_copies,
             near_duplicate_copies,
         )
         from search.evaluation.copies_set import copy_set
 
-        k, depth = options["k"] or 8, options["depth"] or DEPTH
-        if k < 1 or depth < 1:
-            raise CommandError("--k and --depth must be at least 1")
+        k, depth = options["k"] or 8, options["depth"] or settings.CRIER_COPY_VERIFY_DEPTH
+        words_depth = options["words_depth"]
+        if words_depth is None:
+            words_depth = settings.CRIER_COPY_WORDS_DEPTH
+        if k < 1 or depth < 1 or words_depth < 0:
+            raise CommandError("--k and --depth must be at least 1, --words-depth at least 0")
         if options["dataset"] == "near-duplicates":
             copies = near_duplicate_copies()
         elif options["dataset"] in COPY_SETS:
@@ -158,7 +166,7 @@ class Command(BaseCommand):
                 distractors=options["distractors"],
             )
         else:
-            self._split_copies(options, encoders[0], depth)
+            self._split_copies(options, encoders[0], depth, words_depth)
             return
         if not copies.targets:
             raise CommandError("the copies set needs scikit-image's sample pictures")
@@ -168,6 +176,7 @@ class Command(BaseCommand):
             get_encoder(encoders[0]),
             k=k,
             depth=depth,
+            words_depth=words_depth,
             cache_dir=options["cache_dir"] or data_dir / "eval-cache",
             progress=not options["no_progress"],
         )
@@ -182,7 +191,7 @@ class Command(BaseCommand):
         self.stdout.write(table)
         self.stdout.write(f"Wrote {out_dir / 'results.json'}, {out_dir / 'results.md'}")
 
-    def _split_copies(self, options, encoder_name: str, depth: int) -> None:
+    def _split_copies(self, options, encoder_name: str, depth: int, words_depth: int) -> None:
         """A class-split set (fashion-mnist, a folder) searched as copy search does, on the
         splits of the plain evaluation (search/evaluation/copies_split.py)."""
         from search.encoders import get_encoder
@@ -206,6 +215,7 @@ class Command(BaseCommand):
             [make_split(dataset, seed=seed) for seed in seeds],
             k=k,
             depth=depth,
+            words_depth=words_depth,
             cache_dir=options["cache_dir"] or data_dir / "eval-cache",
             progress=not options["no_progress"],
         )
