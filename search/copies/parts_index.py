@@ -10,8 +10,6 @@ described again after the index was published join at the next search).
 
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
 from dataclasses import dataclass
 
 import numpy as np
@@ -19,6 +17,7 @@ from django.db.models import Count, Max, Q
 
 from corpora.models import Corpus
 from search.copies import store
+from search.copies.per_corpus import PerCorpus
 
 MAX_LOADED = 32
 
@@ -42,8 +41,7 @@ class PartsIndex:
         return {int(images[i]): float(best[i]) for i in kept}
 
 
-_lock = threading.Lock()
-_loaded: OrderedDict[int, tuple[tuple, PartsIndex]] = OrderedDict()
+_loaded: PerCorpus[PartsIndex] = PerCorpus(MAX_LOADED)
 
 
 def parts_index(corpus: Corpus, version: str, fingerprint: str, dim: int) -> PartsIndex:
@@ -58,11 +56,12 @@ def parts_index(corpus: Corpus, version: str, fingerprint: str, dim: int) -> Par
         rows=Count("pk"), last=Max("pk"), current=Count("pk", filter=Q(version=store.VERSION))
     )
     key = (version, fingerprint, described["rows"], described["last"], described["current"])
-    with _lock:
-        entry = _loaded.get(corpus.pk)
-        if entry is not None and entry[0] == key:
-            _loaded.move_to_end(corpus.pk)
-            return entry[1]
+    return _loaded.get(corpus.pk, key, lambda: _load(corpus, fingerprint, dim))
+
+
+def _load(corpus: Corpus, fingerprint: str, dim: int) -> PartsIndex:
+    from search.models import CopyFeatures
+
     rows = CopyFeatures.objects.filter(corpus=corpus, box_fingerprint=fingerprint).exclude(
         box_vectors=None
     )
@@ -73,18 +72,11 @@ def parts_index(corpus: Corpus, version: str, fingerprint: str, dim: int) -> Par
         found = np.frombuffer(bytes(blob), dtype=np.float32).reshape(-1, dim)
         owners += [image_id] * len(found)
         vectors.append(found)
-    index = PartsIndex(
+    return PartsIndex(
         owners=np.asarray(owners, dtype=np.int64),
         vectors=np.concatenate(vectors) if vectors else np.zeros((0, dim), np.float32),
     )
-    with _lock:
-        _loaded[corpus.pk] = (key, index)
-        _loaded.move_to_end(corpus.pk)
-        while len(_loaded) > MAX_LOADED:
-            _loaded.popitem(last=False)
-    return index
 
 
 def clear() -> None:
-    with _lock:
-        _loaded.clear()
+    _loaded.clear()

@@ -14,8 +14,6 @@ norm a set.
 
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -25,6 +23,7 @@ from django.db.models import Count, Max, Q
 from corpora.models import Corpus
 from search.copies import store
 from search.copies import words as visual_words
+from search.copies.per_corpus import PerCorpus
 
 MAX_LOADED = 32
 CHUNK = 4096  # feature sets counted at a time while building
@@ -138,8 +137,7 @@ def build(rows: Iterable[tuple[int, list[np.ndarray]]], size: int) -> WordsIndex
     )
 
 
-_lock = threading.Lock()
-_loaded: OrderedDict[int, tuple[tuple, WordsIndex]] = OrderedDict()
+_loaded: PerCorpus[WordsIndex] = PerCorpus(MAX_LOADED)
 
 
 def _stored_rows(corpus: Corpus, version: str) -> Iterable[tuple[int, list[np.ndarray]]]:
@@ -166,20 +164,9 @@ def words_index(corpus: Corpus, version: str) -> WordsIndex:
         worded=Count("pk", filter=Q(version=store.VERSION, words_version=vocabulary)),
     )
     key = (version, vocabulary, described["rows"], described["last"], described["worded"])
-    with _lock:
-        entry = _loaded.get(corpus.pk)
-        if entry is not None and entry[0] == key:
-            _loaded.move_to_end(corpus.pk)
-            return entry[1]
-    index = build(_stored_rows(corpus, vocabulary), visual_words.vocabulary().size)
-    with _lock:
-        _loaded[corpus.pk] = (key, index)
-        _loaded.move_to_end(corpus.pk)
-        while len(_loaded) > MAX_LOADED:
-            _loaded.popitem(last=False)
-    return index
+    size = visual_words.vocabulary().size
+    return _loaded.get(corpus.pk, key, lambda: build(_stored_rows(corpus, vocabulary), size))
 
 
 def clear() -> None:
-    with _lock:
-        _loaded.clear()
+    _loaded.clear()
