@@ -160,7 +160,8 @@ def test_a_copy_the_cnn_ranks_low_is_found_by_its_words(copies, user, settings):
     results = search(4)
     kinds = {r["filename"]: r["match"]["kind"] for r in results}
     assert kinds["page.png"] == "copy" and kinds["coffee.png"] == kinds["flat.png"] == "similar"
-    assert results[0]["image_id"] == without[0]["image_id"]  # the CNN's copies first, then the words'
+    # The CNN's copies first, then the words'.
+    assert results[0]["image_id"] == without[0]["image_id"]
     order = [r["match"]["kind"] for r in results]
     assert order == sorted(order)  # copies before look-alikes ("copy" < "similar")
     page = next(r for r in results if r["filename"] == "page.png")
