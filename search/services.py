@@ -427,7 +427,7 @@ def _copies_first(
     shortlist = to_verify(
         [hit.record_id for hit in head], [hit.record_id for hit in extra], depth, len(extra)
     )
-    matches = verify_targets(features, store.features_of(shortlist))
+    matches = verify_targets(features, store.features_of(shortlist), pool=_features_pool)
     head = [replace(hit, match=matches.get(hit.record_id)) for hit in head]
     listed = {hit.record_id: hit for hit in ranked[depth:]}
     found = [

@@ -11,6 +11,7 @@ verified and stays ``similar``.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from concurrent.futures import Executor
 from typing import TypeVar
 
 from search.copies.local import LocalFeatures, Match, best_match, query_sets
@@ -20,17 +21,29 @@ T = TypeVar("T")
 
 
 def verify_targets(
-    query: Sequence[LocalFeatures], targets: dict[int, Sequence[LocalFeatures]]
+    query: Sequence[LocalFeatures],
+    targets: dict[int, Sequence[LocalFeatures]],
+    *,
+    pool: Executor | None = None,
 ) -> dict[int, Match]:
     """The targets (image id → stored feature sets) that are copies of the query (its sets as
-    ``extract_sets`` made them), with their matches."""
+    ``extract_sets`` made them), with their matches. With a ``pool``, every other target is
+    verified in one of its threads meanwhile (OpenCV's matching and RANSAC release the GIL);
+    when no thread of it was free by the time this one is done, this one does them too."""
     asked = query_sets(query)
-    matches: dict[int, Match] = {}
-    for image_id, sets in targets.items():
-        match = best_match(asked, sets) if asked and sets else None
-        if match is not None:
-            matches[image_id] = match
-    return matches
+    pairs = [(image_id, sets) for image_id, sets in targets.items() if asked and sets]
+
+    def verified(some: list[tuple[int, Sequence[LocalFeatures]]]) -> dict[int, Match]:
+        found = ((image_id, best_match(asked, sets)) for image_id, sets in some)
+        return {image_id: match for image_id, match in found if match is not None}
+
+    if pool is None or len(pairs) < 2:
+        return verified(pairs)
+    elsewhere = pool.submit(verified, pairs[1::2])
+    here = verified(pairs[0::2])
+    if elsewhere.cancel():  # still queued behind other searches' work
+        return here | verified(pairs[1::2])
+    return here | elsewhere.result()
 
 
 def copies_first(

@@ -213,6 +213,36 @@ def test_copies_come_first_each_kind_in_order(photo):
     assert shown["inliers"] == matches[2].inliers and not shown["mirrored"]
 
 
+def test_verifying_in_two_threads_finds_the_same_matches(photo):
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    from search.copies.matching import verify_targets
+
+    rng = np.random.default_rng(7)
+    page = _page_with(photo, (300, 200, 600, 500))
+    w, h = photo.size
+    targets = {
+        1: local.extract_sets(unrelated_picture(rng, (500, 400))),
+        2: local.extract_sets(page, picture_boxes(page)),
+        3: local.extract_sets(photo.transpose(Image.Transpose.FLIP_LEFT_RIGHT)),
+        4: local.extract_sets(photo.crop((w // 4, h // 4, w, h))),
+        5: local.extract_sets(unrelated_picture(rng, (400, 500))),
+        6: [],
+    }
+    query = local.extract_sets(photo)
+    alone = verify_targets(query, targets)
+    assert set(alone) == {2, 3, 4}  # copies on both threads' shares (every other target)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        assert verify_targets(query, targets, pool=pool) == alone
+        # With the pool's thread busy elsewhere, this thread verifies every target itself.
+        release = threading.Event()
+        busy = pool.submit(release.wait, 30)
+        assert verify_targets(query, targets, pool=pool) == alone
+        assert not busy.done()  # it did not wait for the pool
+        release.set()
+
+
 def test_a_shared_caption_or_flat_label_does_not_make_a_copy():
     from search.evaluation.near_duplicates import find_photos, overlay, render
 
