@@ -2,9 +2,10 @@
 same picture, or a part of it, under some crop / scale / rotation / mirror / recolouring), and
 where do the two overlap?
 
-``extract`` finds up to ``MAX_KEYPOINTS`` SIFT keypoints on a picture scaled to ``SIDE`` (or
-on one box of it, scaled to ``BOX_SIDE``) and keeps them compactly (uint16 coordinates,
-RootSIFT descriptors in 4 bits a bin: 68 bytes a keypoint, at most ~34 kB a set);
+``extract`` finds up to ``MAX_KEYPOINTS`` SIFT keypoints, spread over SIFT's octaves, on a
+picture scaled to ``SIDE`` (or on one box of it, scaled to ``BOX_SIDE``) and keeps them
+compactly (uint16 coordinates, RootSIFT descriptors in 4 bits a bin: 68 bytes a keypoint, at
+most ~34 kB a set);
 ``extract_sets`` does it for the whole picture and for the picture boxes found in it, so a photo
 that is a small part of a screenshot still gets enough features of its own.
 ``verify`` matches two sets (ratio test), fits a similarity transform (rotation, scale,
@@ -35,6 +36,9 @@ SIDE = 320
 # A picture box's: boxes are small parts of a composite (a collage cell, a photo on a page)
 # whose features need every pixel (at 320 the collage and inset copies were lost).
 BOX_SIDE = 640
+# Keypoints kept a set, spread over SIFT's octaves (``spread_over_octaves``), not the strongest
+# overall: those are mostly fine-scale ones, which a half-size, blurred copy does not have
+# (docs/copies.md "Degraded copies").
 MAX_KEYPOINTS = 500
 CONTRAST_THRESHOLD = 0.015  # SIFT's default 0.04 finds too few on blurred, small copies
 MAX_FEATURE_BOXES = 2  # picture boxes that get features of their own
@@ -48,15 +52,17 @@ MIN_INLIER_SHARE = 0.1
 MIN_SPREAD = 0.2
 RANSAC_PIXELS = 6.0  # reprojection error at SIDE
 MIN_SCALE, MAX_SCALE = 1 / 8, 8.0  # a copy is at most 8x larger or smaller
-# A cheap first look: the query's strongest PROBE keypoints must find at least PROBE_MATCHES
-# ratio-test matches before the whole set is matched (most candidates are not copies).
+# A cheap first look: the query's first PROBE keypoints (each octave's strongest) must find at
+# least PROBE_MATCHES ratio-test matches before the whole set is matched (most candidates are
+# not copies).
 PROBE, PROBE_MATCHES = 100, 3
 # Descriptors are kept as RootSIFT (the square root of the L1-normalised SIFT vector, whose
 # Euclidean distance is the Hellinger kernel on SIFT) in 4 bits a bin: round(root × ROOT_SCALE)
 # clipped to 15 (99.9 % of root values are below 0.27 on the copy set). Half the bytes of uint8
 # SIFT, and matched as they are stored (docs/copies.md: mAP@8 0.895 → 0.896 tuned).
 ROOT_SCALE = 56
-FORMAT = 4  # 3: the whole picture's features at 640 px, contrast 0.02; 2: uint8 descriptors
+# 4: the 500 strongest keypoints; 3: the whole picture's at 640 px, contrast 0.02; 2: uint8
+FORMAT = 5
 _HEADER = struct.Struct("<BBHHH4H")  # format, mirrored, width, height, count, box (1/65535)
 _SETS = struct.Struct("<H")  # how many sets follow, each as <I length + bytes
 _REVERSED_BINS = (8 - np.arange(8)) % 8
@@ -166,8 +172,21 @@ _sift = None
 def _detector():
     global _sift
     if _sift is None:
-        _sift = cv2.SIFT_create(nfeatures=MAX_KEYPOINTS, contrastThreshold=CONTRAST_THRESHOLD)
+        _sift = cv2.SIFT_create(nfeatures=0, contrastThreshold=CONTRAST_THRESHOLD)
     return _sift
+
+
+def spread_over_octaves(keypoints: Sequence, limit: int) -> np.ndarray:
+    """Indices of at most ``limit`` keypoints: each octave's strongest, then each octave's
+    second strongest, and so on (strongest first within a round): every scale keeps its best
+    features however many finer ones there are."""
+    response = np.asarray([k.response for k in keypoints], np.float64)
+    octave = np.asarray([k.octave & 255 for k in keypoints])  # 255: the doubled picture's
+    rank = np.empty(len(keypoints), np.int64)
+    for level in np.unique(octave):
+        members = np.flatnonzero(octave == level)
+        rank[members[np.argsort(-response[members], kind="stable")]] = np.arange(len(members))
+    return np.lexsort((-response, rank))[:limit]
 
 
 def working_picture(picture: Image.Image, side: int = SIDE) -> np.ndarray:
@@ -191,14 +210,14 @@ def root_descriptors(sift: np.ndarray) -> np.ndarray:
 
 
 def extract(picture: Image.Image, *, box: Box = WHOLE, limit: int = MAX_KEYPOINTS) -> LocalFeatures:
-    """SIFT keypoints (at most ``limit``, strongest first) of ``box`` of ``picture``, their
-    descriptors as ``root_descriptors``."""
+    """SIFT keypoints (at most ``limit``, ``spread_over_octaves``) of ``box`` of ``picture``,
+    their descriptors as ``root_descriptors``."""
     grey = working_picture(crop(picture, box), SIDE if box == WHOLE else BOX_SIDE)
     keypoints, descriptors = _detector().detectAndCompute(grey, None)
     if descriptors is None or not keypoints:
         empty_points, empty = np.zeros((0, 2), np.float32), np.zeros((0, 128), np.uint8)
         return LocalFeatures(grey.shape[1], grey.shape[0], empty_points, empty, box=box)
-    order = np.argsort([-k.response for k in keypoints], kind="stable")[:limit]
+    order = spread_over_octaves(keypoints, limit)
     points = np.asarray([keypoints[i].pt for i in order], dtype=np.float32)
     return LocalFeatures(
         width=grey.shape[1],
@@ -307,7 +326,7 @@ def verify(query: LocalFeatures, target: LocalFeatures) -> Match | None:
     they are a fair share of the features there."""
     if len(query) < MIN_INLIERS or len(target) < MIN_INLIERS:
         return None
-    if len(query) > 2 * PROBE:  # keypoints are stored strongest first
+    if len(query) > 2 * PROBE:  # stored each octave's strongest first
         probe = _ratio_matches(query, target, slice(PROBE))
         if len(probe[0]) < PROBE_MATCHES:
             return None
