@@ -341,10 +341,9 @@ def _views_searcher(
         kept = ids >= 0
         pairs = np.broadcast_to(rows[:, np.newaxis], ids.shape)[kept]
         best = best_per_image(ids[kept], scores[kept], penalised=pairs, part_penalty=PART_PENALTY)
-        for part_rows, less in ((~rows, 0.0), (rows, PART_PENALTY)):
-            if part_rows.any():
-                for image_id, score in parts.search(batch[part_rows], n).items():
-                    best[image_id] = max(score - less, best.get(image_id, -np.inf))
+        less = np.where(rows, PART_PENALTY, 0.0)
+        for image_id, score in parts.search(batch, n, less=less).items():
+            best[image_id] = max(score, best.get(image_id, -np.inf))
         ranked = sorted(best, key=lambda i: (-best[i], i))[:n]
         return np.asarray(ranked, dtype=np.int64), np.asarray(
             [best[i] for i in ranked], dtype=np.float32

@@ -10,6 +10,7 @@ described again after the index was published join at the next search).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -27,14 +28,27 @@ class PartsIndex:
     owners: np.ndarray  # (n,) image id of each box vector, ascending
     vectors: np.ndarray  # (n, dim) float32
 
-    def search(self, queries: np.ndarray, n: int) -> dict[int, float]:
-        """The best ``n`` images by their best box's similarity to any of ``queries``."""
+    def search(
+        self, queries: np.ndarray, n: int, *, less: Sequence[float] | None = None
+    ) -> dict[int, float]:
+        """The best ``n`` images by their best box's similarity to any of ``queries``, a
+        query's similarities counting ``less[i]`` less (its own, e.g. a grid window's penalty)."""
         if not len(self.owners):
             return {}
         # The box vectors on the left: BLAS streams them once, without the transposed copy of
-        # all of them that cv2.gemm made (~2x the CPU at 52k boxes, docs/benchmarks.md).
+        # all of them that cv2.gemm made (~2x the CPU at 52k boxes, docs/benchmarks.md), and
+        # once for every query view, penalised or not (they were two products, two streams).
         queries = np.asarray(queries, dtype=np.float32).reshape(-1, self.vectors.shape[1])
-        best_box = (self.vectors @ queries.T).max(axis=1)  # each box's best query view
+        scores = self.vectors @ queries.T
+        if less is None:
+            best_box = scores.max(axis=1).astype(np.float64)  # each box's best query view
+        else:
+            # Each penalty's views: best in float32, then less that in float64 (as before).
+            less = np.asarray(less, dtype=np.float64)
+            best_box = np.full(len(scores), -np.inf)
+            for value in np.unique(less):
+                group = scores[:, less == value].max(axis=1).astype(np.float64) - value
+                np.maximum(best_box, group, out=best_box)
         starts = np.flatnonzero(np.r_[True, self.owners[1:] != self.owners[:-1]])
         images, best = self.owners[starts], np.maximum.reduceat(best_box, starts)
         kept = np.lexsort((images, -best))[:n]  # best first, ties by image id

@@ -182,6 +182,27 @@ def test_the_parts_index_ranks_images_by_their_best_box():
     assert PartsIndex(np.zeros(0, np.int64), np.zeros((0, 4), np.float32)).search(queries, 3) == {}
 
 
+def test_the_parts_index_penalises_views_in_one_product_as_two_searches_did():
+    from search.copies.parts_index import PartsIndex
+
+    rng = np.random.default_rng(11)
+    vectors = rng.standard_normal((300, 16)).astype(np.float32)
+    owners = np.sort(rng.integers(0, 120, 300))
+    index = PartsIndex(owners=owners, vectors=vectors)
+    queries = rng.standard_normal((11, 16)).astype(np.float32)
+    grid = np.arange(11) >= 2  # the whole and a box count in full, 9 windows 0.1 less
+    for n in (5, 20, 200):
+        merged: dict[int, float] = {}  # the two searches and their merge, as before
+        for rows, less in ((~grid, 0.0), (grid, 0.1)):
+            for image, score in index.search(queries[rows], n).items():
+                merged[image] = max(score - less, merged.get(image, -np.inf))
+        expected = sorted(merged, key=lambda i: (-merged[i], i))[:n]
+        found = index.search(queries, n, less=np.where(grid, 0.1, 0.0))
+        assert list(found) == expected
+        assert found == pytest.approx({i: merged[i] for i in expected}, abs=1e-6)
+    assert index.search(queries, 5) == index.search(queries, 5, less=np.zeros(11))
+
+
 def test_verify_rejects_unrelated_and_textureless_pictures(photo):
     rng = np.random.default_rng(3)
     unrelated = local.extract(unrelated_picture(rng, (600, 450)))

@@ -233,9 +233,8 @@ def test_a_look_alike_seen_whole_outranks_a_chance_grid_window_match(monkeypatch
     live index or among the stored pictures' boxes) counts ``candidates.PART_PENALTY`` less, so
     a window a little more like another picture than the whole query is like its look-alike no
     longer outranks it; the query's picture boxes count in full."""
-    from types import SimpleNamespace
-
     from search.copies.candidates import PART_PENALTY
+    from search.copies.parts_index import PartsIndex
 
     assert PART_PENALTY > 0.06
     look_alike, by_query_box, by_window, by_stored_box = 11, 12, 13, 14
@@ -251,10 +250,9 @@ def test_a_look_alike_seen_whole_outranks_a_chance_grid_window_match(monkeypatch
             scores = np.array([[0.8, 0], [0.78, 0], [0.86, 0.5]], dtype=np.float32)
             return ids, scores
 
-    def boxes_search(batch, n):  # the stored pictures' boxes: one is like the window
-        return {by_stored_box: 0.85} if any(np.array_equal(r, window) for r in batch) else {}
-
-    monkeypatch.setattr(services, "parts_index", lambda *a: SimpleNamespace(search=boxes_search))
+    # The stored pictures' boxes: one is like the window.
+    boxes = PartsIndex(owners=np.array([by_stored_box]), vectors=0.85 * window[np.newaxis])
+    monkeypatch.setattr(services, "parts_index", lambda *a: boxes)
     search = services._views_searcher(
         None, Index(), np.stack([box_view, window]), np.array([False, True])
     )
