@@ -225,7 +225,7 @@ def words_missing(corpus: Corpus):
 
 def add_words(*, corpus: Corpus, stop: Callable[[], bool] = lambda: False) -> int:
     """Give the rows described before the visual words (or before this vocabulary) their
-    words, made from their stored descriptors (no picture is decoded: ~1 ms of CPU a feature
+    words, made from their stored descriptors (no picture is decoded: ~5 ms of CPU a feature
     set), a batch at a time until done or ``stop()``; returns how many rows got them."""
     from search.models import CopyFeatures
 
