@@ -2,8 +2,8 @@
 same picture, or a part of it, under some crop / scale / rotation / mirror / recolouring), and
 where do the two overlap?
 
-``extract`` finds up to ``MAX_KEYPOINTS`` SIFT keypoints, spread over SIFT's octaves, on a
-picture scaled to ``SIDE`` (or on one box of it, scaled to ``BOX_SIDE``) and keeps them
+``extract`` finds up to ``MAX_KEYPOINTS`` SIFT keypoints, coarse ones kept (``with_coarse``),
+on a picture scaled to ``SIDE`` (or on one box of it, scaled to ``BOX_SIDE``) and keeps them
 compactly (uint16 coordinates, RootSIFT descriptors in 4 bits a bin: 68 bytes a keypoint, at
 most ~34 kB a set);
 ``extract_sets`` does it for the whole picture and for the picture boxes found in it, so a photo
@@ -36,10 +36,11 @@ SIDE = 320
 # A picture box's: boxes are small parts of a composite (a collage cell, a photo on a page)
 # whose features need every pixel (at 320 the collage and inset copies were lost).
 BOX_SIDE = 640
-# Keypoints kept a set, spread over SIFT's octaves (``spread_over_octaves``), not the strongest
-# overall: those are mostly fine-scale ones, which a half-size, blurred copy does not have
-# (docs/copies.md "Degraded copies").
+# Keypoints kept a set: the strongest, but at least COARSE_KEYPOINTS from the octaves at half the
+# picture's size and coarser (``with_coarse``): the strongest overall are mostly fine-scale
+# ones, which a half-size, blurred copy does not have (docs/copies.md "Degraded copies").
 MAX_KEYPOINTS = 500
+COARSE_KEYPOINTS = 150
 CONTRAST_THRESHOLD = 0.015  # SIFT's default 0.04 finds too few on blurred, small copies
 MAX_FEATURE_BOXES = 2  # picture boxes that get features of their own
 RATIO = 0.8  # Lowe's ratio test
@@ -47,12 +48,15 @@ MIN_INLIERS = 10
 # Agreeing features among those inside the matched region of the sparser side: a real copy
 # matches a good share of them, text on two different pages only a few.
 MIN_INLIER_SHARE = 0.1
+# ... unless this many agree: a blurred, JPEG-blocked copy or a texture has hundreds of keypoints
+# inside the region, most of them noise (docs/copies.md "Degraded copies": 0 false copies).
+SHARE_ENOUGH = 20
 # The agreeing features must spread over this share of the matched region on both sides: a
 # shared caption, watermark or logo lines up many features in a small part of two pictures.
 MIN_SPREAD = 0.2
 RANSAC_PIXELS = 6.0  # reprojection error at SIDE
 MIN_SCALE, MAX_SCALE = 1 / 8, 8.0  # a copy is at most 8x larger or smaller
-# A cheap first look: the query's first PROBE keypoints (each octave's strongest) must find at
+# A cheap first look: the query's strongest PROBE keypoints must find at
 # least PROBE_MATCHES ratio-test matches before the whole set is matched (most candidates are
 # not copies).
 PROBE, PROBE_MATCHES = 100, 3
@@ -61,8 +65,9 @@ PROBE, PROBE_MATCHES = 100, 3
 # clipped to 15 (99.9 % of root values are below 0.27 on the copy set). Half the bytes of uint8
 # SIFT, and matched as they are stored (docs/copies.md: mAP@8 0.895 → 0.896 tuned).
 ROOT_SCALE = 56
-# 4: the 500 strongest keypoints; 3: the whole picture's at 640 px, contrast 0.02; 2: uint8
-FORMAT = 5
+# 5: keypoints spread over octaves; 4: the 500 strongest; 3: the whole picture's at 640 px,
+# contrast 0.02; 2: uint8 descriptors
+FORMAT = 6
 _HEADER = struct.Struct("<BBHHH4H")  # format, mirrored, width, height, count, box (1/65535)
 _SETS = struct.Struct("<H")  # how many sets follow, each as <I length + bytes
 _REVERSED_BINS = (8 - np.arange(8)) % 8
@@ -176,17 +181,19 @@ def _detector():
     return _sift
 
 
-def spread_over_octaves(keypoints: Sequence, limit: int) -> np.ndarray:
-    """Indices of at most ``limit`` keypoints: each octave's strongest, then each octave's
-    second strongest, and so on (strongest first within a round): every scale keeps its best
-    features however many finer ones there are."""
+def with_coarse(keypoints: Sequence, limit: int) -> np.ndarray:
+    """Indices of the ``limit`` strongest keypoints, at least ``COARSE_KEYPOINTS`` of them from
+    the octaves at half the picture's size and coarser (when it has that many), strongest
+    first."""
     response = np.asarray([k.response for k in keypoints], np.float64)
     octave = np.asarray([k.octave & 255 for k in keypoints])  # 255: the doubled picture's
-    rank = np.empty(len(keypoints), np.int64)
-    for level in np.unique(octave):
-        members = np.flatnonzero(octave == level)
-        rank[members[np.argsort(-response[members], kind="stable")]] = np.arange(len(members))
-    return np.lexsort((-response, rank))[:limit]
+    strongest = np.argsort(-response, kind="stable")
+    coarse = strongest[(octave[strongest] >= 1) & (octave[strongest] < 128)][:COARSE_KEYPOINTS]
+    chosen = np.zeros(len(keypoints), bool)
+    chosen[coarse] = True
+    rest = strongest[~chosen[strongest]][: max(limit - len(coarse), 0)]
+    chosen[rest] = True
+    return strongest[chosen[strongest]]
 
 
 def working_picture(picture: Image.Image, side: int = SIDE) -> np.ndarray:
@@ -210,14 +217,14 @@ def root_descriptors(sift: np.ndarray) -> np.ndarray:
 
 
 def extract(picture: Image.Image, *, box: Box = WHOLE, limit: int = MAX_KEYPOINTS) -> LocalFeatures:
-    """SIFT keypoints (at most ``limit``, ``spread_over_octaves``) of ``box`` of ``picture``,
-    their descriptors as ``root_descriptors``."""
+    """SIFT keypoints (at most ``limit``, ``with_coarse``) of ``box`` of ``picture``, their
+    descriptors as ``root_descriptors``."""
     grey = working_picture(crop(picture, box), SIDE if box == WHOLE else BOX_SIDE)
     keypoints, descriptors = _detector().detectAndCompute(grey, None)
     if descriptors is None or not keypoints:
         empty_points, empty = np.zeros((0, 2), np.float32), np.zeros((0, 128), np.uint8)
         return LocalFeatures(grey.shape[1], grey.shape[0], empty_points, empty, box=box)
-    order = spread_over_octaves(keypoints, limit)
+    order = with_coarse(keypoints, limit)
     points = np.asarray([keypoints[i].pt for i in order], dtype=np.float32)
     return LocalFeatures(
         width=grey.shape[1],
@@ -326,7 +333,7 @@ def verify(query: LocalFeatures, target: LocalFeatures) -> Match | None:
     they are a fair share of the features there."""
     if len(query) < MIN_INLIERS or len(target) < MIN_INLIERS:
         return None
-    if len(query) > 2 * PROBE:  # stored each octave's strongest first
+    if len(query) > 2 * PROBE:  # keypoints are stored strongest first
         probe = _ratio_matches(query, target, slice(PROBE))
         if len(probe[0]) < PROBE_MATCHES:
             return None
@@ -355,7 +362,7 @@ def verify(query: LocalFeatures, target: LocalFeatures) -> Match | None:
     if target_area <= 0 or query_area <= 0:
         return None
     inside = min(_count_inside(query, query_box), _count_inside(target, target_box))
-    if inliers < MIN_INLIER_SHARE * inside:
+    if inliers < min(MIN_INLIER_SHARE * inside, SHARE_ENOUGH):
         return None
     agreeing = mask.ravel().astype(bool)
     if _spread(query, q[agreeing]) < MIN_SPREAD * query_area or (

@@ -1,6 +1,6 @@
 """A half-size, blurred, JPEG-8–15 copy of a picture against a tight crop of it (docs/copies.md
 "Degraded copies"): the crop's 500 strongest keypoints are fine-scale ones the blurred copy does
-not have; keypoints kept spread over SIFT's octaves match."""
+not have; with coarse keypoints kept (``local.with_coarse``) they match."""
 
 from __future__ import annotations
 
@@ -50,24 +50,22 @@ def test_a_degraded_copy_verifies_against_a_tight_crop_both_ways(page):
     assert local.verify(_strongest(small), _strongest(tight)) is None
 
 
-def test_keypoints_are_kept_from_every_octave(page):
+def test_the_strongest_keypoints_are_kept_with_coarse_ones(page):
     tight, _ = page
     grey = local.working_picture(tight)
-    keypoints, _ = cv2.SIFT_create(contrastThreshold=local.CONTRAST_THRESHOLD).detectAndCompute(
-        grey, None
-    )
+    sift = cv2.SIFT_create(contrastThreshold=local.CONTRAST_THRESHOLD)
+    keypoints, _ = sift.detectAndCompute(grey, None)
     assert len(keypoints) > local.MAX_KEYPOINTS
     octave = np.asarray([k.octave & 255 for k in keypoints])
-    kept = local.spread_over_octaves(keypoints, local.MAX_KEYPOINTS)
+    coarse = (octave >= 1) & (octave < 128)  # half the picture's size and coarser
+    strongest = np.argsort([-k.response for k in keypoints], kind="stable")
+    assert coarse[strongest[: local.MAX_KEYPOINTS]].sum() < local.COARSE_KEYPOINTS
+    kept = local.with_coarse(keypoints, local.MAX_KEYPOINTS)
     assert len(kept) == local.MAX_KEYPOINTS == len(set(kept.tolist()))
-    strongest = np.argsort([-k.response for k in keypoints])[: local.MAX_KEYPOINTS]
-    for level in np.unique(octave):  # each octave keeps its own strongest, up to its share
-        members = np.flatnonzero(octave == level)
-        share = min(len(members), local.MAX_KEYPOINTS // len(np.unique(octave)))
-        best = members[np.argsort([-keypoints[i].response for i in members])][:share]
-        assert set(best.tolist()) <= set(kept.tolist())
-    coarse = octave[kept] != 255
-    assert coarse.sum() > (octave[strongest] != 255).sum()
+    assert coarse[kept].sum() == min(local.COARSE_KEYPOINTS, coarse.sum())  # every one here
+    assert list(kept) == [i for i in strongest if i in set(kept.tolist())]  # strongest first
+    fine = [i for i in strongest if not coarse[i]][: local.MAX_KEYPOINTS - coarse[kept].sum()]
+    assert set(fine) <= set(kept.tolist())
 
 
 def test_a_degraded_copy_is_no_copy_of_another_pictures_crop(page):
