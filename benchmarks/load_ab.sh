@@ -1,6 +1,7 @@
 #!/bin/bash
 # Interleaved A/B of benchmarks/load.py between two checkouts (issue #21's refactor check).
 #   benchmarks/load_ab.sh NOW_TREE BASE_TREE OUT_DIR [reps]
+#   MODES="8:0" benchmarks/load_ab.sh ...   # only the closed loop (clients:think per mode)
 # Each tree needs .venv and a PostgreSQL database of its own: crier_bench (NOW) and crier_base
 # (BASE), owner crier. Per rep and mode (1 client in flight per kind; 8 paced clients; 8 closed
 # loop) it runs NOW then BASE, each database ANALYZEd first, 1,000 images, 40 s of load,
@@ -10,8 +11,8 @@ set -u
 now=$1 base=$2 out=$3 reps=${4:-3}
 mkdir -p "$out"
 for rep in $(seq 1 "$reps"); do
-  for mode in "1 0" "8 0.5" "8 0"; do
-    set -- $mode
+  for mode in ${MODES:-1:0 8:0.5 8:0}; do
+    set -- ${mode/:/ }
     for tree in now base; do
       if [ $tree = now ]; then dir=$now db=crier_bench redis=5; else dir=$base db=crier_base redis=6; fi
       tag=$tree-c$1-t$2-$rep
