@@ -102,12 +102,13 @@ def _matches(corpora, q: str) -> int:
     from corpora.models import ImageRecord
     from search.text import ranking
 
-    records = ImageRecord.objects.filter(corpus__in=corpora)
     words = ranking.query_words(q)
     if ranking.ranks_in_database():
+        searched = ranking._Searched.of(corpora, None)
         return len(
-            ranking._rank_in_postgres(records, ranking._searchable_words(words), 10**9).ranked
+            ranking._rank_in_postgres(searched, ranking._searchable_words(words), 10**9).ranked
         )
+    records = ImageRecord.objects.filter(corpus__in=corpora)
     return len(ranking._rank_here(records, words, 10**9).ranked)
 
 

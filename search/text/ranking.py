@@ -165,15 +165,13 @@ def text_search(
     page = page or Page()
     if page.min_score is not None:
         raise InvalidInput("min_score applies to image search, not text search.", field="min_score")
-    records = apply_filters(ImageRecord.objects.filter(corpus__in=corpora), filters)
     words = query_words(q)
     if ranks_in_database():
-        words, pending = _searchable_words_and_pending(words, records)
-        every_image_of = corpora if filters is None or filters.is_empty else None
-        ranking = _rank_in_postgres(
-            records, words, page.depth, every_image_of=every_image_of, pending=pending
-        )
+        searched = _Searched.of(corpora, filters)
+        words, pending = _searchable_words_and_pending(words, searched)
+        ranking = _rank_in_postgres(searched, words, page.depth, pending=pending)
     else:
+        records = apply_filters(ImageRecord.objects.filter(corpus__in=corpora), filters)
         words = tuple(word for word in words if word not in STOP_WORDS)
         ranking = _rank_here(records, words, page.depth)
     shown, has_more = page.cut(ranking.ranked)
@@ -244,24 +242,53 @@ def _searchable_words(words: tuple[str, ...]) -> tuple[str, ...]:
         return tuple(row[0] for row in cursor.fetchall())
 
 
+@dataclass(frozen=True)
+class _Searched:
+    """The images a text search ranks, as SQL compiled once per search: the ids of the searched
+    corpora and, when filters narrow them, the ids of the images they keep (None: every image
+    of the corpora not in the trash). Compiling an ORM query costs more than PostgreSQL takes
+    to plan and run these small statements, so each is compiled once and the rest is written
+    here (docs/benchmarks.md, "Refactor check", text search)."""
+
+    corpus_ids: tuple[str, tuple[Any, ...]]
+    image_ids: tuple[str, tuple[Any, ...]] | None
+
+    @classmethod
+    def of(cls, corpora: QuerySet[Corpus], filters: ImageFilters | None) -> _Searched:
+        corpus_ids = corpora.order_by().values("pk").query.sql_with_params()
+        if filters is None or filters.is_empty:
+            return cls(corpus_ids, None)
+        records = apply_filters(ImageRecord.objects.filter(corpus__in=corpora), filters)
+        return cls(corpus_ids, records.order_by().values("pk").query.sql_with_params())
+
+    def records(self, alias: str) -> tuple[str, list[Any]]:
+        """A condition on the image table under ``alias``: the row is a searched image."""
+        if self.image_ids is None:
+            sql, params = self.corpus_ids
+            return f'{alias}."trashed_at" IS NULL AND {alias}."corpus_id" IN ({sql})', list(params)
+        sql, params = self.image_ids
+        return f'{alias}."id" IN ({sql})', list(params)
+
+
 def _searchable_words_and_pending(
-    words: tuple[str, ...], records: QuerySet[ImageRecord]
+    words: tuple[str, ...], searched: _Searched
 ) -> tuple[tuple[str, ...], bool]:
-    """:func:`_searchable_words`, and whether some image of ``records`` is pending (not
-    encoded yet, or uploaded during a change of encoder), in the same round trip: only a
-    pending image can lack a vector row of its corpus's serving encoder (:func:`_candidates`).
-    The encoding job writes an image's row and its status in one transaction; during a change
-    of encoder an image uploaded meanwhile stays pending until the swap. The look-up is an
-    index probe (``ImageRecord`` is indexed by corpus and status)."""
+    """:func:`_searchable_words`, and whether some searched image is pending (not encoded
+    yet, or uploaded during a change of encoder), in the same round trip: only a pending image
+    can lack a vector row of its corpus's serving encoder (:func:`_candidates`). The encoding
+    job writes an image's row and its status in one transaction; during a change of encoder an
+    image uploaded meanwhile stays pending until the swap. The look-up is an index probe
+    (``ImageRecord`` is indexed by corpus and status)."""
     if not words:
         return (), False
-    waiting, waiting_params = (
-        records.filter(status=ImageStatus.PENDING).order_by().values("pk").query.sql_with_params()
+    searched_sql, searched_params = searched.records("p")
+    waiting = (
+        f'SELECT 1 FROM "{ImageRecord._meta.db_table}" p WHERE p."status" = %s AND {searched_sql}'
     )
     with connection.cursor() as cursor:
         cursor.execute(
             f"SELECT ARRAY({_SEARCHABLE}), EXISTS ({waiting})",
-            [list(words), TEXT_SEARCH_CONFIG, *waiting_params],
+            [list(words), TEXT_SEARCH_CONFIG, ImageStatus.PENDING, *searched_params],
         )
         searchable, pending = cursor.fetchone()
     return tuple(searchable), bool(pending)
@@ -338,12 +365,9 @@ def _best_label_probability(vector: str, word: str) -> tuple[str, list[Any]]:
 
 
 def _candidates(
-    records: QuerySet[ImageRecord],
-    words: tuple[str, ...],
-    every_image_of: QuerySet[Corpus] | None,
-    pending: bool,
+    searched: _Searched, words: tuple[str, ...], pending: bool
 ) -> tuple[str, list[Any]]:
-    """SQL (and params) of the images of ``records`` holding some word, with each word's
+    """SQL (and params) of the ``searched`` images holding some word, with each word's
     evidence per field (columns ``pk`` and :func:`_column`), each image found and scored from
     one row, without a join per candidate (docs/benchmarks.md, "Refactor check", text search):
 
@@ -356,14 +380,13 @@ def _candidates(
       be one (:func:`_searchable_words_and_pending`): without ``pending`` that part is left out
       of the statement, which PostgreSQL then plans and runs in about half the time.
 
-    ``every_image_of``: the corpora whose every image (not in the trash) ``records`` holds, if
-    so; then the vector rows are narrowed by their corpus and the few images in the trash,
-    without reading the records (a hash of every searched image cost a word half the images
-    hold a third more than at 708a49f)."""
+    When every image of the corpora (not in the trash) is searched (no filter), the vector rows
+    are narrowed by their corpus and the few images in the trash, without reading the records
+    (a hash of every searched image cost a word half the images hold a third more than at
+    708a49f)."""
     table, vectors = ImageRecord._meta.db_table, ImageVector._meta.db_table
     corpora, indices = Corpus._meta.db_table, CorpusIndex._meta.db_table
     query = " | ".join(words)
-    ids, id_params = records.order_by().values("pk").query.sql_with_params()
     serving_encoder = 'COALESCE(NULLIF(ci."encoder", \'\'), c."encoder")'
     serving_of = f'"{corpora}" c LEFT JOIN "{indices}" ci ON ci."corpus_id" = c."id"'
 
@@ -372,18 +395,19 @@ def _candidates(
         sql = ", ".join(f'{sql} AS "{name}"' for name, (sql, _) in columns.items())
         return f'SELECT {pk} AS "pk", {sql}', [p for _, params in columns.values() for p in params]
 
-    if every_image_of is None:
-        searched, searched_params = f'v."image_id" IN ({ids})', list(id_params)
+    if searched.image_ids is not None:
+        ids, id_params = searched.image_ids
+        within, within_params = f'v."image_id" IN ({ids})', list(id_params)
         served, served_params = "", []
     else:
-        corpus_ids, corpus_params = every_image_of.order_by().values("pk").query.sql_with_params()
+        corpus_ids, corpus_params = searched.corpus_ids
         # The corpora's images in the trash (an array of the corpora, not a join: cheaper to
         # plan, and there are few of them).
-        searched = (
+        within = (
             f'v."image_id" NOT IN (SELECT t."id" FROM "{table}" t WHERE t."trashed_at" IS NOT '
             f'NULL AND t."corpus_id" = ANY(ARRAY({corpus_ids})))'
         )
-        searched_params = list(corpus_params)
+        within_params = list(corpus_params)
         served, served_params = f' WHERE c."id" IN ({corpus_ids})', list(corpus_params)
     owner, owner_params = _matches('v."owner_words"', query)
     labels, label_params = _matches('v."label_words"', query)
@@ -393,7 +417,7 @@ def _candidates(
     # (PostgreSQL plans it apart: ~0.1 ms less planning), otherwise inline (narrowed by the
     # searched images).
     pairs = f'SELECT c."id", {serving_encoder} AS "encoder" FROM {serving_of}{served}'
-    if every_image_of is None:
+    if searched.image_ids is not None:
         with_served, with_params, serving_pairs = "", [], f"({pairs})"
     else:
         with_served = f'WITH "served" AS MATERIALIZED ({pairs}) '
@@ -402,7 +426,7 @@ def _candidates(
     vector_rows = (
         f'{head} FROM "{vectors}" v WHERE v."kind" = %s '
         f'AND ({owner} OR ({labels} AND v."status" = %s)) '
-        f'AND (v."corpus_id", v."encoder") IN {serving_pairs} AND {searched}'
+        f'AND (v."corpus_id", v."encoder") IN {serving_pairs} AND {within}'
     )
     vector_params = [
         *head_params,
@@ -411,20 +435,21 @@ def _candidates(
         *label_params,
         VectorStatus.ENCODED,
         *served_params,
-        *searched_params,
+        *within_params,
     ]
     if not pending:
         return with_served + vector_rows, [*with_params, *vector_params]
 
     head, head_params = select('r."id"', 'r."search_document"', None)
     owner, owner_params = _matches('r."search_document"', query)
+    record_searched, record_searched_params = searched.records("r")
     record_rows = (
         f'{head} FROM "{table}" r JOIN "{corpora}" c ON c."id" = r."corpus_id" '
         f'LEFT JOIN "{indices}" ci ON ci."corpus_id" = c."id" '
-        f'WHERE {owner} AND r."id" IN ({ids}) AND NOT EXISTS (SELECT 1 FROM "{vectors}" v '
+        f'WHERE {owner} AND {record_searched} AND NOT EXISTS (SELECT 1 FROM "{vectors}" v '
         f'WHERE v."image_id" = r."id" AND v."kind" = %s AND v."encoder" = {serving_encoder})'
     )
-    record_params = [*head_params, *owner_params, *id_params, VectorKind.IMAGE]
+    record_params = [*head_params, *owner_params, *record_searched_params, VectorKind.IMAGE]
     return (
         f"{with_served}{vector_rows} UNION ALL {record_rows}",
         [*with_params, *vector_params, *record_params],
@@ -432,23 +457,18 @@ def _candidates(
 
 
 def _rank_in_postgres(
-    records: QuerySet[ImageRecord],
-    words: tuple[str, ...],
-    depth: int,
-    *,
-    every_image_of: QuerySet[Corpus] | None = None,
-    pending: bool = True,
+    searched: _Searched, words: tuple[str, ...], depth: int, *, pending: bool = True
 ) -> _Ranking:
     """Rank in one query: the candidates come through the GIN indexes (some word somewhere in
     the owner's words or the labels), each word's evidence per field is computed for them alone,
     and the number of words held, then the score (the same formula as :func:`partial_score`),
     orders them.
     Whether any candidate holds each word is read over all of them, before the cut.
-    ``every_image_of``, ``pending``: see :func:`_candidates`."""
+    ``pending``: see :func:`_candidates`."""
     if not words:
         return _Ranking([], ())
     columns = [_column(i, field) for i in range(len(words)) for field in FIELDS]
-    inner, params = _candidates(records, words, every_image_of, pending)
+    inner, params = _candidates(searched, words, pending)
     n = len(words)
     names = ", ".join(f'"{name}"' for name in columns)
 
