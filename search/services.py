@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
+from functools import cache
 
 import numpy as np
 from django.conf import settings
@@ -23,6 +24,7 @@ from search.copies.candidates import (
     best_per_image,
     to_verify,
 )
+from search.copies.described import Described, described
 from search.copies.local import LocalFeatures, Match, extract_sets
 from search.copies.matching import COPY, SIMILAR, copies_first, verify_targets
 from search.copies.parts import picture_boxes
@@ -269,12 +271,14 @@ def _search(
     the first ``CRIER_COPY_VERIFY_DEPTH`` hits are verified: copies first."""
     started = time.perf_counter()
     exclude = {int(i) for i in exclude_ids}
+    # Which copy-search rows the corpus has (the parts and words indices' key): read once.
+    rows = cache(lambda: described(corpus))
     if filters is not None and not filters.is_empty:
         search = FilteredSearch(corpus=corpus, index=index, filters=filters)
     elif index is None:
         search = _exact_searcher(corpus)
     elif copies is not None:
-        search = _views_searcher(corpus, index, copies.views, copies.penalised)
+        search = _views_searcher(corpus, index, copies.views, copies.penalised, rows)
     else:
         search = lambda query, n: index.search(_as_query(query, index.meta["dim"]), n)  # noqa: E731
     encoder = _served_encoder(index)
@@ -293,7 +297,9 @@ def _search(
         ranked = [hit for hit in ranked if hit.score >= page.min_score]
         matched = len(ranked)
     if copies is not None:
-        by_words = _WordCandidates(corpus, index, query, exclude, encoder, filters, page.min_score)
+        by_words = _WordCandidates(
+            corpus, index, query, exclude, encoder, filters, page.min_score, rows
+        )
         features, words = copies.local_features(), copies.visual_words()
         ranked = _copies_first(corpus, ranked, features, words, by_words)
     hits, has_more = page.cut(ranked)
@@ -322,13 +328,15 @@ def _views_searcher(
     index: LoadedIndex,
     views: np.ndarray | None,
     penalised: np.ndarray | None = None,
+    rows: Callable[[], Described] | None = None,
 ):
     """Search the query and its other ``views`` in one batch, and the corpus's picture boxes
     (``search.copies.parts_index``) with all of them; each image keeps its best score, a match
     of a ``penalised`` view (a grid window) counting ``candidates.PART_PENALTY`` less."""
     dim = index.meta["dim"]
     version = index.directory.name if index.directory is not None else ""
-    parts = parts_index(corpus, version, index.meta.get("encoder_fingerprint", ""), dim)
+    fingerprint = index.meta.get("encoder_fingerprint", "")
+    parts = parts_index(corpus, version, fingerprint, dim, rows() if rows else None)
 
     def search(query: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
         batch = _as_query(query, dim)[np.newaxis]
@@ -363,13 +371,16 @@ class _WordCandidates:
     encoder: str | None
     filters: ImageFilters | None
     min_score: float | None
+    rows: Callable[[], Described] | None = None
 
     def first(self, words: list[np.ndarray], skip: set[int], n: int) -> list[Hit]:
         """The first ``n`` images by ``words`` (``search.copies.words_index``) that are not in
         ``skip``, excluded, deleted or filtered out, best first (their scores to come)."""
         if n <= 0 or self.index is None or not any(len(w) for w in words):
             return []
-        found = words_index(self.corpus, _version_of(self.corpus, self.index)).search(
+        version = _version_of(self.corpus, self.index)
+        rows = self.rows() if self.rows else None
+        found = words_index(self.corpus, version, rows).search(
             words, n + len(skip) + len(self.exclude)
         )
         ids = [i for i in found if i not in skip and i not in self.exclude]

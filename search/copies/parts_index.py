@@ -4,8 +4,8 @@ whole query finds the composite it is a part of (docs/copies.md).
 
 Few pictures are composites, so this is a small exact index beside the corpus's ScaNN index:
 loaded from ``CopyFeatures`` on first use and kept per process, keyed by the corpus, its index
-version and which images are described (counted from an index: images described, deleted or
-described again after the index was published join at the next search).
+version and which images are described (``search.copies.described``: images described, deleted
+or described again after the index was published join at the next search).
 """
 
 from __future__ import annotations
@@ -14,10 +14,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from django.db.models import Count, Max, Q
 
 from corpora.models import Corpus
-from search.copies import store
+from search.copies.described import Described, described
 from search.copies.per_corpus import PerCorpus
 
 MAX_LOADED = 32
@@ -58,18 +57,14 @@ class PartsIndex:
 _loaded: PerCorpus[PartsIndex] = PerCorpus(MAX_LOADED)
 
 
-def parts_index(corpus: Corpus, version: str, fingerprint: str, dim: int) -> PartsIndex:
+def parts_index(
+    corpus: Corpus, version: str, fingerprint: str, dim: int, rows: Described | None = None
+) -> PartsIndex:
     """The corpus's box vectors made with encoder version ``fingerprint``, for a search of its
-    index ``version``."""
-    from search.models import CopyFeatures
-
-    # Which rows there are, read from the (corpus, version) index alone (no row is read: a
-    # COUNT over rows holding ~60 KiB of features each read them all in SQLite): images
-    # described, deleted or described again since the last search change the key.
-    described = CopyFeatures.objects.filter(corpus=corpus).aggregate(
-        rows=Count("pk"), last=Max("pk"), current=Count("pk", filter=Q(version=store.VERSION))
-    )
-    key = (version, fingerprint, described["rows"], described["last"], described["current"])
+    index ``version``; ``rows``: the corpus's ``described`` rows when the search read them
+    already (the visual words index is keyed by them too)."""
+    rows = rows if rows is not None else described(corpus)
+    key = (version, fingerprint, *rows.parts_key)
     return _loaded.get(corpus.pk, key, lambda: _load(corpus, fingerprint, dim))
 
 

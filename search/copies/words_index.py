@@ -18,11 +18,11 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from django.db.models import Count, Max, Q
 
 from corpora.models import Corpus
 from search.copies import store
 from search.copies import words as visual_words
+from search.copies.described import Described, described
 from search.copies.per_corpus import PerCorpus
 
 MAX_LOADED = 32
@@ -152,20 +152,13 @@ def _stored_rows(corpus: Corpus, version: str) -> Iterable[tuple[int, list[np.nd
         yield image_id, visual_words.unpack(bytes(blob))
 
 
-def words_index(corpus: Corpus, version: str) -> WordsIndex:
-    """The corpus's visual words, for a search of its index ``version``."""
-    from search.models import CopyFeatures
-
-    vocabulary = visual_words.version()
-    # Read from the (corpus, version, words_version, image) index alone, as parts_index does.
-    described = CopyFeatures.objects.filter(corpus=corpus).aggregate(
-        rows=Count("pk"),
-        last=Max("pk"),
-        worded=Count("pk", filter=Q(version=store.VERSION, words_version=vocabulary)),
-    )
-    key = (version, vocabulary, described["rows"], described["last"], described["worded"])
+def words_index(corpus: Corpus, version: str, rows: Described | None = None) -> WordsIndex:
+    """The corpus's visual words, for a search of its index ``version``; ``rows``: the
+    corpus's ``described`` rows when the search read them already."""
+    rows = rows if rows is not None else described(corpus)
+    key = (version, *rows.words_key)
     size = visual_words.vocabulary().size
-    return _loaded.get(corpus.pk, key, lambda: build(_stored_rows(corpus, vocabulary), size))
+    return _loaded.get(corpus.pk, key, lambda: build(_stored_rows(corpus, rows.vocabulary), size))
 
 
 def clear() -> None:

@@ -1,0 +1,76 @@
+"""What copy search saves per query (docs/benchmarks.md "Copy search: cheaper"): work it
+skips, statements it no longer repeats. Each test fails if the saving is undone, or if it
+changes what a search finds."""
+
+from __future__ import annotations
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from PIL import Image
+
+from search import services
+from search.copies import local
+from search.evaluation.copies_set import load_target, target_paths
+from tests.search.test_copy_search import copies  # noqa: F401 (a fixture)
+
+_verify = local.verify
+
+
+@pytest.fixture(scope="module")
+def photo() -> Image.Image:
+    return load_target(target_paths("tune")[0])  # the astronaut
+
+
+@pytest.fixture
+def verify_calls(monkeypatch) -> list[tuple[local.LocalFeatures, local.LocalFeatures]]:
+    calls: list[tuple[local.LocalFeatures, local.LocalFeatures]] = []
+
+    def counted(query, target):
+        calls.append((query, target))
+        return _verify(query, target)
+
+    monkeypatch.setattr(local, "verify", counted)
+    return calls
+
+
+def test_a_copy_found_as_it_is_is_not_verified_again_mirrored(photo, verify_calls):
+    w, h = photo.size
+    query = local.query_sets(local.extract_sets(photo))
+    target = local.extract_sets(photo.crop((w // 5, h // 6, w, h)))
+    match = local.best_match(query, target)
+    assert match is not None and not match.mirrored
+    assert [q.mirrored for q, _ in verify_calls] == [False]  # one verification, as found
+    assert match == _verify(query[0], target[0])  # the whole as found's own match
+
+
+def test_a_mirrored_copy_is_still_found_through_the_mirrored_whole(photo, verify_calls):
+    query = local.query_sets(local.extract_sets(photo))
+    target = local.extract_sets(photo.transpose(Image.Transpose.FLIP_LEFT_RIGHT))
+    match = local.best_match(query, target)
+    assert match is not None and match.mirrored and match.inliers > 100
+    assert [q.mirrored for q, _ in verify_calls] == [False, True]
+
+
+def _described_reads(queries: CaptureQueriesContext) -> int:
+    return sum(
+        "copyfeatures" in q["sql"].lower() and "count(" in q["sql"].lower()
+        for q in queries.captured_queries
+    )
+
+
+def test_a_search_counts_the_described_rows_once_for_both_indices(copies):  # noqa: F811
+    corpus, ids = copies
+    with CaptureQueriesContext(connection) as similar:
+        found = services.search_similar(corpus=corpus, record_id=ids["page.png"], k=4)
+    assert {hit.record.original_filename: hit.kind for hit in found.hits}["astronaut.png"] == "copy"
+    with CaptureQueriesContext(connection) as by_file:
+        services.search_image(corpus=corpus, image=copies_page(), k=4)
+    # The parts index and the visual words index are keyed by the same statement.
+    assert _described_reads(similar) == _described_reads(by_file) == 1
+
+
+def copies_page() -> bytes:
+    from tests.search.test_copy_search import page_with_astronaut
+
+    return page_with_astronaut()
