@@ -27,7 +27,7 @@ from search.copies.candidates import (
 from search.copies.described import Described, described
 from search.copies.local import LocalFeatures, Match, extract_sets
 from search.copies.matching import COPY, SIMILAR, copies_first, verify_targets
-from search.copies.parts import picture_boxes
+from search.copies.parts import Box, View, picture_boxes
 from search.copies.parts_index import parts_index
 from search.copies.words_index import words_index
 from search.encoding.preprocessing import decode_side, open_image
@@ -96,8 +96,19 @@ class CopyQuery:
         return self.words
 
 
-def _query_features(picture: Image.Image, boxes) -> tuple[list[LocalFeatures], list[np.ndarray]]:
-    """A query picture's local feature sets and their visual words."""
+def _query_features(
+    picture: Image.Image, boxes: list[Box] | Future[list[Box]]
+) -> tuple[list[LocalFeatures], list[np.ndarray]]:
+    """A query picture's local feature sets and their visual words; given a ``Future`` for its
+    picture boxes, they are found first, here, and handed over through it."""
+    if isinstance(boxes, Future):
+        try:
+            found = picture_boxes(picture)
+        except BaseException as exc:
+            boxes.set_exception(exc)
+            raise
+        boxes.set_result(found)
+        boxes = found
     sets = extract_sets(picture, boxes)
     return sets, visual_words.words_of(sets)
 
@@ -523,10 +534,7 @@ def search_image(
         picture = region.crop(picture)
     copies = None
     if settings.CRIER_COPY_SEARCH:
-        boxes = picture_boxes(picture)
-        features = _features_pool.submit(_query_features, picture, boxes)
-        views = QUERY_PLAN.views(picture, boxes=boxes)
-        batch = np.stack([encoder.preprocess(view.render(picture)) for view in views])
+        views, batch, features = _query_views(picture, encoder)
         vectors = encoder.encode_batch(batch)
         vector = vectors[0]  # the whole picture
         penalised = np.asarray([view.kind in PENALISED_VIEWS for view in views[1:]], dtype=bool)
@@ -535,6 +543,34 @@ def search_image(
         vector = encoder.encode_batch(encoder.preprocess(picture)[np.newaxis])[0]
     result = _search(corpus, index, vector, page or Page(k=k), filters=filters, copies=copies)
     return replace(result, query_picture=picture)
+
+
+def _query_views(
+    picture: Image.Image, encoder
+) -> tuple[list[View], np.ndarray, Future[tuple[list[LocalFeatures], list[np.ndarray]]]]:
+    """A query picture's views (``QUERY_PLAN``), their encoder inputs, and its local features
+    being found in a worker thread. The thread looks for the picture boxes first, while this
+    one makes the inputs of the views that do not need them (the whole, the grid windows);
+    when no worker thread is free, this one finds the boxes itself."""
+    boxes: Future[list[Box]] = Future()
+    features = _features_pool.submit(_query_features, picture, boxes)
+    pixels = {
+        view: encoder.preprocess(view.render(picture))
+        for view in replace(QUERY_PLAN, boxes=False).views(picture)
+    }
+    if features.cancel():  # still queued behind other searches' work
+        found = picture_boxes(picture)
+        features = _features_pool.submit(_query_features, picture, found)
+    else:
+        found = boxes.result()
+    views = QUERY_PLAN.views(picture, boxes=found)
+    batch = np.stack(
+        [
+            pixels[view] if view in pixels else encoder.preprocess(view.render(picture))
+            for view in views
+        ]
+    )
+    return views, batch, features
 
 
 def search_similar(

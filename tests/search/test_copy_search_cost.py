@@ -74,3 +74,52 @@ def copies_page() -> bytes:
     from tests.search.test_copy_search import page_with_astronaut
 
     return page_with_astronaut()
+
+
+def _page_picture() -> Image.Image:
+    import io
+
+    from tests.search.test_copy_search import page_with_astronaut
+
+    return Image.open(io.BytesIO(page_with_astronaut())).convert("RGB")
+
+
+def test_a_file_querys_views_are_made_while_its_boxes_are_found_the_same_as_before():
+    import threading
+
+    import numpy as np
+
+    from search.copies.candidates import QUERY_PLAN
+    from search.copies.parts import picture_boxes
+    from search.encoders import get_encoder
+
+    encoder = get_encoder("histogram")
+    picture = _page_picture()
+    boxes = picture_boxes(picture)
+    assert boxes  # the page's two photos: views of their own
+    views = QUERY_PLAN.views(picture, boxes=boxes)
+    expected = np.stack([encoder.preprocess(view.render(picture)) for view in views])
+    sets = local.extract_sets(picture, boxes)
+
+    def made():
+        views_made, batch, features = services._query_views(picture, encoder)
+        assert views_made == views and np.array_equal(batch, expected)
+        return features
+
+    def same_features(features) -> None:
+        found, _ = features.result()
+        assert [s.box for s in found] == [s.box for s in sets]
+        assert all(
+            np.array_equal(a.descriptors, b.descriptors) for a, b in zip(found, sets, strict=True)
+        )
+
+    same_features(made())  # the boxes found by a worker thread
+    release = threading.Event()  # every worker thread busy: this thread finds them
+    busy = [services._features_pool.submit(release.wait, 30) for _ in range(2)]
+    try:
+        features = made()
+        assert not any(job.done() for job in busy)  # it did not wait for the pool
+    finally:
+        release.set()
+    same_features(features)
+    assert all(job.result() for job in busy)
