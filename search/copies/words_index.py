@@ -47,6 +47,18 @@ class WordsIndex:
             )
         )  # fmt: skip
 
+    def _postings(self, words: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The postings of ``words`` (ascending), word after word: set rows, counts as float32,
+        and how many each word has. Copied a word's slice at a time (one pass; gathering them
+        through an index array of every posting took ~3x as long)."""
+        starts, ends = self.offsets[words], self.offsets[words + 1]
+        spans = [slice(a, b) for a, b in zip(starts.tolist(), ends.tolist(), strict=True)]
+        if not spans:
+            return np.zeros(0, np.int32), np.zeros(0, np.float32), ends - starts
+        rows = np.concatenate([self.postings[span] for span in spans])
+        counts = np.concatenate([self.counts[span] for span in spans]).astype(np.float32)
+        return rows, counts, ends - starts
+
     def search(self, query: Sequence[np.ndarray], n: int) -> dict[int, float]:
         """The best ``n`` images by the cosine of their best feature set's tf-idf vector with
         any of the ``query``'s sets (each an array of word ids), best first, ties by image id."""
@@ -60,27 +72,24 @@ class WordsIndex:
         )
         weights /= np.maximum(np.linalg.norm(weights, axis=1, keepdims=True), 1e-12)
         weights *= self.idf  # what a stored count is multiplied by (its idf, then its norm)
-        touched = np.flatnonzero(weights.any(axis=0))
-        starts, ends = self.offsets[touched], self.offsets[touched + 1]
-        lengths = ends - starts
-        total = int(lengths.sum())
-        if not total:
-            return {}
-        # The postings of every touched word, gathered in one go.
-        first = np.cumsum(lengths) - lengths
-        where = np.arange(total, dtype=np.int64) + np.repeat(starts - first, lengths)
-        rows = self.postings[where]
-        counts = self.counts[where].astype(np.float32)
         best = np.zeros(len(self.owners), np.float32)
-        for row_weights in weights[:, touched]:
+        for row_weights in weights:
+            # Only this set's own words: a zero weight adds nothing to a posting's sum.
+            own = np.flatnonzero(row_weights)
+            rows, counts, lengths = self._postings(own)
+            if not len(rows):
+                continue
             scores = np.bincount(
-                rows, weights=counts * np.repeat(row_weights, lengths), minlength=len(best)
+                rows, weights=counts * np.repeat(row_weights[own], lengths), minlength=len(best)
             )
             np.maximum(best, scores.astype(np.float32), out=best)
         best *= self.inverse_norms
         starts_of = np.flatnonzero(np.r_[True, self.owners[1:] != self.owners[:-1]])
         images, image_best = self.owners[starts_of], np.maximum.reduceat(best, starts_of)
         kept = np.flatnonzero(image_best > 0)
+        if len(kept) > n:  # the best n all score at least the n-th best score: sort only those
+            nth = np.partition(image_best[kept], len(kept) - n)[len(kept) - n]
+            kept = kept[image_best[kept] >= nth]
         kept = kept[np.lexsort((images[kept], -image_best[kept]))][:n]
         return {int(images[i]): float(image_best[i]) for i in kept}
 

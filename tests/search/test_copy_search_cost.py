@@ -123,3 +123,23 @@ def test_a_file_querys_views_are_made_while_its_boxes_are_found_the_same_as_befo
         release.set()
     same_features(features)
     assert all(job.result() for job in busy)
+
+
+def test_the_words_index_sorts_only_its_best_and_keeps_ties_in_image_order():
+    import numpy as np
+
+    from search.copies.words_index import build
+
+    same = np.asarray([1, 2, 3, 4, 5, 6], np.uint16)
+    rows = [(image, [np.asarray([1, 2, 3, 7, 8, 9], np.uint16)]) for image in (1, 2, 3)]
+    rows += [(image, [same]) for image in range(10, 30)]  # 20 images scoring the same
+    rows += [(image, [np.asarray([30 + image], np.uint16)]) for image in range(40, 60)]
+    index = build(rows, 1024)
+    found = index.search([same], 5)
+    assert list(found) == [10, 11, 12, 13, 14]  # among equal scores, by image id
+    assert list(index.search([same], 22)) == [*range(10, 30), 1, 2]
+    # Each set of the query scores with its own words only: an image's score is that of the
+    # query's set it matches best.
+    other = np.asarray([7, 8, 9, 31], np.uint16)
+    both = index.search([same, other], 25)
+    assert both[1] == index.search([other], 1)[1] and both[10] == found[10]
