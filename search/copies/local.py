@@ -17,7 +17,7 @@ extraction).
 from __future__ import annotations
 
 import struct
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from functools import cached_property
 
@@ -42,7 +42,9 @@ BOX_SIDE = 640
 MAX_KEYPOINTS = 500
 COARSE_KEYPOINTS = 150
 CONTRAST_THRESHOLD = 0.015  # SIFT's default 0.04 finds too few on blurred, small copies
-MAX_FEATURE_BOXES = 2  # picture boxes that get features of their own
+# Picture boxes that get features of their own: every box found (parts.MAX_BOXES), since the
+# copy may be any cell of a collage (with two, a collage's copy had none half the time).
+MAX_FEATURE_BOXES = 4
 RATIO = 0.8  # Lowe's ratio test
 MIN_INLIERS = 10
 # Agreeing features among those inside the matched region of the sparser side: a real copy
@@ -65,9 +67,10 @@ PROBE, PROBE_MATCHES = 100, 3
 # clipped to 15 (99.9 % of root values are below 0.27 on the copy set). Half the bytes of uint8
 # SIFT, and matched as they are stored (docs/copies.md: mAP@8 0.895 → 0.896 tuned).
 ROOT_SCALE = 56
-# 5: keypoints spread over octaves; 4: the 500 strongest; 3: the whole picture's at 640 px,
-# contrast 0.02; 2: uint8 descriptors
-FORMAT = 6
+# 7: coarse and fine keypoints interleaved (the probe sees both); 6: the strongest 500 with
+# at least 150 coarse; 5: keypoints spread over octaves; 4: the 500 strongest; 3: the whole
+# picture's at 640 px, contrast 0.02; 2: uint8 descriptors
+FORMAT = 7
 _HEADER = struct.Struct("<BBHHH4H")  # format, mirrored, width, height, count, box (1/65535)
 _SETS = struct.Struct("<H")  # how many sets follow, each as <I length + bytes
 _REVERSED_BINS = (8 - np.arange(8)) % 8
@@ -106,6 +109,12 @@ class LocalFeatures:
             descriptors=np.ascontiguousarray(cells.reshape(-1, 128)),
             mirrored=not self.mirrored,
         )
+
+    @cached_property
+    def flipped(self) -> LocalFeatures:
+        """``mirrored_copy()``, made once per set (a query's boxes are tried mirrored against
+        every candidate)."""
+        return self.mirrored_copy()
 
     def to_fractions(self) -> np.ndarray:
         """3×3: this set's pixel coordinates → fractions of the whole source picture."""
@@ -183,17 +192,26 @@ def _detector():
 
 def with_coarse(keypoints: Sequence, limit: int) -> np.ndarray:
     """Indices of the ``limit`` strongest keypoints, at least ``COARSE_KEYPOINTS`` of them from
-    the octaves at half the picture's size and coarser (when it has that many), strongest
-    first."""
+    the octaves at half the picture's size and coarser (when it has that many), the coarse and
+    the fine ones interleaved in proportion, each strongest first: ``verify``'s probe (the
+    first ``PROBE``) then holds coarse ones too, which a half-size, blurred copy still has."""
     response = np.asarray([k.response for k in keypoints], np.float64)
     octave = np.asarray([k.octave & 255 for k in keypoints])  # 255: the doubled picture's
     strongest = np.argsort(-response, kind="stable")
-    coarse = strongest[(octave[strongest] >= 1) & (octave[strongest] < 128)][:COARSE_KEYPOINTS]
+    is_coarse = (octave >= 1) & (octave < 128)
+    coarse = strongest[is_coarse[strongest]][:COARSE_KEYPOINTS]
     chosen = np.zeros(len(keypoints), bool)
     chosen[coarse] = True
     rest = strongest[~chosen[strongest]][: max(limit - len(coarse), 0)]
     chosen[rest] = True
-    return strongest[chosen[strongest]]
+    order = strongest[chosen[strongest]]
+    # Each keypoint's rank within its group (coarse or not), as a share of the group's size.
+    group = is_coarse[order]
+    rank = np.empty(len(order), np.float64)
+    for members in (group, ~group):
+        count = int(members.sum())
+        rank[members] = (np.arange(count) + 0.5) / max(count, 1)
+    return order[np.argsort(rank, kind="stable")]
 
 
 def working_picture(picture: Image.Image, side: int = SIDE) -> np.ndarray:
@@ -245,7 +263,7 @@ def query_sets(sets: Sequence[LocalFeatures]) -> list[LocalFeatures]:
     boxes (``sets`` as ``extract_sets`` makes them)."""
     if not sets:
         return []
-    return [sets[0], sets[0].mirrored_copy(), *sets[1:]]
+    return [sets[0], sets[0].flipped, *sets[1:]]
 
 
 @dataclass(frozen=True)
@@ -380,12 +398,29 @@ def verify(query: LocalFeatures, target: LocalFeatures) -> Match | None:
     )
 
 
+def _pairs(
+    queries: Sequence[LocalFeatures], targets: Sequence[LocalFeatures]
+) -> Iterator[tuple[LocalFeatures, LocalFeatures]]:
+    """The part pairs ``best_match`` tries after whole against whole, cheapest to find first:
+    each part of one against the other's whole picture, as found, then mirrored; then the
+    query's parts against the target's (a photo on a page against the same photo in a collage's
+    cell; mirrored, they found no more copies on the tuned set)."""
+    boxes = queries[2:]
+    yield from ((query, targets[0]) for query in boxes)
+    yield from ((queries[0], target) for target in targets[1:])
+    flipped = [query.flipped for query in boxes]
+    yield from ((query, targets[0]) for query in flipped)
+    yield from ((mirrored, target) for mirrored in queries[1:2] for target in targets[1:])
+    yield from ((query, target) for query in boxes for target in targets[1:])
+
+
 def best_match(queries: Sequence[LocalFeatures], targets: Sequence[LocalFeatures]) -> Match | None:
     """Verify the query (its sets as ``query_sets`` gives them: whole as found, whole mirrored,
     its boxes) against a target (its whole picture, then its boxes): whole against whole first,
-    as found, then mirrored when that fails; else each part against the other's whole picture.
-    Parts are not verified against parts, nor mirrored against parts: each costs as much as a
-    whole verification, and a shortlist of candidates is mostly not copies."""
+    as found, then mirrored when that fails; else the first part pair of ``_pairs`` that
+    verifies. Most candidates are no copy, and each part pair costs a verification's probe: a
+    collage (4 boxes) against a plain photo tries 8 part pairs, against another collage 32
+    (docs/copies.md "Parts against parts")."""
     if not queries or not targets:
         return None
     # The mirrored whole is not tried once the whole as found is a copy: a full verification
@@ -396,9 +431,7 @@ def best_match(queries: Sequence[LocalFeatures], targets: Sequence[LocalFeatures
         match = verify(query, targets[0])
         if match is not None:
             return match
-    for query, target in [(q, targets[0]) for q in queries[2:]] + [
-        (queries[0], t) for t in targets[1:]
-    ]:
+    for query, target in _pairs(queries, targets):
         match = verify(query, target)
         if match is not None:
             return match

@@ -23,13 +23,18 @@ MIN_BOX_AREA = 0.03  # of the picture
 MAX_BOX_AREA = 0.85
 MAX_BOXES = 4
 MIN_BOX_PIXELS = 48  # per side, at DETECT_SIDE
+# A solid blob on a plain background or a closed outline may be smaller: a thumbnail on a page,
+# a small picture in a collage's cell. Not an edge rectangle: small ones of those are found in
+# plain photos (docs/copies.md "Small pictures").
+SMALL_BOX_AREA = 0.005
+SMALL_BOX_PIXELS = 32
 EDGE_STEP = 24  # grey-level step across two pixels that makes an edge
 EDGE_SUPPORT = 0.75  # share of each side of a rectangle its straight edges must cover
 EDGE_LINES = 40  # straight lines kept per direction
 MAX_EDGE_BOXES = 64
 CORNER_PIXELS = 6
 LINE_PIXELS = 3  # lines nearer than this are one
-VERSION = 4  # of the views: evaluation caches and stored copy data name it
+VERSION = 5  # of the views: evaluation caches and stored copy data name it
 MIN_BOX_CONTRAST = (
     12.0  # grey-level standard deviation: a flat patch (a label, a bar) is no picture
 )
@@ -75,12 +80,17 @@ def _iou(a: Box, b: Box) -> float:
     return inter / union if union > 0 else 0.0
 
 
-def _plausible(x: int, y: int, bw: int, bh: int, w: int, h: int) -> float | None:
+def _plausible(
+    x: int, y: int, bw: int, bh: int, w: int, h: int, *, small: bool = False
+) -> float | None:
     """The box's share of the picture when it could be a placed picture, else None."""
-    if bw < MIN_BOX_PIXELS or bh < MIN_BOX_PIXELS:
+    least = SMALL_BOX_PIXELS if small else MIN_BOX_PIXELS
+    if bw < least or bh < least:
         return None
     area = bw * bh / (w * h)
-    if not MIN_BOX_AREA <= area <= MAX_BOX_AREA or not 0.25 <= bw / bh <= 4:
+    if not (SMALL_BOX_AREA if small else MIN_BOX_AREA) <= area <= MAX_BOX_AREA or not (
+        0.25 <= bw / bh <= 4
+    ):
         return None
     return area
 
@@ -104,7 +114,7 @@ def _background_boxes(rgb: np.ndarray) -> list[tuple[float, Box]]:
     count, _, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
     found = []
     for x, y, bw, bh, pixels in stats[1:count].tolist():
-        area = _plausible(x, y, bw, bh, w, h)
+        area = _plausible(x, y, bw, bh, w, h, small=True)
         if area is not None and pixels >= 0.8 * bw * bh:
             found.append((area, (x / w, y / h, (x + bw) / w, (y + bh) / h)))
     return found
@@ -231,7 +241,8 @@ def picture_boxes(picture: Image.Image, *, limit: int = MAX_BOXES) -> list[Box]:
     near-duplicates merged: solid blobs on a plain background, closed straight-edged
     outlines (Canny edges, contours approximated by four corners, nearly filling their
     bounding box) and rectangles of straight colour edges, of a plausible size; a box that
-    holds two others (two cells of a collage together) is not a picture."""
+    holds two others (two cells of a collage together) is not a picture. Past ``limit``, boxes
+    inside another box go first."""
     scale = min(1.0, DETECT_SIDE / max(picture.size))
     small = picture
     if scale < 1.0:
@@ -250,7 +261,7 @@ def picture_boxes(picture: Image.Image, *, limit: int = MAX_BOXES) -> list[Box]:
     contours, _ = cv2.findContours(edges, cv2.RETR_LIST, cv2.CHAIN_APPROX_SIMPLE)
     for contour in contours:
         x, y, bw, bh = cv2.boundingRect(contour)
-        area = _plausible(x, y, bw, bh, w, h)
+        area = _plausible(x, y, bw, bh, w, h, small=True)
         if area is None:
             continue
         hull = cv2.convexHull(contour)
@@ -288,7 +299,11 @@ def picture_boxes(picture: Image.Image, *, limit: int = MAX_BOXES) -> list[Box]:
         if is_exact
         or not any(_inside(other, box) for other, other_exact in pictures if other_exact)
     ]
-    return kept[:limit]
+    # Past the limit, a box inside another is dropped before a small picture of its own.
+    nested = [any(_inside(other, box) for other in kept if other != box) for box in kept]
+    return [box for box, inner in zip(kept, nested, strict=True) if not inner][:limit] + [
+        box for box, inner in zip(kept, nested, strict=True) if inner
+    ][: max(limit - nested.count(False), 0)]
 
 
 def grid_boxes(side: float = 0.6, steps: int = 3) -> list[Box]:

@@ -63,7 +63,9 @@ def test_the_strongest_keypoints_are_kept_with_coarse_ones(page):
     kept = local.with_coarse(keypoints, local.MAX_KEYPOINTS)
     assert len(kept) == local.MAX_KEYPOINTS == len(set(kept.tolist()))
     assert coarse[kept].sum() == min(local.COARSE_KEYPOINTS, coarse.sum())  # every one here
-    assert list(kept) == [i for i in strongest if i in set(kept.tolist())]  # strongest first
+    rank = {int(i): n for n, i in enumerate(strongest)}
+    for group in (coarse[kept], ~coarse[kept]):  # each kind strongest first, interleaved
+        assert [rank[int(i)] for i in kept[group]] == sorted(rank[int(i)] for i in kept[group])
     fine = [i for i in strongest if not coarse[i]][: local.MAX_KEYPOINTS - coarse[kept].sum()]
     assert set(fine) <= set(kept.tolist())
 
