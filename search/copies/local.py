@@ -436,3 +436,25 @@ def best_match(queries: Sequence[LocalFeatures], targets: Sequence[LocalFeatures
         if match is not None:
             return match
     return None
+
+
+def chain(first: Match, second: Match) -> Match:
+    """The match of a query with a target found through a third picture: ``first`` (query →
+    it) then ``second`` (it → target). The regions are where the query's matched region lands
+    inside the target's, and back; the agreeing features the fewer of the two."""
+    transform = np.asarray(second.transform, np.float64) @ np.asarray(first.transform, np.float64)
+    target_area, target_box = _clip(
+        _mapped(transform, _corners(first.query_box)), second.target_box
+    )
+    query_area, query_box = _clip(
+        _mapped(np.linalg.inv(transform), _corners(second.target_box)), first.query_box
+    )
+    return Match(
+        query_box=query_box,
+        target_box=target_box,
+        transform=[[round(float(v), 6) for v in row] for row in transform],
+        query_overlap=round(query_area, 4),
+        target_overlap=round(target_area, 4),
+        inliers=min(first.inliers, second.inliers),
+        mirrored=first.mirrored != second.mirrored,
+    )

@@ -14,10 +14,16 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import Executor
 from typing import TypeVar
 
-from search.copies.local import LocalFeatures, Match, best_match, query_sets
+from search.copies.local import LocalFeatures, Match, best_match, chain, query_sets
 
 COPY, SIMILAR = "copy", "similar"
 T = TypeVar("T")
+
+
+# A verified copy whose match covers this share of both pictures is the query's picture itself
+# (not a part of either): what is a copy of it is a copy of the query (docs/copies.md "Copies
+# of a copy").
+SAME_PICTURE = 0.6
 
 
 def verify_targets(
@@ -27,10 +33,34 @@ def verify_targets(
     pool: Executor | None = None,
 ) -> dict[int, Match]:
     """The targets (image id → stored feature sets) that are copies of the query (its sets as
-    ``extract_sets`` made them), with their matches. With a ``pool``, every other target is
+    ``extract_sets`` made them), with their matches; then those of the rest that are copies of
+    the query's best verified copy that is the same picture (``through_pivot``)."""
+    matches = _verified(query_sets(query), targets, pool)
+    pivot = same_picture(matches)
+    if pivot is None:
+        return matches
+    rest = {i: sets for i, sets in targets.items() if i not in matches}
+    through = _verified(query_sets(targets[pivot]), rest, pool)
+    return matches | {i: chain(matches[pivot], match) for i, match in through.items()}
+
+
+def same_picture(matches: dict[int, Match]) -> int | None:
+    """The verified copy with the most agreeing features among those that are the query's
+    picture itself (``SAME_PICTURE`` of both pictures matched), if any."""
+    whole = [
+        i for i, m in matches.items() if min(m.query_overlap, m.target_overlap) >= SAME_PICTURE
+    ]
+    return max(whole, key=lambda i: (matches[i].inliers, -i)) if whole else None
+
+
+def _verified(
+    asked: Sequence[LocalFeatures],
+    targets: dict[int, Sequence[LocalFeatures]],
+    pool: Executor | None,
+) -> dict[int, Match]:
+    """``best_match`` of ``asked`` against each target. With a ``pool``, every other target is
     verified in one of its threads meanwhile (OpenCV's matching and RANSAC release the GIL);
     when no thread of it was free by the time this one is done, this one does them too."""
-    asked = query_sets(query)
     pairs = [(image_id, sets) for image_id, sets in targets.items() if asked and sets]
 
     def verified(some: list[tuple[int, Sequence[LocalFeatures]]]) -> dict[int, Match]:

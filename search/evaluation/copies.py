@@ -35,6 +35,7 @@ from search.copies.candidates import (
     best_per_image,
     to_verify,
 )
+from search.copies.matching import same_picture
 from search.copies.words_index import WordsIndex
 from search.copies.words_index import build as build_words_index
 from search.evaluation import metrics
@@ -138,6 +139,7 @@ def evaluate_copies(
     index_plan: ViewPlan = INDEX_PLAN,
     query_plan: ViewPlan = QUERY_PLAN,
     part_penalty: float = PART_PENALTY,
+    through_copies: bool = True,
     progress: bool = True,
 ) -> dict[str, Any]:
     """AP@k per version and mAP@k for each mode; JSON-ready, with costs."""
@@ -198,12 +200,22 @@ def evaluate_copies(
         words_first = words_ranking(by_words, words[row], row, depth + words_depth)
         shortlist = to_verify(candidates, words_first, depth, words_depth)
         started = time.perf_counter()
-        copies_found = []
+        direct = {}
         for target in shortlist:
-            if local.best_match(asked[row], stored[target]) is not None:
-                copies_found.append(target)
-                if labels[target] != labels[row]:
-                    false_copies.append((row, target))
+            match = local.best_match(asked[row], stored[target])
+            if match is not None:
+                direct[target] = match
+        pivot = same_picture(direct) if through_copies else None
+        if pivot is not None:  # copies of a copy: as matching.verify_targets
+            rest = [target for target in shortlist if target not in direct]
+            for target in rest:
+                if local.best_match(asked[pivot], stored[target]) is not None:
+                    direct[target] = direct[pivot]
+            verified_pairs += len(rest)
+        copies_found = [t for t in shortlist if t in direct]
+        for target in copies_found:
+            if labels[target] != labels[row]:
+                false_copies.append((row, target))
         verify_seconds += time.perf_counter() - started
         verified_pairs += len(shortlist)
         relevant = set(np.flatnonzero(labels == labels[row]).tolist()) - {row}

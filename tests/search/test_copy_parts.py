@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from search.copies import local, parts
+from search.copies import local, matching, parts
 from search.copies.opencv import cv2
-from search.evaluation.copies_set import load_target, target_paths, unrelated_picture
+from search.evaluation.copies_set import copy_set, load_target, target_paths, unrelated_picture
 
 
 @pytest.fixture(scope="module")
@@ -124,3 +124,69 @@ def test_the_probe_holds_coarse_keypoints_in_proportion(photo):
     response = np.asarray([k.response for k in keypoints])
     for group in (coarse[kept], ~coarse[kept]):  # each kind strongest first
         assert np.all(np.diff(response[kept[group]]) <= 0)
+
+
+def _rocket_versions() -> dict[str, Image.Image]:
+    copies = copy_set(part="tune", seed=0, distractors=0)
+    rows = {
+        item.version: row
+        for row, item in enumerate(copies.items)
+        if copies.targets[item.target].stem == "rocket"
+    }
+    if not rows:
+        pytest.skip("scikit-image's rocket picture is not installed")
+    return {version: copies.render(rows[version]) for version in ("original", "crop", "degraded")}
+
+
+def test_a_copy_of_the_querys_copy_is_a_copy():
+    """The degraded rocket (half size, blurred, JPEG) does not verify against a tight crop, but
+    against the original, whose features verify the crop: the crop is a copy through it."""
+    pictures = _rocket_versions()
+    sets = {v: local.extract_sets(p, parts.picture_boxes(p)) for v, p in pictures.items()}
+    query = sets["degraded"]
+    assert local.best_match(local.query_sets(query), sets["crop"]) is None
+    matches = matching.verify_targets(query, {1: sets["original"], 2: sets["crop"]})
+    assert set(matches) == {1, 2}
+    direct = local.best_match(local.query_sets(sets["original"]), sets["crop"])
+    assert direct is not None and matches[2] == local.chain(matches[1], direct)
+    # The crop's matched region in the query: about the crop's place in the original.
+    left, top, right, bottom = matches[2].query_box
+    assert (right - left) * (bottom - top) == pytest.approx(0.3, abs=0.1)
+
+
+def _match(overlap: float, inliers: int = 30) -> local.Match:
+    return local.Match(
+        (0.0, 0.0, 1.0, 1.0), (0.0, 0.0, 1.0, 1.0), np.eye(3).tolist(), overlap, overlap, inliers
+    )
+
+
+def test_copies_of_a_copy_only_through_the_same_picture(monkeypatch):
+    """A collage that holds the query (a part of it matches) is no pivot: a copy of its other
+    cells is no copy of the query."""
+    sets = {n: [local.LocalFeatures(10, 10, np.zeros((0, 2)), np.zeros((0, 128)))] for n in "qabc"}
+    names = {id(s[0]): n for n, s in sets.items()}
+    verdicts = {("q", "a"): _match(0.3), ("a", "b"): _match(1.0), ("q", "c"): _match(0.9, 50)}
+
+    def fake(asked, targets):
+        return verdicts.get((names[id(asked[0])], names[id(targets[0])]))
+
+    monkeypatch.setattr(matching, "best_match", fake)
+    monkeypatch.setattr(matching, "query_sets", lambda found: list(found))
+    targets = {1: sets["a"], 2: sets["b"], 3: sets["c"]}
+    assert set(matching.verify_targets(sets["q"], targets)) == {1, 3}  # c is no pivot to b
+    verdicts[("c", "b")] = _match(1.0, 20)
+    found = matching.verify_targets(sets["q"], targets)
+    assert set(found) == {1, 2, 3} and found[2].inliers == 20
+
+
+def test_a_chained_match_maps_through_the_middle_picture():
+    # query → middle: the query is the middle's left half; middle → target: the target is
+    # the middle's top half, so the query's top half is the target's left half.
+    whole = (0.0, 0.0, 1.0, 1.0)
+    first = local.Match(whole, (0, 0, 0.5, 1), [[0.5, 0, 0], [0, 1, 0], [0, 0, 1]], 1.0, 0.5, 40)
+    second = local.Match((0, 0, 1, 0.5), whole, [[1, 0, 0], [0, 2, 0], [0, 0, 1]], 0.5, 1.0, 25)
+    chained = local.chain(first, second)
+    assert chained.query_box == pytest.approx((0.0, 0.0, 1.0, 0.5))
+    assert chained.target_box == pytest.approx((0.0, 0.0, 0.5, 1.0))
+    assert chained.query_overlap == pytest.approx(0.5) and chained.target_overlap == 0.5
+    assert chained.inliers == 25 and not chained.mirrored
