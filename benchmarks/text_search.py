@@ -105,9 +105,9 @@ def _matches(corpora, q: str) -> int:
     words = ranking.query_words(q)
     if ranking.ranks_in_database():
         searched = ranking._Searched.of(corpora, None)
-        return len(
-            ranking._rank_in_postgres(searched, ranking._searchable_words(words), 10**9).ranked
-        )
+        assert searched is not None
+        scope = ranking._scope(words, searched)
+        return len(ranking._rank_in_postgres(searched, scope, 10**9).ranked)
     records = ImageRecord.objects.filter(corpus__in=corpora)
     return len(ranking._rank_here(records, words, 10**9).ranked)
 

@@ -41,6 +41,7 @@ from dataclasses import dataclass
 from pathlib import PurePosixPath
 from typing import Any
 
+from django.core.exceptions import EmptyResultSet
 from django.db import connection
 from django.db.models import F, Q, QuerySet
 
@@ -168,8 +169,13 @@ def text_search(
     words = query_words(q)
     if ranks_in_database():
         searched = _Searched.of(corpora, filters)
-        words, pending = _searchable_words_and_pending(words, searched)
-        ranking = _rank_in_postgres(searched, words, page.depth, pending=pending)
+        if searched is None:  # nothing can match (e.g. no corpus at all)
+            words = tuple(word for word in words if word not in STOP_WORDS)
+            ranking = _Ranking([], (False,) * len(words))
+        else:
+            scope = _scope(words, searched)
+            words = scope.words
+            ranking = _rank_in_postgres(searched, scope, page.depth)
     else:
         records = apply_filters(ImageRecord.objects.filter(corpus__in=corpora), filters)
         words = tuple(word for word in words if word not in STOP_WORDS)
@@ -254,12 +260,16 @@ class _Searched:
     image_ids: tuple[str, tuple[Any, ...]] | None
 
     @classmethod
-    def of(cls, corpora: QuerySet[Corpus], filters: ImageFilters | None) -> _Searched:
-        corpus_ids = corpora.order_by().values("pk").query.sql_with_params()
-        if filters is None or filters.is_empty:
-            return cls(corpus_ids, None)
-        records = apply_filters(ImageRecord.objects.filter(corpus__in=corpora), filters)
-        return cls(corpus_ids, records.order_by().values("pk").query.sql_with_params())
+    def of(cls, corpora: QuerySet[Corpus], filters: ImageFilters | None) -> _Searched | None:
+        """None when the query can hold no image at all (Django will not compile it)."""
+        try:
+            corpus_ids = corpora.order_by().values("pk").query.sql_with_params()
+            if filters is None or filters.is_empty:
+                return cls(corpus_ids, None)
+            records = apply_filters(ImageRecord.objects.filter(corpus__in=corpora), filters)
+            return cls(corpus_ids, records.order_by().values("pk").query.sql_with_params())
+        except EmptyResultSet:
+            return None
 
     def records(self, alias: str) -> tuple[str, list[Any]]:
         """A condition on the image table under ``alias``: the row is a searched image."""
@@ -270,28 +280,58 @@ class _Searched:
         return f'{alias}."id" IN ({sql})', list(params)
 
 
-def _searchable_words_and_pending(
-    words: tuple[str, ...], searched: _Searched
-) -> tuple[tuple[str, ...], bool]:
-    """:func:`_searchable_words`, and whether some searched image is pending (not encoded
-    yet, or uploaded during a change of encoder), in the same round trip: only a pending image
-    can lack a vector row of its corpus's serving encoder (:func:`_candidates`). The encoding
-    job writes an image's row and its status in one transaction; during a change of encoder an
-    image uploaded meanwhile stays pending until the swap. The look-up is an index probe
-    (``ImageRecord`` is indexed by corpus and status)."""
+@dataclass(frozen=True)
+class _Scope:
+    """What the ranking statement needs to know first: the searchable words, whether some
+    searched image is pending, and each searched corpus with the encoder its index serves."""
+
+    words: tuple[str, ...]
+    pending: bool
+    served: tuple[tuple[int, str], ...]  # (corpus id, serving encoder), by corpus id
+
+
+_SERVING_ENCODER = 'COALESCE(NULLIF(ci."encoder", \'\'), c."encoder")'
+
+
+def _scope(words: tuple[str, ...], searched: _Searched) -> _Scope:
+    """:func:`_searchable_words`, whether some searched image is pending (not encoded yet, or
+    uploaded during a change of encoder) and the searched corpora's serving encoders, in one
+    round trip. Only a pending image can lack a vector row of its corpus's serving encoder
+    (:func:`_candidates`): the encoding job writes an image's row and its status in one
+    transaction; during a change of encoder an image uploaded meanwhile stays pending until
+    the swap. The pending look-up is an index probe (``ImageRecord`` is indexed by corpus and
+    status). The (corpus, encoder) pairs go into the ranking statement as a ``VALUES`` list:
+    a semi-join on them there cost more to plan than the whole look-up here
+    (docs/benchmarks.md, "Refactor check", text search)."""
     if not words:
-        return (), False
+        return _Scope((), False, ())
     searched_sql, searched_params = searched.records("p")
+    corpus_ids, corpus_params = searched.corpus_ids
     waiting = (
         f'SELECT 1 FROM "{ImageRecord._meta.db_table}" p WHERE p."status" = %s AND {searched_sql}'
     )
+    served = (
+        f'SELECT array_agg(c."id" ORDER BY c."id") AS "ids", '
+        f'array_agg({_SERVING_ENCODER} ORDER BY c."id") AS "encoders" '
+        f'FROM "{Corpus._meta.db_table}" c LEFT JOIN "{CorpusIndex._meta.db_table}" ci '
+        f'ON ci."corpus_id" = c."id" WHERE c."id" IN ({corpus_ids})'
+    )
     with connection.cursor() as cursor:
         cursor.execute(
-            f"SELECT ARRAY({_SEARCHABLE}), EXISTS ({waiting})",
-            [list(words), TEXT_SEARCH_CONFIG, ImageStatus.PENDING, *searched_params],
+            f'SELECT ARRAY({_SEARCHABLE}), EXISTS ({waiting}), s."ids", s."encoders" '
+            f'FROM ({served}) s',
+            [
+                list(words),
+                TEXT_SEARCH_CONFIG,
+                ImageStatus.PENDING,
+                *searched_params,
+                *corpus_params,
+            ],
         )
-        searchable, pending = cursor.fetchone()
-    return tuple(searchable), bool(pending)
+        searchable, pending, ids, encoders = cursor.fetchone()
+    return _Scope(
+        tuple(searchable), bool(pending), tuple(zip(ids or (), encoders or (), strict=True))
+    )
 
 
 def _column(n: int, field: str) -> str:
@@ -364,9 +404,7 @@ def _best_label_probability(vector: str, word: str) -> tuple[str, list[Any]]:
     )
 
 
-def _candidates(
-    searched: _Searched, words: tuple[str, ...], pending: bool
-) -> tuple[str, list[Any]]:
+def _candidates(searched: _Searched, scope: _Scope) -> tuple[str, list[Any]]:
     """SQL (and params) of the ``searched`` images holding some word, with each word's
     evidence per field (columns ``pk`` and :func:`_column`), each image found and scored from
     one row, without a join per candidate (docs/benchmarks.md, "Refactor check", text search):
@@ -377,18 +415,17 @@ def _candidates(
       picked by (corpus, encoder) pairs, one per searched corpus, not by a join per row;
     - an image without one (not encoded yet, or only by a new encoder) from its record's
       ``search_document`` (GIN-indexed): the owner's words, no labels. Only a pending image can
-      be one (:func:`_searchable_words_and_pending`): without ``pending`` that part is left out
+      be one (:func:`_scope`): without ``scope.pending`` that part is left out
       of the statement, which PostgreSQL then plans and runs in about half the time.
 
     When every image of the corpora (not in the trash) is searched (no filter), the vector rows
     are narrowed by their corpus and the few images in the trash, without reading the records
     (a hash of every searched image cost a word half the images hold a third more than at
     708a49f)."""
+    words = scope.words
     table, vectors = ImageRecord._meta.db_table, ImageVector._meta.db_table
     corpora, indices = Corpus._meta.db_table, CorpusIndex._meta.db_table
     query = " | ".join(words)
-    serving_encoder = 'COALESCE(NULLIF(ci."encoder", \'\'), c."encoder")'
-    serving_of = f'"{corpora}" c LEFT JOIN "{indices}" ci ON ci."corpus_id" = c."id"'
 
     def select(pk: str, owner_words: str, vector: str | None) -> tuple[str, list[Any]]:
         columns = _evidence_columns(words, owner_words, vector)
@@ -398,35 +435,25 @@ def _candidates(
     if searched.image_ids is not None:
         ids, id_params = searched.image_ids
         within, within_params = f'v."image_id" IN ({ids})', list(id_params)
-        served, served_params = "", []
     else:
-        corpus_ids, corpus_params = searched.corpus_ids
         # The corpora's images in the trash (an array of the corpora, not a join: cheaper to
         # plan, and there are few of them).
         within = (
             f'v."image_id" NOT IN (SELECT t."id" FROM "{table}" t WHERE t."trashed_at" IS NOT '
-            f'NULL AND t."corpus_id" = ANY(ARRAY({corpus_ids})))'
+            'NULL AND t."corpus_id" = ANY(%s))'
         )
-        within_params = list(corpus_params)
-        served, served_params = f' WHERE c."id" IN ({corpus_ids})', list(corpus_params)
+        within_params = [[corpus for corpus, _ in scope.served]]
     owner, owner_params = _matches('v."owner_words"', query)
     labels, label_params = _matches('v."label_words"', query)
     head, head_params = select('v."image_id"', 'v."owner_words"', "v")
-    # Each row must be of its corpus's serving encoder: a semi-join of the (corpus, encoder)
-    # pairs; with every image of the corpora searched, the pairs are a CTE of their own
-    # (PostgreSQL plans it apart: ~0.1 ms less planning), otherwise inline (narrowed by the
-    # searched images).
-    pairs = f'SELECT c."id", {serving_encoder} AS "encoder" FROM {serving_of}{served}'
-    if searched.image_ids is not None:
-        with_served, with_params, serving_pairs = "", [], f"({pairs})"
-    else:
-        with_served = f'WITH "served" AS MATERIALIZED ({pairs}) '
-        with_params, served_params = served_params, []
-        serving_pairs = '(SELECT "id", "encoder" FROM "served")'
+    # Each row must be of its corpus's serving encoder: the (corpus, encoder) pairs as a
+    # VALUES list (read by :func:`_scope`).
+    serving_pairs = ", ".join(["(%s, %s)"] * len(scope.served))
+    served_params = [value for pair in scope.served for value in pair]
     vector_rows = (
         f'{head} FROM "{vectors}" v WHERE v."kind" = %s '
         f'AND ({owner} OR ({labels} AND v."status" = %s)) '
-        f'AND (v."corpus_id", v."encoder") IN {serving_pairs} AND {within}'
+        f'AND (v."corpus_id", v."encoder") IN (VALUES {serving_pairs}) AND {within}'
     )
     vector_params = [
         *head_params,
@@ -437,8 +464,8 @@ def _candidates(
         *served_params,
         *within_params,
     ]
-    if not pending:
-        return with_served + vector_rows, [*with_params, *vector_params]
+    if not scope.pending:
+        return vector_rows, vector_params
 
     head, head_params = select('r."id"', 'r."search_document"', None)
     owner, owner_params = _matches('r."search_document"', query)
@@ -447,28 +474,26 @@ def _candidates(
         f'{head} FROM "{table}" r JOIN "{corpora}" c ON c."id" = r."corpus_id" '
         f'LEFT JOIN "{indices}" ci ON ci."corpus_id" = c."id" '
         f'WHERE {owner} AND {record_searched} AND NOT EXISTS (SELECT 1 FROM "{vectors}" v '
-        f'WHERE v."image_id" = r."id" AND v."kind" = %s AND v."encoder" = {serving_encoder})'
+        f'WHERE v."image_id" = r."id" AND v."kind" = %s AND v."encoder" = {_SERVING_ENCODER})'
     )
     record_params = [*head_params, *owner_params, *record_searched_params, VectorKind.IMAGE]
-    return (
-        f"{with_served}{vector_rows} UNION ALL {record_rows}",
-        [*with_params, *vector_params, *record_params],
-    )
+    return f"{vector_rows} UNION ALL {record_rows}", [*vector_params, *record_params]
 
 
-def _rank_in_postgres(
-    searched: _Searched, words: tuple[str, ...], depth: int, *, pending: bool = True
-) -> _Ranking:
+def _rank_in_postgres(searched: _Searched, scope: _Scope, depth: int) -> _Ranking:
     """Rank in one query: the candidates come through the GIN indexes (some word somewhere in
     the owner's words or the labels), each word's evidence per field is computed for them alone,
     and the number of words held, then the score (the same formula as :func:`partial_score`),
     orders them.
     Whether any candidate holds each word is read over all of them, before the cut.
-    ``pending``: see :func:`_candidates`."""
+    ``scope``: see :func:`_scope` and :func:`_candidates`."""
+    words = scope.words
     if not words:
         return _Ranking([], ())
+    if not scope.served:  # no corpus to search
+        return _Ranking([], (False,) * len(words))
     columns = [_column(i, field) for i in range(len(words)) for field in FIELDS]
-    inner, params = _candidates(searched, words, pending)
+    inner, params = _candidates(searched, scope)
     n = len(words)
     names = ", ".join(f'"{name}"' for name in columns)
 

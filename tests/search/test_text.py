@@ -349,6 +349,30 @@ def test_only_the_serving_encoders_encoded_labels_count_and_every_image_keeps_it
     assert [hit.record.original_filename for hit in search(corpus, "pug").hits] == ["not-yet.jpg"]
 
 
+def test_several_corpora_each_count_the_labels_of_their_own_serving_encoder(
+    user, ranker
+) -> None:
+    """Searched together, each corpus's images are read from the vector rows of the encoder its
+    own index serves, with or without filters; no corpus at all finds nothing."""
+    first = make_corpus(user, name="first", encoder="new")
+    second = make_corpus(user, name="second", encoder="new")
+    CorpusIndex.objects.create(corpus=first, encoder="old", version="v1")
+    CorpusIndex.objects.create(corpus=second, encoder="new", version="v1")
+    expected = []
+    for corpus, name in ((first, "first"), (second, "second")):
+        for encoder in ("old", "new"):
+            record = described_record(corpus, f"{name}-{encoder}.jpg", tags=["x"])
+            store_labels(record, [{"label": "pug", "probability": 0.5}], encoder)
+            if (corpus, encoder) in ((first, "old"), (second, "new")):
+                expected.append(record.original_filename)
+    both = Corpus.objects.filter(pk__in=[first.pk, second.pk])
+    for filters in ({}, {"tags": ["x"]}):
+        found = text_search(corpora=both, q="pug", filters=validate_filters(filters))
+        assert names(found) == expected
+    nothing = text_search(corpora=Corpus.objects.none(), q="pug")
+    assert (nothing.hits, nothing.unmatched_words) == ([], ("pug",))
+
+
 def test_images_in_the_trash_are_not_found_with_or_without_filters(user, ranker) -> None:
     corpus = make_corpus(user)
     kept = described_record(corpus, "kept.jpg", tags=["dog"], labels=[("pug", ["dog"], 0.5)])
