@@ -49,7 +49,12 @@ class ViewPlan:
 
 
 INDEX_PLAN = ViewPlan(boxes=True)
-QUERY_PLAN = ViewPlan(boxes=True, grid=3)  # turns and mirror measured no gain (docs/copies.md)
+# Turns and mirror measured no gain (docs/copies.md). The grid: the four corner windows of the
+# 3×3 grid of 60 % it was; with the visual words and copies of a copy, the other five found no
+# copy more on the three copy sets (verified AP of every version the same or higher without
+# them) and cost 5 encoder passes a search by file (docs/benchmarks.md "Copy search: fewer
+# windows").
+QUERY_PLAN = ViewPlan(boxes=True, grid=2, grid_side=0.6)
 # What a pair through one of the query's grid windows counts less: a window (a sleeve, a collar)
 # otherwise outranks look-alikes seen whole (Fashion-MNIST mAP@10 0.667 without, 0.700 with).
 # Only the windows: on every pair that is not whole to whole (boxes too) the copies sets lose

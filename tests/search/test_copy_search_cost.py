@@ -143,3 +143,16 @@ def test_the_words_index_sorts_only_its_best_and_keeps_ties_in_image_order():
     other = np.asarray([7, 8, 9, 31], np.uint16)
     both = index.search([same, other], 25)
     assert both[1] == index.search([other], 1)[1] and both[10] == found[10]
+
+
+def test_a_query_is_searched_by_the_four_corner_windows_of_the_grid_it_was():
+    import numpy as np
+
+    from search.copies.candidates import QUERY_PLAN
+    from search.copies.parts import grid_boxes
+
+    windows = [
+        view.box for view in QUERY_PLAN.views(_page_picture(), boxes=[]) if view.kind == "grid"
+    ]
+    corners = [grid_boxes(0.6, 3)[i] for i in (0, 2, 6, 8)]
+    assert np.allclose(windows, corners)  # 5 encoder passes fewer a search by file
