@@ -387,6 +387,21 @@ def verify(query: LocalFeatures, target: LocalFeatures) -> Match | None:
         _spread(target, t[agreeing]) < MIN_SPREAD * target_area
     ):
         return None
+    return _rounded_match(
+        query_box, target_box, transform, query_area, target_area, inliers, query.mirrored
+    )
+
+
+def _rounded_match(
+    query_box: Box,
+    target_box: Box,
+    transform: np.ndarray,
+    query_area: float,
+    target_area: float,
+    inliers: int,
+    mirrored: bool,
+) -> Match:
+    """A ``Match`` with its figures rounded as the API shows them."""
     return Match(
         query_box=query_box,
         target_box=target_box,
@@ -394,7 +409,7 @@ def verify(query: LocalFeatures, target: LocalFeatures) -> Match | None:
         query_overlap=round(query_area, 4),
         target_overlap=round(target_area, 4),
         inliers=inliers,
-        mirrored=query.mirrored,
+        mirrored=mirrored,
     )
 
 
@@ -449,12 +464,12 @@ def chain(first: Match, second: Match) -> Match:
     query_area, query_box = _clip(
         _mapped(np.linalg.inv(transform), _corners(second.target_box)), first.query_box
     )
-    return Match(
-        query_box=query_box,
-        target_box=target_box,
-        transform=[[round(float(v), 6) for v in row] for row in transform],
-        query_overlap=round(query_area, 4),
-        target_overlap=round(target_area, 4),
-        inliers=min(first.inliers, second.inliers),
-        mirrored=first.mirrored != second.mirrored,
+    return _rounded_match(
+        query_box,
+        target_box,
+        transform,
+        query_area,
+        target_area,
+        min(first.inliers, second.inliers),
+        first.mirrored != second.mirrored,
     )
