@@ -58,9 +58,8 @@ SHARE_ENOUGH = 20
 MIN_SPREAD = 0.2
 RANSAC_PIXELS = 6.0  # reprojection error at SIDE
 MIN_SCALE, MAX_SCALE = 1 / 8, 8.0  # a copy is at most 8x larger or smaller
-# A cheap first look: the query's strongest PROBE keypoints must find at
-# least PROBE_MATCHES ratio-test matches before the whole set is matched (most candidates are
-# not copies).
+# A cheap first look: the query's strongest PROBE keypoints must find at least PROBE_MATCHES
+# ratio-test matches before the whole set is matched (most candidates are not copies).
 PROBE, PROBE_MATCHES = 100, 3
 # Descriptors are kept as RootSIFT (the square root of the L1-normalised SIFT vector, whose
 # Euclidean distance is the Hellinger kernel on SIFT) in 4 bits a bin: round(root × ROOT_SCALE)
